@@ -1,0 +1,61 @@
+// Command proxyctl is a Kubernetes ingress controller for Envoy. main only
+// parses the command line, runs the chosen subcommand and turns its error
+// into one log line and an exit code.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/sirupsen/logrus"
+)
+
+// Exit codes: 1 for a failure while running, 2 for a command line that
+// cannot be run (the convention of most Unix tools).
+const (
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+// usageError marks an error in the command line or flag values.
+type usageError struct{ err error }
+
+func (u usageError) Error() string { return u.err.Error() }
+func (u usageError) Unwrap() error { return u.err }
+
+func usagef(format string, args ...any) error {
+	return usageError{fmt.Errorf(format, args...)}
+}
+
+func main() {
+	app := kingpin.New("proxyctl", "A Kubernetes ingress controller for Envoy, compatible with Contour's HTTPProxy.")
+	app.HelpFlag.Short('h')
+	app.Terminate(func(code int) { os.Exit(code) })
+
+	serveCmd, serve := registerServe(app)
+	versionCmd := registerVersion(app)
+
+	cmd, err := app.Parse(os.Args[1:])
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "proxyctl: error: %v, try --help\n", err)
+		os.Exit(exitUsage)
+	}
+
+	switch cmd {
+	case serveCmd.FullCommand():
+		err = serve.run()
+	case versionCmd.FullCommand():
+		err = printVersion(os.Stdout)
+	}
+	if err == nil {
+		return
+	}
+	if errors.As(err, new(usageError)) {
+		fmt.Fprintf(os.Stderr, "proxyctl: error: %v, try --help\n", err)
+		os.Exit(exitUsage)
+	}
+	logrus.WithField("command", cmd).WithError(err).Error("proxyctl exited with an error")
+	os.Exit(exitFailure)
+}

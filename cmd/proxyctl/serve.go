@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/sirupsen/logrus"
+
+	"github.com/proxyctl/proxyctl/internal/build"
+	"github.com/proxyctl/proxyctl/internal/metrics"
+	"github.com/proxyctl/proxyctl/internal/rungroup"
+)
+
+// serveContext holds the flags of `proxyctl serve`.
+type serveContext struct {
+	kubeconfig  string
+	inCluster   bool
+	clientQPS   float32
+	clientBurst int
+
+	httpAddress  string
+	httpPort     int
+	debugAddress string
+
+	election electionFlags
+
+	logFormat string
+	debug     bool
+}
+
+type electionFlags struct {
+	disabled      bool
+	leaseDuration time.Duration
+	renewDeadline time.Duration
+	retryPeriod   time.Duration
+	name          string
+	namespace     string
+}
+
+func registerServe(app *kingpin.Application) (*kingpin.CmdClause, *serveContext) {
+	ctx := &serveContext{}
+	cmd := app.Command("serve", "Watch the cluster, serve Envoy configuration and, on the leader, write HTTPProxy status.")
+
+	cmd.Flag("kubeconfig", "Path to a kubeconfig file.").Envar("KUBECONFIG").StringVar(&ctx.kubeconfig)
+	cmd.Flag("incluster", "Use the in-cluster service account instead of a kubeconfig.").BoolVar(&ctx.inCluster)
+	cmd.Flag("kubernetes-client-qps", "Queries per second the Kubernetes client may send.").Default("100").Float32Var(&ctx.clientQPS)
+	cmd.Flag("kubernetes-client-burst", "Burst of queries the Kubernetes client may send above its QPS.").Default("200").IntVar(&ctx.clientBurst)
+
+	cmd.Flag("http-address", "Address for /healthz, /readyz, /metrics and /leader.").Default("0.0.0.0").StringVar(&ctx.httpAddress)
+	cmd.Flag("http-port", "Port for /healthz, /readyz, /metrics and /leader.").Default("8000").IntVar(&ctx.httpPort)
+	cmd.Flag("debug-address", "host:port for pprof; empty disables it. Keep it on loopback.").Default("127.0.0.1:6060").StringVar(&ctx.debugAddress)
+
+	e := &ctx.election
+	cmd.Flag("disable-leader-election", "Act as leader without an election (one replica only).").BoolVar(&e.disabled)
+	cmd.Flag("leader-election-lease-duration", "How long standbys wait after the leader's last renewal before taking the Lease.").Default("15s").DurationVar(&e.leaseDuration)
+	cmd.Flag("leader-election-renew-deadline", "How long the leader retries renewing before it gives up and exits.").Default("10s").DurationVar(&e.renewDeadline)
+	cmd.Flag("leader-election-retry-period", "Interval between attempts to acquire or renew the Lease.").Default("2s").DurationVar(&e.retryPeriod)
+	cmd.Flag("leader-election-resource-name", "Name of the Lease used for leader election.").Default("proxyctl-leader").StringVar(&e.name)
+	cmd.Flag("leader-election-resource-namespace", "Namespace of the Lease used for leader election.").Envar("POD_NAMESPACE").Default("proxyctl").StringVar(&e.namespace)
+
+	cmd.Flag("log-format", "Log format: text or json.").Default("text").EnumVar(&ctx.logFormat, "text", "json")
+	cmd.Flag("debug", "Log at debug level.").BoolVar(&ctx.debug)
+	return cmd, ctx
+}
+
+// validate reports flag values that cannot work together.
+func (s *serveContext) validate() error {
+	if s.inCluster && s.kubeconfig != "" {
+		return usagef("--incluster and --kubeconfig are mutually exclusive")
+	}
+	if s.httpPort < 0 || s.httpPort > 65535 {
+		return usagef("--http-port %d is not a TCP port", s.httpPort)
+	}
+	if s.clientQPS <= 0 || s.clientBurst <= 0 {
+		return usagef("--kubernetes-client-qps and --kubernetes-client-burst must be positive")
+	}
+	e := s.election
+	if !e.disabled {
+		if e.name == "" || e.namespace == "" {
+			return usagef("--leader-election-resource-name and --leader-election-resource-namespace must not be empty")
+		}
+		if e.retryPeriod <= 0 || e.renewDeadline <= e.retryPeriod || e.leaseDuration <= e.renewDeadline {
+			return usagef("leader election timings must satisfy 0 < retry period (%s) < renew deadline (%s) < lease duration (%s)",
+				e.retryPeriod, e.renewDeadline, e.leaseDuration)
+		}
+	}
+	return nil
+}
+
+// run starts every long-lived part of a replica in one run group and
+// returns when the first of them stops: a signal (nil, exit 0), lost
+// leadership or any failure (an error, exit 1).
+func (s *serveContext) run() error {
+	if err := s.validate(); err != nil {
+		return err
+	}
+	log := newLogger(s.logFormat, s.debug)
+	info := build.Get()
+	log.WithFields(logrus.Fields{"version": info.Version, "commit": info.Commit}).Info("starting proxyctl serve")
+
+	identity, err := replicaIdentity()
+	if err != nil {
+		return err
+	}
+	clients, err := newClients(s, identity)
+	if err != nil {
+		return err
+	}
+	elector, err := newElector(s.election, clients, identity, log)
+	if err != nil {
+		return err
+	}
+
+	reg := metrics.NewRegistry(info)
+	if err := metrics.RegisterLeader(reg, elector.Leading); err != nil {
+		return err
+	}
+
+	var group rungroup.Group
+	// The HTTP listeners are bound here, before the election starts, so a
+	// replica that never leads still answers health checks and scrapes.
+	if err := addHTTPServers(&group, s, reg, elector, log); err != nil {
+		return err
+	}
+	group.Add("leader election", elector.Run)
+	group.Add("signals", waitForSignal(log))
+
+	err = group.Run(context.Background())
+	if err == nil {
+		log.Info("proxyctl serve stopped")
+	}
+	return err
+}
+
+// waitForSignal returns nil on SIGINT or SIGTERM, which stops the group
+// cleanly: the Lease is released and the process exits 0.
+func waitForSignal(log logrus.FieldLogger) rungroup.Member {
+	return func(ctx context.Context) error {
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+		defer signal.Stop(sig)
+		select {
+		case s := <-sig:
+			log.WithField("signal", s.String()).Info("shutting down")
+		case <-ctx.Done():
+		}
+		return nil
+	}
+}

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/proxyctl/proxyctl/internal/build"
+	"github.com/proxyctl/proxyctl/internal/leader"
+)
+
+// clients are the Kubernetes clients of one replica. The election has its
+// own, so that a burst of status writes can never delay a Lease renewal
+// behind the client-side rate limiter.
+type clients struct {
+	config   *rest.Config
+	kube     kubernetes.Interface
+	election kubernetes.Interface
+}
+
+func replicaIdentity() (string, error) {
+	return leader.Identity(os.Getenv("POD_NAME"), os.Hostname)
+}
+
+// userAgent names the replica in every request, so the API server's audit
+// log shows which replica did what.
+func userAgent(identity, component string) string {
+	return fmt.Sprintf("proxyctl/%s (%s) %s", build.Get().Version, identity, component)
+}
+
+func restConfig(s *serveContext) (*rest.Config, error) {
+	if s.inCluster {
+		cfg, err := rest.InClusterConfig()
+		if err != nil {
+			return nil, fmt.Errorf("in-cluster Kubernetes config: %w", err)
+		}
+		return cfg, nil
+	}
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = s.kubeconfig
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("kubeconfig %q: %w", s.kubeconfig, err)
+	}
+	return cfg, nil
+}
+
+func newClients(s *serveContext, identity string) (*clients, error) {
+	cfg, err := restConfig(s)
+	if err != nil {
+		return nil, err
+	}
+	cfg.QPS = s.clientQPS
+	cfg.Burst = s.clientBurst
+	cfg.UserAgent = userAgent(identity, "controller")
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes client: %w", err)
+	}
+
+	ecfg := rest.CopyConfig(cfg)
+	ecfg.UserAgent = userAgent(identity, "leader-election")
+	// A request that hangs must fail well before the renew deadline, or one
+	// slow call would cost the leadership.
+	ecfg.Timeout = s.election.renewDeadline / 2
+	election, err := kubernetes.NewForConfig(ecfg)
+	if err != nil {
+		return nil, fmt.Errorf("leader election client: %w", err)
+	}
+	return &clients{config: cfg, kube: kube, election: election}, nil
+}

@@ -1,0 +1,176 @@
+// Package leader decides which replica may write status. Every replica reads
+// and serves configuration; only the holder of one Lease writes. Leadership is
+// exposed as a channel that closes once, so callers never branch on whether
+// election is enabled, and losing leadership ends Run with an error: the
+// process exits and starts again rather than trying to step down in place.
+package leader
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	coordinationv1client "k8s.io/client-go/kubernetes/typed/coordination/v1"
+	"k8s.io/client-go/tools/leaderelection"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
+)
+
+// ErrLeadershipLost is returned by Run when this replica held the Lease and
+// could not renew it before the renew deadline.
+var ErrLeadershipLost = errors.New("leadership lost: could not renew the lease before the renew deadline")
+
+// Config describes one election on a Lease.
+type Config struct {
+	// Client reads and writes the Lease.
+	Client coordinationv1client.LeasesGetter
+	// Namespace and Name identify the Lease.
+	Namespace string
+	Name      string
+	// Identity names this replica in the Lease's holderIdentity.
+	Identity string
+	// LeaseDuration is how long a standby waits, from the last renewal it
+	// saw, before it may take the Lease from a silent leader.
+	LeaseDuration time.Duration
+	// RenewDeadline is how long the leader keeps retrying a failed renewal
+	// before it gives up leadership.
+	RenewDeadline time.Duration
+	// RetryPeriod is the interval between attempts to acquire or renew.
+	RetryPeriod time.Duration
+	// Log receives the election's transitions.
+	Log logrus.FieldLogger
+}
+
+// Elector runs one replica's side of the election.
+type Elector struct {
+	identity string
+	log      logrus.FieldLogger
+	elector  *leaderelection.LeaderElector // nil when election is disabled
+
+	elected     chan struct{}
+	electedOnce sync.Once
+}
+
+// New validates cfg and returns an Elector that has not started yet.
+func New(cfg Config) (*Elector, error) {
+	if cfg.Client == nil {
+		return nil, errors.New("leader: a Lease client is required")
+	}
+	if cfg.Namespace == "" || cfg.Name == "" {
+		return nil, errors.New("leader: the Lease namespace and name are required")
+	}
+	if cfg.Identity == "" {
+		return nil, errors.New("leader: an identity is required")
+	}
+	if err := validateTimings(cfg.LeaseDuration, cfg.RenewDeadline, cfg.RetryPeriod); err != nil {
+		return nil, err
+	}
+	log := cfg.Log
+	if log == nil {
+		log = logrus.StandardLogger()
+	}
+	e := &Elector{
+		identity: cfg.Identity,
+		log:      log.WithField("context", "leader"),
+		elected:  make(chan struct{}),
+	}
+	lock := &resourcelock.LeaseLock{
+		LeaseMeta:  metav1.ObjectMeta{Namespace: cfg.Namespace, Name: cfg.Name},
+		Client:     cfg.Client,
+		LockConfig: resourcelock.ResourceLockConfig{Identity: cfg.Identity},
+	}
+	le, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
+		Lock:          lock,
+		LeaseDuration: cfg.LeaseDuration,
+		RenewDeadline: cfg.RenewDeadline,
+		RetryPeriod:   cfg.RetryPeriod,
+		// Giving the Lease back on a clean shutdown lets a standby take over
+		// within one retry period instead of waiting out the lease duration.
+		ReleaseOnCancel: true,
+		Name:            cfg.Namespace + "/" + cfg.Name,
+		Callbacks: leaderelection.LeaderCallbacks{
+			OnStartedLeading: func(context.Context) { e.becomeLeader() },
+			OnStoppedLeading: func() {},
+			OnNewLeader: func(holder string) {
+				e.log.WithField("holder", holder).Info("lease holder changed")
+			},
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("leader: %w", err)
+	}
+	e.elector = le
+	return e, nil
+}
+
+// Disabled returns an Elector for a replica that leads without an election:
+// its Elected channel is closed from the start.
+func Disabled(identity string) *Elector {
+	e := &Elector{identity: identity, log: logrus.StandardLogger(), elected: make(chan struct{})}
+	e.becomeLeader()
+	return e
+}
+
+func validateTimings(lease, renew, retry time.Duration) error {
+	switch {
+	case retry <= 0:
+		return fmt.Errorf("leader: retry period must be positive, got %s", retry)
+	case renew <= retry:
+		return fmt.Errorf("leader: renew deadline (%s) must be longer than the retry period (%s)", renew, retry)
+	case lease <= renew:
+		return fmt.Errorf("leader: lease duration (%s) must be longer than the renew deadline (%s)", lease, renew)
+	}
+	return nil
+}
+
+func (e *Elector) becomeLeader() {
+	e.electedOnce.Do(func() {
+		e.log.WithField("identity", e.identity).Info("became leader")
+		close(e.elected)
+	})
+}
+
+// Identity is this replica's name in the election.
+func (e *Elector) Identity() string { return e.identity }
+
+// Elected is closed once this replica leads. It never reopens: a replica that
+// loses leadership exits.
+func (e *Elector) Elected() <-chan struct{} { return e.elected }
+
+// Leading reports whether this replica holds the Lease now.
+func (e *Elector) Leading() bool {
+	select {
+	case <-e.elected:
+	default:
+		return false
+	}
+	return e.elector == nil || e.elector.IsLeader()
+}
+
+// Holder is the identity in the Lease as this replica last read or wrote
+// it; empty before the first attempt. Standbys read the Lease every retry
+// period, so it names another process's identity when that process leads.
+func (e *Elector) Holder() string {
+	if e.elector == nil {
+		return e.identity
+	}
+	return e.elector.GetLeader()
+}
+
+// Run takes part in the election until ctx is cancelled, which releases the
+// Lease if held and returns nil, or until leadership is lost, which returns
+// ErrLeadershipLost. With election disabled it just waits for ctx.
+func (e *Elector) Run(ctx context.Context) error {
+	if e.elector == nil {
+		<-ctx.Done()
+		return nil
+	}
+	e.elector.Run(ctx)
+	if ctx.Err() != nil {
+		return nil
+	}
+	return ErrLeadershipLost
+}
