@@ -133,3 +133,7 @@ func listenerPorts(n int) ([]int, error) {
 	}
 	return ports, nil
 }
+
+// FreePorts returns n distinct free loopback ports for other test processes
+// (proxyctl replicas, Envoy), picked the same way as the control plane's.
+func FreePorts(n int) ([]int, error) { return freePorts(n) }
