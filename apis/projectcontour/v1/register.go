@@ -1,0 +1,55 @@
+package v1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+// GroupName is the API group of every type in this package.
+const GroupName = "projectcontour.io"
+
+var (
+	// GroupVersion identifies this package's types: projectcontour.io/v1.
+	GroupVersion = schema.GroupVersion{Group: GroupName, Version: "v1"}
+
+	// SchemeGroupVersion is the name the generated clientset expects for
+	// GroupVersion.
+	SchemeGroupVersion = GroupVersion
+
+	// HTTPProxyGVR is the resource the HTTPProxy kind is served under.
+	HTTPProxyGVR = GroupVersion.WithResource("httpproxies")
+
+	// TLSCertificateDelegationGVR is the resource the
+	// TLSCertificateDelegation kind is served under.
+	TLSCertificateDelegationGVR = GroupVersion.WithResource("tlscertificatedelegations")
+
+	// SchemeBuilder collects the functions that register this package's
+	// types with a runtime.Scheme.
+	SchemeBuilder = runtime.NewSchemeBuilder(addKnownTypes)
+
+	// AddToScheme registers this package's types with the given scheme.
+	// Callers own the scheme; this package keeps no global one.
+	AddToScheme = SchemeBuilder.AddToScheme
+)
+
+// Kind returns the group-qualified kind for the given kind name.
+func Kind(kind string) schema.GroupKind {
+	return GroupVersion.WithKind(kind).GroupKind()
+}
+
+// Resource returns the group-qualified resource for the given resource name.
+func Resource(resource string) schema.GroupResource {
+	return GroupVersion.WithResource(resource).GroupResource()
+}
+
+func addKnownTypes(scheme *runtime.Scheme) error {
+	scheme.AddKnownTypes(GroupVersion,
+		&HTTPProxy{},
+		&HTTPProxyList{},
+		&TLSCertificateDelegation{},
+		&TLSCertificateDelegationList{},
+	)
+	metav1.AddToGroupVersion(scheme, GroupVersion)
+	return nil
+}

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Regenerates everything derived from the API types in apis/projectcontour/v1:
+#   - deepcopy functions  apis/projectcontour/v1/zz_generated.deepcopy.go
+#   - typed clientset     apis/generated/clientset/versioned
+#   - listers             apis/generated/listers/projectcontour/v1
+#   - informers           apis/generated/informers/externalversions
+#   - CRD manifests       examples/crds/projectcontour.io_*.yaml
+#
+# Usage: hack/update-codegen.sh [ROOT]
+#
+# ROOT is the source tree to regenerate in place; it defaults to this
+# repository. hack/verify-codegen.sh passes a temporary copy. The generators
+# are always the ones pinned in this repository's tools/codegen/go.mod.
+# Output is deterministic: running the script twice leaves no diff.
+set -euo pipefail
+
+SCRIPT_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
+ROOT="$(cd "${1:-${SCRIPT_ROOT}}" && pwd -P)"
+
+readonly MODULE="github.com/proxyctl/proxyctl"
+readonly API_DIR="apis/projectcontour/v1"
+readonly GEN_DIR="apis/generated"
+readonly CRD_DIR="examples/crds"
+readonly BOILERPLATE="${SCRIPT_ROOT}/hack/boilerplate.go.txt"
+
+# Locale-independent sorting and a fixed environment keep output stable.
+export LC_ALL=C
+export GO111MODULE=on
+export GOWORK=off
+
+# tool NAME prints the path of the pinned generator NAME, building it into
+# the Go build cache first if needed.
+tool() {
+	(cd "${SCRIPT_ROOT}/tools/codegen" && go tool -n "$1")
+}
+
+echo "Building code generators (tools/codegen/go.mod)"
+CONTROLLER_GEN="$(tool controller-gen)"
+CLIENT_GEN="$(tool client-gen)"
+LISTER_GEN="$(tool lister-gen)"
+INFORMER_GEN="$(tool informer-gen)"
+
+cd "${ROOT}"
+
+# Start from a clean slate so files for removed types do not linger.
+rm -rf "${GEN_DIR}"
+rm -f "${API_DIR}/zz_generated.deepcopy.go"
+mkdir -p "${CRD_DIR}"
+find "${CRD_DIR}" -maxdepth 1 -name 'projectcontour.io_*.yaml' -delete
+
+echo "Generating deepcopy functions and CRD manifests (controller-gen)"
+"${CONTROLLER_GEN}" \
+	object:headerFile="${BOILERPLATE}" \
+	crd:crdVersions=v1 \
+	paths="./${API_DIR}/..." \
+	output:object:dir="./${API_DIR}" \
+	output:crd:dir="./${CRD_DIR}"
+
+echo "Generating clientset (client-gen)"
+"${CLIENT_GEN}" \
+	--go-header-file "${BOILERPLATE}" \
+	--clientset-name versioned \
+	--input-base "${MODULE}/apis" \
+	--input projectcontour/v1 \
+	--output-dir "${GEN_DIR}/clientset" \
+	--output-pkg "${MODULE}/${GEN_DIR}/clientset"
+
+echo "Generating listers (lister-gen)"
+"${LISTER_GEN}" \
+	--go-header-file "${BOILERPLATE}" \
+	--output-dir "${GEN_DIR}/listers" \
+	--output-pkg "${MODULE}/${GEN_DIR}/listers" \
+	"${MODULE}/${API_DIR}"
+
+echo "Generating informers (informer-gen)"
+"${INFORMER_GEN}" \
+	--go-header-file "${BOILERPLATE}" \
+	--versioned-clientset-package "${MODULE}/${GEN_DIR}/clientset/versioned" \
+	--listers-package "${MODULE}/${GEN_DIR}/listers" \
+	--output-dir "${GEN_DIR}/informers" \
+	--output-pkg "${MODULE}/${GEN_DIR}/informers" \
+	"${MODULE}/${API_DIR}"
+
+echo "Code generation done in ${ROOT}"
