@@ -1,0 +1,307 @@
+package dag
+
+import (
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// DAG is the routing model built from one set of Objects. Every slice is
+// sorted as documented so the model, and what is derived from it, is
+// deterministic.
+type DAG struct {
+	// HTTP is the plain-HTTP listener's virtual hosts, sorted by Name. A
+	// TLS virtual host appears here too, with routes that redirect to HTTPS
+	// unless they permit insecure requests.
+	HTTP []*VirtualHost
+	// HTTPS is the TLS listener's virtual hosts, one filter chain each,
+	// selected by SNI; sorted by Name.
+	HTTPS []*SecureVirtualHost
+	// Clusters is every upstream cluster a route or tcpproxy refers to,
+	// sorted by Name, each listed once.
+	Clusters []*Cluster
+	// Secrets is every TLS secret a virtual host serves, sorted by Name.
+	Secrets []*Secret
+	// Statuses holds one result per HTTPProxy in Objects.
+	Statuses map[types.NamespacedName]*ProxyStatus
+}
+
+// VirtualHost is one fqdn's routes.
+type VirtualHost struct {
+	// Name is the fqdn, possibly with a leading "*." wildcard.
+	Name string
+	// Routes are in the order Envoy must try them: most specific first.
+	Routes []*Route
+}
+
+// SecureVirtualHost is a virtual host on the TLS listener.
+type SecureVirtualHost struct {
+	VirtualHost
+	// Secret is the serving certificate; nil with Passthrough.
+	Secret *Secret
+	// MinTLSVersion and MaxTLSVersion are "1.2" or "1.3"; empty means the
+	// default (minimum 1.2, maximum 1.3).
+	MinTLSVersion string
+	MaxTLSVersion string
+	// Passthrough forwards the TLS stream to TCPProxy without terminating it.
+	Passthrough bool
+	// TCPProxy, when set, makes this a TCP virtual host: the (terminated or
+	// passed-through) stream goes to its clusters and Routes is empty.
+	TCPProxy *TCPProxy
+}
+
+// PathMatchKind says how a route matches the request path.
+type PathMatchKind int
+
+const (
+	PathPrefix PathMatchKind = iota // Value is a prefix ("/" matches all)
+	PathExact                       // Value is the whole path
+	PathRegex                       // Value is an RE2 regular expression
+)
+
+// PathMatch matches the request path.
+type PathMatch struct {
+	Kind  PathMatchKind
+	Value string
+}
+
+// HeaderMatchKind says how a header condition compares.
+type HeaderMatchKind int
+
+const (
+	HeaderPresent  HeaderMatchKind = iota // the header is present
+	HeaderExact                           // value equals Value
+	HeaderContains                        // value contains Value
+	HeaderRegex                           // value matches the RE2 regex Value
+)
+
+// HeaderMatch is one header condition.
+type HeaderMatch struct {
+	Name string
+	Kind HeaderMatchKind
+	// Value is compared according to Kind; unused for HeaderPresent.
+	Value string
+	// Invert turns the match around (notpresent, notexact, notcontains).
+	Invert     bool
+	IgnoreCase bool
+	// TreatMissingAsEmpty makes a missing header match as the empty string.
+	TreatMissingAsEmpty bool
+}
+
+// QueryMatchKind says how a query-parameter condition compares.
+type QueryMatchKind int
+
+const (
+	QueryExact QueryMatchKind = iota
+	QueryPrefix
+	QuerySuffix
+	QueryContains
+	QueryRegex
+	QueryPresent
+)
+
+// QueryMatch is one query-parameter condition.
+type QueryMatch struct {
+	Name       string
+	Kind       QueryMatchKind
+	Value      string
+	IgnoreCase bool
+}
+
+// Route is one match and what to do with the requests it matches. Exactly
+// one of Clusters, Redirect and DirectResponse is set.
+type Route struct {
+	PathMatch     PathMatch
+	HeaderMatches []HeaderMatch // sorted by Name, then Kind, then Value
+	QueryMatches  []QueryMatch  // sorted by Name, then Kind, then Value
+
+	// Clusters forwards to weighted upstreams, in cluster Name order.
+	Clusters []*WeightedCluster
+	// Redirect answers with a redirect (HTTP to HTTPS on TLS hosts).
+	Redirect *Redirect
+	// DirectResponse answers with a fixed status: 503 when no service
+	// resolves, 502 when an include is missing.
+	DirectResponse *DirectResponse
+
+	// Mirror receives a copy of each request; responses are ignored.
+	Mirror *Cluster
+	// Websocket allows the Upgrade: websocket handshake.
+	Websocket bool
+	// PrefixRewrite replaces the matched prefix when set.
+	PrefixRewrite *string
+	Timeouts      TimeoutPolicy
+	Retry         *RetryPolicy
+	// HashPolicies carry Cookie and RequestHash load-balancing keys.
+	HashPolicies    []HashPolicy
+	RequestHeaders  *HeadersPolicy
+	ResponseHeaders *HeadersPolicy
+
+	// Owner is the HTTPProxy whose routes stanza produced this route.
+	Owner types.NamespacedName
+}
+
+// WeightedCluster is one upstream of a route with its share of traffic.
+type WeightedCluster struct {
+	Cluster *Cluster
+	// Weight is the relative share; when every weight of a route is 0 the
+	// traffic is split evenly.
+	Weight          uint32
+	RequestHeaders  *HeadersPolicy
+	ResponseHeaders *HeadersPolicy
+}
+
+// Redirect is a redirect response.
+type Redirect struct {
+	// Scheme, when not empty, replaces the scheme ("https").
+	Scheme     string
+	Hostname   string
+	Port       uint32
+	Path       string
+	StatusCode uint32 // 301 or 302
+}
+
+// DirectResponse is a fixed response.
+type DirectResponse struct {
+	StatusCode uint32
+	Body       string
+}
+
+// Timeout is a duration that may be unset (use Envoy's default) or
+// infinite (disable the timeout).
+type Timeout struct {
+	Duration time.Duration
+	Infinite bool
+}
+
+// IsSet reports whether the timeout differs from the default.
+func (t Timeout) IsSet() bool { return t.Infinite || t.Duration > 0 }
+
+// TimeoutPolicy is a route's timeouts.
+type TimeoutPolicy struct {
+	Response Timeout
+	Idle     Timeout
+}
+
+// RetryPolicy says when and how often Envoy retries a request.
+type RetryPolicy struct {
+	RetryOn              []string // Envoy retry_on conditions, sorted
+	NumRetries           uint32
+	PerTryTimeout        Timeout
+	RetriableStatusCodes []uint32 // sorted
+}
+
+// HashPolicy is one input of consistent-hash load balancing.
+type HashPolicy struct {
+	Terminal bool
+	// Exactly one of the following is set.
+	Header     string // hash this request header
+	QueryParam string // hash this query parameter
+	SourceIP   bool   // hash the client address
+	Cookie     string // hash this cookie (set by Envoy if absent)
+	CookieTTL  time.Duration
+	CookiePath string
+}
+
+// HeadersPolicy adds, replaces or removes headers.
+type HeadersPolicy struct {
+	Set    []Header // sorted by Name
+	Remove []string // sorted
+	// HostRewrite replaces the Host header (requests only).
+	HostRewrite string
+}
+
+// Header is one header name and value.
+type Header struct {
+	Name  string
+	Value string
+}
+
+// TCPProxy forwards a TCP stream to weighted clusters.
+type TCPProxy struct {
+	Clusters []*WeightedCluster
+}
+
+// Upstream protocols of a Cluster.
+const (
+	ProtocolHTTP1 = ""
+	ProtocolH2    = "h2"  // HTTP/2 over TLS
+	ProtocolH2C   = "h2c" // HTTP/2 in cleartext
+	ProtocolTLS   = "tls" // HTTP/1.1 over TLS
+)
+
+// Load-balancing strategies of a Cluster, named as in HTTPProxy.
+const (
+	LBRoundRobin           = "RoundRobin"
+	LBWeightedLeastRequest = "WeightedLeastRequest"
+	LBRandom               = "Random"
+	LBCookie               = "Cookie"
+	LBRequestHash          = "RequestHash"
+)
+
+// Cluster is one upstream: a Service port with the settings routes ask for.
+// Routes asking for the same service port with the same settings share one
+// Cluster.
+type Cluster struct {
+	// Name is unique and stable: "namespace/service/port/" plus a short hash
+	// of the settings below, so that a change of settings makes a new
+	// cluster rather than mutating one Envoy is using.
+	Name string
+	// Service is the Kubernetes Service; Port its port number.
+	Service  types.NamespacedName
+	Port     int32
+	PortName string
+	// Protocol is one of the Protocol constants.
+	Protocol string
+	// LoadBalancer is one of the LB constants; empty means RoundRobin.
+	LoadBalancer string
+	HealthCheck  *HealthCheck
+	// Endpoints are the ready endpoints of the Service port, from its
+	// EndpointSlices, sorted by Address then Port.
+	Endpoints []Endpoint
+}
+
+// Endpoint is one ready backend address.
+type Endpoint struct {
+	Address string
+	Port    uint32
+}
+
+// HealthCheck is an active health check of a cluster's endpoints. Path is
+// empty for a TCP check.
+type HealthCheck struct {
+	Path               string
+	Host               string
+	Interval           time.Duration
+	Timeout            time.Duration
+	UnhealthyThreshold uint32
+	HealthyThreshold   uint32
+	ExpectedStatuses   []uint32
+}
+
+// Secret is a TLS certificate and key served by a virtual host.
+type Secret struct {
+	// Name is "namespace/name" of the Kubernetes Secret.
+	Name string
+	Cert []byte // PEM certificate chain
+	Key  []byte // PEM private key
+}
+
+// ProxyStatus is the validation result of one HTTPProxy.
+type ProxyStatus struct {
+	Proxy      types.NamespacedName
+	Generation int64
+	// CurrentStatus is "valid", "invalid" or "orphaned".
+	CurrentStatus string
+	Description   string
+	// Errors and Warnings are in the order found.
+	Errors   []Condition
+	Warnings []Condition
+}
+
+// Condition is one error or warning: Type is the part of the spec (e.g.
+// "RouteError"), Reason what is wrong (e.g. "ServiceUnresolvedReference").
+type Condition struct {
+	Type    string
+	Reason  string
+	Message string
+}

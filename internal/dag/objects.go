@@ -1,0 +1,38 @@
+package dag
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
+)
+
+// Objects is the input of Build: the watched objects, keyed by namespace and
+// name. Build only reads them. Objects the controller filtered out (another
+// ingress class, a namespace not watched) are simply absent.
+type Objects struct {
+	HTTPProxies    map[types.NamespacedName]*contourv1.HTTPProxy
+	Delegations    map[types.NamespacedName]*contourv1.TLSCertificateDelegation
+	Services       map[types.NamespacedName]*corev1.Service
+	EndpointSlices map[types.NamespacedName]*discoveryv1.EndpointSlice
+	Secrets        map[types.NamespacedName]*corev1.Secret
+}
+
+// NewObjects returns an empty Objects with every map allocated.
+func NewObjects() *Objects {
+	return &Objects{
+		HTTPProxies:    map[types.NamespacedName]*contourv1.HTTPProxy{},
+		Delegations:    map[types.NamespacedName]*contourv1.TLSCertificateDelegation{},
+		Services:       map[types.NamespacedName]*corev1.Service{},
+		EndpointSlices: map[types.NamespacedName]*discoveryv1.EndpointSlice{},
+		Secrets:        map[types.NamespacedName]*corev1.Secret{},
+	}
+}
+
+// Config holds the settings that change how objects are interpreted.
+type Config struct {
+	// RootNamespaces, when not empty, are the only namespaces whose
+	// HTTPProxies may be roots (have a virtualhost).
+	RootNamespaces []string
+}
