@@ -36,6 +36,7 @@ func main() {
 
 	serveCmd, serve := registerServe(app)
 	versionCmd := registerVersion(app)
+	bootstrapCmd, bootstrapCtx := registerBootstrap(app)
 
 	cmd, err := app.Parse(os.Args[1:])
 	if err != nil {
@@ -48,6 +49,8 @@ func main() {
 		err = serve.run()
 	case versionCmd.FullCommand():
 		err = printVersion(os.Stdout)
+	case bootstrapCmd.FullCommand():
+		err = bootstrapCtx.run()
 	}
 	if err == nil {
 		return
