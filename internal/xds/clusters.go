@@ -1,0 +1,144 @@
+package xds
+
+import (
+	"strings"
+	"time"
+
+	cluster "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	tls "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
+	upstreamhttp "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
+	envoytype "github.com/envoyproxy/go-control-plane/envoy/type/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/wellknown"
+	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/proxyctl/proxyctl/internal/dag"
+)
+
+// Cluster defaults.
+const (
+	connectTimeout = 2 * time.Second
+
+	// Active health check defaults, as in Contour.
+	defaultHealthCheckInterval = 5 * time.Second
+	defaultHealthCheckTimeout  = 2 * time.Second
+	defaultUnhealthyThreshold  = 3
+	defaultHealthyThreshold    = 2
+	defaultHealthCheckHost     = "proxyctl-envoy-healthcheck"
+
+	// httpProtocolOptionsKey is where Envoy looks for upstream HTTP options
+	// in typed_extension_protocol_options.
+	httpProtocolOptionsKey = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
+)
+
+func clusters(cs []*dag.Cluster) []*cluster.Cluster {
+	out := make([]*cluster.Cluster, 0, len(cs))
+	for _, c := range cs {
+		if c != nil {
+			out = append(out, envoyCluster(c))
+		}
+	}
+	return out
+}
+
+// envoyCluster is an EDS cluster whose endpoints come over ADS in the
+// ClusterLoadAssignment of the same name.
+func envoyCluster(c *dag.Cluster) *cluster.Cluster {
+	out := &cluster.Cluster{
+		Name: c.Name,
+		// Cluster names hold '/'; stats read better with '_'.
+		AltStatName:          strings.ReplaceAll(c.Name, "/", "_"),
+		ClusterDiscoveryType: &cluster.Cluster_Type{Type: cluster.Cluster_EDS},
+		EdsClusterConfig: &cluster.Cluster_EdsClusterConfig{
+			EdsConfig:   adsConfigSource(),
+			ServiceName: c.Name,
+		},
+		ConnectTimeout: duration(connectTimeout),
+		LbPolicy:       lbPolicy(c.LoadBalancer),
+	}
+	switch c.Protocol {
+	case dag.ProtocolH2, dag.ProtocolH2C:
+		out.TypedExtensionProtocolOptions = map[string]*anypb.Any{
+			httpProtocolOptionsKey: toAny(&upstreamhttp.HttpProtocolOptions{
+				UpstreamProtocolOptions: &upstreamhttp.HttpProtocolOptions_ExplicitHttpConfig_{
+					ExplicitHttpConfig: &upstreamhttp.HttpProtocolOptions_ExplicitHttpConfig{
+						ProtocolConfig: &upstreamhttp.HttpProtocolOptions_ExplicitHttpConfig_Http2ProtocolOptions{
+							Http2ProtocolOptions: &core.Http2ProtocolOptions{},
+						},
+					},
+				},
+			}),
+		}
+	}
+	switch c.Protocol {
+	case dag.ProtocolH2, dag.ProtocolTLS:
+		// No SNI and no certificate validation: the model asks for neither.
+		ctx := &tls.UpstreamTlsContext{CommonTlsContext: &tls.CommonTlsContext{}}
+		if c.Protocol == dag.ProtocolH2 {
+			ctx.CommonTlsContext.AlpnProtocols = []string{"h2"}
+		}
+		out.TransportSocket = &core.TransportSocket{
+			Name:       wellknown.TransportSocketTLS,
+			ConfigType: &core.TransportSocket_TypedConfig{TypedConfig: toAny(ctx)},
+		}
+	}
+	if c.HealthCheck != nil {
+		out.HealthChecks = []*core.HealthCheck{healthCheck(c.HealthCheck, c.Protocol)}
+	}
+	return out
+}
+
+func lbPolicy(lb string) cluster.Cluster_LbPolicy {
+	switch lb {
+	case dag.LBWeightedLeastRequest:
+		return cluster.Cluster_LEAST_REQUEST
+	case dag.LBRandom:
+		return cluster.Cluster_RANDOM
+	case dag.LBCookie, dag.LBRequestHash:
+		return cluster.Cluster_RING_HASH
+	default:
+		return cluster.Cluster_ROUND_ROBIN
+	}
+}
+
+// healthCheck is an HTTP check, or a TCP connect check when Path is empty.
+func healthCheck(h *dag.HealthCheck, protocol string) *core.HealthCheck {
+	out := &core.HealthCheck{
+		Interval:           duration(orDefault(h.Interval, defaultHealthCheckInterval)),
+		Timeout:            duration(orDefault(h.Timeout, defaultHealthCheckTimeout)),
+		UnhealthyThreshold: wrapperspb.UInt32(orDefault(h.UnhealthyThreshold, defaultUnhealthyThreshold)),
+		HealthyThreshold:   wrapperspb.UInt32(orDefault(h.HealthyThreshold, defaultHealthyThreshold)),
+	}
+	if h.Path == "" {
+		out.HealthChecker = &core.HealthCheck_TcpHealthCheck_{TcpHealthCheck: &core.HealthCheck_TcpHealthCheck{}}
+		return out
+	}
+	hc := &core.HealthCheck_HttpHealthCheck{
+		Host: h.Host,
+		Path: h.Path,
+	}
+	if hc.Host == "" {
+		// Envoy would send the cluster name, which is no host name.
+		hc.Host = defaultHealthCheckHost
+	}
+	if protocol == dag.ProtocolH2 || protocol == dag.ProtocolH2C {
+		hc.CodecClientType = envoytype.CodecClientType_HTTP2
+	}
+	for _, s := range h.ExpectedStatuses {
+		if s >= 100 && s < 600 {
+			// Int64Range is half-open: [s, s+1).
+			hc.ExpectedStatuses = append(hc.ExpectedStatuses, &envoytype.Int64Range{Start: int64(s), End: int64(s) + 1})
+		}
+	}
+	out.HealthChecker = &core.HealthCheck_HttpHealthCheck_{HttpHealthCheck: hc}
+	return out
+}
+
+func orDefault[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}

@@ -1,0 +1,33 @@
+package xds
+
+import (
+	endpoint "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+
+	"github.com/proxyctl/proxyctl/internal/dag"
+)
+
+// endpoints returns one ClusterLoadAssignment per cluster, named as the
+// cluster (its EDS service_name), even when the cluster has no endpoints:
+// Envoy then knows the cluster is empty rather than waiting for it.
+func endpoints(cs []*dag.Cluster) []*endpoint.ClusterLoadAssignment {
+	out := make([]*endpoint.ClusterLoadAssignment, 0, len(cs))
+	for _, c := range cs {
+		if c == nil {
+			continue
+		}
+		cla := &endpoint.ClusterLoadAssignment{ClusterName: c.Name}
+		if len(c.Endpoints) > 0 {
+			lbs := make([]*endpoint.LbEndpoint, 0, len(c.Endpoints))
+			for _, e := range c.Endpoints {
+				lbs = append(lbs, &endpoint.LbEndpoint{
+					HostIdentifier: &endpoint.LbEndpoint_Endpoint{Endpoint: &endpoint.Endpoint{
+						Address: socketAddress(e.Address, e.Port),
+					}},
+				})
+			}
+			cla.Endpoints = []*endpoint.LocalityLbEndpoints{{LbEndpoints: lbs}}
+		}
+		out = append(out, cla)
+	}
+	return out
+}

@@ -1,0 +1,204 @@
+package xds
+
+import (
+	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	listener "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	router "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
+	tlsinspector "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/listener/tls_inspector/v3"
+	hcm "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	tcpproxy "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/tcp_proxy/v3"
+	tls "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/wellknown"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/proxyctl/proxyctl/internal/dag"
+)
+
+// listeners returns ingress_http, and ingress_https when d has secure
+// virtual hosts that can be served.
+func listeners(d *dag.DAG, cfg ListenerConfig) []*listener.Listener {
+	out := []*listener.Listener{{
+		Name:    HTTPListenerName,
+		Address: socketAddress(cfg.HTTPAddress, cfg.HTTPPort),
+		FilterChains: []*listener.FilterChain{{
+			Filters: []*listener.Filter{httpConnectionManager(HTTPListenerName, HTTPListenerName)},
+		}},
+	}}
+
+	var chains []*listener.FilterChain
+	for _, vh := range d.HTTPS {
+		if fc := secureFilterChain(vh); fc != nil {
+			chains = append(chains, fc)
+		}
+	}
+	chains = sortByName(chains, (*listener.FilterChain).GetName)
+	if len(chains) == 0 {
+		return out
+	}
+	return append(out, &listener.Listener{
+		Name:    HTTPSListenerName,
+		Address: socketAddress(cfg.HTTPSAddress, cfg.HTTPSPort),
+		ListenerFilters: []*listener.ListenerFilter{{
+			Name:       wellknown.TLSInspector,
+			ConfigType: &listener.ListenerFilter_TypedConfig{TypedConfig: toAny(&tlsinspector.TlsInspector{})},
+		}},
+		FilterChains: chains,
+	})
+}
+
+// secureFilterChain is the filter chain of one TLS virtual host, matched by
+// SNI. It returns nil for a virtual host that cannot be served: one that
+// terminates TLS without a certificate, or passes TLS through without a
+// tcpproxy.
+func secureFilterChain(vh *dag.SecureVirtualHost) *listener.FilterChain {
+	if vh == nil || (!vh.Passthrough && vh.Secret == nil) {
+		return nil
+	}
+	fc := &listener.FilterChain{
+		Name:             vh.Name,
+		FilterChainMatch: &listener.FilterChainMatch{ServerNames: []string{vh.Name}},
+	}
+	if !vh.Passthrough {
+		var alpn []string
+		if vh.TCPProxy == nil {
+			alpn = []string{"h2", "http/1.1"}
+		}
+		fc.TransportSocket = &core.TransportSocket{
+			Name: wellknown.TransportSocketTLS,
+			ConfigType: &core.TransportSocket_TypedConfig{TypedConfig: toAny(
+				downstreamTLSContext(vh.Secret.Name, vh.MinTLSVersion, vh.MaxTLSVersion, alpn),
+			)},
+		}
+	}
+	switch {
+	case servesHTTP(vh):
+		fc.Filters = []*listener.Filter{httpConnectionManager(HTTPSListenerName, httpsRoutePrefix+vh.Name)}
+	case vh.TCPProxy != nil:
+		f := tcpProxy(HTTPSListenerName, vh.TCPProxy)
+		if f == nil {
+			return nil
+		}
+		fc.Filters = []*listener.Filter{f}
+	default:
+		return nil
+	}
+	return fc
+}
+
+// servesHTTP reports whether vh terminates TLS and routes HTTP, i.e. has a
+// filter chain with an HTTP connection manager and a route configuration
+// "https/<fqdn>". Listeners and route configurations both decide with it,
+// so every route configuration referenced is produced and vice versa.
+func servesHTTP(vh *dag.SecureVirtualHost) bool {
+	return vh != nil && !vh.Passthrough && vh.Secret != nil && vh.TCPProxy == nil
+}
+
+// httpConnectionManager is the HTTP network filter, taking its routes over
+// RDS from the route configuration routeConfig.
+func httpConnectionManager(statPrefix, routeConfig string) *listener.Filter {
+	m := &hcm.HttpConnectionManager{
+		StatPrefix: statPrefix,
+		RouteSpecifier: &hcm.HttpConnectionManager_Rds{Rds: &hcm.Rds{
+			ConfigSource:    adsConfigSource(),
+			RouteConfigName: routeConfig,
+		}},
+		HttpFilters: []*hcm.HttpFilter{{
+			Name:       wellknown.Router,
+			ConfigType: &hcm.HttpFilter_TypedConfig{TypedConfig: toAny(&router.Router{})},
+		}},
+		// Envoy is the edge: X-Forwarded-For is the peer address.
+		UseRemoteAddress: wrapperspb.Bool(true),
+		// Match routes on the RFC 3986 normalised path, so "/a/../b" cannot
+		// slip past a "/b" route's policy.
+		NormalizePath: wrapperspb.Bool(true),
+	}
+	return &listener.Filter{
+		Name:       wellknown.HTTPConnectionManager,
+		ConfigType: &listener.Filter_TypedConfig{TypedConfig: toAny(m)},
+	}
+}
+
+// tcpProxy is the tcp_proxy network filter forwarding to p's clusters. A
+// cluster of weight 0 gets nothing unless every weight is 0 (even split);
+// tcp_proxy requires weights of at least 1, so zero-weight clusters are left
+// out. It returns nil when p has no clusters.
+func tcpProxy(statPrefix string, p *dag.TCPProxy) *listener.Filter {
+	var ws []*tcpproxy.TcpProxy_WeightedCluster_ClusterWeight
+	allZero := true
+	for _, wc := range p.Clusters {
+		if wc != nil && wc.Cluster != nil && wc.Weight > 0 {
+			allZero = false
+		}
+	}
+	for _, wc := range p.Clusters {
+		if wc == nil || wc.Cluster == nil {
+			continue
+		}
+		w := wc.Weight
+		if allZero {
+			w = 1
+		}
+		if w == 0 {
+			continue
+		}
+		ws = append(ws, &tcpproxy.TcpProxy_WeightedCluster_ClusterWeight{Name: wc.Cluster.Name, Weight: w})
+	}
+	m := &tcpproxy.TcpProxy{StatPrefix: statPrefix}
+	switch len(ws) {
+	case 0:
+		return nil
+	case 1:
+		m.ClusterSpecifier = &tcpproxy.TcpProxy_Cluster{Cluster: ws[0].Name}
+	default:
+		m.ClusterSpecifier = &tcpproxy.TcpProxy_WeightedClusters{
+			WeightedClusters: &tcpproxy.TcpProxy_WeightedCluster{Clusters: ws},
+		}
+	}
+	return &listener.Filter{
+		Name:       wellknown.TCPProxy,
+		ConfigType: &listener.Filter_TypedConfig{TypedConfig: toAny(m)},
+	}
+}
+
+// downstreamTLSContext terminates TLS with the certificate secretName,
+// fetched over SDS on the ADS stream.
+func downstreamTLSContext(secretName, minVersion, maxVersion string, alpn []string) *tls.DownstreamTlsContext {
+	lo := tlsVersion(minVersion, tls.TlsParameters_TLSv1_2)
+	hi := tlsVersion(maxVersion, tls.TlsParameters_TLSv1_3)
+	if hi < lo {
+		hi = lo
+	}
+	return &tls.DownstreamTlsContext{
+		CommonTlsContext: &tls.CommonTlsContext{
+			TlsParams: &tls.TlsParameters{
+				TlsMinimumProtocolVersion: lo,
+				TlsMaximumProtocolVersion: hi,
+			},
+			TlsCertificateSdsSecretConfigs: []*tls.SdsSecretConfig{{
+				Name:      secretName,
+				SdsConfig: adsConfigSource(),
+			}},
+			AlpnProtocols: alpn,
+		},
+	}
+}
+
+// tlsVersion maps the model's "1.2"/"1.3" to Envoy's enum; anything else
+// gives def.
+func tlsVersion(v string, def tls.TlsParameters_TlsProtocol) tls.TlsParameters_TlsProtocol {
+	switch v {
+	case "1.2":
+		return tls.TlsParameters_TLSv1_2
+	case "1.3":
+		return tls.TlsParameters_TLSv1_3
+	}
+	return def
+}
+
+func socketAddress(addr string, port uint32) *core.Address {
+	return &core.Address{Address: &core.Address_SocketAddress{SocketAddress: &core.SocketAddress{
+		Protocol:      core.SocketAddress_TCP,
+		Address:       addr,
+		PortSpecifier: &core.SocketAddress_PortValue{PortValue: port},
+	}}}
+}

@@ -1,0 +1,428 @@
+package xds
+
+import (
+	"regexp"
+	"sort"
+	"strings"
+
+	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	matcher "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/proxyctl/proxyctl/internal/dag"
+)
+
+// routeConfigurations returns "ingress_http" with one virtual host per
+// d.HTTP entry (always, even empty, so unknown hosts get Envoy's 404) and
+// one "https/<fqdn>" per secure virtual host that routes HTTP.
+func routeConfigurations(d *dag.DAG) []*route.RouteConfiguration {
+	var vhosts []*route.VirtualHost
+	for _, vh := range d.HTTP {
+		if vh != nil {
+			vhosts = append(vhosts, virtualHost(vh))
+		}
+	}
+	out := []*route.RouteConfiguration{routeConfiguration(HTTPListenerName, vhosts)}
+	for _, vh := range d.HTTPS {
+		if servesHTTP(vh) {
+			out = append(out, routeConfiguration(httpsRoutePrefix+vh.Name, []*route.VirtualHost{virtualHost(&vh.VirtualHost)}))
+		}
+	}
+	return out
+}
+
+func routeConfiguration(name string, vhosts []*route.VirtualHost) *route.RouteConfiguration {
+	return &route.RouteConfiguration{
+		Name:         name,
+		VirtualHosts: sortByName(vhosts, (*route.VirtualHost).GetName),
+		// Match "example.com:8080" like "example.com", including for
+		// wildcard hosts, whose "*.example.com:*" domain Envoy would
+		// otherwise take literally.
+		IgnorePortInHostMatching: true,
+	}
+}
+
+// virtualHost keeps the DAG's route order: most specific first.
+func virtualHost(vh *dag.VirtualHost) *route.VirtualHost {
+	out := &route.VirtualHost{
+		Name:    vh.Name,
+		Domains: []string{vh.Name, vh.Name + ":*"},
+	}
+	for _, r := range vh.Routes {
+		if r != nil {
+			out.Routes = append(out.Routes, envoyRoute(r))
+		}
+	}
+	return out
+}
+
+func envoyRoute(r *dag.Route) *route.Route {
+	out := &route.Route{Match: routeMatch(r)}
+	var hostRewrite string
+	out.RequestHeadersToAdd, out.RequestHeadersToRemove, hostRewrite = requestHeaders(r.RequestHeaders)
+	out.ResponseHeadersToAdd, out.ResponseHeadersToRemove = responseHeaders(r.ResponseHeaders)
+
+	switch {
+	case r.Redirect != nil:
+		out.Action = &route.Route_Redirect{Redirect: redirect(r.Redirect)}
+	case r.DirectResponse != nil:
+		out.Action = &route.Route_DirectResponse{DirectResponse: directResponse(r.DirectResponse)}
+	default:
+		if a := routeAction(r, hostRewrite); a != nil {
+			out.Action = &route.Route_Route{Route: a}
+		} else {
+			// No upstream at all: answer as for an unresolved service.
+			out.Action = &route.Route_DirectResponse{DirectResponse: directResponse(&dag.DirectResponse{StatusCode: 503})}
+		}
+	}
+	return out
+}
+
+func routeMatch(r *dag.Route) *route.RouteMatch {
+	m := &route.RouteMatch{
+		Headers:         headerMatchers(r.HeaderMatches),
+		QueryParameters: queryMatchers(r.QueryMatches),
+	}
+	switch r.PathMatch.Kind {
+	case dag.PathExact:
+		m.PathSpecifier = &route.RouteMatch_Path{Path: r.PathMatch.Value}
+	case dag.PathRegex:
+		m.PathSpecifier = &route.RouteMatch_SafeRegex{SafeRegex: regex(r.PathMatch.Value)}
+	default:
+		p := r.PathMatch.Value
+		if p == "" {
+			p = "/"
+		}
+		m.PathSpecifier = &route.RouteMatch_Prefix{Prefix: p}
+	}
+	return m
+}
+
+// regex uses Envoy's default engine (RE2); setting google_re2 explicitly is
+// deprecated.
+func regex(re string) *matcher.RegexMatcher { return &matcher.RegexMatcher{Regex: re} }
+
+func headerMatchers(hs []dag.HeaderMatch) []*route.HeaderMatcher {
+	var out []*route.HeaderMatcher
+	for _, h := range hs {
+		m := &route.HeaderMatcher{
+			Name:                      h.Name,
+			InvertMatch:               h.Invert,
+			TreatMissingHeaderAsEmpty: h.TreatMissingAsEmpty,
+		}
+		switch h.Kind {
+		case dag.HeaderExact:
+			m.HeaderMatchSpecifier = &route.HeaderMatcher_StringMatch{StringMatch: &matcher.StringMatcher{
+				MatchPattern: &matcher.StringMatcher_Exact{Exact: h.Value}, IgnoreCase: h.IgnoreCase,
+			}}
+		case dag.HeaderContains:
+			m.HeaderMatchSpecifier = &route.HeaderMatcher_StringMatch{StringMatch: &matcher.StringMatcher{
+				MatchPattern: &matcher.StringMatcher_Contains{Contains: h.Value}, IgnoreCase: h.IgnoreCase,
+			}}
+		case dag.HeaderRegex:
+			m.HeaderMatchSpecifier = &route.HeaderMatcher_StringMatch{StringMatch: &matcher.StringMatcher{
+				MatchPattern: &matcher.StringMatcher_SafeRegex{SafeRegex: regex(caseInsensitive(h.Value, h.IgnoreCase))},
+			}}
+		default: // dag.HeaderPresent
+			m.HeaderMatchSpecifier = &route.HeaderMatcher_PresentMatch{PresentMatch: true}
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// caseInsensitive folds case in a regex, since ignore_case has no effect on
+// safe_regex.
+func caseInsensitive(re string, ignoreCase bool) string {
+	if ignoreCase {
+		return "(?i)" + re
+	}
+	return re
+}
+
+func queryMatchers(qs []dag.QueryMatch) []*route.QueryParameterMatcher {
+	var out []*route.QueryParameterMatcher
+	for _, q := range qs {
+		m := &route.QueryParameterMatcher{Name: q.Name}
+		sm := &matcher.StringMatcher{IgnoreCase: q.IgnoreCase}
+		switch q.Kind {
+		case dag.QueryPresent:
+			m.QueryParameterMatchSpecifier = &route.QueryParameterMatcher_PresentMatch{PresentMatch: true}
+			out = append(out, m)
+			continue
+		case dag.QueryPrefix:
+			sm.MatchPattern = &matcher.StringMatcher_Prefix{Prefix: q.Value}
+		case dag.QuerySuffix:
+			sm.MatchPattern = &matcher.StringMatcher_Suffix{Suffix: q.Value}
+		case dag.QueryContains:
+			sm.MatchPattern = &matcher.StringMatcher_Contains{Contains: q.Value}
+		case dag.QueryRegex:
+			sm.MatchPattern = &matcher.StringMatcher_SafeRegex{SafeRegex: regex(caseInsensitive(q.Value, q.IgnoreCase))}
+			sm.IgnoreCase = false
+		default: // dag.QueryExact
+			sm.MatchPattern = &matcher.StringMatcher_Exact{Exact: q.Value}
+		}
+		m.QueryParameterMatchSpecifier = &route.QueryParameterMatcher_StringMatch{StringMatch: sm}
+		out = append(out, m)
+	}
+	return out
+}
+
+func redirect(r *dag.Redirect) *route.RedirectAction {
+	out := &route.RedirectAction{
+		HostRedirect: r.Hostname,
+		PortRedirect: r.Port,
+	}
+	switch r.Scheme {
+	case "":
+	case "https":
+		out.SchemeRewriteSpecifier = &route.RedirectAction_HttpsRedirect{HttpsRedirect: true}
+	default:
+		out.SchemeRewriteSpecifier = &route.RedirectAction_SchemeRedirect{SchemeRedirect: r.Scheme}
+	}
+	// TODO(xds): dag.Redirect.Prefix → prefix_rewrite once it lands in the model.
+	if r.Path != "" {
+		out.PathRewriteSpecifier = &route.RedirectAction_PathRedirect{PathRedirect: r.Path}
+	}
+	switch r.StatusCode {
+	case 302:
+		out.ResponseCode = route.RedirectAction_FOUND
+	case 303:
+		out.ResponseCode = route.RedirectAction_SEE_OTHER
+	case 307:
+		out.ResponseCode = route.RedirectAction_TEMPORARY_REDIRECT
+	case 308:
+		out.ResponseCode = route.RedirectAction_PERMANENT_REDIRECT
+	default: // 301
+		out.ResponseCode = route.RedirectAction_MOVED_PERMANENTLY
+	}
+	return out
+}
+
+func directResponse(r *dag.DirectResponse) *route.DirectResponseAction {
+	out := &route.DirectResponseAction{Status: r.StatusCode}
+	if out.Status < 200 || out.Status >= 600 {
+		out.Status = 503
+	}
+	if r.Body != "" {
+		out.Body = &core.DataSource{Specifier: &core.DataSource_InlineString{InlineString: r.Body}}
+	}
+	return out
+}
+
+// routeAction forwards to r.Clusters; nil when r has none.
+func routeAction(r *dag.Route, hostRewrite string) *route.RouteAction {
+	var wcs []*dag.WeightedCluster
+	for _, wc := range r.Clusters {
+		if wc != nil && wc.Cluster != nil {
+			wcs = append(wcs, wc)
+		}
+	}
+	if len(wcs) == 0 {
+		return nil
+	}
+	a := &route.RouteAction{}
+	if len(wcs) == 1 && wcs[0].RequestHeaders == nil && wcs[0].ResponseHeaders == nil {
+		a.ClusterSpecifier = &route.RouteAction_Cluster{Cluster: wcs[0].Cluster.Name}
+	} else {
+		a.ClusterSpecifier = &route.RouteAction_WeightedClusters{WeightedClusters: weightedClusters(wcs)}
+	}
+	if hostRewrite != "" {
+		a.HostRewriteSpecifier = &route.RouteAction_HostRewriteLiteral{HostRewriteLiteral: hostRewrite}
+	}
+	if r.PrefixRewrite != nil {
+		a.PrefixRewrite = *r.PrefixRewrite
+	}
+	if r.Timeouts.Response.IsSet() {
+		a.Timeout = timeout(r.Timeouts.Response)
+	}
+	if r.Timeouts.Idle.IsSet() {
+		a.IdleTimeout = timeout(r.Timeouts.Idle)
+	}
+	if r.Retry != nil {
+		a.RetryPolicy = retryPolicy(r.Retry)
+	}
+	for _, h := range r.HashPolicies {
+		if hp := hashPolicy(h); hp != nil {
+			a.HashPolicy = append(a.HashPolicy, hp)
+		}
+	}
+	if r.Mirror != nil {
+		a.RequestMirrorPolicies = []*route.RouteAction_RequestMirrorPolicy{{Cluster: r.Mirror.Name}}
+	}
+	if r.Websocket {
+		a.UpgradeConfigs = []*route.RouteAction_UpgradeConfig{{
+			UpgradeType: "websocket",
+			Enabled:     wrapperspb.Bool(true),
+		}}
+	}
+	return a
+}
+
+// weightedClusters splits traffic by weight; when every weight is 0 each
+// cluster gets an equal share.
+func weightedClusters(wcs []*dag.WeightedCluster) *route.WeightedCluster {
+	allZero := true
+	for _, wc := range wcs {
+		if wc.Weight > 0 {
+			allZero = false
+		}
+	}
+	out := &route.WeightedCluster{}
+	for _, wc := range wcs {
+		w := wc.Weight
+		if allZero {
+			w = 1
+		}
+		cw := &route.WeightedCluster_ClusterWeight{
+			Name:   wc.Cluster.Name,
+			Weight: wrapperspb.UInt32(w),
+		}
+		var host string
+		cw.RequestHeadersToAdd, cw.RequestHeadersToRemove, host = requestHeaders(wc.RequestHeaders)
+		cw.ResponseHeadersToAdd, cw.ResponseHeadersToRemove = responseHeaders(wc.ResponseHeaders)
+		if host != "" {
+			cw.HostRewriteSpecifier = &route.WeightedCluster_ClusterWeight_HostRewriteLiteral{HostRewriteLiteral: host}
+		}
+		out.Clusters = append(out.Clusters, cw)
+	}
+	return out
+}
+
+func retryPolicy(p *dag.RetryPolicy) *route.RetryPolicy {
+	on := append([]string(nil), p.RetryOn...)
+	if len(on) == 0 {
+		on = []string{"5xx"}
+	}
+	if len(p.RetriableStatusCodes) > 0 && !contains(on, "retriable-status-codes") {
+		on = append(on, "retriable-status-codes")
+		sort.Strings(on)
+	}
+	out := &route.RetryPolicy{
+		RetryOn:              strings.Join(on, ","),
+		RetriableStatusCodes: append([]uint32(nil), p.RetriableStatusCodes...),
+	}
+	if p.NumRetries > 0 {
+		out.NumRetries = wrapperspb.UInt32(p.NumRetries)
+	}
+	if p.PerTryTimeout.IsSet() {
+		out.PerTryTimeout = timeout(p.PerTryTimeout)
+	}
+	return out
+}
+
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func hashPolicy(h dag.HashPolicy) *route.RouteAction_HashPolicy {
+	out := &route.RouteAction_HashPolicy{Terminal: h.Terminal}
+	switch {
+	case h.Header != "":
+		out.PolicySpecifier = &route.RouteAction_HashPolicy_Header_{Header: &route.RouteAction_HashPolicy_Header{HeaderName: h.Header}}
+	case h.QueryParam != "":
+		out.PolicySpecifier = &route.RouteAction_HashPolicy_QueryParameter_{QueryParameter: &route.RouteAction_HashPolicy_QueryParameter{Name: h.QueryParam}}
+	case h.SourceIP:
+		out.PolicySpecifier = &route.RouteAction_HashPolicy_ConnectionProperties_{ConnectionProperties: &route.RouteAction_HashPolicy_ConnectionProperties{SourceIp: true}}
+	case h.Cookie != "":
+		// A ttl, even 0s (a session cookie), makes Envoy set the cookie
+		// when the request has none.
+		out.PolicySpecifier = &route.RouteAction_HashPolicy_Cookie_{Cookie: &route.RouteAction_HashPolicy_Cookie{
+			Name: h.Cookie,
+			Ttl:  duration(h.CookieTTL),
+			Path: h.CookiePath,
+		}}
+	default:
+		return nil
+	}
+	return out
+}
+
+// requestHeaders converts a request header policy. Envoy refuses to add or
+// remove pseudo-headers and Host through header lists; a Host value is
+// returned as a host rewrite instead (p.HostRewrite wins), pseudo-headers
+// are dropped.
+func requestHeaders(p *dag.HeadersPolicy) (add []*core.HeaderValueOption, remove []string, hostRewrite string) {
+	if p == nil {
+		return nil, nil, ""
+	}
+	hostRewrite = p.HostRewrite
+	for _, h := range p.Set {
+		if strings.EqualFold(h.Name, "host") {
+			if hostRewrite == "" {
+				hostRewrite = h.Value
+			}
+			continue
+		}
+		if o := headerValueOption(h); o != nil {
+			add = append(add, o)
+		}
+	}
+	return add, removable(p.Remove), hostRewrite
+}
+
+func responseHeaders(p *dag.HeadersPolicy) (add []*core.HeaderValueOption, remove []string) {
+	if p == nil {
+		return nil, nil
+	}
+	for _, h := range p.Set {
+		if o := headerValueOption(h); o != nil {
+			add = append(add, o)
+		}
+	}
+	return add, removable(p.Remove)
+}
+
+func headerValueOption(h dag.Header) *core.HeaderValueOption {
+	if !modifiable(h.Name) {
+		return nil
+	}
+	return &core.HeaderValueOption{
+		Header:       &core.HeaderValue{Key: h.Name, Value: escapeHeaderValue(h.Value)},
+		AppendAction: core.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD,
+	}
+}
+
+func removable(names []string) []string {
+	var out []string
+	for _, n := range names {
+		if modifiable(n) && !strings.EqualFold(n, "host") {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func modifiable(name string) bool { return name != "" && !strings.HasPrefix(name, ":") }
+
+// envoyVariable matches the header formatter commands we let through, such
+// as %REQ(x-foo)% or %DOWNSTREAM_REMOTE_ADDRESS%.
+var envoyVariable = regexp.MustCompile(`%(REQ\([^()%]+\)|` +
+	`DOWNSTREAM_REMOTE_ADDRESS|DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT|` +
+	`DOWNSTREAM_LOCAL_ADDRESS|DOWNSTREAM_LOCAL_ADDRESS_WITHOUT_PORT|DOWNSTREAM_LOCAL_PORT|` +
+	`UPSTREAM_REMOTE_ADDRESS|UPSTREAM_REMOTE_ADDRESS_WITHOUT_PORT|` +
+	`REQUESTED_SERVER_NAME|HOSTNAME|PROTOCOL|START_TIME|UPSTREAM_CLUSTER)%`)
+
+// escapeHeaderValue doubles every '%' that does not start a known Envoy
+// variable: Envoy parses header values as format strings and rejects a
+// configuration with a stray '%'.
+func escapeHeaderValue(v string) string {
+	if !strings.Contains(v, "%") {
+		return v
+	}
+	var b strings.Builder
+	last := 0
+	for _, loc := range envoyVariable.FindAllStringIndex(v, -1) {
+		b.WriteString(strings.ReplaceAll(v[last:loc[0]], "%", "%%"))
+		b.WriteString(v[loc[0]:loc[1]])
+		last = loc[1]
+	}
+	b.WriteString(strings.ReplaceAll(v[last:], "%", "%%"))
+	return b.String()
+}
