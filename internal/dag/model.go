@@ -153,11 +153,14 @@ type WeightedCluster struct {
 // Redirect is a redirect response.
 type Redirect struct {
 	// Scheme, when not empty, replaces the scheme ("https").
-	Scheme     string
-	Hostname   string
-	Port       uint32
-	Path       string
-	StatusCode uint32 // 301 or 302
+	Scheme   string
+	Hostname string
+	Port     uint32
+	Path     string
+	// Prefix, when not empty, replaces the matched path prefix (mutually
+	// exclusive with Path).
+	Prefix     string
+	StatusCode uint32 // 301, 302, 303, 307 or 308
 }
 
 // DirectResponse is a fixed response.

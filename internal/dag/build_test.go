@@ -1,0 +1,327 @@
+package dag
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
+)
+
+// Fixture builders: one tiny constructor per kind.
+
+func nn(ns, name string) types.NamespacedName { return types.NamespacedName{Namespace: ns, Name: name} }
+
+// root is a root HTTPProxy for fqdn with routes.
+func root(ns, name, fqdn string, routes ...contourv1.Route) *contourv1.HTTPProxy {
+	p := child(ns, name, routes...)
+	p.Spec.VirtualHost = &contourv1.VirtualHost{Fqdn: fqdn}
+	return p
+}
+
+// child is an HTTPProxy without a virtualhost.
+func child(ns, name string, routes ...contourv1.Route) *contourv1.HTTPProxy {
+	return &contourv1.HTTPProxy{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Generation: 1},
+		Spec:       contourv1.HTTPProxySpec{Routes: routes},
+	}
+}
+
+// withIncludes adds includes to p.
+func withIncludes(p *contourv1.HTTPProxy, incs ...contourv1.Include) *contourv1.HTTPProxy {
+	p.Spec.Includes = append(p.Spec.Includes, incs...)
+	return p
+}
+
+// withTLS gives the root p a TLS secret.
+func withTLS(p *contourv1.HTTPProxy, secretName string) *contourv1.HTTPProxy {
+	p.Spec.VirtualHost.TLS = &contourv1.TLS{SecretName: secretName}
+	return p
+}
+
+func include(name, ns, prefix string) contourv1.Include {
+	inc := contourv1.Include{Name: name, Namespace: ns}
+	if prefix != "" {
+		inc.Conditions = []contourv1.MatchCondition{{Prefix: prefix}}
+	}
+	return inc
+}
+
+// route is a route with an optional prefix condition and services.
+func route(prefix string, svcs ...contourv1.Service) contourv1.Route {
+	r := contourv1.Route{Services: svcs}
+	if prefix != "" {
+		r.Conditions = []contourv1.MatchCondition{{Prefix: prefix}}
+	}
+	return r
+}
+
+func svcRef(name string, port int) contourv1.Service {
+	return contourv1.Service{Name: name, Port: port}
+}
+
+func weighted(name string, port int, weight int64) contourv1.Service {
+	return contourv1.Service{Name: name, Port: port, Weight: weight}
+}
+
+// service is a ClusterIP Service with ports named "" (single) or by number.
+func service(ns, name string, ports ...int32) *corev1.Service {
+	s := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
+	for _, p := range ports {
+		sp := corev1.ServicePort{Port: p, Protocol: corev1.ProtocolTCP}
+		if len(ports) > 1 {
+			sp.Name = fmt.Sprintf("p%d", p)
+		}
+		s.Spec.Ports = append(s.Spec.Ports, sp)
+	}
+	return s
+}
+
+// endpointSlice is an EndpointSlice of Service svc with one port (named
+// portName) and the given ready addresses; addresses prefixed with "!"
+// are not ready.
+func endpointSlice(ns, name, svc, portName string, port int32, addrs ...string) *discoveryv1.EndpointSlice {
+	pn := portName
+	s := &discoveryv1.EndpointSlice{
+		ObjectMeta:  metav1.ObjectMeta{Namespace: ns, Name: name, Labels: map[string]string{discoveryv1.LabelServiceName: svc}},
+		AddressType: discoveryv1.AddressTypeIPv4,
+		Ports:       []discoveryv1.EndpointPort{{Name: &pn, Port: &port}},
+	}
+	for _, a := range addrs {
+		ep := discoveryv1.Endpoint{}
+		if strings.HasPrefix(a, "!") {
+			f := false
+			ep.Conditions.Ready = &f
+			a = a[1:]
+		}
+		ep.Addresses = []string{a}
+		s.Endpoints = append(s.Endpoints, ep)
+	}
+	return s
+}
+
+var (
+	testCertOnce     sync.Once
+	testCert, testKey []byte
+)
+
+// certPair returns a self-signed certificate and key, made once.
+func certPair(t testing.TB) ([]byte, []byte) {
+	t.Helper()
+	testCertOnce.Do(func() {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			panic(err)
+		}
+		tmpl := &x509.Certificate{
+			SerialNumber: big.NewInt(1),
+			Subject:      pkix.Name{CommonName: "example.com"},
+			DNSNames:     []string{"example.com"},
+			NotBefore:    time.Unix(0, 0),
+			NotAfter:     time.Unix(0, 0).Add(100 * 365 * 24 * time.Hour),
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+		if err != nil {
+			panic(err)
+		}
+		kder, err := x509.MarshalECPrivateKey(key)
+		if err != nil {
+			panic(err)
+		}
+		testCert = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+		testKey = pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
+	})
+	return testCert, testKey
+}
+
+// tlsSecret is a valid kubernetes.io/tls Secret.
+func tlsSecret(t testing.TB, ns, name string) *corev1.Secret {
+	cert, key := certPair(t)
+	return &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Type:       corev1.SecretTypeTLS,
+		Data:       map[string][]byte{corev1.TLSCertKey: cert, corev1.TLSPrivateKeyKey: key},
+	}
+}
+
+func delegation(ns, name, secret string, targets ...string) *contourv1.TLSCertificateDelegation {
+	return &contourv1.TLSCertificateDelegation{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: contourv1.TLSCertificateDelegationSpec{Delegations: []contourv1.CertificateDelegation{
+			{SecretName: secret, TargetNamespaces: targets},
+		}},
+	}
+}
+
+// objects files each object under its kind.
+func objects(objs ...any) *Objects {
+	o := NewObjects()
+	for _, obj := range objs {
+		switch v := obj.(type) {
+		case *contourv1.HTTPProxy:
+			o.HTTPProxies[nn(v.Namespace, v.Name)] = v
+		case *corev1.Service:
+			o.Services[nn(v.Namespace, v.Name)] = v
+		case *discoveryv1.EndpointSlice:
+			o.EndpointSlices[nn(v.Namespace, v.Name)] = v
+		case *corev1.Secret:
+			o.Secrets[nn(v.Namespace, v.Name)] = v
+		case *contourv1.TLSCertificateDelegation:
+			o.Delegations[nn(v.Namespace, v.Name)] = v
+		default:
+			panic(fmt.Sprintf("objects: unexpected %T", obj))
+		}
+	}
+	return o
+}
+
+// Summaries keep expectations short: one line per route.
+
+// summarize renders a route as "match -> action".
+func summarize(r *Route) string {
+	var match []string
+	switch r.PathMatch.Kind {
+	case PathPrefix:
+		match = append(match, "prefix:"+r.PathMatch.Value)
+	case PathExact:
+		match = append(match, "exact:"+r.PathMatch.Value)
+	case PathRegex:
+		match = append(match, "regex:"+r.PathMatch.Value)
+	}
+	for _, h := range r.HeaderMatches {
+		inv := ""
+		if h.Invert {
+			inv = "!"
+		}
+		match = append(match, fmt.Sprintf("header:%s%s%d=%s", inv, h.Name, h.Kind, h.Value))
+	}
+	for _, q := range r.QueryMatches {
+		match = append(match, fmt.Sprintf("query:%s%d=%s", q.Name, q.Kind, q.Value))
+	}
+	var action string
+	switch {
+	case r.DirectResponse != nil:
+		action = fmt.Sprintf("%d", r.DirectResponse.StatusCode)
+	case r.Redirect != nil:
+		action = fmt.Sprintf("redirect %s %d", r.Redirect.Scheme, r.Redirect.StatusCode)
+	default:
+		var cs []string
+		for _, wc := range r.Clusters {
+			c := wc.Cluster
+			s := fmt.Sprintf("%s/%s:%d", c.Service.Namespace, c.Service.Name, c.Port)
+			if wc.Weight != 0 {
+				s += fmt.Sprintf("*%d", wc.Weight)
+			}
+			cs = append(cs, s)
+		}
+		action = strings.Join(cs, ",")
+		if r.Mirror != nil {
+			action += fmt.Sprintf(" mirror %s/%s:%d", r.Mirror.Service.Namespace, r.Mirror.Service.Name, r.Mirror.Port)
+		}
+	}
+	return strings.Join(match, " ") + " -> " + action
+}
+
+// httpRoutes summarizes the routes of the plain-HTTP virtual host fqdn
+// (nil when not served).
+func httpRoutes(d *DAG, fqdn string) []string {
+	for _, vh := range d.HTTP {
+		if vh.Name == fqdn {
+			return summarizeAll(vh.Routes)
+		}
+	}
+	return nil
+}
+
+// httpsRoutes is httpRoutes for the TLS listener.
+func httpsRoutes(d *DAG, fqdn string) []string {
+	if svh := secureVhost(d, fqdn); svh != nil {
+		return summarizeAll(svh.Routes)
+	}
+	return nil
+}
+
+func secureVhost(d *DAG, fqdn string) *SecureVirtualHost {
+	for _, svh := range d.HTTPS {
+		if svh.Name == fqdn {
+			return svh
+		}
+	}
+	return nil
+}
+
+func summarizeAll(routes []*Route) []string {
+	out := []string{}
+	for _, r := range routes {
+		out = append(out, summarize(r))
+	}
+	return out
+}
+
+// reasons lists "Type/Reason" of a proxy's errors, or its status when it
+// has none ("valid", "orphaned").
+func reasons(d *DAG, key types.NamespacedName) []string {
+	ps := d.Statuses[key]
+	if ps == nil {
+		return []string{"no status"}
+	}
+	if ps.CurrentStatus != contourv1.StatusInvalid {
+		return []string{ps.CurrentStatus}
+	}
+	var out []string
+	for _, c := range ps.Errors {
+		out = append(out, c.Type+"/"+c.Reason)
+	}
+	return out
+}
+
+// findCluster returns the cluster of service ns/name port, or nil.
+func findCluster(d *DAG, ns, name string, port int32) *Cluster {
+	for _, c := range d.Clusters {
+		if c.Service == nn(ns, name) && c.Port == port {
+			return c
+		}
+	}
+	return nil
+}
+
+func diff(t *testing.T, want, got any) {
+	t.Helper()
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("(-want +got):\n%s", d)
+	}
+}
+
+func TestBuildNilAndEmpty(t *testing.T) {
+	for name, objs := range map[string]*Objects{
+		"nil":        nil,
+		"empty":      NewObjects(),
+		"nil maps":   {},
+		"nil values": {HTTPProxies: map[types.NamespacedName]*contourv1.HTTPProxy{nn("a", "b"): nil}, Services: map[types.NamespacedName]*corev1.Service{nn("a", "s"): nil}, EndpointSlices: map[types.NamespacedName]*discoveryv1.EndpointSlice{nn("a", "e"): nil}, Secrets: map[types.NamespacedName]*corev1.Secret{nn("a", "x"): nil}, Delegations: map[types.NamespacedName]*contourv1.TLSCertificateDelegation{nn("a", "d"): nil}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			d := Build(objs, Config{})
+			if d == nil || d.Statuses == nil {
+				t.Fatalf("Build returned %#v", d)
+			}
+			if objs != nil && len(d.Statuses) != len(objs.HTTPProxies) {
+				t.Errorf("got %d statuses for %d proxies", len(d.Statuses), len(objs.HTTPProxies))
+			}
+		})
+	}
+}

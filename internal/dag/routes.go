@@ -1,0 +1,350 @@
+package dag
+
+import (
+	"fmt"
+	"math"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/types"
+
+	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
+)
+
+// maxIncludeVisits bounds the include expansions of one virtual host, so
+// that includes fanning out and back in (A includes B twice, B includes C
+// twice, ...) cannot blow up exponentially.
+const maxIncludeVisits = 100000
+
+// proxyTemplate is what one HTTPProxy contributes to any virtual host that
+// reaches it, validated once: its routes and includes with their own
+// conditions only.
+type proxyTemplate struct {
+	routes   []routeTemplate
+	includes []includeTemplate
+}
+
+type routeTemplate struct {
+	conds          matchConds
+	route          Route // everything but the match
+	permitInsecure bool
+	replacements   []contourv1.ReplacePrefix
+}
+
+type includeTemplate struct {
+	child   types.NamespacedName
+	conds   matchConds
+	missing bool // answer 502 for the include's conditions
+}
+
+// routeEntry is a route placed in a virtual host.
+type routeEntry struct {
+	route          *Route
+	key            string
+	permitInsecure bool
+}
+
+// walk is the state of one virtual host's include traversal.
+type walk struct {
+	vhost   string
+	seen    map[string]bool
+	entries []routeEntry
+	budget  int
+	onPath  map[types.NamespacedName]bool
+	path    []types.NamespacedName
+}
+
+// template validates key's routes and includes once, recording their
+// errors on key.
+func (b *builder) template(key types.NamespacedName) *proxyTemplate {
+	if t, ok := b.templates[key]; ok {
+		return t
+	}
+	t := &proxyTemplate{}
+	b.templates[key] = t
+	p := b.proxies[key]
+	for i := range p.Spec.Routes {
+		if rt, ok := b.routeTemplate(key, i, &p.Spec.Routes[i]); ok {
+			t.routes = append(t.routes, rt)
+		}
+	}
+	seen := map[string]bool{}
+	for i, inc := range p.Spec.Includes {
+		ns := inc.Namespace
+		if ns == "" {
+			ns = key.Namespace
+		}
+		child := types.NamespacedName{Namespace: ns, Name: inc.Name}
+		conds, cerr := parseConditions(inc.Conditions, true)
+		if cerr != nil {
+			b.errorf(key, contourv1.ConditionTypeIncludeError, cerr.reason, "includes[%d] (%s): %s", i, child, cerr.msg)
+			continue
+		}
+		it := includeTemplate{child: child, conds: conds}
+		dup := child.String() + "\x00" + matchKey(conds.path, conds.headers, conds.queries)
+		if seen[dup] {
+			b.errorf(key, contourv1.ConditionTypeIncludeError, contourv1.ReasonDuplicateMatchConditions,
+				"includes[%d]: %s is already included with the same conditions", i, child)
+			continue
+		}
+		seen[dup] = true
+		cp, ok := b.proxies[child]
+		switch {
+		case inc.Name == "" || !ok:
+			b.errorf(key, contourv1.ConditionTypeIncludeError, contourv1.ReasonIncludeNotFound,
+				"include %s not found", child)
+			it.missing = true
+		case cp.Spec.VirtualHost != nil:
+			b.errorf(key, contourv1.ConditionTypeIncludeError, contourv1.ReasonRootIncludesRoot,
+				"include %s is a root HTTPProxy (it has a virtualhost) and cannot be included", child)
+			continue
+		}
+		t.includes = append(t.includes, it)
+	}
+	return t
+}
+
+// routeTemplate validates one route. A route with an invalid stanza is
+// dropped (ok false); a route whose services do not resolve answers 503.
+func (b *builder) routeTemplate(key types.NamespacedName, idx int, r *contourv1.Route) (routeTemplate, bool) {
+	fail := func(condType, reason, format string, args ...any) (routeTemplate, bool) {
+		b.errorf(key, condType, reason, "routes[%d]: %s", idx, fmt.Sprintf(format, args...))
+		return routeTemplate{}, false
+	}
+	conds, cerr := parseConditions(r.Conditions, false)
+	if cerr != nil {
+		return fail(contourv1.ConditionTypeRouteError, cerr.reason, "%s", cerr.msg)
+	}
+	actions := 0
+	if len(r.Services) > 0 {
+		actions++
+	}
+	if r.RequestRedirectPolicy != nil {
+		actions++
+	}
+	if r.DirectResponsePolicy != nil {
+		actions++
+	}
+	if actions != 1 {
+		return fail(contourv1.ConditionTypeRouteError, contourv1.ReasonRouteActionCountNotValid,
+			"must set exactly one of services, requestRedirectPolicy and directResponsePolicy (%d set)", actions)
+	}
+
+	rt := routeTemplate{conds: conds, permitInsecure: r.PermitInsecure}
+	route := Route{Owner: key, Websocket: r.EnableWebsockets}
+	var perr *policyError
+	if route.Timeouts, perr = timeoutPolicy(r.TimeoutPolicy); perr != nil {
+		return fail(perr.condType, perr.reason, "%s", perr.msg)
+	}
+	if route.Retry, perr = retryPolicy(r.RetryPolicy); perr != nil {
+		return fail(perr.condType, perr.reason, "%s", perr.msg)
+	}
+	if rt.replacements, perr = prefixReplacements(r.PathRewritePolicy); perr != nil {
+		return fail(perr.condType, perr.reason, "%s", perr.msg)
+	}
+	var err error
+	if route.RequestHeaders, err = headersPolicy(r.RequestHeadersPolicy, true); err != nil {
+		return fail(contourv1.ConditionTypeRouteError, "RequestHeadersPolicyInvalid", "requestHeadersPolicy: %v", err)
+	}
+	if route.ResponseHeaders, err = headersPolicy(r.ResponseHeadersPolicy, false); err != nil {
+		return fail(contourv1.ConditionTypeRouteError, "ResponseHeadersPolicyInvalid", "responseHeadersPolicy: %v", err)
+	}
+
+	switch {
+	case r.RequestRedirectPolicy != nil:
+		if route.Redirect, perr = redirect(r.RequestRedirectPolicy); perr != nil {
+			return fail(perr.condType, perr.reason, "%s", perr.msg)
+		}
+		rt.replacements = nil
+		rt.route = route
+		return rt, true
+	case r.DirectResponsePolicy != nil:
+		if route.DirectResponse, perr = directResponse(r.DirectResponsePolicy); perr != nil {
+			return fail(perr.condType, perr.reason, "%s", perr.msg)
+		}
+		rt.replacements = nil
+		rt.route = route
+		return rt, true
+	}
+
+	hc, perr := httpHealthCheck(r.HealthCheckPolicy)
+	if perr != nil {
+		return fail(perr.condType, perr.reason, "%s", perr.msg)
+	}
+	lb, hashes := loadBalancer(r.LoadBalancerPolicy)
+	route.HashPolicies = hashes
+	set := clusterSettings{lb: lb, hc: hc}
+
+	mirrors := 0
+	for i, s := range r.Services {
+		if s.Mirror {
+			mirrors++
+		}
+		if s.Weight < 0 || s.Weight > math.MaxUint32 {
+			return fail(contourv1.ConditionTypeRouteError, "ServiceWeightNotValid", "services[%d] (%s): weight %d is out of range", i, s.Name, s.Weight)
+		}
+	}
+	if mirrors > 1 {
+		return fail(contourv1.ConditionTypeRouteError, contourv1.ReasonOnlyOneMirror, "only one service per route may be a mirror (%d are)", mirrors)
+	}
+	if mirrors == len(r.Services) {
+		return fail(contourv1.ConditionTypeRouteError, contourv1.ReasonRouteActionCountNotValid, "a route needs at least one service that is not a mirror")
+	}
+
+	unresolved := false
+	for i, s := range r.Services {
+		reqH, err := headersPolicy(s.RequestHeadersPolicy, true)
+		if err != nil {
+			return fail(contourv1.ConditionTypeRouteError, "RequestHeadersPolicyInvalid", "services[%d] (%s) requestHeadersPolicy: %v", i, s.Name, err)
+		}
+		respH, err := headersPolicy(s.ResponseHeadersPolicy, false)
+		if err != nil {
+			return fail(contourv1.ConditionTypeRouteError, "ResponseHeadersPolicyInvalid", "services[%d] (%s) responseHeadersPolicy: %v", i, s.Name, err)
+		}
+		c, serr := b.cluster(key.Namespace, s, set)
+		if serr != nil {
+			b.errorf(key, contourv1.ConditionTypeServiceError, serr.reason, "routes[%d]: %s", idx, serr.msg)
+			unresolved = true
+			continue
+		}
+		if s.Mirror {
+			route.Mirror = c
+			continue
+		}
+		route.Clusters = append(route.Clusters, &WeightedCluster{
+			Cluster:         c,
+			Weight:          uint32(s.Weight),
+			RequestHeaders:  reqH,
+			ResponseHeaders: respH,
+		})
+	}
+	if unresolved {
+		// Do not send part of the traffic to whatever resolved: answer
+		// 503 like a route with no healthy upstream.
+		route.Clusters, route.Mirror, route.HashPolicies = nil, nil, nil
+		route.DirectResponse = &DirectResponse{StatusCode: 503}
+		rt.replacements = nil
+	} else {
+		sortWeighted(route.Clusters)
+	}
+	rt.route = route
+	return rt, true
+}
+
+// sortWeighted orders a route's clusters by name (then weight), keeping
+// the written order among equals.
+func sortWeighted(wcs []*WeightedCluster) {
+	stableSort(wcs, func(a, b *WeightedCluster) int {
+		if c := strings.Compare(a.Cluster.Name, b.Cluster.Name); c != 0 {
+			return c
+		}
+		return int(int64(a.Weight) - int64(b.Weight))
+	})
+}
+
+// walkProxy adds key's routes to w behind the conditions its include
+// chain built (prefix, headers, queries), then follows its includes.
+func (b *builder) walkProxy(w *walk, key types.NamespacedName, prefix string, headers []HeaderMatch, queries []QueryMatch) {
+	b.reached[key] = true
+	w.onPath[key] = true
+	w.path = append(w.path, key)
+	defer func() {
+		delete(w.onPath, key)
+		w.path = w.path[:len(w.path)-1]
+	}()
+
+	t := b.template(key)
+	for i := range t.routes {
+		rt := &t.routes[i]
+		r := rt.route
+		r.PathMatch = mergePath(prefix, rt.conds)
+		r.HeaderMatches = mergeHeaders(headers, rt.conds.headers)
+		r.QueryMatches = mergeQueries(queries, rt.conds.queries)
+		if r.PathMatch.Kind == PathPrefix && len(rt.replacements) > 0 {
+			r.PrefixRewrite = prefixRewrite(rt.replacements, r.PathMatch.Value)
+		}
+		if !b.addRoute(w, &r, rt.permitInsecure) {
+			b.errorf(key, contourv1.ConditionTypeRouteError, contourv1.ReasonDuplicateMatchConditions,
+				"route with %s duplicates the conditions of another route of virtual host %q",
+				describeMatch(r.PathMatch, r.HeaderMatches, r.QueryMatches), w.vhost)
+		}
+	}
+	for _, inc := range t.includes {
+		if w.budget <= 0 {
+			b.errorf(key, contourv1.ConditionTypeIncludeError, "TooManyIncludes",
+				"virtual host %q expands to more than %d includes; the rest are ignored", w.vhost, maxIncludeVisits)
+			return
+		}
+		w.budget--
+		np := prefix
+		if inc.conds.hasPath {
+			np = joinPrefix(prefix, inc.conds.path.Value)
+		}
+		nh := mergeHeaders(headers, inc.conds.headers)
+		nq := mergeQueries(queries, inc.conds.queries)
+		if inc.missing {
+			if np == "" {
+				np = "/"
+			}
+			b.addRoute(w, &Route{
+				PathMatch:      PathMatch{Kind: PathPrefix, Value: np},
+				HeaderMatches:  nh,
+				QueryMatches:   nq,
+				DirectResponse: &DirectResponse{StatusCode: 502},
+				Owner:          key,
+			}, false)
+			continue
+		}
+		if w.onPath[inc.child] {
+			b.errorf(key, contourv1.ConditionTypeIncludeError, contourv1.ReasonIncludeCreatesCycle,
+				"include %s creates a cycle: %s", inc.child, cyclePath(w.path, inc.child))
+			continue
+		}
+		b.walkProxy(w, inc.child, np, nh, nq)
+	}
+}
+
+// addRoute places r in the virtual host unless a route with the same
+// match is already there.
+func (b *builder) addRoute(w *walk, r *Route, permitInsecure bool) bool {
+	k := matchKey(r.PathMatch, r.HeaderMatches, r.QueryMatches)
+	if w.seen[k] {
+		return false
+	}
+	w.seen[k] = true
+	w.entries = append(w.entries, routeEntry{route: r, key: k, permitInsecure: permitInsecure})
+	return true
+}
+
+func cyclePath(path []types.NamespacedName, child types.NamespacedName) string {
+	var parts []string
+	for i, p := range path {
+		if p == child {
+			for _, q := range path[i:] {
+				parts = append(parts, q.String())
+			}
+			break
+		}
+	}
+	parts = append(parts, child.String())
+	return strings.Join(parts, " -> ")
+}
+
+func mergeHeaders(a, b []HeaderMatch) []HeaderMatch {
+	if len(a)+len(b) == 0 {
+		return nil
+	}
+	out := make([]HeaderMatch, 0, len(a)+len(b))
+	out = append(append(out, a...), b...)
+	sortHeaders(out)
+	return out
+}
+
+func mergeQueries(a, b []QueryMatch) []QueryMatch {
+	if len(a)+len(b) == 0 {
+		return nil
+	}
+	out := make([]QueryMatch, 0, len(a)+len(b))
+	out = append(append(out, a...), b...)
+	sortQueries(out)
+	return out
+}
