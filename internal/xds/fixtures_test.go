@@ -1,0 +1,342 @@
+package xds
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/proxyctl/proxyctl/internal/dag"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// Tiny builders for DAG fixtures. They build the model directly, so these
+// tests do not depend on dag.Build.
+
+// upstream is a Service port upstream with two endpoints; opts tweak it.
+func upstream(ns, svc string, port int32, opts ...func(*dag.Cluster)) *dag.Cluster {
+	c := &dag.Cluster{
+		Service: types.NamespacedName{Namespace: ns, Name: svc},
+		Port:    port,
+		Endpoints: []dag.Endpoint{
+			{Address: "10.0.0.1", Port: uint32(port) + 8000},
+			{Address: "10.0.0.2", Port: uint32(port) + 8000},
+		},
+	}
+	for _, o := range opts {
+		o(c)
+	}
+	// Like the DAG, a short suffix keyed on the settings.
+	c.Name = fmt.Sprintf("%s/%s/%d/%s", ns, svc, port, settingsKey(c))
+	return c
+}
+
+func settingsKey(c *dag.Cluster) string {
+	k := c.Protocol + "|" + c.LoadBalancer
+	if c.HealthCheck != nil {
+		k += "|hc"
+	}
+	return fmt.Sprintf("%08x", len(k)*2654435761%(1<<32))
+}
+
+func protocol(p string) func(*dag.Cluster)    { return func(c *dag.Cluster) { c.Protocol = p } }
+func lb(l string) func(*dag.Cluster)          { return func(c *dag.Cluster) { c.LoadBalancer = l } }
+func noEndpoints() func(*dag.Cluster)         { return func(c *dag.Cluster) { c.Endpoints = nil } }
+func hc(h dag.HealthCheck) func(*dag.Cluster) { return func(c *dag.Cluster) { c.HealthCheck = &h } }
+
+// prefix is a route on a path prefix; opts set its action and policies.
+func prefix(prefix string, opts ...func(*dag.Route)) *dag.Route {
+	r := &dag.Route{PathMatch: dag.PathMatch{Kind: dag.PathPrefix, Value: prefix}}
+	for _, o := range opts {
+		o(r)
+	}
+	return r
+}
+
+func exact(path string, opts ...func(*dag.Route)) *dag.Route {
+	r := prefix(path, opts...)
+	r.PathMatch.Kind = dag.PathExact
+	return r
+}
+
+func regexRoute(re string, opts ...func(*dag.Route)) *dag.Route {
+	r := prefix(re, opts...)
+	r.PathMatch.Kind = dag.PathRegex
+	return r
+}
+
+// to forwards to cs, each of weight 0 (even split).
+func to(cs ...*dag.Cluster) func(*dag.Route) {
+	return func(r *dag.Route) {
+		for _, c := range cs {
+			r.Clusters = append(r.Clusters, &dag.WeightedCluster{Cluster: c})
+		}
+	}
+}
+
+func split(wcs ...*dag.WeightedCluster) func(*dag.Route) {
+	return func(r *dag.Route) { r.Clusters = append(r.Clusters, wcs...) }
+}
+
+func weight(c *dag.Cluster, w uint32) *dag.WeightedCluster {
+	return &dag.WeightedCluster{Cluster: c, Weight: w}
+}
+
+func headers(hs ...dag.HeaderMatch) func(*dag.Route) {
+	return func(r *dag.Route) { r.HeaderMatches = append(r.HeaderMatches, hs...) }
+}
+
+func queries(qs ...dag.QueryMatch) func(*dag.Route) {
+	return func(r *dag.Route) { r.QueryMatches = append(r.QueryMatches, qs...) }
+}
+
+func redirectTo(rd dag.Redirect) func(*dag.Route) { return func(r *dag.Route) { r.Redirect = &rd } }
+
+func direct(code uint32, body string) func(*dag.Route) {
+	return func(r *dag.Route) { r.DirectResponse = &dag.DirectResponse{StatusCode: code, Body: body} }
+}
+
+func mirror(c *dag.Cluster) func(*dag.Route)   { return func(r *dag.Route) { r.Mirror = c } }
+func websocket() func(*dag.Route)              { return func(r *dag.Route) { r.Websocket = true } }
+func with(f func(*dag.Route)) func(*dag.Route) { return f }
+
+func vhost(name string, routes ...*dag.Route) *dag.VirtualHost {
+	return &dag.VirtualHost{Name: name, Routes: routes}
+}
+
+func secret(ns, name string) *dag.Secret {
+	return &dag.Secret{
+		Name: ns + "/" + name,
+		Cert: []byte("-----BEGIN CERTIFICATE-----\n" + name + "\n-----END CERTIFICATE-----\n"),
+		Key:  []byte("-----BEGIN PRIVATE KEY-----\n" + name + "\n-----END PRIVATE KEY-----\n"),
+	}
+}
+
+// tlsHost terminates TLS for name with s and routes HTTP.
+func tlsHost(name string, s *dag.Secret, routes ...*dag.Route) *dag.SecureVirtualHost {
+	return &dag.SecureVirtualHost{VirtualHost: *vhost(name, routes...), Secret: s}
+}
+
+// tcpHost sends the TLS stream for name to wcs; with s nil it passes TLS
+// through.
+func tcpHost(name string, s *dag.Secret, wcs ...*dag.WeightedCluster) *dag.SecureVirtualHost {
+	return &dag.SecureVirtualHost{
+		VirtualHost: dag.VirtualHost{Name: name},
+		Secret:      s,
+		Passthrough: s == nil,
+		TCPProxy:    &dag.TCPProxy{Clusters: wcs},
+	}
+}
+
+// build assembles a DAG the way dag.Build documents it: vhosts sorted by
+// name, and every cluster and secret they use listed once, sorted.
+func build(http []*dag.VirtualHost, https ...*dag.SecureVirtualHost) *dag.DAG {
+	d := &dag.DAG{HTTP: http, HTTPS: https}
+	clusters := map[string]*dag.Cluster{}
+	secrets := map[string]*dag.Secret{}
+	addRoutes := func(rs []*dag.Route) {
+		for _, r := range rs {
+			for _, wc := range r.Clusters {
+				clusters[wc.Cluster.Name] = wc.Cluster
+			}
+			if r.Mirror != nil {
+				clusters[r.Mirror.Name] = r.Mirror
+			}
+		}
+	}
+	for _, vh := range http {
+		addRoutes(vh.Routes)
+	}
+	for _, vh := range https {
+		addRoutes(vh.Routes)
+		if vh.TCPProxy != nil {
+			for _, wc := range vh.TCPProxy.Clusters {
+				clusters[wc.Cluster.Name] = wc.Cluster
+			}
+		}
+		if vh.Secret != nil {
+			secrets[vh.Secret.Name] = vh.Secret
+		}
+	}
+	for _, c := range clusters {
+		d.Clusters = append(d.Clusters, c)
+	}
+	for _, s := range secrets {
+		d.Secrets = append(d.Secrets, s)
+	}
+	sort.Slice(d.HTTP, func(i, j int) bool { return d.HTTP[i].Name < d.HTTP[j].Name })
+	sort.Slice(d.HTTPS, func(i, j int) bool { return d.HTTPS[i].Name < d.HTTPS[j].Name })
+	sort.Slice(d.Clusters, func(i, j int) bool { return d.Clusters[i].Name < d.Clusters[j].Name })
+	sort.Slice(d.Secrets, func(i, j int) bool { return d.Secrets[i].Name < d.Secrets[j].Name })
+	return d
+}
+
+func hosts(vhs ...*dag.VirtualHost) []*dag.VirtualHost { return vhs }
+
+func ptr[T any](v T) *T { return &v }
+
+// fixtures are the DAGs the golden, validation and snapshot tests share;
+// each name is also its golden file, testdata/<name>.golden.
+func fixtures() map[string]*dag.DAG {
+	kuard := upstream("default", "kuard", 80)
+	kuard2 := upstream("default", "kuard-canary", 80)
+	kuard3 := upstream("default", "kuard-blue", 8080)
+	secure := secret("default", "example-tls")
+
+	return map[string]*dag.DAG{
+		"empty": nil,
+
+		"http-basic": build(hosts(
+			vhost("example.com",
+				exact("/healthz", direct(200, "ok\n")),
+				regexRoute("/api/v[0-9]+/.*", to(kuard2)),
+				prefix("/", to(kuard)),
+			),
+			vhost("other.example.com", prefix("/", to(upstream("other", "web", 8080, noEndpoints())))),
+		)),
+
+		"wildcard": build(hosts(vhost("*.example.com", prefix("/", to(kuard))))),
+
+		"weighted": build(hosts(vhost("example.com",
+			prefix("/even", to(kuard, kuard2)),
+			prefix("/canary", split(weight(kuard, 90), weight(kuard2, 10), weight(kuard3, 0))),
+			prefix("/", split(
+				&dag.WeightedCluster{
+					Cluster: kuard, Weight: 80,
+					RequestHeaders:  &dag.HeadersPolicy{Set: []dag.Header{{Name: "x-variant", Value: "stable"}}, HostRewrite: "stable.internal"},
+					ResponseHeaders: &dag.HeadersPolicy{Remove: []string{"x-internal"}},
+				},
+				&dag.WeightedCluster{
+					Cluster: kuard2, Weight: 20,
+					RequestHeaders: &dag.HeadersPolicy{Set: []dag.Header{{Name: "x-variant", Value: "canary"}}},
+				},
+			)),
+		))),
+
+		"conditions": build(hosts(vhost("example.com",
+			prefix("/", to(kuard2), headers(
+				dag.HeaderMatch{Name: "x-contains", Kind: dag.HeaderContains, Value: "abc", IgnoreCase: true},
+				dag.HeaderMatch{Name: "x-exact", Kind: dag.HeaderExact, Value: "yes"},
+				dag.HeaderMatch{Name: "x-missing", Kind: dag.HeaderPresent, Invert: true},
+				dag.HeaderMatch{Name: "x-notexact", Kind: dag.HeaderExact, Value: "no", Invert: true, TreatMissingAsEmpty: true},
+				dag.HeaderMatch{Name: "x-present", Kind: dag.HeaderPresent},
+				dag.HeaderMatch{Name: "x-regex", Kind: dag.HeaderRegex, Value: "^v[0-9]+$", IgnoreCase: true},
+			)),
+			prefix("/", to(kuard3), queries(
+				dag.QueryMatch{Name: "contains", Kind: dag.QueryContains, Value: "c"},
+				dag.QueryMatch{Name: "exact", Kind: dag.QueryExact, Value: "e", IgnoreCase: true},
+				dag.QueryMatch{Name: "prefix", Kind: dag.QueryPrefix, Value: "p"},
+				dag.QueryMatch{Name: "present", Kind: dag.QueryPresent},
+				dag.QueryMatch{Name: "regex", Kind: dag.QueryRegex, Value: "r.*"},
+				dag.QueryMatch{Name: "suffix", Kind: dag.QuerySuffix, Value: "s"},
+			)),
+			prefix("/", to(kuard)),
+		))),
+
+		// A TLS vhost: HTTP redirects to HTTPS except the route that
+		// permits insecure requests; the HTTPS side routes everything.
+		"tls-redirect": build(
+			hosts(vhost("secure.example.com",
+				prefix("/insecure", to(kuard2)),
+				prefix("/", redirectTo(dag.Redirect{Scheme: "https", StatusCode: 301})),
+			)),
+			func() *dag.SecureVirtualHost {
+				vh := tlsHost("secure.example.com", secure, prefix("/insecure", to(kuard2)), prefix("/", to(kuard)))
+				vh.MinTLSVersion = "1.3"
+				return vh
+			}(),
+			tlsHost("*.wild.example.com", secret("certs", "wild-tls"), prefix("/", to(kuard3))),
+		),
+
+		"redirects": build(hosts(vhost("example.com",
+			prefix("/moved", redirectTo(dag.Redirect{Hostname: "new.example.com", Port: 8443, Path: "/new", StatusCode: 302})),
+			prefix("/scheme", redirectTo(dag.Redirect{Scheme: "http", StatusCode: 308})),
+		))),
+
+		"tcpproxy-passthrough": build(nil,
+			tcpHost("pass.example.com", nil, weight(kuard, 0)),
+			tcpHost("split.example.com", nil, weight(kuard2, 0), weight(kuard3, 0)),
+		),
+
+		"tcpproxy-terminated": build(nil,
+			tcpHost("tcp.example.com", secure, weight(kuard, 3), weight(kuard2, 1), weight(kuard3, 0)),
+		),
+
+		"direct-response": build(hosts(vhost("example.com",
+			prefix("/missing-include", direct(502, "")),
+			prefix("/", direct(503, "")),
+		))),
+
+		"mirror": build(hosts(vhost("example.com", prefix("/", to(kuard), mirror(kuard2))))),
+
+		"websocket": build(hosts(vhost("example.com",
+			prefix("/ws", to(kuard), websocket()),
+			prefix("/", to(kuard)),
+		))),
+
+		"policies": build(hosts(vhost("example.com",
+			prefix("/api", to(kuard), with(func(r *dag.Route) {
+				r.PrefixRewrite = ptr("/")
+				r.Timeouts = dag.TimeoutPolicy{
+					Response: dag.Timeout{Duration: 30 * time.Second},
+					Idle:     dag.Timeout{Infinite: true},
+				}
+				r.Retry = &dag.RetryPolicy{
+					RetryOn:              []string{"5xx", "gateway-error"},
+					NumRetries:           3,
+					PerTryTimeout:        dag.Timeout{Duration: 500 * time.Millisecond},
+					RetriableStatusCodes: []uint32{502, 503},
+				}
+				r.RequestHeaders = &dag.HeadersPolicy{
+					Set: []dag.Header{
+						{Name: "Host", Value: "ignored-because-rewrite-wins"},
+						{Name: "x-client", Value: "%DOWNSTREAM_REMOTE_ADDRESS%"},
+						{Name: "x-discount", Value: "50%"},
+					},
+					Remove:      []string{"x-drop", "host", ":authority"},
+					HostRewrite: "api.internal",
+				}
+				r.ResponseHeaders = &dag.HeadersPolicy{
+					Set:    []dag.Header{{Name: "x-served-by", Value: "proxyctl"}},
+					Remove: []string{"server"},
+				}
+			})),
+			prefix("/", to(kuard), with(func(r *dag.Route) {
+				r.Timeouts.Response = dag.Timeout{Infinite: true}
+				r.Retry = &dag.RetryPolicy{}
+				r.RequestHeaders = &dag.HeadersPolicy{Set: []dag.Header{{Name: "host", Value: "from-set.internal"}}}
+			})),
+		))),
+
+		"cluster-protocols": build(hosts(vhost("example.com",
+			prefix("/h2", to(upstream("default", "grpc", 9000, protocol(dag.ProtocolH2)))),
+			prefix("/h2c", to(upstream("default", "grpc", 9001, protocol(dag.ProtocolH2C)))),
+			prefix("/tls", to(upstream("default", "secure", 443, protocol(dag.ProtocolTLS)))),
+		))),
+
+		"healthcheck": build(hosts(vhost("example.com",
+			prefix("/http", to(upstream("default", "web", 80, hc(dag.HealthCheck{
+				Path: "/healthz", Host: "web.local", Interval: 10 * time.Second, Timeout: time.Second,
+				UnhealthyThreshold: 5, HealthyThreshold: 1, ExpectedStatuses: []uint32{200, 204},
+			})))),
+			prefix("/h2", to(upstream("default", "grpc", 9000, protocol(dag.ProtocolH2C), hc(dag.HealthCheck{Path: "/ready"})))),
+			prefix("/tcp", to(upstream("default", "db", 5432, hc(dag.HealthCheck{})))),
+		))),
+
+		"lb-policies": build(hosts(vhost("example.com",
+			prefix("/cookie", to(upstream("default", "sticky", 80, lb(dag.LBCookie))), with(func(r *dag.Route) {
+				r.HashPolicies = []dag.HashPolicy{{Cookie: "X-Proxyctl-Session", CookieTTL: 0, CookiePath: "/"}}
+			})),
+			prefix("/hash", to(upstream("default", "hashed", 80, lb(dag.LBRequestHash))), with(func(r *dag.Route) {
+				r.HashPolicies = []dag.HashPolicy{
+					{Header: "x-user", Terminal: true},
+					{QueryParam: "session"},
+					{SourceIP: true},
+					{Cookie: "pref", CookieTTL: time.Hour},
+				}
+			})),
+			prefix("/least", to(upstream("default", "least", 80, lb(dag.LBWeightedLeastRequest)))),
+			prefix("/random", to(upstream("default", "random", 80, lb(dag.LBRandom)))),
+			prefix("/", to(upstream("default", "rr", 80, lb(dag.LBRoundRobin)))),
+		))),
+	}
+}
