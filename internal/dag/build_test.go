@@ -116,7 +116,7 @@ func endpointSlice(ns, name, svc, portName string, port int32, addrs ...string) 
 }
 
 var (
-	testCertOnce     sync.Once
+	testCertOnce      sync.Once
 	testCert, testKey []byte
 )
 
@@ -324,4 +324,8 @@ func TestBuildNilAndEmpty(t *testing.T) {
 			}
 		})
 	}
+}
+
+func discoveryEndpoint(addr string, ready *bool) discoveryv1.Endpoint {
+	return discoveryv1.Endpoint{Addresses: []string{addr}, Conditions: discoveryv1.EndpointConditions{Ready: ready}}
 }

@@ -13,7 +13,7 @@ import (
 // maxIncludeVisits bounds the include expansions of one virtual host, so
 // that includes fanning out and back in (A includes B twice, B includes C
 // twice, ...) cannot blow up exponentially.
-const maxIncludeVisits = 100000
+const maxIncludeVisits = 20000
 
 // proxyTemplate is what one HTTPProxy contributes to any virtual host that
 // reaches it, validated once: its routes and includes with their own
@@ -89,6 +89,10 @@ func (b *builder) template(key types.NamespacedName) *proxyTemplate {
 		seen[dup] = true
 		cp, ok := b.proxies[child]
 		switch {
+		case child == key:
+			b.errorf(key, contourv1.ConditionTypeIncludeError, contourv1.ReasonIncludeCreatesCycle,
+				"include %s creates a cycle: it includes itself", child)
+			continue
 		case inc.Name == "" || !ok:
 			b.errorf(key, contourv1.ConditionTypeIncludeError, contourv1.ReasonIncludeNotFound,
 				"include %s not found", child)
