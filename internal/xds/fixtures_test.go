@@ -2,6 +2,7 @@ package xds
 
 import (
 	"fmt"
+	"hash/fnv"
 	"sort"
 	"time"
 
@@ -31,11 +32,9 @@ func upstream(ns, svc string, port int32, opts ...func(*dag.Cluster)) *dag.Clust
 }
 
 func settingsKey(c *dag.Cluster) string {
-	k := c.Protocol + "|" + c.LoadBalancer
-	if c.HealthCheck != nil {
-		k += "|hc"
-	}
-	return fmt.Sprintf("%08x", len(k)*2654435761%(1<<32))
+	h := fnv.New32a()
+	fmt.Fprintf(h, "%s|%s|%v", c.Protocol, c.LoadBalancer, c.HealthCheck)
+	return fmt.Sprintf("%08x", h.Sum32())
 }
 
 func protocol(p string) func(*dag.Cluster)    { return func(c *dag.Cluster) { c.Protocol = p } }
@@ -250,6 +249,8 @@ func fixtures() map[string]*dag.DAG {
 		"redirects": build(hosts(vhost("example.com",
 			prefix("/moved", redirectTo(dag.Redirect{Hostname: "new.example.com", Port: 8443, Path: "/new", StatusCode: 302})),
 			prefix("/scheme", redirectTo(dag.Redirect{Scheme: "http", StatusCode: 308})),
+			prefix("/old/", redirectTo(dag.Redirect{Prefix: "/new/", StatusCode: 307})),
+			prefix("/other", redirectTo(dag.Redirect{StatusCode: 303})),
 		))),
 
 		"tcpproxy-passthrough": build(nil,

@@ -181,9 +181,11 @@ func redirect(r *dag.Redirect) *route.RedirectAction {
 	default:
 		out.SchemeRewriteSpecifier = &route.RedirectAction_SchemeRedirect{SchemeRedirect: r.Scheme}
 	}
-	// TODO(xds): dag.Redirect.Prefix → prefix_rewrite once it lands in the model.
-	if r.Path != "" {
+	switch {
+	case r.Path != "":
 		out.PathRewriteSpecifier = &route.RedirectAction_PathRedirect{PathRedirect: r.Path}
+	case r.Prefix != "":
+		out.PathRewriteSpecifier = &route.RedirectAction_PrefixRewrite{PrefixRewrite: r.Prefix}
 	}
 	switch r.StatusCode {
 	case 302:
