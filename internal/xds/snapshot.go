@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 
+	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	cache "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	"google.golang.org/protobuf/proto"
@@ -69,3 +70,17 @@ func version(items []types.Resource) (string, error) {
 	}
 	return hex.EncodeToString(h.Sum(nil)[:8]), nil
 }
+
+// SnapshotKey is the one key under which every Envoy's snapshot is kept:
+// all Envoys get the same configuration.
+const SnapshotKey = "proxyctl"
+
+// AllNodes is a cache.NodeHash mapping every node to SnapshotKey, so one
+// snapshot set with cache.SetSnapshot(ctx, SnapshotKey, s) serves any
+// number of Envoys, whatever their node id.
+type AllNodes struct{}
+
+var _ cache.NodeHash = AllNodes{}
+
+// ID implements cache.NodeHash.
+func (AllNodes) ID(*core.Node) string { return SnapshotKey }

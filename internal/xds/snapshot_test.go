@@ -1,11 +1,14 @@
 package xds
 
 import (
+	"context"
 	"regexp"
 	"testing"
 
+	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listener "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+	cache "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/testing/protocmp"
@@ -145,5 +148,22 @@ func TestNewSnapshotInconsistent(t *testing.T) {
 				t.Fatalf("NewSnapshot succeeded (%d listeners); want an inconsistency error", len(s.Resources[types.Listener].Items))
 			}
 		})
+	}
+}
+
+func TestAllNodesSharesOneSnapshot(t *testing.T) {
+	c := cache.NewSnapshotCache(true, AllNodes{}, nil)
+	s, err := NewSnapshot(Translate(fixtures()["http-basic"], testListenerConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetSnapshot(context.Background(), SnapshotKey, s); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"envoy-a", "envoy-b"} {
+		got, err := c.GetSnapshot(AllNodes{}.ID(&core.Node{Id: id}))
+		if err != nil || got != s {
+			t.Errorf("node %s: snapshot %p, %v; want the one set", id, got, err)
+		}
 	}
 }
