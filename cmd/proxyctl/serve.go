@@ -26,10 +26,33 @@ type serveContext struct {
 	httpPort     int
 	debugAddress string
 
+	xds   xdsFlags
+	envoy envoyFlags
+
+	rootNamespaces   []string
+	watchNamespaces  []string
+	ingressClassName string
+
 	election electionFlags
 
 	logFormat string
 	debug     bool
+}
+
+type xdsFlags struct {
+	address  string
+	port     int
+	caFile   string
+	certFile string
+	keyFile  string
+	insecure bool
+}
+
+// envoyFlags say where Envoy's own listeners bind, inside Envoy.
+type envoyFlags struct {
+	address   string
+	httpPort  int
+	httpsPort int
 }
 
 type electionFlags struct {
@@ -54,6 +77,26 @@ func registerServe(app *kingpin.Application) (*kingpin.CmdClause, *serveContext)
 	cmd.Flag("http-port", "Port for /healthz, /readyz, /metrics and /leader.").Default("8000").IntVar(&ctx.httpPort)
 	cmd.Flag("debug-address", "host:port for pprof; empty disables it. Keep it on loopback.").Default("127.0.0.1:6060").StringVar(&ctx.debugAddress)
 
+	x := &ctx.xds
+	cmd.Flag("xds-address", "Address the xDS (ADS) gRPC server listens on.").Default("127.0.0.1").StringVar(&x.address)
+	cmd.Flag("xds-port", "Port the xDS (ADS) gRPC server listens on.").Default("8001").IntVar(&x.port)
+	cmd.Flag("xds-ca-file", "CA that signed Envoy's client certificate (xDS mutual TLS).").Envar("XDS_CA_FILE").StringVar(&x.caFile)
+	cmd.Flag("xds-cert-file", "xDS server certificate (mutual TLS).").Envar("XDS_CERT_FILE").StringVar(&x.certFile)
+	cmd.Flag("xds-key-file", "xDS server private key (mutual TLS).").Envar("XDS_KEY_FILE").StringVar(&x.keyFile)
+	cmd.Flag("insecure", "Serve xDS without TLS. Only where the network to Envoy is trusted.").BoolVar(&x.insecure)
+
+	v := &ctx.envoy
+	cmd.Flag("envoy-address", "Address Envoy's HTTP and HTTPS listeners bind to.").Default("0.0.0.0").StringVar(&v.address)
+	cmd.Flag("envoy-http-port", "Port of Envoy's HTTP listener.").Default("8080").IntVar(&v.httpPort)
+	cmd.Flag("envoy-https-port", "Port of Envoy's HTTPS listener.").Default("8443").IntVar(&v.httpsPort)
+
+	cmd.Flag("root-namespaces", "Comma-separated namespaces whose HTTPProxies may be roots (have a virtualhost); empty allows all.").
+		Envar("ROOT_NAMESPACES").StringsVar(&ctx.rootNamespaces)
+	cmd.Flag("watch-namespaces", "Comma-separated namespaces to watch; empty watches the whole cluster.").
+		Envar("WATCH_NAMESPACES").StringsVar(&ctx.watchNamespaces)
+	cmd.Flag("ingress-class-name", "Serve only HTTPProxies of this class; empty serves those with no class (or Contour's default class).").
+		Envar("INGRESS_CLASS_NAME").StringVar(&ctx.ingressClassName)
+
 	e := &ctx.election
 	cmd.Flag("disable-leader-election", "Act as leader without an election (one replica only).").BoolVar(&e.disabled)
 	cmd.Flag("leader-election-lease-duration", "How long standbys wait after the leader's last renewal before taking the Lease.").Default("15s").DurationVar(&e.leaseDuration)
@@ -72,8 +115,27 @@ func (s *serveContext) validate() error {
 	if s.inCluster && s.kubeconfig != "" {
 		return usagef("--incluster and --kubeconfig are mutually exclusive")
 	}
-	if s.httpPort < 0 || s.httpPort > 65535 {
-		return usagef("--http-port %d is not a TCP port", s.httpPort)
+	for flag, port := range map[string]int{"--http-port": s.httpPort, "--xds-port": s.xds.port,
+		"--envoy-http-port": s.envoy.httpPort, "--envoy-https-port": s.envoy.httpsPort} {
+		if port < 0 || port > 65535 {
+			return usagef("%s %d is not a TCP port", flag, port)
+		}
+	}
+	if s.envoy.httpPort == s.envoy.httpsPort {
+		return usagef("--envoy-http-port and --envoy-https-port must differ")
+	}
+	x := s.xds
+	tlsFiles := 0
+	for _, f := range []string{x.caFile, x.certFile, x.keyFile} {
+		if f != "" {
+			tlsFiles++
+		}
+	}
+	switch {
+	case x.insecure && tlsFiles > 0:
+		return usagef("--insecure and the --xds-*-file flags are mutually exclusive")
+	case !x.insecure && tlsFiles != 3:
+		return usagef("xDS needs mutual TLS (--xds-ca-file, --xds-cert-file and --xds-key-file) or --insecure")
 	}
 	if s.clientQPS <= 0 || s.clientBurst <= 0 {
 		return usagef("--kubernetes-client-qps and --kubernetes-client-burst must be positive")
@@ -121,9 +183,18 @@ func (s *serveContext) run() error {
 	}
 
 	var group rungroup.Group
+	xdsServer, err := addXDSServer(&group, s, reg, log)
+	if err != nil {
+		return err
+	}
+	ctrl, err := newController(s, clients, reg, log, xdsServer)
+	if err != nil {
+		return err
+	}
+	group.Add("controller", ctrl.Run)
 	// The HTTP listeners are bound here, before the election starts, so a
 	// replica that never leads still answers health checks and scrapes.
-	if err := addHTTPServers(&group, s, reg, elector, log); err != nil {
+	if err := addHTTPServers(&group, s, reg, elector, ctrl.Ready, log); err != nil {
 		return err
 	}
 	group.Add("leader election", elector.Run)

@@ -8,6 +8,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/proxyctl/proxyctl/apis/generated/clientset/versioned"
 	"github.com/proxyctl/proxyctl/internal/build"
 	"github.com/proxyctl/proxyctl/internal/leader"
 )
@@ -18,6 +19,7 @@ import (
 type clients struct {
 	config   *rest.Config
 	kube     kubernetes.Interface
+	contour  versioned.Interface
 	election kubernetes.Interface
 }
 
@@ -61,6 +63,11 @@ func newClients(s *serveContext, identity string) (*clients, error) {
 		return nil, fmt.Errorf("kubernetes client: %w", err)
 	}
 
+	contour, err := versioned.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("projectcontour.io client: %w", err)
+	}
+
 	ecfg := rest.CopyConfig(cfg)
 	ecfg.UserAgent = userAgent(identity, "leader-election")
 	// A request that hangs must fail well before the renew deadline, or one
@@ -70,5 +77,5 @@ func newClients(s *serveContext, identity string) (*clients, error) {
 	if err != nil {
 		return nil, fmt.Errorf("leader election client: %w", err)
 	}
-	return &clients{config: cfg, kube: kube, election: election}, nil
+	return &clients{config: cfg, kube: kube, contour: contour, election: election}, nil
 }

@@ -16,14 +16,14 @@ import (
 
 // addHTTPServers binds the operational and debug listeners now, so a port
 // conflict fails start-up, and adds their servers to the group.
-func addHTTPServers(g *rungroup.Group, s *serveContext, reg *prometheus.Registry, elector *leader.Elector, log logrus.FieldLogger) error {
+func addHTTPServers(g *rungroup.Group, s *serveContext, reg *prometheus.Registry, elector *leader.Elector, ready func() error, log logrus.FieldLogger) error {
 	addr := net.JoinHostPort(s.httpAddress, strconv.Itoa(s.httpPort))
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("health and metrics listener: %w", err)
 	}
 	log.WithField("address", ln.Addr().String()).Info("serving /healthz, /readyz, /metrics and /leader")
-	endpoints := httpserver.Endpoints{Gatherer: reg, Leader: elector}.Handler()
+	endpoints := httpserver.Endpoints{Gatherer: reg, Leader: elector, Ready: ready}.Handler()
 	g.Add("http server", func(ctx context.Context) error { return httpserver.Serve(ctx, ln, endpoints) })
 
 	if s.debugAddress == "" {

@@ -87,9 +87,19 @@ func TestStandbyAnswersWhileAnotherHolds(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	// Ready once its caches synced and it built its first DAG: a standby
+	// serves Envoy as well as the leader does.
 	for _, path := range []string{"/healthz", "/readyz", "/metrics"} {
-		if code, _, err := r.Get(ctx, path); err != nil || code != http.StatusOK {
-			t.Errorf("%s = %d, %v; want 200", path, code, err)
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			code, body, err := r.Get(ctx, path)
+			if err == nil && code == http.StatusOK {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s = %d %q, %v; want 200", path, code, body, err)
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
 	}
 	if _, body, _ := r.Get(ctx, "/metrics"); !strings.Contains(body, "proxyctl_leader 0") {

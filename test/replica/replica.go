@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -78,7 +79,9 @@ type Replica struct {
 	Identity string
 	// HTTPAddr is host:port of /healthz, /readyz, /metrics and /leader.
 	HTTPAddr string
-	LogPath  string
+	// XDSAddr is host:port of the xDS (ADS) server.
+	XDSAddr string
+	LogPath string
 
 	cmd  *exec.Cmd
 	done chan struct{}
@@ -108,13 +111,14 @@ func Start(t testing.TB, o Options) *Replica {
 // Launch starts a replica without tying it to a test; the caller must Kill
 // or Signal it and Wait.
 func Launch(o Options) (*Replica, error) {
-	ports, err := cluster.FreePorts(1)
+	ports, err := cluster.FreePorts(2)
 	if err != nil {
 		return nil, err
 	}
 	r := &Replica{
 		Identity: o.Identity,
 		HTTPAddr: "127.0.0.1:" + strconv.Itoa(ports[0]),
+		XDSAddr:  "127.0.0.1:" + strconv.Itoa(ports[1]),
 		LogPath:  filepath.Join(o.LogDir, o.Identity+".log"),
 		done:     make(chan struct{}),
 	}
@@ -127,7 +131,11 @@ func Launch(o Options) (*Replica, error) {
 		"--kubeconfig", o.Kubeconfig,
 		"--http-address", "127.0.0.1", "--http-port", strconv.Itoa(ports[0]),
 		"--debug-address", "",
+		"--xds-address", "127.0.0.1", "--xds-port", strconv.Itoa(ports[1]),
 	}, o.Args...)
+	if !slices.Contains(o.Args, "--xds-cert-file") {
+		args = append(args, "--insecure")
+	}
 	r.cmd = exec.Command(o.Binary, args...)
 	r.cmd.Env = append(os.Environ(), "POD_NAME="+o.Identity, "POD_NAMESPACE="+o.LeaseNamespace)
 	r.cmd.Stdout = logFile

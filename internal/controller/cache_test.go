@@ -1,0 +1,116 @@
+package controller
+
+import (
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
+)
+
+func proxy(name string, generation int64, mutate ...func(*contourv1.HTTPProxy)) *contourv1.HTTPProxy {
+	p := &contourv1.HTTPProxy{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name, Generation: generation},
+		Spec: contourv1.HTTPProxySpec{
+			VirtualHost: &contourv1.VirtualHost{Fqdn: name + ".example.com", TLS: &contourv1.TLS{SecretName: "cert"}},
+			Routes:      []contourv1.Route{{Services: []contourv1.Service{{Name: "web", Port: 80}}}},
+		},
+	}
+	for _, m := range mutate {
+		m(p)
+	}
+	return p
+}
+
+func service(name, resourceVersion string) *corev1.Service {
+	return &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name, ResourceVersion: resourceVersion},
+		Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 80}}},
+	}
+}
+
+func slice(name, svc, resourceVersion string) *discoveryv1.EndpointSlice {
+	return &discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{
+		Namespace: "ns", Name: name, ResourceVersion: resourceVersion,
+		Labels: map[string]string{discoveryv1.LabelServiceName: svc},
+	}}
+}
+
+func secret(name string, typ corev1.SecretType) *corev1.Secret {
+	return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name}, Type: typ}
+}
+
+func TestCacheReportsOnlyChangesThatMatter(t *testing.T) {
+	c := newObjectCache("")
+	steps := []struct {
+		name   string
+		obj    any
+		delete bool
+		want   bool
+	}{
+		{"new proxy", proxy("a", 1), false, true},
+		{"status-only update of the proxy", proxy("a", 1), false, false},
+		{"spec change bumps generation", proxy("a", 2), false, true},
+		{"annotation change", proxy("a", 2, func(p *contourv1.HTTPProxy) { p.Annotations = map[string]string{"x": "y"} }), false, true},
+		{"referenced service", service("web", "1"), false, true},
+		{"unreferenced service", service("other", "1"), false, false},
+		{"referenced service, status-only change", service("web", "2"), false, false},
+		{"slice of referenced service", slice("web-abc", "web", "1"), false, true},
+		{"slice resync", slice("web-abc", "web", "1"), false, false},
+		{"slice of unreferenced service", slice("other-abc", "other", "1"), false, false},
+		{"referenced TLS secret", secret("cert", corev1.SecretTypeTLS), false, true},
+		{"unreferenced TLS secret", secret("unused", corev1.SecretTypeTLS), false, false},
+		{"opaque secret never cached", secret("token", corev1.SecretTypeOpaque), false, false},
+		{"delete unreferenced service", service("other", "1"), true, false},
+		{"delete referenced service", service("web", "2"), true, true},
+		{"delete unknown proxy", proxy("ghost", 1), true, false},
+		{"proxy of another class is dropped", proxy("a", 3, func(p *contourv1.HTTPProxy) { p.Spec.IngressClassName = "other" }), false, true},
+		{"another class again changes nothing", proxy("a", 4, func(p *contourv1.HTTPProxy) { p.Spec.IngressClassName = "other" }), false, false},
+	}
+	for _, s := range steps {
+		// References are recomputed after every build, as the loop does.
+		got := c.apply(event{obj: s.obj, delete: s.delete})
+		if got != s.want {
+			t.Errorf("%s: rebuild needed = %v, want %v", s.name, got, s.want)
+		}
+		c.updateReferences()
+	}
+	if _, ok := c.objs.Secrets[key("ns", "token")]; ok {
+		t.Error("an opaque Secret was cached")
+	}
+	if len(c.objs.HTTPProxies) != 0 {
+		t.Errorf("proxies of another class cached: %v", c.objs.HTTPProxies)
+	}
+}
+
+func TestClassMatches(t *testing.T) {
+	withClass := func(field, annotation string) *contourv1.HTTPProxy {
+		return proxy("p", 1, func(p *contourv1.HTTPProxy) {
+			p.Spec.IngressClassName = field
+			if annotation != "" {
+				p.Annotations = map[string]string{legacyClassAnnotation: annotation}
+			}
+		})
+	}
+	for name, c := range map[string]struct {
+		proxy      *contourv1.HTTPProxy
+		configured string
+		want       bool
+	}{
+		"no class, none configured":          {withClass("", ""), "", true},
+		"contour's default, none configured": {withClass("contour", ""), "", true},
+		"other class, none configured":       {withClass("nginx", ""), "", false},
+		"no class, one configured":           {withClass("", ""), "edge", false},
+		"matching field":                     {withClass("edge", ""), "edge", true},
+		"matching legacy annotation":         {withClass("", "edge"), "edge", true},
+		"field wins over annotation":         {withClass("other", "edge"), "edge", false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if got := classMatches(c.proxy, c.configured); got != c.want {
+				t.Errorf("classMatches = %v, want %v", got, c.want)
+			}
+		})
+	}
+}

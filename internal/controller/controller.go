@@ -1,0 +1,263 @@
+// Package controller is the event loop of a replica: it watches the objects
+// the DAG is built from, keeps them in a cache owned by one goroutine, and
+// rebuilds the DAG after a short hold-off whenever a change can matter,
+// handing each new DAG to the observers (xDS on every replica, status on
+// the leader).
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/sirupsen/logrus"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+
+	"github.com/proxyctl/proxyctl/apis/generated/clientset/versioned"
+	contourinformers "github.com/proxyctl/proxyctl/apis/generated/informers/externalversions"
+	"github.com/proxyctl/proxyctl/internal/dag"
+)
+
+// Observer receives every DAG the controller builds, on the event loop
+// goroutine. It must return quickly; slow work belongs on its own goroutine.
+type Observer interface {
+	OnChange(*dag.DAG)
+}
+
+// ObserverFunc adapts a function to Observer.
+type ObserverFunc func(*dag.DAG)
+
+// OnChange calls f.
+func (f ObserverFunc) OnChange(d *dag.DAG) { f(d) }
+
+// Defaults for the hold-off: long enough to batch a burst of events from
+// one apply, short enough that a single change reaches Envoy and status
+// within milliseconds.
+const (
+	DefaultHoldOff    = 10 * time.Millisecond
+	DefaultMaxHoldOff = 100 * time.Millisecond
+)
+
+// Config configures a Controller.
+type Config struct {
+	Kube    kubernetes.Interface
+	Contour versioned.Interface
+	// WatchNamespaces limits every informer to these namespaces; empty
+	// watches the whole cluster.
+	WatchNamespaces []string
+	// IngressClassName selects the HTTPProxies this controller serves.
+	IngressClassName string
+	// DAG is passed to every dag.Build.
+	DAG dag.Config
+	// HoldOff is the quiet time after the last event before a rebuild;
+	// MaxHoldOff bounds the delay of the first pending event in a burst.
+	HoldOff    time.Duration
+	MaxHoldOff time.Duration
+	Observers  []Observer
+	Registerer prometheus.Registerer
+	Log        logrus.FieldLogger
+}
+
+// Controller owns the informers, the cache and the rebuild loop.
+type Controller struct {
+	cfg     Config
+	log     logrus.FieldLogger
+	metrics *metrics
+	events  chan event
+	// built is set once the first DAG, from synced caches, went to the
+	// observers.
+	built atomic.Bool
+}
+
+type event struct {
+	obj    any
+	delete bool
+}
+
+// New returns a Controller; Run starts it.
+func New(cfg Config) (*Controller, error) {
+	if cfg.Kube == nil || cfg.Contour == nil {
+		return nil, errors.New("controller: Kubernetes and Contour clients are required")
+	}
+	if cfg.HoldOff <= 0 {
+		cfg.HoldOff = DefaultHoldOff
+	}
+	if cfg.MaxHoldOff < cfg.HoldOff {
+		cfg.MaxHoldOff = max(DefaultMaxHoldOff, cfg.HoldOff)
+	}
+	if cfg.Log == nil {
+		cfg.Log = logrus.StandardLogger()
+	}
+	if cfg.Registerer == nil {
+		cfg.Registerer = prometheus.NewRegistry()
+	}
+	m, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	return &Controller{
+		cfg:     cfg,
+		log:     cfg.Log.WithField("context", "controller"),
+		metrics: m,
+		events:  make(chan event, 1024),
+	}, nil
+}
+
+// Ready reports nil once the caches have synced and the first DAG has been
+// handed to the observers. Until then a replica must not serve Envoy.
+func (c *Controller) Ready() error {
+	if !c.built.Load() {
+		return errors.New("informer caches not synced or first DAG not built yet")
+	}
+	return nil
+}
+
+// Run starts the informers and the event loop and blocks until ctx is
+// cancelled (nil) or the caches cannot sync (an error).
+func (c *Controller) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	var synced []cache.InformerSynced
+	var starters []func(<-chan struct{})
+	var stoppers []func()
+	namespaces := c.cfg.WatchNamespaces
+	if len(namespaces) == 0 {
+		namespaces = []string{""} // every namespace
+	}
+	handler := cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { c.enqueue(ctx, event{obj: obj}) },
+		UpdateFunc: func(_, obj any) { c.enqueue(ctx, event{obj: obj}) },
+		DeleteFunc: func(obj any) { c.enqueue(ctx, event{obj: obj, delete: true}) },
+	}
+	for _, ns := range namespaces {
+		kf := informers.NewSharedInformerFactoryWithOptions(c.cfg.Kube, 0, informers.WithNamespace(ns))
+		cf := contourinformers.NewSharedInformerFactoryWithOptions(c.cfg.Contour, 0, contourinformers.WithNamespace(ns))
+		for _, inf := range []cache.SharedIndexInformer{
+			cf.Projectcontour().V1().HTTPProxies().Informer(),
+			cf.Projectcontour().V1().TLSCertificateDelegations().Informer(),
+			kf.Core().V1().Services().Informer(),
+			kf.Discovery().V1().EndpointSlices().Informer(),
+			kf.Core().V1().Secrets().Informer(),
+		} {
+			reg, err := inf.AddEventHandler(handler)
+			if err != nil {
+				return fmt.Errorf("controller: add event handler: %w", err)
+			}
+			synced = append(synced, reg.HasSynced)
+		}
+		starters = append(starters, kf.Start, cf.Start)
+		stoppers = append(stoppers, kf.Shutdown, cf.Shutdown)
+	}
+	for _, start := range starters {
+		start(ctx.Done())
+	}
+	// Shutdown waits for the informer goroutines, after ctx is cancelled.
+	defer func() {
+		cancel()
+		for _, stop := range stoppers {
+			stop()
+		}
+	}()
+
+	syncedCh := make(chan error, 1)
+	go func() {
+		if !cache.WaitForCacheSync(ctx.Done(), synced...) {
+			syncedCh <- errors.New("controller: informer caches did not sync")
+			return
+		}
+		syncedCh <- nil
+	}()
+	return c.loop(ctx, syncedCh)
+}
+
+// enqueue hands an informer event to the event loop. Informer callbacks
+// never touch the cache themselves.
+func (c *Controller) enqueue(ctx context.Context, e event) {
+	if tomb, ok := e.obj.(cache.DeletedFinalStateUnknown); ok {
+		e.obj = tomb.Obj
+	}
+	select {
+	case c.events <- e:
+	case <-ctx.Done():
+	}
+}
+
+// loop is the only goroutine that touches the cache. It applies events,
+// and rebuilds once no event has arrived for HoldOff, or MaxHoldOff after
+// the first pending event, whichever is sooner. Nothing is built before the
+// caches have synced, so observers never see a partial view.
+func (c *Controller) loop(ctx context.Context, syncedCh <-chan error) error {
+	objects := newObjectCache(c.cfg.IngressClassName)
+	synced := false
+	pending := false
+	var firstPending time.Time
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+
+	schedule := func() {
+		now := time.Now()
+		if !pending {
+			pending, firstPending = true, now
+		}
+		wait := min(c.cfg.HoldOff, c.cfg.MaxHoldOff-now.Sub(firstPending))
+		timer.Reset(max(wait, 0))
+	}
+	build := func() {
+		pending = false
+		objects.updateReferences()
+		c.rebuild(objects)
+	}
+
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-syncedCh:
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return err
+			}
+			synced = true
+			c.log.Info("informer caches synced; building the first DAG")
+			build()
+		case e := <-c.events:
+			c.metrics.events.Inc()
+			changed := objects.apply(e)
+			if changed && synced {
+				schedule()
+			}
+		case <-timer.C:
+			if pending {
+				build()
+			}
+		}
+	}
+}
+
+func (o *objectCache) apply(e event) bool {
+	if e.delete {
+		return o.remove(e.obj)
+	}
+	return o.insert(e.obj)
+}
+
+func (c *Controller) rebuild(objects *objectCache) {
+	start := time.Now()
+	d := dag.Build(objects.objs, c.cfg.DAG)
+	took := time.Since(start)
+	c.metrics.observeRebuild(start, took)
+	c.log.WithFields(logrus.Fields{"took": took, "proxies": len(objects.objs.HTTPProxies)}).Debug("DAG rebuilt")
+	for _, o := range c.cfg.Observers {
+		o.OnChange(d)
+	}
+	c.built.Store(true)
+}

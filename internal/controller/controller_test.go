@@ -1,0 +1,251 @@
+package controller
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/ptr"
+
+	"github.com/proxyctl/proxyctl/apis/generated/clientset/versioned"
+	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
+	"github.com/proxyctl/proxyctl/internal/dag"
+	"github.com/proxyctl/proxyctl/test/cluster"
+)
+
+// recorder keeps every DAG the controller hands out.
+type recorder struct {
+	mu   sync.Mutex
+	dags []*dag.DAG
+}
+
+func (r *recorder) OnChange(d *dag.DAG) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.dags = append(r.dags, d)
+}
+
+func (r *recorder) last() (*dag.DAG, int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.dags) == 0 {
+		return nil, 0
+	}
+	return r.dags[len(r.dags)-1], len(r.dags)
+}
+
+// waitForDAG polls until the latest DAG satisfies cond.
+func (r *recorder) waitForDAG(t *testing.T, what string, cond func(*dag.DAG) bool) *dag.DAG {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if d, _ := r.last(); d != nil && cond(d) {
+			return d
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no DAG with %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func hasVhost(name string) func(*dag.DAG) bool {
+	return func(d *dag.DAG) bool {
+		for _, vh := range d.HTTP {
+			if vh.Name == name {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+type env struct {
+	kube    kubernetes.Interface
+	contour versioned.Interface
+	ns      string
+	rec     *recorder
+	ctrl    *Controller
+	reg     *prometheus.Registry
+}
+
+func start(t *testing.T, mutate func(*Config)) *env {
+	t.Helper()
+	c := cluster.Start(t)
+	e := &env{
+		kube:    kubernetes.NewForConfigOrDie(c.RESTConfig()),
+		contour: versioned.NewForConfigOrDie(c.RESTConfig()),
+		ns:      c.NewNamespace(t),
+		rec:     &recorder{},
+		reg:     prometheus.NewRegistry(),
+	}
+	cfg := Config{Kube: e.kube, Contour: e.contour, Observers: []Observer{e.rec}, Registerer: e.reg}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	ctrl, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.ctrl = ctrl
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- ctrl.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	return e
+}
+
+func (e *env) createProxy(t *testing.T, name, class string) *contourv1.HTTPProxy {
+	t.Helper()
+	p := &contourv1.HTTPProxy{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: contourv1.HTTPProxySpec{
+			IngressClassName: class,
+			VirtualHost:      &contourv1.VirtualHost{Fqdn: name + ".example.com"},
+			Routes:           []contourv1.Route{{Services: []contourv1.Service{{Name: "web", Port: 80}}}},
+		},
+	}
+	created, err := e.contour.ProjectcontourV1().HTTPProxies(e.ns).Create(context.Background(), p, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return created
+}
+
+func TestFirstDAGOnlyAfterSyncThenChangesFlow(t *testing.T) {
+	e := start(t, nil)
+	ctx := context.Background()
+	// Objects that exist before the controller syncs are in its first DAG.
+	e.createProxy(t, "early", "")
+	if _, err := e.kube.CoreV1().Services(e.ns).Create(ctx, &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "web"},
+		Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80}}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	e.rec.waitForDAG(t, "the early vhost", hasVhost("early.example.com"))
+	if err := e.ctrl.Ready(); err != nil {
+		t.Fatalf("Ready after the first DAG: %v", err)
+	}
+
+	// Endpoints of a referenced Service reach the DAG's cluster.
+	if _, err := e.kube.DiscoveryV1().EndpointSlices(e.ns).Create(ctx, &discoveryv1.EndpointSlice{
+		ObjectMeta:  metav1.ObjectMeta{Name: "web-1", Labels: map[string]string{discoveryv1.LabelServiceName: "web"}},
+		AddressType: discoveryv1.AddressTypeIPv4,
+		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{"10.1.2.3"}, Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}}},
+		Ports:       []discoveryv1.EndpointPort{{Name: ptr.To("http"), Port: ptr.To[int32](8080)}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	e.rec.waitForDAG(t, "the endpoint", func(d *dag.DAG) bool {
+		for _, c := range d.Clusters {
+			if len(c.Endpoints) == 1 && c.Endpoints[0] == (dag.Endpoint{Address: "10.1.2.3", Port: 8080}) {
+				return true
+			}
+		}
+		return false
+	})
+
+	// A proxy added later appears, and its status result is in the DAG.
+	e.createProxy(t, "late", "")
+	d := e.rec.waitForDAG(t, "the late vhost", hasVhost("late.example.com"))
+	if s := d.Statuses[types.NamespacedName{Namespace: e.ns, Name: "late"}]; s == nil || s.CurrentStatus != contourv1.StatusValid {
+		t.Fatalf("status of late = %+v, want valid", s)
+	}
+}
+
+// Our own status writes change only status; they must not cause rebuilds,
+// or every write would trigger another build forever.
+func TestStatusOnlyUpdatesDoNotRebuild(t *testing.T) {
+	e := start(t, nil)
+	p := e.createProxy(t, "a", "")
+	e.rec.waitForDAG(t, "vhost a", hasVhost("a.example.com"))
+	_, builds := e.rec.last()
+	events := testutil.ToFloat64(e.ctrl.metrics.events)
+
+	p.Status.CurrentStatus = contourv1.StatusValid
+	p.Status.Description = contourv1.DescriptionValid
+	if _, err := e.contour.ProjectcontourV1().HTTPProxies(e.ns).UpdateStatus(context.Background(), p, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for testutil.ToFloat64(e.ctrl.metrics.events) == events {
+		if time.Now().After(deadline) {
+			t.Fatal("the status update never reached the event loop")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// A rebuild would follow within MaxHoldOff; watch a few times as long.
+	window := time.Now().Add(3 * DefaultMaxHoldOff)
+	for time.Now().Before(window) {
+		if _, n := e.rec.last(); n != builds {
+			t.Fatalf("a status-only update caused a rebuild (%d -> %d builds)", builds, n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestOtherIngressClassIsIgnored(t *testing.T) {
+	e := start(t, func(c *Config) { c.IngressClassName = "edge" })
+	e.createProxy(t, "theirs", "nginx")
+	e.createProxy(t, "unclassed", "")
+	e.createProxy(t, "ours", "edge")
+	d := e.rec.waitForDAG(t, "our vhost", hasVhost("ours.example.com"))
+	if hasVhost("theirs.example.com")(d) || hasVhost("unclassed.example.com")(d) {
+		t.Fatalf("proxies of another class served: %v", d.HTTP)
+	}
+	for key := range d.Statuses {
+		if key.Name != "ours" {
+			t.Errorf("a proxy of another class has a status result: %v", key)
+		}
+	}
+}
+
+func TestWatchNamespacesLimitsWhatIsSeen(t *testing.T) {
+	var watched string
+	c := cluster.Start(t)
+	ns := c.NewNamespace(t)
+	other := c.NewNamespace(t)
+	watched = ns
+	contour := versioned.NewForConfigOrDie(c.RESTConfig())
+	rec := &recorder{}
+	ctrl, err := New(Config{
+		Kube: kubernetes.NewForConfigOrDie(c.RESTConfig()), Contour: contour,
+		WatchNamespaces: []string{watched}, Observers: []Observer{rec},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- ctrl.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	for _, n := range []string{other, ns} {
+		if _, err := contour.ProjectcontourV1().HTTPProxies(n).Create(ctx, &contourv1.HTTPProxy{
+			ObjectMeta: metav1.ObjectMeta{Name: "p"},
+			Spec:       contourv1.HTTPProxySpec{VirtualHost: &contourv1.VirtualHost{Fqdn: n + ".example.com"}},
+		}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d := rec.waitForDAG(t, "the watched namespace's proxy", func(d *dag.DAG) bool {
+		return d.Statuses[types.NamespacedName{Namespace: ns, Name: "p"}] != nil
+	})
+	if d.Statuses[types.NamespacedName{Namespace: other, Name: "p"}] != nil {
+		t.Fatal("a proxy outside --watch-namespaces was seen")
+	}
+}

@@ -1,0 +1,146 @@
+package xds
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
+	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	serverv3 "github.com/envoyproxy/go-control-plane/pkg/server/v3"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/sirupsen/logrus"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/keepalive"
+
+	"github.com/proxyctl/proxyctl/internal/dag"
+)
+
+// ServerConfig configures the xDS server.
+type ServerConfig struct {
+	// Listeners says where Envoy's own HTTP and HTTPS listeners bind.
+	Listeners ListenerConfig
+	// TLS, when set, serves gRPC over mutual TLS; nil serves plaintext.
+	TLS        *tls.Config
+	Registerer prometheus.Registerer
+	Log        logrus.FieldLogger
+}
+
+// Server turns each DAG into a snapshot and serves it to Envoys over ADS,
+// both state-of-the-world and incremental. Until the first DAG arrives the
+// snapshot cache holds Envoys' requests open without answering, so a
+// restarting replica never hands an Envoy an empty configuration.
+type Server struct {
+	cfg     ServerConfig
+	log     logrus.FieldLogger
+	cache   cachev3.SnapshotCache
+	metrics *serverMetrics
+
+	mu      sync.Mutex
+	version string // of the last snapshot set, for logs and tests
+}
+
+// NewServer returns a Server with an empty cache.
+func NewServer(cfg ServerConfig) (*Server, error) {
+	if cfg.Log == nil {
+		cfg.Log = logrus.StandardLogger()
+	}
+	if cfg.Registerer == nil {
+		cfg.Registerer = prometheus.NewRegistry()
+	}
+	m, err := newServerMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	return &Server{
+		cfg: cfg,
+		log: cfg.Log.WithField("context", "xds"),
+		// ads=true answers a request only once it names every resource
+		// of its type, so Envoy never applies a partial set mid-update.
+		cache:   cachev3.NewSnapshotCache(true, AllNodes{}, nil),
+		metrics: m,
+	}, nil
+}
+
+// OnChange translates d and makes it the configuration every Envoy gets.
+// It implements controller.Observer.
+func (s *Server) OnChange(d *dag.DAG) {
+	start := time.Now()
+	snap, err := NewSnapshot(Translate(d, s.cfg.Listeners))
+	if err != nil {
+		// An inconsistent snapshot is a bug in translation; keep serving
+		// the last good one rather than break every Envoy.
+		s.log.WithError(err).Error("not serving an inconsistent snapshot")
+		s.metrics.snapshotErrors.Inc()
+		return
+	}
+	if err := s.cache.SetSnapshot(context.Background(), SnapshotKey, snap); err != nil {
+		s.log.WithError(err).Error("setting the xDS snapshot")
+		s.metrics.snapshotErrors.Inc()
+		return
+	}
+	s.metrics.snapshotDuration.Observe(time.Since(start).Seconds())
+	s.mu.Lock()
+	s.version = versionsOf(snap)
+	s.mu.Unlock()
+}
+
+// Version returns the per-type versions of the snapshot being served, or ""
+// before the first DAG.
+func (s *Server) Version() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.version
+}
+
+func versionsOf(snap *cachev3.Snapshot) string {
+	out := ""
+	for _, typ := range servedTypes {
+		out += snap.GetVersion(typ) + "/"
+	}
+	return out
+}
+
+// servedTypes are the resource types every snapshot carries.
+var servedTypes = []string{
+	resourcev3.ListenerType, resourcev3.RouteType, resourcev3.ClusterType,
+	resourcev3.EndpointType, resourcev3.SecretType,
+}
+
+// Serve answers xDS on ln until ctx is cancelled.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	opts := []grpc.ServerOption{
+		// Envoys keep one stream open for hours; keepalives find dead
+		// peers, and a generous stream limit fits 1,000 Envoys.
+		grpc.MaxConcurrentStreams(1 << 20),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+	}
+	if s.cfg.TLS != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(s.cfg.TLS)))
+	}
+	gs := grpc.NewServer(opts...)
+	xds := serverv3.NewServer(ctx, s.cache, s.metrics.callbacks())
+	discoveryv3.RegisterAggregatedDiscoveryServiceServer(gs, xds)
+
+	errc := make(chan error, 1)
+	go func() { errc <- gs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("xds: %w", err)
+	case <-ctx.Done():
+	}
+	// Streams to Envoy never end by themselves; GracefulStop would wait
+	// forever. Envoy keeps its configuration and reconnects elsewhere.
+	gs.Stop()
+	if err := <-errc; err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+		return fmt.Errorf("xds: %w", err)
+	}
+	return nil
+}
