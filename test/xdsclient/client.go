@@ -1,0 +1,254 @@
+// Package xdsclient is a simulated Envoy: it opens one state-of-the-world
+// ADS stream to an xDS server, subscribes the way Envoy does (wildcard
+// Listeners and Clusters, then the Routes, Endpoints and Secrets they name)
+// and ACKs every response. Tests and benchmarks use it to see exactly what
+// a replica serves, without running a thousand real Envoys.
+package xdsclient
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
+	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/proto"
+)
+
+// State is what the client holds for one resource type.
+type State struct {
+	Version string
+	// Resources maps resource name to its serialized form, so two clients
+	// can be compared byte for byte.
+	Resources map[string][]byte
+	// Received is when this version arrived.
+	Received time.Time
+	// Responses counts the responses of this type so far.
+	Responses int
+}
+
+// Client is one simulated Envoy.
+type Client struct {
+	conn   *grpc.ClientConn
+	stream discoveryv3.AggregatedDiscoveryService_StreamAggregatedResourcesClient
+	node   *corev3.Node
+
+	mu      sync.Mutex
+	state   map[string]State
+	changed chan struct{} // closed and replaced on every update
+	err     error
+}
+
+// Options configure Dial.
+type Options struct {
+	NodeID string
+	// TLS, when set, dials with mutual TLS; nil dials plaintext.
+	TLS *tls.Config
+}
+
+// Dial connects to addr and starts the ADS stream; the stream runs until
+// Close or ctx is cancelled.
+func Dial(ctx context.Context, addr string, o Options) (*Client, error) {
+	creds := insecure.NewCredentials()
+	if o.TLS != nil {
+		creds = credentials.NewTLS(o.TLS)
+	}
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(creds))
+	if err != nil {
+		return nil, err
+	}
+	stream, err := discoveryv3.NewAggregatedDiscoveryServiceClient(conn).StreamAggregatedResources(ctx)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	id := o.NodeID
+	if id == "" {
+		id = "simulated-envoy"
+	}
+	c := &Client{
+		conn: conn, stream: stream,
+		node:    &corev3.Node{Id: id, Cluster: "proxyctl"},
+		state:   map[string]State{},
+		changed: make(chan struct{}),
+	}
+	for _, typ := range []string{resourcev3.ListenerType, resourcev3.ClusterType} {
+		if err := c.request(typ, "", "", nil); err != nil {
+			conn.Close()
+			return nil, err
+		}
+	}
+	go c.receive()
+	return c, nil
+}
+
+// Close ends the stream.
+func (c *Client) Close() error { return c.conn.Close() }
+
+func (c *Client) request(typ, version, nonce string, names []string) error {
+	return c.stream.Send(&discoveryv3.DiscoveryRequest{
+		Node: c.node, TypeUrl: typ, VersionInfo: version, ResponseNonce: nonce, ResourceNames: names,
+	})
+}
+
+// receive stores each response and ACKs it; when Listeners or Clusters
+// change it subscribes to the Routes, Endpoints and Secrets they name, as
+// Envoy does.
+func (c *Client) receive() {
+	subscribed := map[string][]string{}
+	for {
+		resp, err := c.stream.Recv()
+		if err != nil {
+			c.update(func() { c.err = err })
+			return
+		}
+		st := State{Version: resp.VersionInfo, Resources: map[string][]byte{}, Received: time.Now()}
+		var routes, endpoints, secrets []string
+		for _, any := range resp.Resources {
+			st.Resources[nameOf(resp.TypeUrl, any.Value)] = any.Value
+			switch resp.TypeUrl {
+			case resourcev3.ListenerType:
+				r, s := listenerRefs(any.Value)
+				routes, secrets = append(routes, r...), append(secrets, s...)
+			case resourcev3.ClusterType:
+				endpoints = append(endpoints, nameOf(resp.TypeUrl, any.Value))
+			}
+		}
+		c.update(func() {
+			st.Responses = c.state[resp.TypeUrl].Responses + 1
+			c.state[resp.TypeUrl] = st
+		})
+		if err := c.request(resp.TypeUrl, resp.VersionInfo, resp.Nonce, subscribed[resp.TypeUrl]); err != nil {
+			c.update(func() { c.err = err })
+			return
+		}
+		// Listeners name route configurations and secrets; clusters name
+		// their endpoints.
+		refs := map[string][]string{}
+		switch resp.TypeUrl {
+		case resourcev3.ListenerType:
+			refs[resourcev3.RouteType], refs[resourcev3.SecretType] = routes, secrets
+		case resourcev3.ClusterType:
+			refs[resourcev3.EndpointType] = endpoints
+		}
+		for typ, names := range refs {
+			slices.Sort(names)
+			names = slices.Compact(names)
+			if slices.Equal(names, subscribed[typ]) {
+				continue
+			}
+			subscribed[typ] = names
+			version := c.State(typ).Version
+			if err := c.request(typ, version, "", names); err != nil {
+				c.update(func() { c.err = err })
+				return
+			}
+		}
+	}
+}
+
+func (c *Client) update(f func()) {
+	c.mu.Lock()
+	f()
+	close(c.changed)
+	c.changed = make(chan struct{})
+	c.mu.Unlock()
+}
+
+// State returns what the client holds for a type URL.
+func (c *Client) State(typ string) State {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.state[typ]
+}
+
+// Versions returns the version of every type received so far.
+func (c *Client) Versions() map[string]string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := map[string]string{}
+	for typ, st := range c.state {
+		out[typ] = st.Version
+	}
+	return out
+}
+
+// WaitFor blocks until cond holds for the client's state, the stream fails,
+// or ctx ends.
+func (c *Client) WaitFor(ctx context.Context, cond func(map[string]State) bool) error {
+	for {
+		c.mu.Lock()
+		ok, err, changed := cond(c.state), c.err, c.changed
+		c.mu.Unlock()
+		if ok {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("xds stream: %w", err)
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// nameOf decodes just enough of a resource to learn its name.
+func nameOf(typ string, value []byte) string {
+	var m interface {
+		proto.Message
+		GetName() string
+	}
+	switch typ {
+	case resourcev3.EndpointType:
+		return clusterName(value)
+	case resourcev3.ListenerType:
+		m = &listenerv3.Listener{}
+	case resourcev3.ClusterType:
+		m = &clusterv3.Cluster{}
+	case resourcev3.RouteType:
+		m = &routev3.RouteConfiguration{}
+	case resourcev3.SecretType:
+		m = &tlsv3.Secret{}
+	default:
+		return ""
+	}
+	if proto.Unmarshal(value, m) != nil {
+		return ""
+	}
+	return m.GetName()
+}
+
+// listenerRefs returns the route configurations (RDS) and secrets (SDS) a
+// listener asks for.
+func listenerRefs(value []byte) (routes, secrets []string) {
+	var l listenerv3.Listener
+	if proto.Unmarshal(value, &l) != nil {
+		return nil, nil
+	}
+	for _, fc := range l.FilterChains {
+		for _, f := range fc.Filters {
+			var hcm hcmv3.HttpConnectionManager
+			if f.GetTypedConfig().UnmarshalTo(&hcm) == nil {
+				if rds := hcm.GetRds(); rds != nil {
+					routes = append(routes, rds.RouteConfigName)
+				}
+			}
+		}
+		secrets = append(secrets, sdsNames(fc)...)
+	}
+	return routes, secrets
+}
