@@ -55,6 +55,10 @@ type Options struct {
 	Concurrency int
 	// Args are extra command line arguments.
 	Args []string
+	// Proxyctl, when set, is the proxyctl binary whose `bootstrap` command
+	// writes the bootstrap, exactly as a user would; otherwise the harness
+	// writes it with internal/bootstrap directly.
+	Proxyctl string
 	// Dir is where the bootstrap and the log go; New needs it, Start uses a
 	// temporary directory of the test if it is empty.
 	Dir string
@@ -184,11 +188,7 @@ func start(bin string, opts Options) (*Envoy, error) {
 		// No proxy from the environment: admin traffic stays on loopback.
 		client: &http.Client{Transport: &http.Transport{Proxy: nil}, Timeout: 10 * time.Second},
 	}
-	f, err := os.Create(e.bootstrapPath)
-	if err != nil {
-		return nil, err
-	}
-	err = bootstrap.Write(f, bootstrap.Options{
+	bo := bootstrap.Options{
 		NodeID:       opts.NodeID,
 		XDSAddress:   opts.XDSAddress,
 		XDSPort:      opts.XDSPort,
@@ -200,9 +200,11 @@ func start(bin string, opts Options) (*Envoy, error) {
 		KeyFile:      opts.KeyFile,
 		// Tests want a dead xDS server noticed quickly.
 		ConnectTimeout: time.Second,
-	})
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	}
+	if opts.Proxyctl != "" {
+		err = writeBootstrapWithCLI(opts.Proxyctl, e.bootstrapPath, bo)
+	} else {
+		err = writeBootstrap(e.bootstrapPath, bo)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("write bootstrap: %w", err)
@@ -435,4 +437,39 @@ func (e *Envoy) LogTail(n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+func writeBootstrap(path string, o bootstrap.Options) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	err = bootstrap.Write(f, o)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// writeBootstrapWithCLI runs `proxyctl bootstrap` with the flags a user
+// would pass.
+func writeBootstrapWithCLI(proxyctl, path string, o bootstrap.Options) error {
+	args := []string{"bootstrap", path,
+		"--xds-address", o.XDSAddress, "--xds-port", strconv.Itoa(o.XDSPort),
+		"--admin-address", o.AdminAddress, "--admin-port", strconv.Itoa(o.AdminPort),
+	}
+	if o.NodeID != "" {
+		args = append(args, "--node-id", o.NodeID)
+	}
+	if o.Delta {
+		args = append(args, "--xds-delta")
+	}
+	if o.CAFile != "" {
+		args = append(args, "--xds-ca-file", o.CAFile, "--xds-cert-file", o.CertFile, "--xds-key-file", o.KeyFile)
+	}
+	out, err := exec.Command(proxyctl, args...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s %s: %v\n%s", proxyctl, strings.Join(args, " "), err, out)
+	}
+	return nil
 }

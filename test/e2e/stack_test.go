@@ -1,0 +1,189 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/proxyctl/proxyctl/test/cluster"
+	"github.com/proxyctl/proxyctl/test/envoy"
+	"github.com/proxyctl/proxyctl/test/netns"
+	"github.com/proxyctl/proxyctl/test/replica"
+)
+
+// stack is one proxyctl replica and one real Envoy bootstrapped by
+// `proxyctl bootstrap`, with echo backends in a network namespace.
+type stack struct {
+	net       *netns.NS
+	replica   *replica.Replica
+	envoy     *envoy.Envoy
+	httpAddr  string // Envoy's HTTP listener, on loopback
+	httpsAddr string // Envoy's HTTPS listener, on loopback
+	// backends are echo servers inside the namespace, by name.
+	backends map[string]backend
+}
+
+type backend struct {
+	ip   string
+	port int32
+}
+
+func newStack(t *testing.T, backendNames ...string) *stack {
+	t.Helper()
+	s := &stack{net: netns.New(t), backends: map[string]backend{}}
+	for i, name := range backendNames {
+		addr := net.JoinHostPort(s.net.IP(), strconv.Itoa(9000+i))
+		s.net.ServeEcho(t, addr, name)
+		s.backends[name] = backend{ip: s.net.IP(), port: int32(9000 + i)}
+	}
+	ports, err := cluster.FreePorts(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.httpAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0]))
+	s.httpsAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[1]))
+	bin := replica.Binary(t)
+	s.replica = replica.Start(t, replica.Options{
+		Binary: bin, Kubeconfig: kube.Kubeconfig, Identity: "replica-0",
+		LeaseNamespace: kube.NewNamespace(t), LogDir: t.TempDir(),
+		Args: []string{"--envoy-address", "127.0.0.1",
+			"--envoy-http-port", strconv.Itoa(ports[0]), "--envoy-https-port", strconv.Itoa(ports[1])},
+	})
+	host, port, _ := net.SplitHostPort(s.replica.XDSAddr)
+	xdsPort, _ := strconv.Atoi(port)
+	s.envoy = envoy.Start(t, envoy.Options{XDSAddress: host, XDSPort: xdsPort, Proxyctl: bin})
+	if err := s.envoy.WaitReady(60 * time.Second); err != nil {
+		t.Fatalf("envoy never became ready: %v", err)
+	}
+	return s
+}
+
+// service creates a Service in ns whose endpoint is the named backend.
+func (s *stack) service(t *testing.T, ns, name, backendName string) {
+	t.Helper()
+	b, ok := s.backends[backendName]
+	if !ok {
+		t.Fatalf("no backend %q", backendName)
+	}
+	backendService(t, ns, name, b.ip, b.port)
+}
+
+// loopback never uses a proxy from the environment: every request goes to
+// Envoy on 127.0.0.1.
+var loopback = &http.Client{
+	Transport: &http.Transport{Proxy: nil},
+	Timeout:   5 * time.Second,
+	CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	},
+}
+
+// response is one answer through Envoy.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// echo decodes the body as an echo backend's answer.
+func (r response) echo(t *testing.T) netns.Echo {
+	t.Helper()
+	var e netns.Echo
+	if err := json.Unmarshal(r.body, &e); err != nil {
+		t.Fatalf("not an echo answer (status %d): %q", r.status, r.body)
+	}
+	return e
+}
+
+func (s *stack) do(req *http.Request) (response, error) {
+	resp, err := loopback.Do(req)
+	if err != nil {
+		return response{}, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return response{status: resp.StatusCode, header: resp.Header, body: body}, err
+}
+
+// get sends GET http://host/path through Envoy's HTTP listener.
+func (s *stack) get(host, path string, header http.Header) (response, error) {
+	req, err := http.NewRequest(http.MethodGet, "http://"+s.httpAddr+path, nil)
+	if err != nil {
+		return response{}, err
+	}
+	req.Host = host
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	return s.do(req)
+}
+
+// getTLS sends GET https://host/path through Envoy's HTTPS listener with
+// SNI host, trusting roots.
+func (s *stack) getTLS(host, path string, roots *tls.Config) (response, error) {
+	cfg := roots.Clone()
+	cfg.ServerName = host
+	client := &http.Client{
+		Transport: &http.Transport{Proxy: nil, TLSClientConfig: cfg},
+		Timeout:   5 * time.Second,
+	}
+	req, err := http.NewRequest(http.MethodGet, "https://"+s.httpsAddr+path, nil)
+	if err != nil {
+		return response{}, err
+	}
+	req.Host = host
+	resp, err := client.Do(req)
+	if err != nil {
+		return response{}, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return response{status: resp.StatusCode, header: resp.Header, body: body}, err
+}
+
+// eventually retries check until it returns nil or the deadline passes:
+// configuration takes a moment to travel from the API server to Envoy.
+func eventually(t *testing.T, what string, check func() error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var last error
+	for {
+		if last = check(); last == nil {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%s: %v", what, last)
+		case <-time.After(25 * time.Millisecond):
+		}
+	}
+}
+
+// expect returns a check that GETs host/path and wants status and, when
+// backend is not empty, an answer from that backend.
+func (s *stack) expect(t *testing.T, host, path string, status int, backendName string) func() error {
+	return func() error {
+		r, err := s.get(host, path, nil)
+		if err != nil {
+			return err
+		}
+		if r.status != status {
+			return fmt.Errorf("GET %s%s = %d %q, want %d", host, path, r.status, bytes.TrimSpace(r.body), status)
+		}
+		if backendName != "" {
+			if e := r.echo(t); e.Name != backendName {
+				return fmt.Errorf("GET %s%s answered by %q, want %q", host, path, e.Name, backendName)
+			}
+		}
+		return nil
+	}
+}
