@@ -27,7 +27,7 @@ KUBE_BINS := $(BIN)/etcd $(BIN)/kube-apiserver $(BIN)/kubectl
 
 GO_TEST_FLAGS ?= -race -timeout 45m
 
-.PHONY: all build tools envoy generate verify-generate test vet fmt-check bench demo clean help
+.PHONY: fuzz all build tools envoy generate verify-generate test vet fmt-check bench demo clean help
 
 all: build tools envoy
 
@@ -73,6 +73,13 @@ fmt-check:
 
 test: tools envoy fmt-check vet
 	$(GO) test $(GO_TEST_FLAGS) ./...
+
+# A longer fuzz run than the seeds `make test` replays; new interesting
+# inputs land in the packages' testdata/fuzz corpora.
+FUZZTIME ?= 2m
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzBuild$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./internal/dag/
+	$(GO) test -run '^$$' -fuzz '^FuzzSnapshot$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./internal/xds/
 
 bench: tools envoy
 	$(GO) test -run '^$$' -bench . -benchmem ./...
