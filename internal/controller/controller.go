@@ -14,12 +14,15 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/proxyctl/proxyctl/apis/generated/clientset/versioned"
 	contourinformers "github.com/proxyctl/proxyctl/apis/generated/informers/externalversions"
+	contourlisters "github.com/proxyctl/proxyctl/apis/generated/listers/projectcontour/v1"
+	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
 	"github.com/proxyctl/proxyctl/internal/dag"
 )
 
@@ -69,6 +72,13 @@ type Controller struct {
 	log     logrus.FieldLogger
 	metrics *metrics
 	events  chan event
+
+	informers []cache.SharedIndexInformer
+	starters  []func(<-chan struct{})
+	stoppers  []func()
+	// proxies reads HTTPProxies from the informers' stores, by namespace
+	// ("" when the whole cluster is watched).
+	proxies map[string]contourlisters.HTTPProxyLister
 	// built is set once the first DAG, from synced caches, went to the
 	// observers.
 	built atomic.Bool
@@ -100,12 +110,47 @@ func New(cfg Config) (*Controller, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Controller{
+	c := &Controller{
 		cfg:     cfg,
 		log:     cfg.Log.WithField("context", "controller"),
 		metrics: m,
 		events:  make(chan event, 1024),
-	}, nil
+		proxies: map[string]contourlisters.HTTPProxyLister{},
+	}
+	namespaces := cfg.WatchNamespaces
+	if len(namespaces) == 0 {
+		namespaces = []string{""} // every namespace
+	}
+	for _, ns := range namespaces {
+		kf := informers.NewSharedInformerFactoryWithOptions(cfg.Kube, 0, informers.WithNamespace(ns))
+		cf := contourinformers.NewSharedInformerFactoryWithOptions(cfg.Contour, 0, contourinformers.WithNamespace(ns))
+		proxies := cf.Projectcontour().V1().HTTPProxies()
+		c.proxies[ns] = proxies.Lister()
+		c.informers = append(c.informers,
+			proxies.Informer(),
+			cf.Projectcontour().V1().TLSCertificateDelegations().Informer(),
+			kf.Core().V1().Services().Informer(),
+			kf.Discovery().V1().EndpointSlices().Informer(),
+			kf.Core().V1().Secrets().Informer(),
+		)
+		c.starters = append(c.starters, kf.Start, cf.Start)
+		c.stoppers = append(c.stoppers, kf.Shutdown, cf.Shutdown)
+	}
+	return c, nil
+}
+
+// HTTPProxy returns the current object from the informer cache; safe to
+// call from any goroutine. It returns a NotFound error for objects the
+// controller does not watch.
+func (c *Controller) HTTPProxy(namespace, name string) (*contourv1.HTTPProxy, error) {
+	lister, ok := c.proxies[""]
+	if !ok {
+		lister = c.proxies[namespace]
+	}
+	if lister == nil {
+		return nil, apierrors.NewNotFound(contourv1.Resource("httpproxies"), name)
+	}
+	return lister.HTTPProxies(namespace).Get(name)
 }
 
 // Ready reports nil once the caches have synced and the first DAG has been
@@ -123,44 +168,26 @@ func (c *Controller) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	var synced []cache.InformerSynced
-	var starters []func(<-chan struct{})
-	var stoppers []func()
-	namespaces := c.cfg.WatchNamespaces
-	if len(namespaces) == 0 {
-		namespaces = []string{""} // every namespace
-	}
 	handler := cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { c.enqueue(ctx, event{obj: obj}) },
 		UpdateFunc: func(_, obj any) { c.enqueue(ctx, event{obj: obj}) },
 		DeleteFunc: func(obj any) { c.enqueue(ctx, event{obj: obj, delete: true}) },
 	}
-	for _, ns := range namespaces {
-		kf := informers.NewSharedInformerFactoryWithOptions(c.cfg.Kube, 0, informers.WithNamespace(ns))
-		cf := contourinformers.NewSharedInformerFactoryWithOptions(c.cfg.Contour, 0, contourinformers.WithNamespace(ns))
-		for _, inf := range []cache.SharedIndexInformer{
-			cf.Projectcontour().V1().HTTPProxies().Informer(),
-			cf.Projectcontour().V1().TLSCertificateDelegations().Informer(),
-			kf.Core().V1().Services().Informer(),
-			kf.Discovery().V1().EndpointSlices().Informer(),
-			kf.Core().V1().Secrets().Informer(),
-		} {
-			reg, err := inf.AddEventHandler(handler)
-			if err != nil {
-				return fmt.Errorf("controller: add event handler: %w", err)
-			}
-			synced = append(synced, reg.HasSynced)
+	var synced []cache.InformerSynced
+	for _, inf := range c.informers {
+		reg, err := inf.AddEventHandler(handler)
+		if err != nil {
+			return fmt.Errorf("controller: add event handler: %w", err)
 		}
-		starters = append(starters, kf.Start, cf.Start)
-		stoppers = append(stoppers, kf.Shutdown, cf.Shutdown)
+		synced = append(synced, reg.HasSynced)
 	}
-	for _, start := range starters {
+	for _, start := range c.starters {
 		start(ctx.Done())
 	}
 	// Shutdown waits for the informer goroutines, after ctx is cancelled.
 	defer func() {
 		cancel()
-		for _, stop := range stoppers {
+		for _, stop := range c.stoppers {
 			stop()
 		}
 	}()

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
@@ -247,5 +248,12 @@ func TestWatchNamespacesLimitsWhatIsSeen(t *testing.T) {
 	})
 	if d.Statuses[types.NamespacedName{Namespace: other, Name: "p"}] != nil {
 		t.Fatal("a proxy outside --watch-namespaces was seen")
+	}
+	// The status writer reads current objects through the controller.
+	if p, err := ctrl.HTTPProxy(ns, "p"); err != nil || p.Name != "p" {
+		t.Fatalf("HTTPProxy(watched) = %v, %v", p, err)
+	}
+	if _, err := ctrl.HTTPProxy(other, "p"); !apierrors.IsNotFound(err) {
+		t.Fatalf("HTTPProxy(unwatched) error = %v, want NotFound", err)
 	}
 }
