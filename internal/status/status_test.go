@@ -204,16 +204,22 @@ func TestNeedsUpdate(t *testing.T) {
 		existing, desired contourv1.HTTPProxyStatus
 		want              bool
 	}{
-		"identical":                    {base, base, false},
-		"only the transition time":     {base, change(func(s *contourv1.HTTPProxyStatus) { s.Conditions[0].LastTransitionTime = t1 }), false},
-		"nil and empty errors":         {base, change(func(s *contourv1.HTTPProxyStatus) { s.Conditions[0].Errors = []contourv1.SubCondition{} }), false},
-		"observed generation":          {base, change(func(s *contourv1.HTTPProxyStatus) { s.Conditions[0].ObservedGeneration = 4 }), true},
-		"current status":               {base, change(func(s *contourv1.HTTPProxyStatus) { s.CurrentStatus = "invalid" }), true},
-		"description":                  {base, change(func(s *contourv1.HTTPProxyStatus) { s.Description = "x" }), true},
-		"a warning":                    {base, change(func(s *contourv1.HTTPProxyStatus) { s.Conditions[0].Warnings = []contourv1.SubCondition{sub("A", "B", "c")} }), true},
-		"no condition yet":             {contourv1.HTTPProxyStatus{CurrentStatus: "valid", Description: "Valid HTTPProxy"}, base, true},
-		"CRD default to valid":         {contourv1.HTTPProxyStatus{CurrentStatus: "NotReconciled", Description: "Waiting for controller"}, base, true},
-		"sub-condition message change": {change(func(s *contourv1.HTTPProxyStatus) { s.Conditions[0].Errors = []contourv1.SubCondition{sub("A", "B", "c")} }), change(func(s *contourv1.HTTPProxyStatus) { s.Conditions[0].Errors = []contourv1.SubCondition{sub("A", "B", "d")} }), true},
+		"identical":                {base, base, false},
+		"only the transition time": {base, change(func(s *contourv1.HTTPProxyStatus) { s.Conditions[0].LastTransitionTime = t1 }), false},
+		"nil and empty errors":     {base, change(func(s *contourv1.HTTPProxyStatus) { s.Conditions[0].Errors = []contourv1.SubCondition{} }), false},
+		"observed generation":      {base, change(func(s *contourv1.HTTPProxyStatus) { s.Conditions[0].ObservedGeneration = 4 }), true},
+		"current status":           {base, change(func(s *contourv1.HTTPProxyStatus) { s.CurrentStatus = "invalid" }), true},
+		"description":              {base, change(func(s *contourv1.HTTPProxyStatus) { s.Description = "x" }), true},
+		"a warning": {base, change(func(s *contourv1.HTTPProxyStatus) {
+			s.Conditions[0].Warnings = []contourv1.SubCondition{sub("A", "B", "c")}
+		}), true},
+		"no condition yet":     {contourv1.HTTPProxyStatus{CurrentStatus: "valid", Description: "Valid HTTPProxy"}, base, true},
+		"CRD default to valid": {contourv1.HTTPProxyStatus{CurrentStatus: "NotReconciled", Description: "Waiting for controller"}, base, true},
+		"sub-condition message change": {change(func(s *contourv1.HTTPProxyStatus) {
+			s.Conditions[0].Errors = []contourv1.SubCondition{sub("A", "B", "c")}
+		}), change(func(s *contourv1.HTTPProxyStatus) {
+			s.Conditions[0].Errors = []contourv1.SubCondition{sub("A", "B", "d")}
+		}), true},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
