@@ -370,7 +370,12 @@ func TestConflictWithANewerGenerationGivesUp(t *testing.T) {
 	h.client.PrependReactor("update", "httpproxies", func(a k8stesting.Action) (bool, runtime.Object, error) {
 		if a.GetSubresource() == "status" {
 			// Someone changed the spec meanwhile.
-			p := h.stored("p").DeepCopy()
+			obj, err := h.client.Tracker().Get(proxiesGVR, "ns", "p")
+			if err != nil {
+				t.Error(err)
+				return true, nil, err
+			}
+			p := obj.(*contourv1.HTTPProxy).DeepCopy()
 			p.Generation = 2
 			if err := h.client.Tracker().Update(proxiesGVR, p, "ns"); err != nil {
 				t.Error(err)
