@@ -1,218 +1,62 @@
-package dag
+package dag_test
 
 import (
-	"encoding/json"
+	"cmp"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
-	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
+	gocmp "github.com/google/go-cmp/cmp"
 
 	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
+	"github.com/proxyctl/proxyctl/internal/dag"
+	"github.com/proxyctl/proxyctl/internal/dag/dagtest"
 )
 
-// fuzzInput is the JSON form of a fuzz case.
-type fuzzInput struct {
-	Proxies        []*contourv1.HTTPProxy                `json:"proxies"`
-	Services       []*corev1.Service                     `json:"services"`
-	Slices         []*discoveryv1.EndpointSlice          `json:"slices"`
-	Secrets        []*corev1.Secret                      `json:"secrets"`
-	Delegations    []*contourv1.TLSCertificateDelegation `json:"delegations"`
-	RootNamespaces []string                              `json:"rootNamespaces"`
-}
-
-// FuzzBuild feeds Build JSON-decoded objects or, when the input is not
-// JSON, objects derived from the bytes, and checks its invariants.
+// FuzzBuild feeds Build the objects dagtest.Objects decodes (JSON or
+// generated from the bytes) and checks its invariants.
 func FuzzBuild(f *testing.F) {
 	f.Add([]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		objs, cfg := fuzzObjects(t, data)
-		d1 := Build(objs, cfg)
-		d2 := Build(objs, cfg)
-		if !cmp.Equal(d1, d2) {
-			t.Fatalf("Build is not deterministic:\n%s", cmp.Diff(d1, d2))
+		objs, cfg := dagtest.Objects(data)
+		d1 := dag.Build(objs, cfg)
+		d2 := dag.Build(objs, cfg)
+		if !gocmp.Equal(d1, d2) {
+			t.Fatalf("Build is not deterministic:\n%s", gocmp.Diff(d1, d2))
 		}
 		checkInvariants(t, objs, d1)
 	})
 }
 
-func fuzzObjects(t *testing.T, data []byte) (*Objects, Config) {
-	var in fuzzInput
-	if len(data) > 0 && data[0] == '{' {
-		if err := json.Unmarshal(data, &in); err == nil {
-			objs := NewObjects()
-			for _, p := range in.Proxies {
-				if p != nil {
-					objs.HTTPProxies[nn(p.Namespace, p.Name)] = p
-				}
-			}
-			for _, s := range in.Services {
-				if s != nil {
-					objs.Services[nn(s.Namespace, s.Name)] = s
-				}
-			}
-			for _, s := range in.Slices {
-				if s != nil {
-					objs.EndpointSlices[nn(s.Namespace, s.Name)] = s
-				}
-			}
-			for _, s := range in.Secrets {
-				if s != nil {
-					objs.Secrets[nn(s.Namespace, s.Name)] = s
-				}
-			}
-			for _, d := range in.Delegations {
-				if d != nil {
-					objs.Delegations[nn(d.Namespace, d.Name)] = d
-				}
-			}
-			return objs, Config{RootNamespaces: in.RootNamespaces}
-		}
-	}
-	return generated(t, data), Config{}
-}
-
-// byteReader hands out fuzz bytes, then zeros.
-type byteReader struct{ data []byte }
-
-func (r *byteReader) next() int {
-	if len(r.data) == 0 {
-		return 0
-	}
-	b := r.data[0]
-	r.data = r.data[1:]
-	return int(b)
-}
-
-func pick[T any](r *byteReader, choices ...T) T { return choices[r.next()%len(choices)] }
-
-// generated derives a small world from bytes: a few proxies over two
-// namespaces, referring to a fixed set of services and secrets.
-func generated(t testing.TB, data []byte) *Objects {
-	r := &byteReader{data: data}
-	objs := objects(
-		service("a", "svc0", 80, 81), service("a", "svc1", 80), service("b", "svc0", 80),
-		endpointSlice("a", "svc0-1", "svc0", "p80", 8080, "10.0.0.1", "!10.0.0.2"),
-		endpointSlice("a", "svc0-2", "svc0", "p81", 8081, "10.0.0.1"),
-		endpointSlice("a", "svc1-1", "svc1", "", 80, "10.0.1.1", "10.0.1.1"),
-		tlsSecret(t, "a", "s"), tlsSecret(t, "b", "s"),
-		&corev1.Secret{ObjectMeta: tlsSecret(t, "a", "bad").ObjectMeta, Type: corev1.SecretTypeTLS},
-		delegation("b", "d", "s", "a"),
-	)
-	ann := objs.Services[nn("a", "svc1")]
-	ann.Annotations = map[string]string{"projectcontour.io/upstream-protocol.h2c": "80"}
-
-	conds := []func() []contourv1.MatchCondition{
-		func() []contourv1.MatchCondition { return nil },
-		func() []contourv1.MatchCondition { return []contourv1.MatchCondition{{Prefix: "/"}} },
-		func() []contourv1.MatchCondition { return []contourv1.MatchCondition{{Prefix: "/a"}} },
-		func() []contourv1.MatchCondition { return []contourv1.MatchCondition{{Prefix: "/a/"}} },
-		func() []contourv1.MatchCondition { return []contourv1.MatchCondition{{Exact: "/a"}} },
-		func() []contourv1.MatchCondition { return []contourv1.MatchCondition{{Regex: "/a.*|/b"}} },
-		func() []contourv1.MatchCondition { return []contourv1.MatchCondition{{Regex: "(["}} },
-		func() []contourv1.MatchCondition { return []contourv1.MatchCondition{{Prefix: "bad"}} },
-		func() []contourv1.MatchCondition {
-			return []contourv1.MatchCondition{{Prefix: "/h", Header: &contourv1.HeaderMatchCondition{Name: "x", Exact: "1"}}}
-		},
-		func() []contourv1.MatchCondition {
-			return []contourv1.MatchCondition{{QueryParameter: &contourv1.QueryParameterMatchCondition{Name: "q", Present: true}}}
-		},
-		func() []contourv1.MatchCondition {
-			return []contourv1.MatchCondition{{Header: &contourv1.HeaderMatchCondition{Name: "x"}}}
-		},
-	}
-	names := []string{"p0", "p1", "p2", "p3"}
-	nsn := []string{"a", "b"}
-	nProxies := r.next()%6 + 1
-	for i := 0; i < nProxies; i++ {
-		p := child(pick(r, nsn...), pick(r, names...))
-		if r.next()%2 == 0 {
-			p.Spec.VirtualHost = &contourv1.VirtualHost{Fqdn: pick(r, "x.com", "y.com", "*.x.com", "", "bad host")}
-			switch r.next() % 5 {
-			case 1:
-				p.Spec.VirtualHost.TLS = &contourv1.TLS{SecretName: pick(r, "s", "b/s", "bad", "none", "c/s", "/")}
-			case 2:
-				p.Spec.VirtualHost.TLS = &contourv1.TLS{Passthrough: true, MinimumProtocolVersion: pick(r, "", "1.3", "1.0")}
-			}
-		}
-		nRoutes := r.next() % 4
-		for j := 0; j < nRoutes; j++ {
-			rt := contourv1.Route{Conditions: pick(r, conds...)(), PermitInsecure: r.next()%2 == 0}
-			nSvcs := r.next() % 3
-			for k := 0; k < nSvcs; k++ {
-				rt.Services = append(rt.Services, contourv1.Service{
-					Name:   pick(r, "svc0", "svc1", "missing", ""),
-					Port:   pick(r, 80, 81, 0, 70000),
-					Weight: int64(r.next() % 3),
-					Mirror: r.next()%5 == 0,
-				})
-			}
-			switch r.next() % 8 {
-			case 1:
-				rt.DirectResponsePolicy = &contourv1.HTTPDirectResponsePolicy{StatusCode: pick(r, 200, 404, 42)}
-			case 2:
-				rt.RequestRedirectPolicy = &contourv1.HTTPRequestRedirectPolicy{Scheme: ptr(pick(r, "https", "ftp"))}
-			case 3:
-				rt.LoadBalancerPolicy = &contourv1.LoadBalancerPolicy{Strategy: pick(r, "Cookie", "Random", "RequestHash")}
-			case 4:
-				rt.TimeoutPolicy = &contourv1.TimeoutPolicy{Response: pick(r, "1s", "infinity", "x")}
-			case 5:
-				rt.HealthCheckPolicy = &contourv1.HTTPHealthCheckPolicy{Path: pick(r, "/hc", "")}
-			case 6:
-				rt.PathRewritePolicy = &contourv1.PathRewritePolicy{ReplacePrefix: []contourv1.ReplacePrefix{{Replacement: "/"}}}
-			case 7:
-				rt.RequestHeadersPolicy = &contourv1.HeadersPolicy{Set: []contourv1.HeaderValue{{Name: pick(r, "Host", "x", "bad name"), Value: "v"}}}
-			}
-			p.Spec.Routes = append(p.Spec.Routes, rt)
-		}
-		nIncludes := r.next() % 3
-		for j := 0; j < nIncludes; j++ {
-			p.Spec.Includes = append(p.Spec.Includes, contourv1.Include{
-				Name: pick(r, names...), Namespace: pick(r, "", "a", "b"), Conditions: pick(r, conds...)(),
-			})
-		}
-		if r.next()%4 == 0 {
-			p.Spec.TCPProxy = &contourv1.TCPProxy{}
-			if r.next()%2 == 0 {
-				p.Spec.TCPProxy.Include = &contourv1.TCPProxyInclude{Name: pick(r, names...)}
-			} else {
-				p.Spec.TCPProxy.Services = []contourv1.Service{{Name: pick(r, "svc0", "missing"), Port: 80}}
-			}
-		}
-		objs.HTTPProxies[nn(p.Namespace, p.Name)] = p
-	}
-	return objs
-}
-
-// checkInvariants asserts what consumers of a DAG rely on.
-func checkInvariants(t *testing.T, objs *Objects, d *DAG) {
+// checkInvariants asserts what consumers of a DAG rely on, as documented on
+// the model types. It uses only the exported model, so it checks the order
+// of routes against the documented contract rather than Build's own
+// comparator.
+func checkInvariants(t *testing.T, objs *dag.Objects, d *dag.DAG) {
 	t.Helper()
-	clusters := map[string]*Cluster{}
+	clusters := map[string]*dag.Cluster{}
 	for i, c := range d.Clusters {
 		if i > 0 && d.Clusters[i-1].Name >= c.Name {
 			t.Errorf("clusters not sorted or not unique: %q, %q", d.Clusters[i-1].Name, c.Name)
 		}
-		if !slices.IsSortedFunc(c.Endpoints, func(a, b Endpoint) int {
-			if c := strings.Compare(a.Address, b.Address); c != 0 {
-				return c
-			}
-			return int(a.Port) - int(b.Port)
+		if !slices.IsSortedFunc(c.Endpoints, func(a, b dag.Endpoint) int {
+			return cmp.Or(strings.Compare(a.Address, b.Address), cmp.Compare(a.Port, b.Port))
 		}) {
 			t.Errorf("endpoints of %s not sorted", c.Name)
 		}
 		clusters[c.Name] = c
 	}
-	known := func(c *Cluster, where string) {
+	known := func(c *dag.Cluster, where string) {
 		if c == nil || clusters[c.Name] != c {
 			t.Errorf("%s refers to a cluster not in DAG.Clusters: %+v", where, c)
 		}
 	}
-	checkRoutes := func(vh string, routes []*Route) {
+	checkRoutes := func(vh string, routes []*dag.Route) {
 		if len(routes) == 0 {
 			t.Errorf("virtual host %s has no routes", vh)
 		}
+		seen := map[string]bool{}
 		for i, r := range routes {
 			actions := 0
 			if len(r.Clusters) > 0 {
@@ -225,7 +69,7 @@ func checkInvariants(t *testing.T, objs *Objects, d *DAG) {
 				actions++
 			}
 			if actions != 1 {
-				t.Errorf("%s: route %s has %d actions", vh, summarize(r), actions)
+				t.Errorf("%s: route %s has %d actions", vh, describe(r), actions)
 			}
 			for _, wc := range r.Clusters {
 				known(wc.Cluster, vh)
@@ -233,15 +77,20 @@ func checkInvariants(t *testing.T, objs *Objects, d *DAG) {
 			if r.Mirror != nil {
 				known(r.Mirror, vh)
 			}
-			if !slices.IsSortedFunc(r.HeaderMatches, compareHeader) || !slices.IsSortedFunc(r.QueryMatches, compareQuery) {
-				t.Errorf("%s: route %s matches not sorted", vh, summarize(r))
+			if !slices.IsSortedFunc(r.HeaderMatches, func(a, b dag.HeaderMatch) int {
+				return cmp.Or(strings.Compare(a.Name, b.Name), cmp.Compare(a.Kind, b.Kind), strings.Compare(a.Value, b.Value))
+			}) || !slices.IsSortedFunc(r.QueryMatches, func(a, b dag.QueryMatch) int {
+				return cmp.Or(strings.Compare(a.Name, b.Name), cmp.Compare(a.Kind, b.Kind), strings.Compare(a.Value, b.Value))
+			}) {
+				t.Errorf("%s: route %s matches not sorted", vh, describe(r))
 			}
-			if i > 0 {
-				a := routeEntry{route: routes[i-1], key: matchKey(routes[i-1].PathMatch, routes[i-1].HeaderMatches, routes[i-1].QueryMatches)}
-				b := routeEntry{route: r, key: matchKey(r.PathMatch, r.HeaderMatches, r.QueryMatches)}
-				if compareRoutes(a, b) >= 0 {
-					t.Errorf("%s: routes out of order or duplicated: %s, %s", vh, summarize(routes[i-1]), summarize(r))
-				}
+			if k := matchText(r); seen[k] {
+				t.Errorf("%s: two routes match %s", vh, describe(r))
+			} else {
+				seen[k] = true
+			}
+			if i > 0 && !moreSpecific(routes[i-1], r) {
+				t.Errorf("%s: routes out of order: %s before %s", vh, describe(routes[i-1]), describe(r))
 			}
 		}
 	}
@@ -251,7 +100,7 @@ func checkInvariants(t *testing.T, objs *Objects, d *DAG) {
 		}
 		checkRoutes(vh.Name, vh.Routes)
 	}
-	secrets := map[string]*Secret{}
+	secrets := map[string]*dag.Secret{}
 	for i, s := range d.Secrets {
 		if i > 0 && d.Secrets[i-1].Name >= s.Name {
 			t.Errorf("secrets not sorted: %q, %q", d.Secrets[i-1].Name, s.Name)
@@ -308,8 +157,54 @@ func checkInvariants(t *testing.T, objs *Objects, d *DAG) {
 	for _, vh := range d.HTTP {
 		for _, r := range vh.Routes {
 			if _, ok := objs.HTTPProxies[r.Owner]; !ok {
-				t.Errorf("route %s owned by unknown %s", summarize(r), r.Owner)
+				t.Errorf("route %s owned by unknown %s", describe(r), r.Owner)
 			}
 		}
 	}
 }
+
+// moreSpecific reports whether a may come before b in a virtual host:
+// exact paths, then regular expressions, then prefixes; within a kind,
+// longer paths first; for the same path, more header and query conditions
+// first.
+func moreSpecific(a, b *dag.Route) bool {
+	rank := func(k dag.PathMatchKind) int {
+		switch k {
+		case dag.PathExact:
+			return 0
+		case dag.PathRegex:
+			return 1
+		default:
+			return 2
+		}
+	}
+	if ra, rb := rank(a.PathMatch.Kind), rank(b.PathMatch.Kind); ra != rb {
+		return ra < rb
+	}
+	if la, lb := len(a.PathMatch.Value), len(b.PathMatch.Value); la != lb {
+		return la > lb
+	}
+	if a.PathMatch.Value != b.PathMatch.Value {
+		return true
+	}
+	return len(a.HeaderMatches)+len(a.QueryMatches) >= len(b.HeaderMatches)+len(b.QueryMatches)
+}
+
+// matchText is the match of r as text, equal for routes that match the
+// same requests as written (header names are case-insensitive).
+func matchText(r *dag.Route) string {
+	var hs, qs []string
+	for _, h := range r.HeaderMatches {
+		h.Name = strings.ToLower(h.Name)
+		hs = append(hs, fmt.Sprintf("%+v", h))
+	}
+	for _, q := range r.QueryMatches {
+		qs = append(qs, fmt.Sprintf("%+v", q))
+	}
+	slices.Sort(hs)
+	slices.Sort(qs)
+	return fmt.Sprintf("%+v %q %q", r.PathMatch, hs, qs)
+}
+
+// describe renders a route's match and owner for failure messages.
+func describe(r *dag.Route) string { return matchText(r) + " of " + r.Owner.String() }

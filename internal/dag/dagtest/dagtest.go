@@ -1,0 +1,72 @@
+// Package dagtest is test support for package dag: it turns fuzz input into
+// the objects dag.Build reads, so the fuzz tests of dag and of its consumers
+// (xds) exercise the same worlds. It is imported only by tests.
+package dagtest
+
+import (
+	"encoding/json"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
+	"github.com/proxyctl/proxyctl/internal/dag"
+)
+
+// input is the JSON form of a fuzz case.
+type input struct {
+	Proxies        []*contourv1.HTTPProxy                `json:"proxies"`
+	Services       []*corev1.Service                     `json:"services"`
+	Slices         []*discoveryv1.EndpointSlice          `json:"slices"`
+	Secrets        []*corev1.Secret                      `json:"secrets"`
+	Delegations    []*contourv1.TLSCertificateDelegation `json:"delegations"`
+	RootNamespaces []string                              `json:"rootNamespaces"`
+}
+
+// Objects decodes a fuzz input. Data starting with '{' that is valid JSON
+// is read as lists of proxies, services, slices, secrets and delegations
+// plus the root namespaces; any other data picks a small world of proxies
+// over a fixed set of services and secrets, byte by byte. Every input gives
+// objects; the same input always gives equal objects.
+func Objects(data []byte) (*dag.Objects, dag.Config) {
+	if len(data) > 0 && data[0] == '{' {
+		var in input
+		if err := json.Unmarshal(data, &in); err == nil {
+			return in.objects(), dag.Config{RootNamespaces: in.RootNamespaces}
+		}
+	}
+	return generated(data), dag.Config{}
+}
+
+func (in *input) objects() *dag.Objects {
+	objs := dag.NewObjects()
+	for _, p := range in.Proxies {
+		if p != nil {
+			objs.HTTPProxies[nn(p.Namespace, p.Name)] = p
+		}
+	}
+	for _, s := range in.Services {
+		if s != nil {
+			objs.Services[nn(s.Namespace, s.Name)] = s
+		}
+	}
+	for _, s := range in.Slices {
+		if s != nil {
+			objs.EndpointSlices[nn(s.Namespace, s.Name)] = s
+		}
+	}
+	for _, s := range in.Secrets {
+		if s != nil {
+			objs.Secrets[nn(s.Namespace, s.Name)] = s
+		}
+	}
+	for _, d := range in.Delegations {
+		if d != nil {
+			objs.Delegations[nn(d.Namespace, d.Name)] = d
+		}
+	}
+	return objs
+}
+
+func nn(ns, name string) types.NamespacedName { return types.NamespacedName{Namespace: ns, Name: name} }

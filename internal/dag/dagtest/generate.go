@@ -1,0 +1,205 @@
+package dagtest
+
+import (
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
+	"github.com/proxyctl/proxyctl/internal/dag"
+)
+
+// byteReader hands out fuzz bytes, then zeros.
+type byteReader struct{ data []byte }
+
+func (r *byteReader) next() int {
+	if len(r.data) == 0 {
+		return 0
+	}
+	b := r.data[0]
+	r.data = r.data[1:]
+	return int(b)
+}
+
+func pick[T any](r *byteReader, choices ...T) T { return choices[r.next()%len(choices)] }
+
+// generated derives a small world from bytes: a few proxies over two
+// namespaces, referring to a fixed set of services and secrets.
+func generated(data []byte) *dag.Objects {
+	r := &byteReader{data: data}
+	objs := dag.NewObjects()
+	for _, s := range []*corev1.Service{service("a", "svc0", 80, 81), service("a", "svc1", 80), service("b", "svc0", 80)} {
+		objs.Services[nn(s.Namespace, s.Name)] = s
+	}
+	objs.Services[nn("a", "svc1")].Annotations = map[string]string{"projectcontour.io/upstream-protocol.h2c": "80"}
+	for _, s := range []*discoveryv1.EndpointSlice{
+		endpointSlice("a", "svc0-1", "svc0", "p80", 8080, "10.0.0.1", "!10.0.0.2"),
+		endpointSlice("a", "svc0-2", "svc0", "p81", 8081, "10.0.0.1"),
+		endpointSlice("a", "svc1-1", "svc1", "", 80, "10.0.1.1", "10.0.1.1"),
+	} {
+		objs.EndpointSlices[nn(s.Namespace, s.Name)] = s
+	}
+	for _, s := range []*corev1.Secret{
+		tlsSecret("a", "s"), tlsSecret("b", "s"),
+		{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "bad"}, Type: corev1.SecretTypeTLS},
+	} {
+		objs.Secrets[nn(s.Namespace, s.Name)] = s
+	}
+	objs.Delegations[nn("b", "d")] = &contourv1.TLSCertificateDelegation{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "b", Name: "d"},
+		Spec: contourv1.TLSCertificateDelegationSpec{Delegations: []contourv1.CertificateDelegation{
+			{SecretName: "s", TargetNamespaces: []string{"a"}},
+		}},
+	}
+
+	conds := []func() []contourv1.MatchCondition{
+		func() []contourv1.MatchCondition { return nil },
+		func() []contourv1.MatchCondition { return []contourv1.MatchCondition{{Prefix: "/"}} },
+		func() []contourv1.MatchCondition { return []contourv1.MatchCondition{{Prefix: "/a"}} },
+		func() []contourv1.MatchCondition { return []contourv1.MatchCondition{{Prefix: "/a/"}} },
+		func() []contourv1.MatchCondition { return []contourv1.MatchCondition{{Exact: "/a"}} },
+		func() []contourv1.MatchCondition { return []contourv1.MatchCondition{{Regex: "/a.*|/b"}} },
+		func() []contourv1.MatchCondition { return []contourv1.MatchCondition{{Regex: "(["}} },
+		func() []contourv1.MatchCondition { return []contourv1.MatchCondition{{Prefix: "bad"}} },
+		func() []contourv1.MatchCondition {
+			return []contourv1.MatchCondition{{Prefix: "/h", Header: &contourv1.HeaderMatchCondition{Name: "x", Exact: "1"}}}
+		},
+		func() []contourv1.MatchCondition {
+			return []contourv1.MatchCondition{{QueryParameter: &contourv1.QueryParameterMatchCondition{Name: "q", Present: true}}}
+		},
+		func() []contourv1.MatchCondition {
+			return []contourv1.MatchCondition{{Header: &contourv1.HeaderMatchCondition{Name: "x"}}}
+		},
+	}
+	names := []string{"p0", "p1", "p2", "p3"}
+	nsn := []string{"a", "b"}
+	nProxies := r.next()%6 + 1
+	for i := 0; i < nProxies; i++ {
+		p := &contourv1.HTTPProxy{ObjectMeta: metav1.ObjectMeta{Namespace: pick(r, nsn...), Name: pick(r, names...), Generation: 1}}
+		if r.next()%2 == 0 {
+			p.Spec.VirtualHost = &contourv1.VirtualHost{Fqdn: pick(r, "x.com", "y.com", "*.x.com", "", "bad host")}
+			switch r.next() % 5 {
+			case 1:
+				p.Spec.VirtualHost.TLS = &contourv1.TLS{SecretName: pick(r, "s", "b/s", "bad", "none", "c/s", "/")}
+			case 2:
+				p.Spec.VirtualHost.TLS = &contourv1.TLS{Passthrough: true, MinimumProtocolVersion: pick(r, "", "1.3", "1.0")}
+			}
+		}
+		nRoutes := r.next() % 4
+		for j := 0; j < nRoutes; j++ {
+			rt := contourv1.Route{Conditions: pick(r, conds...)(), PermitInsecure: r.next()%2 == 0}
+			nSvcs := r.next() % 3
+			for k := 0; k < nSvcs; k++ {
+				rt.Services = append(rt.Services, contourv1.Service{
+					Name:   pick(r, "svc0", "svc1", "missing", ""),
+					Port:   pick(r, 80, 81, 0, 70000),
+					Weight: int64(r.next() % 3),
+					Mirror: r.next()%5 == 0,
+				})
+			}
+			switch r.next() % 8 {
+			case 1:
+				rt.DirectResponsePolicy = &contourv1.HTTPDirectResponsePolicy{StatusCode: pick(r, 200, 404, 42)}
+			case 2:
+				rt.RequestRedirectPolicy = &contourv1.HTTPRequestRedirectPolicy{Scheme: ptr(pick(r, "https", "ftp"))}
+			case 3:
+				rt.LoadBalancerPolicy = &contourv1.LoadBalancerPolicy{Strategy: pick(r, "Cookie", "Random", "RequestHash")}
+			case 4:
+				rt.TimeoutPolicy = &contourv1.TimeoutPolicy{Response: pick(r, "1s", "infinity", "x")}
+			case 5:
+				rt.HealthCheckPolicy = &contourv1.HTTPHealthCheckPolicy{Path: pick(r, "/hc", "")}
+			case 6:
+				rt.PathRewritePolicy = &contourv1.PathRewritePolicy{ReplacePrefix: []contourv1.ReplacePrefix{{Replacement: "/"}}}
+			case 7:
+				rt.RequestHeadersPolicy = &contourv1.HeadersPolicy{Set: []contourv1.HeaderValue{{Name: pick(r, "Host", "x", "bad name"), Value: "v"}}}
+			}
+			p.Spec.Routes = append(p.Spec.Routes, rt)
+		}
+		nIncludes := r.next() % 3
+		for j := 0; j < nIncludes; j++ {
+			p.Spec.Includes = append(p.Spec.Includes, contourv1.Include{
+				Name: pick(r, names...), Namespace: pick(r, "", "a", "b"), Conditions: pick(r, conds...)(),
+			})
+		}
+		if r.next()%4 == 0 {
+			p.Spec.TCPProxy = &contourv1.TCPProxy{}
+			if r.next()%2 == 0 {
+				p.Spec.TCPProxy.Include = &contourv1.TCPProxyInclude{Name: pick(r, names...)}
+			} else {
+				p.Spec.TCPProxy.Services = []contourv1.Service{{Name: pick(r, "svc0", "missing"), Port: 80}}
+			}
+		}
+		objs.HTTPProxies[nn(p.Namespace, p.Name)] = p
+	}
+	return objs
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// service is a ClusterIP Service with ports named "" (single) or by number.
+func service(ns, name string, ports ...int32) *corev1.Service {
+	s := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
+	for _, p := range ports {
+		sp := corev1.ServicePort{Port: p, Protocol: corev1.ProtocolTCP}
+		if len(ports) > 1 {
+			sp.Name = fmt.Sprintf("p%d", p)
+		}
+		s.Spec.Ports = append(s.Spec.Ports, sp)
+	}
+	return s
+}
+
+// endpointSlice is an EndpointSlice of Service svc with one port (named
+// portName) and the given ready addresses; addresses prefixed with "!"
+// are not ready.
+func endpointSlice(ns, name, svc, portName string, port int32, addrs ...string) *discoveryv1.EndpointSlice {
+	s := &discoveryv1.EndpointSlice{
+		ObjectMeta:  metav1.ObjectMeta{Namespace: ns, Name: name, Labels: map[string]string{discoveryv1.LabelServiceName: svc}},
+		AddressType: discoveryv1.AddressTypeIPv4,
+		Ports:       []discoveryv1.EndpointPort{{Name: &portName, Port: &port}},
+	}
+	for _, a := range addrs {
+		ep := discoveryv1.Endpoint{}
+		if rest, ok := strings.CutPrefix(a, "!"); ok {
+			ep.Conditions.Ready = ptr(false)
+			a = rest
+		}
+		ep.Addresses = []string{a}
+		s.Endpoints = append(s.Endpoints, ep)
+	}
+	return s
+}
+
+// tlsSecret is a valid kubernetes.io/tls Secret holding testCert.
+func tlsSecret(ns, name string) *corev1.Secret {
+	return &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Type:       corev1.SecretTypeTLS,
+		Data:       map[string][]byte{corev1.TLSCertKey: []byte(testCert), corev1.TLSPrivateKeyKey: []byte(testKey)},
+	}
+}
+
+// testCert and testKey are a self-signed ECDSA P-256 certificate for
+// example.com, valid from 1970 to 2100, and its key. They exist only for
+// tests; fixed bytes keep every generated world the same across runs.
+const (
+	testCert = `-----BEGIN CERTIFICATE-----
+MIIBNTCB3aADAgECAgEBMAoGCCqGSM49BAMCMBYxFDASBgNVBAMTC2V4YW1wbGUu
+Y29tMCAXDTcwMDEwMTAwMDAwMFoYDzIxMDAwMTAxMDAwMDAwWjAWMRQwEgYDVQQD
+EwtleGFtcGxlLmNvbTBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABAesBgCiRbTI
+xeKDyIctvJgzepszZEazi49qwkAIQ+eGmhUp3bd1y/dlhoxBA1LgM8rJWjSslxWt
+IFzlyRKRpSWjGjAYMBYGA1UdEQQPMA2CC2V4YW1wbGUuY29tMAoGCCqGSM49BAMC
+A0cAMEQCIQDnvMXLYXUd82VbUb+zvi1TewU/sKW4BubIjRvZ3Xs0lQIfYmEJOaRg
+VJdBMVLd3txY9b1uqn2n+6pvLux7ARzE5Q==
+-----END CERTIFICATE-----
+`
+	testKey = `-----BEGIN EC PRIVATE KEY-----
+MHcCAQEEIMEV24CvN92PYTmijteDV6ZvfbXxeKxrDn+1msnoEDm5oAoGCCqGSM49
+AwEHoUQDQgAEB6wGAKJFtMjF4oPIhy28mDN6mzNkRrOLj2rCQAhD54aaFSndt3XL
+92WGjEEDUuAzyslaNKyXFa0gXOXJEpGlJQ==
+-----END EC PRIVATE KEY-----
+`
+)
