@@ -73,6 +73,7 @@ fmt-check:
 
 test: tools envoy fmt-check vet
 	$(GO) test $(GO_TEST_FLAGS) ./...
+	$(MAKE) --no-print-directory fuzz FUZZTIME=15s
 
 # A longer fuzz run than the seeds `make test` replays; new interesting
 # inputs land in the packages' testdata/fuzz corpora.

@@ -191,7 +191,15 @@ func (s *serveContext) run() error {
 	if err != nil {
 		return err
 	}
+	// The status writer reads current objects from the controller's
+	// informers and receives every DAG after xDS does.
+	statusWriter, err := newStatusWriter(clients, ctrl, elector, reg, log)
+	if err != nil {
+		return err
+	}
+	ctrl.AddObserver(statusWriter)
 	group.Add("controller", ctrl.Run)
+	group.Add("status writer", statusWriter.Run)
 	// The HTTP listeners are bound here, before the election starts, so a
 	// replica that never leads still answers health checks and scrapes.
 	if err := addHTTPServers(&group, s, reg, elector, ctrl.Ready, log); err != nil {

@@ -139,6 +139,13 @@ func New(cfg Config) (*Controller, error) {
 	return c, nil
 }
 
+// AddObserver adds an observer for the DAGs to come. Call it before Run:
+// observers that need the controller themselves (the status writer reads
+// objects through HTTPProxy) cannot be in Config.
+func (c *Controller) AddObserver(o Observer) {
+	c.cfg.Observers = append(c.cfg.Observers, o)
+}
+
 // HTTPProxy returns the current object from the informer cache; safe to
 // call from any goroutine. It returns a NotFound error for objects the
 // controller does not watch.

@@ -1,0 +1,21 @@
+package main
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/sirupsen/logrus"
+
+	"github.com/proxyctl/proxyctl/internal/leader"
+	"github.com/proxyctl/proxyctl/internal/status"
+)
+
+// newStatusWriter builds the writer every replica runs: it computes status
+// from each DAG, and writes only once the became-leader channel closes.
+func newStatusWriter(c *clients, proxies status.ProxyGetter, elector *leader.Elector, reg prometheus.Registerer, log logrus.FieldLogger) (*status.Writer, error) {
+	return status.NewWriter(status.Config{
+		Client:     c.contour,
+		Proxies:    proxies,
+		Elected:    elector.Elected(),
+		Registerer: reg,
+		Log:        log,
+	})
+}
