@@ -74,7 +74,7 @@ func WriteFiles(dir string, c *Certificates, overwrite bool) error {
 			}
 		}
 		if len(existing) > 0 {
-			return fmt.Errorf("certgen: %s %w (use --overwrite to replace)", strings.Join(existing, ", "), ErrExist)
+			return fmt.Errorf("certgen: %w: %s (use --overwrite to replace)", ErrExist, strings.Join(existing, ", "))
 		}
 	}
 	for _, f := range c.files() {
@@ -172,7 +172,7 @@ func WriteSecrets(ctx context.Context, client kubernetes.Interface, namespace st
 		return Kept, nil
 	}
 	if !overwrite && len(existing) > 0 {
-		return Written, fmt.Errorf("certgen: Secret %s %w, its peer does not (use --overwrite to replace both)", strings.Join(existing, ", "), ErrExist)
+		return Written, fmt.Errorf("certgen: Secret %s %w but its peer does not; use --overwrite to replace both", strings.Join(existing, ", "), ErrExist)
 	}
 	for i, s := range want {
 		if current[i] == nil {
