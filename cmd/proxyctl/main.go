@@ -37,6 +37,7 @@ func main() {
 	serveCmd, serve := registerServe(app)
 	versionCmd := registerVersion(app)
 	bootstrapCmd, bootstrapCtx := registerBootstrap(app)
+	certgenCmd, certgenCtx := registerCertgen(app)
 
 	cmd, err := app.Parse(os.Args[1:])
 	if err != nil {
@@ -51,6 +52,8 @@ func main() {
 		err = printVersion(os.Stdout)
 	case bootstrapCmd.FullCommand():
 		err = bootstrapCtx.run()
+	case certgenCmd.FullCommand():
+		err = certgenCtx.run()
 	}
 	if err == nil {
 		return
