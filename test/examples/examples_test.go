@@ -22,11 +22,15 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
 	"github.com/proxyctl/proxyctl/internal/certgen"
+	"github.com/proxyctl/proxyctl/internal/dag"
 	"github.com/proxyctl/proxyctl/test/cluster"
 )
 
@@ -305,4 +309,82 @@ func envoyPermissions(t *testing.T, c *cluster.Cluster) {
 		{"list", "httpproxies.projectcontour.io", []string{"--all-namespaces"}, false},
 		{"get", "leases.coordination.k8s.io", []string{"-n", "proxyctl"}, false},
 	})
+}
+
+// TestSampleProxiesValid builds the DAG from every object under examples/
+// and requires each sample HTTPProxy to be valid, and each TLS one to be
+// served on the HTTPS listener with its certificate: a sample the API
+// server accepts but proxyctl rejects (a missing Service, an undelegated
+// Secret, a broken certificate) fails here.
+func TestSampleProxiesValid(t *testing.T) {
+	root, err := cluster.FindRepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs := dag.NewObjects()
+	for _, m := range manifests(t, root) {
+		for _, u := range m.objects {
+			key := types.NamespacedName{Namespace: u.GetNamespace(), Name: u.GetName()}
+			var err error
+			switch u.GroupVersionKind() {
+			case contourv1.SchemeGroupVersion.WithKind("HTTPProxy"):
+				p := new(contourv1.HTTPProxy)
+				err = fromUnstructured(u, p)
+				objs.HTTPProxies[key] = p
+			case contourv1.SchemeGroupVersion.WithKind("TLSCertificateDelegation"):
+				d := new(contourv1.TLSCertificateDelegation)
+				err = fromUnstructured(u, d)
+				objs.Delegations[key] = d
+			case corev1.SchemeGroupVersion.WithKind("Service"):
+				s := new(corev1.Service)
+				err = fromUnstructured(u, s)
+				objs.Services[key] = s
+			case corev1.SchemeGroupVersion.WithKind("Secret"):
+				s := new(corev1.Secret)
+				err = fromUnstructured(u, s)
+				// What the API server does with stringData.
+				for k, v := range s.StringData {
+					if s.Data == nil {
+						s.Data = map[string][]byte{}
+					}
+					s.Data[k] = []byte(v)
+				}
+				s.StringData = nil
+				objs.Secrets[key] = s
+			}
+			if err != nil {
+				t.Fatalf("%s: %s %s: %v", m.rel, u.GetKind(), key, err)
+			}
+		}
+	}
+	if len(objs.HTTPProxies) == 0 {
+		t.Fatal("no HTTPProxy under examples/")
+	}
+
+	d := dag.Build(objs, dag.Config{})
+	for key, p := range objs.HTTPProxies {
+		st := d.Statuses[key]
+		if st == nil {
+			t.Errorf("HTTPProxy %s: no status", key)
+			continue
+		}
+		if st.CurrentStatus != contourv1.StatusValid {
+			t.Errorf("HTTPProxy %s is %s: %s %+v", key, st.CurrentStatus, st.Description, st.Errors)
+		}
+		if len(st.Warnings) > 0 {
+			t.Errorf("HTTPProxy %s has warnings: %+v", key, st.Warnings)
+		}
+		vh := p.Spec.VirtualHost
+		if vh == nil || vh.TLS == nil {
+			continue
+		}
+		i := slices.IndexFunc(d.HTTPS, func(s *dag.SecureVirtualHost) bool { return s.Name == vh.Fqdn })
+		if i < 0 || d.HTTPS[i].Secret == nil {
+			t.Errorf("HTTPProxy %s: %s not served over TLS with its certificate", key, vh.Fqdn)
+		}
+	}
+}
+
+func fromUnstructured(u *unstructured.Unstructured, into any) error {
+	return runtime.DefaultUnstructuredConverter.FromUnstructuredWithValidation(u.Object, into, true)
 }
