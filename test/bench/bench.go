@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -181,17 +182,22 @@ func (r *run) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	cpuBefore, err := r.cpu(ctx)
+	if err != nil {
+		return err
+	}
 
 	// Create: N Services, EndpointSlices and HTTPProxies.
 	n := r.cfg.Proxies
 	r.logf("creating %d HTTPProxies, Services and EndpointSlices with %d workers", n, r.cfg.Workers)
 	began := time.Now()
-	lastCreate, err := createAll(r.phase(ctx), r.kube, r.proxies, r.ns, n, r.cfg.Workers)
+	var lat createLatency
+	lastCreate, err := createAll(r.phase(ctx), r.kube, r.proxies, r.ns, n, r.cfg.Workers, &lat)
 	if err != nil {
 		return err
 	}
 	r.res.CreateSeconds = lastCreate.Sub(began).Seconds()
-	r.logf("created %d objects in %.2fs", 3*n, r.res.CreateSeconds)
+	r.logf("created %d objects in %.2fs; %s", 3*n, r.res.CreateSeconds, &lat)
 
 	allValid, err := track.waitAllValid(r.phase(ctx), n)
 	if err != nil {
@@ -232,7 +238,15 @@ func (r *run) run(ctx context.Context) error {
 	r.res.DAGRebuildMeanMS = ms(rebuilds.mean())
 	r.res.DAGRebuildP50MS = ms(rebuilds.quantile(0.5))
 
-	return r.freshEnvoys(ctx, envoys, addrs)
+	if err := r.freshEnvoys(ctx, envoys, addrs); err != nil {
+		return err
+	}
+	cpuAfter, err := r.cpu(ctx)
+	if err != nil {
+		return err
+	}
+	r.res.CPU = cpuAfter.since(cpuBefore)
+	return nil
 }
 
 // changes times K single changes, one after another.
@@ -418,17 +432,20 @@ func (r *run) startReplicas(ctx context.Context) error {
 	}
 	for i := range r.cfg.Replicas {
 		args := append([]string{"--leader-election-resource-name", "proxyctl-bench"}, r.cfg.ServeArgs...)
+		repBin := bin
 		if r.cfg.Pprof {
 			ports, err := cluster.FreePorts(1)
 			if err != nil {
 				return err
 			}
 			addr := fmt.Sprintf("127.0.0.1:%d", ports[0])
-			args = append(args, "--debug-address", addr)
+			if repBin, err = withDebugAddress(tmp, i, bin, addr); err != nil {
+				return err
+			}
 			r.logf("replica-%d pprof: http://%s/debug/pprof/", i, addr)
 		}
 		rep, err := replica.Launch(replica.Options{
-			Binary:         bin,
+			Binary:         repBin,
 			Kubeconfig:     r.cluster.Kubeconfig,
 			Identity:       fmt.Sprintf("replica-%d", i),
 			LeaseNamespace: r.ns,
@@ -447,6 +464,23 @@ func (r *run) startReplicas(ctx context.Context) error {
 	}
 	r.logf("%d replicas ready, %s leads (%s)", len(r.replicas), r.leader.Identity, time.Since(began).Round(time.Millisecond))
 	return nil
+}
+
+// withDebugAddress writes a wrapper that runs bin with pprof on addr:
+// replica.Launch passes --debug-address "" itself, and the flag cannot be
+// given twice, so the wrapper drops Launch's and adds its own. It execs, so
+// signals reach proxyctl.
+func withDebugAddress(dir string, i int, bin, addr string) (string, error) {
+	script := `#!/usr/bin/env bash
+args=(); skip=0
+for a in "$@"; do
+  if ((skip)); then skip=0; continue; fi
+  if [[ $a == --debug-address ]]; then skip=1; continue; fi
+  args+=("$a")
+done
+exec ` + strconv.Quote(bin) + ` "${args[@]}" --debug-address ` + strconv.Quote(addr) + "\n"
+	path := filepath.Join(dir, fmt.Sprintf("proxyctl-pprof-%d", i))
+	return path, os.WriteFile(path, []byte(script), 0o755)
 }
 
 // stopReplica asks a replica to stop (it releases the Lease) and kills it if

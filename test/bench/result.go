@@ -47,7 +47,7 @@ type Result struct {
 	Dirty     bool      `json:"dirty,omitempty"`
 	GoVersion string    `json:"goVersion"`
 	Cores     int       `json:"cores"`
-	CPU       string    `json:"cpu,omitempty"`
+	CPUModel  string    `json:"cpuModel,omitempty"`
 	Config    Config    `json:"config"`
 
 	// CreateSeconds: from the first create sent to the last returned.
@@ -75,6 +75,8 @@ type Result struct {
 	DAGRebuildMeanMS   float64 `json:"dagRebuildMeanMS"`
 	DAGRebuildP50MS    float64 `json:"dagRebuildP50MS"`
 	DAGRebuildChangeMS float64 `json:"dagRebuildChangeMS"`
+	// CPU says where the machine's time went.
+	CPU CPU `json:"cpu"`
 }
 
 func newResult(cfg Config) *Result {
@@ -82,7 +84,7 @@ func newResult(cfg Config) *Result {
 		Timestamp: time.Now().UTC(),
 		GoVersion: runtime.Version(),
 		Cores:     runtime.NumCPU(),
-		CPU:       cpuModel(),
+		CPUModel:  cpuModel(),
 		Config:    cfg,
 	}
 	git := func(args ...string) string {
@@ -192,6 +194,9 @@ var rows = []row{
 		return fmt.Sprintf("%.1f / %.1f ms", r.DAGRebuildMeanMS, r.DAGRebuildP50MS)
 	}, nil},
 	{"DAG rebuild per change (mean)", func(r *Result) string { return fmt.Sprintf("%.1f ms", r.DAGRebuildChangeMS) }, nil},
+	{"CPU s: leader/others/apiserver/harness", func(r *Result) string {
+		return fmt.Sprintf("%.0f/%.0f/%.0f/%.0f in %.0f s", r.CPU.Leader, r.CPU.Followers, r.CPU.APIServer, r.CPU.Harness, r.CPU.WallSeconds)
+	}, nil},
 }
 
 // WriteTable prints the figures next to issue 4's targets, and the previous
