@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -35,6 +36,7 @@ func run() error {
 		noSave  bool
 		timeout time.Duration
 		qps     float64
+		cpuprof string
 	)
 	flag.IntVar(&cfg.Replicas, "replicas", 3, "proxyctl replicas (R), with leader election")
 	flag.IntVar(&cfg.Envoys, "envoys", 50, "simulated Envoys (C) spread over the replicas; as many fresh ones connect at the end")
@@ -55,6 +57,7 @@ func run() error {
 	flag.StringVar(&results, "results", "", "JSON-lines file runs are appended to (default <repo>/.bench/results.jsonl)")
 	flag.BoolVar(&compare, "compare", false, "print the previous run of the same size next to this one")
 	flag.BoolVar(&noSave, "no-save", false, "do not append this run to the results file")
+	flag.StringVar(&cpuprof, "cpuprofile", "", "write the harness's own CPU profile (simulated Envoys included) to this file")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments: %s", strings.Join(flag.Args(), " "))
@@ -84,6 +87,17 @@ func run() error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
+	if cpuprof != "" {
+		f, err := os.Create(cpuprof)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	res, err := bench.Run(ctx, cfg)
 	if err != nil {
 		return err
