@@ -12,8 +12,6 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/proxyctl/proxyctl/internal/build"
 	"github.com/proxyctl/proxyctl/internal/certgen"
@@ -136,20 +134,9 @@ func (c *certgenContext) run() error {
 // certgenClient builds a client from --incluster or --kubeconfig (the
 // usual loading rules when it is empty).
 func certgenClient(c *certgenContext) (kubernetes.Interface, error) {
-	var cfg *rest.Config
-	var err error
-	if c.inCluster {
-		cfg, err = rest.InClusterConfig()
-		if err != nil {
-			return nil, fmt.Errorf("in-cluster Kubernetes config: %w", err)
-		}
-	} else {
-		rules := clientcmd.NewDefaultClientConfigLoadingRules()
-		rules.ExplicitPath = c.kubeconfig
-		cfg, err = clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
-		if err != nil {
-			return nil, fmt.Errorf("kubeconfig %q: %w", c.kubeconfig, err)
-		}
+	cfg, err := restConfig(c.kubeconfig, c.inCluster)
+	if err != nil {
+		return nil, err
 	}
 	cfg.UserAgent = fmt.Sprintf("proxyctl/%s certgen", build.Get().Version)
 	client, err := kubernetes.NewForConfig(cfg)

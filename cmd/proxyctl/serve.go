@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -110,6 +111,25 @@ func registerServe(app *kingpin.Application) (*kingpin.CmdClause, *serveContext)
 	return cmd, ctx
 }
 
+// splitLists turns the list flags, given repeatedly or comma-separated
+// ("a,b" as Contour takes them), into clean lists.
+func (s *serveContext) splitLists() {
+	s.rootNamespaces = splitCommas(s.rootNamespaces)
+	s.watchNamespaces = splitCommas(s.watchNamespaces)
+}
+
+func splitCommas(values []string) []string {
+	var out []string
+	for _, v := range values {
+		for _, item := range strings.Split(v, ",") {
+			if item = strings.TrimSpace(item); item != "" {
+				out = append(out, item)
+			}
+		}
+	}
+	return out
+}
+
 // validate reports flag values that cannot work together.
 func (s *serveContext) validate() error {
 	if s.inCluster && s.kubeconfig != "" {
@@ -157,6 +177,7 @@ func (s *serveContext) validate() error {
 // returns when the first of them stops: a signal (nil, exit 0), lost
 // leadership or any failure (an error, exit 1).
 func (s *serveContext) run() error {
+	s.splitLists()
 	if err := s.validate(); err != nil {
 		return err
 	}

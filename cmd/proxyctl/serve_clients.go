@@ -33,8 +33,10 @@ func userAgent(identity, component string) string {
 	return fmt.Sprintf("proxyctl/%s (%s) %s", build.Get().Version, identity, component)
 }
 
-func restConfig(s *serveContext) (*rest.Config, error) {
-	if s.inCluster {
+// restConfig loads the client configuration from the in-cluster service
+// account or from a kubeconfig (the usual loading rules when it is empty).
+func restConfig(kubeconfig string, inCluster bool) (*rest.Config, error) {
+	if inCluster {
 		cfg, err := rest.InClusterConfig()
 		if err != nil {
 			return nil, fmt.Errorf("in-cluster Kubernetes config: %w", err)
@@ -42,16 +44,16 @@ func restConfig(s *serveContext) (*rest.Config, error) {
 		return cfg, nil
 	}
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	rules.ExplicitPath = s.kubeconfig
+	rules.ExplicitPath = kubeconfig
 	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
 	if err != nil {
-		return nil, fmt.Errorf("kubeconfig %q: %w", s.kubeconfig, err)
+		return nil, fmt.Errorf("kubeconfig %q: %w", kubeconfig, err)
 	}
 	return cfg, nil
 }
 
 func newClients(s *serveContext, identity string) (*clients, error) {
-	cfg, err := restConfig(s)
+	cfg, err := restConfig(s.kubeconfig, s.inCluster)
 	if err != nil {
 		return nil, err
 	}

@@ -188,7 +188,7 @@ func (b *builder) routeTemplate(key types.NamespacedName, idx int, r *contourv1.
 		}
 	}
 	if mirrors > 1 {
-		return fail(contourv1.ConditionTypeRouteError, contourv1.ReasonOnlyOneMirror, "only one service per route may be a mirror (%d are)", mirrors)
+		return fail(contourv1.ConditionTypeServiceError, contourv1.ReasonOnlyOneMirror, "only one service per route may be a mirror (%d are)", mirrors)
 	}
 	if mirrors == len(r.Services) {
 		return fail(contourv1.ConditionTypeRouteError, contourv1.ReasonRouteActionCountNotValid, "a route needs at least one service that is not a mirror")

@@ -51,7 +51,7 @@ func TestServices(t *testing.T) {
 				contourv1.Service{Name: "kuard", Port: 8080, Mirror: true})},
 			objs:    []any{service("default", "canary", 80)},
 			want:    nil,
-			reasons: []string{"RouteError/OnlyOneMirror"},
+			reasons: []string{"ServiceError/OnlyOneMirror"},
 		},
 		"only a mirror": {
 			routes:  []contourv1.Route{route("/", contourv1.Service{Name: "kuard", Port: 8080, Mirror: true})},

@@ -20,8 +20,9 @@ import (
 )
 
 // ErrLeadershipLost is returned by Run when this replica held the Lease and
-// could not renew it before the renew deadline.
-var ErrLeadershipLost = errors.New("leadership lost: could not renew the lease before the renew deadline")
+// no longer does: it could not renew it before the renew deadline, or it
+// found another holder in it.
+var ErrLeadershipLost = errors.New("leadership lost")
 
 // Config describes one election on a Lease.
 type Config struct {
@@ -52,6 +53,9 @@ type Elector struct {
 
 	elected     chan struct{}
 	electedOnce sync.Once
+	// checkEvery is how often Run looks for another holder in the Lease.
+	checkEvery    time.Duration
+	renewDeadline time.Duration
 }
 
 // New validates cfg and returns an Elector that has not started yet.
@@ -76,6 +80,10 @@ func New(cfg Config) (*Elector, error) {
 		identity: cfg.Identity,
 		log:      log.WithField("context", "leader"),
 		elected:  make(chan struct{}),
+		// The Lease is read at most once a retry period; looking four
+		// times as often adds little delay and costs nothing.
+		checkEvery:    cfg.RetryPeriod / 4,
+		renewDeadline: cfg.RenewDeadline,
 	}
 	lock := &resourcelock.LeaseLock{
 		LeaseMeta:  metav1.ObjectMeta{Namespace: cfg.Namespace, Name: cfg.Name},
@@ -168,9 +176,46 @@ func (e *Elector) Run(ctx context.Context) error {
 		<-ctx.Done()
 		return nil
 	}
-	e.elector.Run(ctx)
-	if ctx.Err() != nil {
-		return nil
+	electionCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		e.elector.Run(electionCtx)
+	}()
+
+	// client-go keeps retrying a renewal until the renew deadline even when
+	// it has already read the Lease and found another holder in it. Once
+	// that is known there is nothing to wait for, and every moment longer
+	// is a moment a deposed leader might still write status: stop at once.
+	// Cancelling does not release the Lease, which is no longer ours.
+	ticker := time.NewTicker(e.checkEvery)
+	defer ticker.Stop()
+	deposed := false
+	for !deposed {
+		select {
+		case <-done:
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("%w: could not renew the lease before the renew deadline (%s)", ErrLeadershipLost, e.renewDeadline)
+		case <-ticker.C:
+			deposed = e.deposed()
+		}
 	}
-	return ErrLeadershipLost
+	cancel()
+	<-done
+	return fmt.Errorf("%w: the lease is held by %q", ErrLeadershipLost, e.elector.GetLeader())
+}
+
+// deposed reports whether this replica led and has since read another
+// holder in the Lease.
+func (e *Elector) deposed() bool {
+	select {
+	case <-e.elected:
+	default:
+		return false
+	}
+	holder := e.elector.GetLeader()
+	return holder != "" && holder != e.identity
 }

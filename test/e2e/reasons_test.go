@@ -29,10 +29,6 @@ type reasonCase struct {
 	// restrictRoots runs the case under a replica whose --root-namespaces
 	// does not name the case's namespace.
 	restrictRoots bool
-	// divergence, when set, is the type the DAG is known to emit instead
-	// of typ (Contour's). The case skips while the DAG still emits it, so
-	// the difference shows in the output without hiding a new one.
-	divergence string
 }
 
 // reasonCases covers every reason of DESIGN.md §3. Each case runs in its own
@@ -296,7 +292,6 @@ spec:
     - {name: web, port: 80, mirror: true, weight: 50}
 `,
 		proxy: "mirrors", reason: contourv1.ReasonOnlyOneMirror, typ: contourv1.ConditionTypeServiceError,
-		divergence: contourv1.ConditionTypeRouteError,
 	},
 	"DelegationNotPermitted": {
 		manifest: `
@@ -514,10 +509,6 @@ func checkReason(t *testing.T, other string, c reasonCase) {
 		return fmt.Errorf("no error with reason %s in %+v", c.reason, cond.Errors)
 	})
 	if got.Type != c.typ {
-		if got.Type == c.divergence {
-			t.Skipf("KNOWN DIVERGENCE: %s is reported with type %s; Contour reports it as %s (message %q)",
-				c.reason, got.Type, c.typ, got.Message)
-		}
 		t.Errorf("%s is reported with type %s, want %s", c.reason, got.Type, c.typ)
 	}
 	if got.Message == "" {

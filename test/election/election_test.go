@@ -117,9 +117,11 @@ func TestSIGKILLOfLeaderFailsOver(t *testing.T) {
 	next, _ := waitForSettledLeader(t, rs, leaseDuration+retryPeriod+10*time.Second, old.Identity)
 	took := time.Since(killed)
 	t.Logf("SIGKILL of %s: %s leads after %s (lease %s, retry %s)", old.Identity, next.Identity, took, leaseDuration, retryPeriod)
-	// A standby takes over once the lease has expired in its own view, on
-	// its next retry; retries are jittered by up to 1.2 retry periods.
-	if max := leaseDuration + retryPeriod*22/10 + slack; took > max {
+	// client-go's standby starts the lease clock when it observes the last
+	// renewal, up to one jittered retry (2.2 retry periods) after it
+	// happened, and notices the expiry on its next jittered retry: at worst
+	// the lease duration plus 4.4 retry periods.
+	if max := leaseDuration + retryPeriod*44/10 + slack; took > max {
 		t.Fatalf("failover took %s, want at most %s", took, max)
 	}
 }
@@ -186,9 +188,10 @@ func TestLeaseTakenByAnotherHolderEndsLeader(t *testing.T) {
 	if code == 0 {
 		t.Fatal("a replica that lost leadership exited 0; want non-zero")
 	}
-	// The leader notices at its next renewal (one retry period) and gives
-	// up once the renew deadline has passed without a successful renewal.
-	if max := renewDeadline + retryPeriod + slack; took > max {
+	// The leader reads the Lease at its next renewal, at most one retry
+	// period later, finds the other holder and exits at once, well within
+	// the renew deadline.
+	if max := renewDeadline; took > max {
 		t.Fatalf("deposed leader took %s to exit, want at most %s", took, max)
 	}
 	if !strings.Contains(old.Log(), "leadership lost") {

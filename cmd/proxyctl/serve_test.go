@@ -1,0 +1,56 @@
+package main
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/alecthomas/kingpin/v2"
+)
+
+func parseServe(t *testing.T, args ...string) (*serveContext, error) {
+	t.Helper()
+	app := kingpin.New("proxyctl", "")
+	_, s := registerServe(app)
+	if _, err := app.Parse(append([]string{"serve"}, args...)); err != nil {
+		return nil, err
+	}
+	s.splitLists()
+	return s, s.validate()
+}
+
+func TestServeNamespaceListsAreCommaSeparatedOrRepeated(t *testing.T) {
+	s, err := parseServe(t, "--insecure", "--root-namespaces", "a, b,,c", "--root-namespaces", "d", "--watch-namespaces", "x,y")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"a", "b", "c", "d"}; !slices.Equal(s.rootNamespaces, want) {
+		t.Errorf("root namespaces = %q, want %q", s.rootNamespaces, want)
+	}
+	if want := []string{"x", "y"}; !slices.Equal(s.watchNamespaces, want) {
+		t.Errorf("watch namespaces = %q, want %q", s.watchNamespaces, want)
+	}
+}
+
+func TestServeRejectsBadFlags(t *testing.T) {
+	for name, c := range map[string]struct {
+		args []string
+		want string
+	}{
+		"no TLS and not insecure": {nil, "--insecure"},
+		"insecure with TLS files": {[]string{"--insecure", "--xds-ca-file", "ca"}, "mutually exclusive"},
+		"half the TLS files":      {[]string{"--xds-ca-file", "ca", "--xds-cert-file", "c"}, "mutual TLS"},
+		"port out of range":       {[]string{"--insecure", "--xds-port", "70000"}, "--xds-port"},
+		"same envoy ports":        {[]string{"--insecure", "--envoy-http-port", "1", "--envoy-https-port", "1"}, "must differ"},
+		"renew not below lease": {[]string{"--insecure", "--leader-election-lease-duration", "5s",
+			"--leader-election-renew-deadline", "5s"}, "timings"},
+		"kubeconfig and incluster": {[]string{"--insecure", "--incluster", "--kubeconfig", "k"}, "mutually exclusive"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := parseServe(t, c.args...)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error = %v, want one mentioning %q", err, c.want)
+			}
+		})
+	}
+}
