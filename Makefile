@@ -82,13 +82,20 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzBuild$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./internal/dag/
 	$(GO) test -run '^$$' -fuzz '^FuzzSnapshot$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./internal/xds/
 
-bench: tools envoy
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+# Go micro-benchmarks, then the harness of test/bench: a real API server,
+# three replicas, simulated Envoys and N HTTPProxies, compared with the
+# targets; each run is appended to .bench/results.jsonl.
+# BENCH_FLAGS='--proxies 10000 --compare' for the large run.
+BENCH_FLAGS ?=
+bench: tools
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/...
+	$(GO) run ./test/bench/cmd/proxyctl-bench $(BENCH_FLAGS)
 
+# The main job: a local control plane, three replicas, Envoy and sample
+# apps, in the foreground until Ctrl-C. Needs root (network namespace).
 demo: build tools envoy
-	@echo "make demo: a later change starts a local control plane, three replicas, Envoy and a sample app here."
-	@echo "Until then it builds bin/proxyctl and the Kubernetes parts:"
-	@ls -1 $(BIN)
+	$(GO) build -o $(BIN)/demo ./test/cmd/demo
+	$(BIN)/demo $(DEMO_FLAGS)
 
 clean:
 	rm -rf $(BIN) .demo

@@ -47,21 +47,30 @@ type NS struct {
 // New creates a namespace for the test and removes it when the test ends.
 func New(t testing.TB) *NS {
 	t.Helper()
+	n, err := Create()
+	if err != nil {
+		t.Fatalf("netns: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := n.Close(); err != nil {
+			t.Errorf("netns cleanup: %v", err)
+		}
+	})
+	return n
+}
+
+// Create makes a namespace that the caller must Close; New is the form
+// for tests.
+func Create() (*NS, error) {
 	var lastErr error
 	for range 5 {
 		n, err := create()
 		if err == nil {
-			t.Cleanup(func() {
-				if err := n.Close(); err != nil {
-					t.Errorf("netns cleanup: %v", err)
-				}
-			})
-			return n
+			return n, nil
 		}
 		lastErr = err
 	}
-	t.Fatalf("netns: %v", lastErr)
-	return nil
+	return nil, lastErr
 }
 
 func create() (_ *NS, err error) {

@@ -72,6 +72,9 @@ type Options struct {
 	Args []string
 	// LogDir receives <identity>.log.
 	LogDir string
+	// HTTPPort and XDSPort fix the replica's ports, so that a restarted
+	// replica comes back where it was; 0 picks free ones.
+	HTTPPort, XDSPort int
 }
 
 // Replica is one running `proxyctl serve` process.
@@ -114,6 +117,12 @@ func Launch(o Options) (*Replica, error) {
 	ports, err := cluster.FreePorts(2)
 	if err != nil {
 		return nil, err
+	}
+	if o.HTTPPort != 0 {
+		ports[0] = o.HTTPPort
+	}
+	if o.XDSPort != 0 {
+		ports[1] = o.XDSPort
 	}
 	r := &Replica{
 		Identity: o.Identity,
@@ -173,8 +182,14 @@ func (r *Replica) Exited() <-chan struct{} { return r.done }
 func (r *Replica) Wait(timeout time.Duration) (int, error) {
 	select {
 	case <-r.done:
-	case <-time.After(timeout):
-		return 0, fmt.Errorf("replica %s still running after %s", r.Identity, timeout)
+	default:
+		// Only now start the clock: with a zero timeout the exit, if it
+		// already happened, must win.
+		select {
+		case <-r.done:
+		case <-time.After(timeout):
+			return 0, fmt.Errorf("replica %s still running after %s", r.Identity, timeout)
+		}
 	}
 	var exit *exec.ExitError
 	if errors.As(r.err, &exit) {
