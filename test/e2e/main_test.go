@@ -5,8 +5,6 @@
 package e2e
 
 import (
-	"fmt"
-	"os"
 	"testing"
 
 	"github.com/proxyctl/proxyctl/test/cluster"
@@ -16,19 +14,4 @@ import (
 // its own.
 var kube *cluster.Cluster
 
-func TestMain(m *testing.M) {
-	c, err := cluster.New(cluster.Options{})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "starting the test control plane:", err)
-		os.Exit(1)
-	}
-	kube = c
-	code := m.Run()
-	if code != 0 {
-		_ = c.DumpLogs(os.Stderr, 30)
-	}
-	if err := c.Stop(); err != nil {
-		fmt.Fprintln(os.Stderr, "stopping the test control plane:", err)
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { cluster.Main(m, cluster.Options{}, &kube) }
