@@ -35,7 +35,7 @@ func load(t *testing.T, file string, into any) {
 }
 
 func TestMaximalObjectsRoundTripThroughTheAPIServer(t *testing.T) {
-	c := cluster.Start(t)
+	c := kube
 	ns := c.NewNamespace(t)
 	client := versioned.NewForConfigOrDie(c.RESTConfig())
 	ctx := context.Background()
@@ -100,7 +100,7 @@ func TestMaximalObjectsRoundTripThroughTheAPIServer(t *testing.T) {
 
 // Fresh objects show the CRD's defaults until a controller writes status.
 func TestNewProxyShowsNotReconciled(t *testing.T) {
-	c := cluster.Start(t)
+	c := kube
 	ns := c.NewNamespace(t)
 	out, err := c.KubectlInput(strings.NewReader(`
 apiVersion: projectcontour.io/v1
@@ -124,7 +124,7 @@ spec:
 }
 
 func TestSchemaRejectsInvalidObjects(t *testing.T) {
-	c := cluster.Start(t)
+	c := kube
 	ns := c.NewNamespace(t)
 	for name, manifest := range map[string]string{
 		"service port out of range": `
