@@ -1,19 +1,9 @@
 package xdsclient
 
 import (
-	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
-	"google.golang.org/protobuf/proto"
 )
-
-func clusterName(value []byte) string {
-	var cla endpointv3.ClusterLoadAssignment
-	if proto.Unmarshal(value, &cla) != nil {
-		return ""
-	}
-	return cla.ClusterName
-}
 
 // sdsNames lists the SDS secrets a filter chain's TLS context asks for.
 func sdsNames(fc *listenerv3.FilterChain) []string {
