@@ -208,17 +208,19 @@ func (s *serveContext) run() error {
 	if err != nil {
 		return err
 	}
-	ctrl, err := newController(s, clients, reg, log, xdsServer)
+	ctrl, err := newController(s, clients, reg, log)
 	if err != nil {
 		return err
 	}
 	// The status writer reads current objects from the controller's
-	// informers and receives every DAG after xDS does.
+	// informers. It sees each DAG first: it only queues work for its own
+	// goroutines, so the leader's writes start while xDS translates.
 	statusWriter, err := newStatusWriter(clients, ctrl, elector, reg, log)
 	if err != nil {
 		return err
 	}
 	ctrl.AddObserver(statusWriter)
+	ctrl.AddObserver(xdsServer)
 	group.Add("controller", ctrl.Run)
 	group.Add("status writer", statusWriter.Run)
 	// The HTTP listeners are bound here, before the election starts, so a
