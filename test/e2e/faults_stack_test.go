@@ -396,6 +396,14 @@ func (fs *faultStack) run(t *testing.T, f fault) faultResult {
 	if f.check != nil {
 		f.check(t, leader)
 	}
+	// Watch for at least a lease duration after the fault: a deposed
+	// leader's exit, a second leader, a failed request come within it.
+	eventually(t, "a lease duration of watching", func() error {
+		if d := time.Since(at); d < faultLease {
+			return fmt.Errorf("only %s since the fault", d)
+		}
+		return nil
+	})
 	fs.settle(t)
 	res.leaders = lw.stop(t)
 	res.sent, res.failed = tr.stop(t)
