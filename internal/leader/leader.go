@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -56,6 +57,10 @@ type Elector struct {
 	// checkEvery is how often Run looks for another holder in the Lease.
 	checkEvery    time.Duration
 	renewDeadline time.Duration
+	lock          *resourcelock.LeaseLock
+	// stopped is set once the election loop has ended: from then on this
+	// replica does not lead, whatever the last Lease it read said.
+	stopped atomic.Bool
 }
 
 // New validates cfg and returns an Elector that has not started yet.
@@ -95,9 +100,11 @@ func New(cfg Config) (*Elector, error) {
 		LeaseDuration: cfg.LeaseDuration,
 		RenewDeadline: cfg.RenewDeadline,
 		RetryPeriod:   cfg.RetryPeriod,
-		// Giving the Lease back on a clean shutdown lets a standby take over
-		// within one retry period instead of waiting out the lease duration.
-		ReleaseOnCancel: true,
+		// Not client-go's release: it also runs after a failed renewal,
+		// spending up to another request timeout on a Lease that is no
+		// longer ours while this replica still looks like the leader. Run
+		// releases the Lease itself, and only on a clean shutdown.
+		ReleaseOnCancel: false,
 		Name:            cfg.Namespace + "/" + cfg.Name,
 		Callbacks: leaderelection.LeaderCallbacks{
 			OnStartedLeading: func(context.Context) { e.becomeLeader() },
@@ -111,6 +118,7 @@ func New(cfg Config) (*Elector, error) {
 		return nil, fmt.Errorf("leader: %w", err)
 	}
 	e.elector = le
+	e.lock = lock
 	return e, nil
 }
 
@@ -155,7 +163,7 @@ func (e *Elector) Leading() bool {
 	default:
 		return false
 	}
-	return e.elector == nil || e.elector.IsLeader()
+	return e.elector == nil || (!e.stopped.Load() && e.elector.IsLeader())
 }
 
 // Holder is the identity in the Lease as this replica last read or wrote
@@ -182,6 +190,7 @@ func (e *Elector) Run(ctx context.Context) error {
 	go func() {
 		defer close(done)
 		e.elector.Run(electionCtx)
+		e.stopped.Store(true)
 	}()
 
 	// client-go keeps retrying a renewal until the renew deadline even when
@@ -196,7 +205,7 @@ func (e *Elector) Run(ctx context.Context) error {
 		select {
 		case <-done:
 			if ctx.Err() != nil {
-				return nil
+				return e.release()
 			}
 			return fmt.Errorf("%w: could not renew the lease before the renew deadline (%s)", ErrLeadershipLost, e.renewDeadline)
 		case <-ticker.C:
@@ -206,6 +215,38 @@ func (e *Elector) Run(ctx context.Context) error {
 	cancel()
 	<-done
 	return fmt.Errorf("%w: the lease is held by %q", ErrLeadershipLost, e.elector.GetLeader())
+}
+
+// release gives the Lease back after a clean shutdown, if this replica
+// holds it, so that a standby takes over on its next retry instead of
+// waiting out the lease duration. The update carries the Lease's
+// resourceVersion, so it cannot overwrite a holder that took over since.
+func (e *Elector) release() error {
+	select {
+	case <-e.elected:
+	default:
+		return nil // never led: nothing to give back
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), e.renewDeadline)
+	defer cancel()
+	record, _, err := e.lock.Get(ctx)
+	if err != nil {
+		return fmt.Errorf("leader: releasing the lease: %w", err)
+	}
+	if record.HolderIdentity != e.identity {
+		return nil
+	}
+	now := metav1.NewTime(time.Now())
+	if err := e.lock.Update(ctx, resourcelock.LeaderElectionRecord{
+		LeaseDurationSeconds: 1,
+		RenewTime:            now,
+		AcquireTime:          now,
+		LeaderTransitions:    record.LeaderTransitions,
+	}); err != nil {
+		return fmt.Errorf("leader: releasing the lease: %w", err)
+	}
+	e.log.Info("released the lease")
+	return nil
 }
 
 // deposed reports whether this replica led and has since read another
