@@ -12,10 +12,13 @@ import (
 // from each DAG, and writes only once the became-leader channel closes.
 func newStatusWriter(c *clients, proxies status.ProxyGetter, elector *leader.Elector, reg prometheus.Registerer, log logrus.FieldLogger) (*status.Writer, error) {
 	return status.NewWriter(status.Config{
-		Client:     c.contour,
-		Proxies:    proxies,
-		Elected:    elector.Elected(),
-		Registerer: reg,
-		Log:        log,
+		Client:  c.contour,
+		Proxies: proxies,
+		Elected: elector.Elected(),
+		// A replica that learns it lost the Lease stops writing at once,
+		// in the moment before the process exits.
+		StillLeading: elector.Leading,
+		Registerer:   reg,
+		Log:          log,
 	})
 }

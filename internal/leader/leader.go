@@ -14,7 +14,9 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
 	coordinationv1client "k8s.io/client-go/kubernetes/typed/coordination/v1"
 	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
@@ -58,9 +60,14 @@ type Elector struct {
 	checkEvery    time.Duration
 	renewDeadline time.Duration
 	lock          *resourcelock.LeaseLock
+	leases        coordinationv1client.LeasesGetter
+	namespace     string
+	name          string
 	// stopped is set once the election loop has ended: from then on this
 	// replica does not lead, whatever the last Lease it read said.
 	stopped atomic.Bool
+	// taker is the other holder the Lease watch saw, once it saw one.
+	taker atomic.Pointer[string]
 }
 
 // New validates cfg and returns an Elector that has not started yet.
@@ -119,6 +126,7 @@ func New(cfg Config) (*Elector, error) {
 	}
 	e.elector = le
 	e.lock = lock
+	e.leases, e.namespace, e.name = cfg.Client, cfg.Namespace, cfg.Name
 	return e, nil
 }
 
@@ -173,6 +181,9 @@ func (e *Elector) Holder() string {
 	if e.elector == nil {
 		return e.identity
 	}
+	if taker := e.taker.Load(); taker != nil {
+		return *taker
+	}
 	return e.elector.GetLeader()
 }
 
@@ -198,23 +209,34 @@ func (e *Elector) Run(ctx context.Context) error {
 	// that is known there is nothing to wait for, and every moment longer
 	// is a moment a deposed leader might still write status: stop at once.
 	// Cancelling does not release the Lease, which is no longer ours.
+	// A watch on the Lease learns of another holder within milliseconds of
+	// its write, long before the next renewal would; the ticker is the
+	// fallback when the watch is down.
+	stolen := make(chan string, 1)
+	go e.watchHolder(electionCtx, stolen)
 	ticker := time.NewTicker(e.checkEvery)
 	defer ticker.Stop()
 	deposed := false
+	holder := ""
 	for !deposed {
 		select {
+		case holder = <-stolen:
+			deposed = true
 		case <-done:
 			if ctx.Err() != nil {
 				return e.release()
 			}
 			return fmt.Errorf("%w: could not renew the lease before the renew deadline (%s)", ErrLeadershipLost, e.renewDeadline)
 		case <-ticker.C:
-			deposed = e.deposed()
+			if deposed = e.deposed(); deposed {
+				holder = e.elector.GetLeader()
+			}
 		}
 	}
+	e.stopped.Store(true)
 	cancel()
 	<-done
-	return fmt.Errorf("%w: the lease is held by %q", ErrLeadershipLost, e.elector.GetLeader())
+	return fmt.Errorf("%w: the lease is held by %q", ErrLeadershipLost, holder)
 }
 
 // release gives the Lease back after a clean shutdown, if this replica
@@ -247,6 +269,44 @@ func (e *Elector) release() error {
 	}
 	e.log.Info("released the lease")
 	return nil
+}
+
+// watchHolder watches the Lease and, once this replica leads, sends the
+// first other holder it sees. It re-establishes the watch until ctx ends.
+func (e *Elector) watchHolder(ctx context.Context, stolen chan<- string) {
+	for ctx.Err() == nil {
+		w, err := e.leases.Leases(e.namespace).Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + e.name})
+		if err != nil {
+			select {
+			case <-ctx.Done():
+			case <-time.After(e.checkEvery):
+			}
+			continue
+		}
+		for ev := range w.ResultChan() {
+			lease, ok := ev.Object.(*coordinationv1.Lease)
+			if !ok || ev.Type == watch.Deleted {
+				continue
+			}
+			holder := ""
+			if lease.Spec.HolderIdentity != nil {
+				holder = *lease.Spec.HolderIdentity
+			}
+			select {
+			case <-e.elected:
+			default:
+				continue // not leading yet: another holder is expected
+			}
+			if holder != "" && holder != e.identity {
+				e.taker.Store(&holder)
+				e.stopped.Store(true) // stop reporting leadership at once
+				w.Stop()
+				stolen <- holder
+				return
+			}
+		}
+		w.Stop()
+	}
 }
 
 // deposed reports whether this replica led and has since read another

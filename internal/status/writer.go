@@ -68,6 +68,10 @@ type Config struct {
 	Proxies ProxyGetter
 	// Elected closes once this replica leads. Nothing is written before.
 	Elected <-chan struct{}
+	// StillLeading, when set, is asked right before every write, so that a
+	// replica that has just learned it lost the Lease writes nothing more
+	// while it shuts down. Learning that it leads comes only from Elected.
+	StillLeading func() bool
 	// Workers is the number of concurrent writers; DefaultWorkers if 0.
 	Workers int
 	// Registerer receives the metrics; nil registers nothing.
@@ -90,10 +94,12 @@ type Writer struct {
 	client  versioned.Interface
 	proxies ProxyGetter
 	elected <-chan struct{}
-	workers int
-	log     logrus.FieldLogger
-	clock   func() time.Time
-	metrics *writerMetrics
+	// stillLeading is Config.StillLeading.
+	stillLeading func() bool
+	workers      int
+	log          logrus.FieldLogger
+	clock        func() time.Time
+	metrics      *writerMetrics
 
 	queue   *queue
 	limiter workqueue.TypedRateLimiter[types.NamespacedName]
@@ -115,16 +121,17 @@ func NewWriter(cfg Config) (*Writer, error) {
 		return nil, errors.New("status: Client, Proxies and Elected are required")
 	}
 	w := &Writer{
-		client:  cfg.Client,
-		proxies: cfg.Proxies,
-		elected: cfg.Elected,
-		workers: cfg.Workers,
-		log:     cfg.Log,
-		clock:   cfg.Clock,
-		queue:   newQueue(),
-		limiter: workqueue.NewTypedItemExponentialFailureRateLimiter[types.NamespacedName](50*time.Millisecond, 60*time.Second),
-		desired: map[types.NamespacedName]*dag.ProxyStatus{},
-		written: map[types.NamespacedName]dag.ProxyStatus{},
+		client:       cfg.Client,
+		proxies:      cfg.Proxies,
+		elected:      cfg.Elected,
+		stillLeading: cfg.StillLeading,
+		workers:      cfg.Workers,
+		log:          cfg.Log,
+		clock:        cfg.Clock,
+		queue:        newQueue(),
+		limiter:      workqueue.NewTypedItemExponentialFailureRateLimiter[types.NamespacedName](50*time.Millisecond, 60*time.Second),
+		desired:      map[types.NamespacedName]*dag.ProxyStatus{},
+		written:      map[types.NamespacedName]dag.ProxyStatus{},
 	}
 	if w.workers <= 0 {
 		w.workers = DefaultWorkers
@@ -307,6 +314,10 @@ func (w *Writer) sync(ctx context.Context, k types.NamespacedName) error {
 		want := Desired(ps, obj.Status, metav1.NewTime(w.clock()))
 		if !NeedsUpdate(obj.Status, want) {
 			w.metrics.writes.WithLabelValues(resultUnchanged).Inc()
+			return nil
+		}
+		if w.stillLeading != nil && !w.stillLeading() {
+			log.Debug("not writing: this replica no longer leads")
 			return nil
 		}
 		update := obj.DeepCopy()
