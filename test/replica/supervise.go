@@ -3,14 +3,10 @@ package replica
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"slices"
 	"strconv"
-	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -59,6 +55,8 @@ func Supervise(t testing.TB, o Options, restartDelay time.Duration) *Supervisor 
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Every restart comes back on the first run's ports.
+	o.HTTPPort, o.XDSPort = port(r.HTTPAddr), port(r.XDSAddr)
 	s := &Supervisor{
 		Identity: o.Identity, HTTPAddr: r.HTTPAddr, XDSAddr: r.XDSAddr, LogPath: r.LogPath,
 		opts: o, delay: restartDelay,
@@ -110,7 +108,10 @@ func (s *Supervisor) restart(code int, delay time.Duration) bool {
 		case <-time.After(delay):
 		}
 		appendLine(s.LogPath, fmt.Sprintf("--- supervisor: %s exited with code %d; restarting", s.Identity, code))
-		next, err := launchAt(s.opts, s.HTTPAddr, s.XDSAddr)
+		// The same ports as before: the replica comes back where Envoy and
+		// the tests expect it. A port still held by the previous process
+		// makes it exit, and the next round starts it again.
+		next, err := Launch(s.opts)
 		if err != nil {
 			continue
 		}
@@ -129,48 +130,13 @@ func (s *Supervisor) SetRestartDelay(d time.Duration) {
 	s.mu.Unlock()
 }
 
-// launchAt is Launch on given addresses: kingpin refuses a repeated
-// --http-port or --xds-port, so Options.Args cannot override Launch's.
-// A port still held by the previous process makes the replica exit, and
-// the supervisor starts it again.
-func launchAt(o Options, httpAddr, xdsAddr string) (*Replica, error) {
-	httpHost, httpPort, _ := strings.Cut(httpAddr, ":")
-	xdsHost, xdsPort, _ := strings.Cut(xdsAddr, ":")
-	r := &Replica{
-		Identity: o.Identity, HTTPAddr: httpAddr, XDSAddr: xdsAddr,
-		LogPath: filepath.Join(o.LogDir, o.Identity+".log"),
-		done:    make(chan struct{}),
-	}
-	logFile, err := os.OpenFile(r.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	defer logFile.Close()
-	args := append([]string{"serve",
-		"--kubeconfig", o.Kubeconfig,
-		"--http-address", httpHost, "--http-port", httpPort,
-		"--debug-address", "",
-		"--xds-address", xdsHost, "--xds-port", xdsPort,
-	}, o.Args...)
-	if !slices.Contains(o.Args, "--xds-cert-file") {
-		args = append(args, "--insecure")
-	}
-	r.cmd = exec.Command(o.Binary, args...)
-	r.cmd.Env = append(os.Environ(), "POD_NAME="+o.Identity, "POD_NAMESPACE="+o.LeaseNamespace)
-	r.cmd.Stdout = logFile
-	r.cmd.Stderr = logFile
-	r.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := r.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start replica %s: %w", o.Identity, err)
-	}
-	go func() {
-		r.err = r.cmd.Wait()
-		close(r.done)
-	}()
-	return r, nil
+// appendLine marks a restart in the replica's log, for people reading it.
+func port(hostPort string) int {
+	_, p, _ := net.SplitHostPort(hostPort)
+	n, _ := strconv.Atoi(p)
+	return n
 }
 
-// appendLine marks a restart in the replica's log, for people reading it.
 func appendLine(path, line string) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
