@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -35,10 +36,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Unix time of the last DAG rebuild.",
 		}),
 	}
-	for _, c := range []prometheus.Collector{m.events, m.rebuilds, m.rebuildDuration, m.lastRebuild} {
-		if err := reg.Register(c); err != nil {
-			return nil, err
-		}
+	if err := pmetrics.Register(reg, m.events, m.rebuilds, m.rebuildDuration, m.lastRebuild); err != nil {
+		return nil, fmt.Errorf("controller: register metrics: %w", err)
 	}
 	return m, nil
 }

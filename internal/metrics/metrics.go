@@ -43,3 +43,14 @@ func RegisterLeader(reg prometheus.Registerer, leading func() bool) error {
 		return 0
 	}))
 }
+
+// Register registers each collector, stopping at the first error (a name
+// registered twice, most likely).
+func Register(reg prometheus.Registerer, cs ...prometheus.Collector) error {
+	for _, c := range cs {
+		if err := reg.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}

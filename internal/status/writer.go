@@ -422,10 +422,8 @@ func newWriterMetrics(reg prometheus.Registerer) (*writerMetrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.writes, m.duration, m.proxies} {
-		if err := reg.Register(c); err != nil {
-			return nil, fmt.Errorf("status: register metrics: %w", err)
-		}
+	if err := metrics.Register(reg, m.writes, m.duration, m.proxies); err != nil {
+		return nil, fmt.Errorf("status: register metrics: %w", err)
 	}
 	return m, nil
 }

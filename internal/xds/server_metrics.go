@@ -2,6 +2,7 @@ package xds
 
 import (
 	"context"
+	"fmt"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
@@ -38,10 +39,8 @@ func newServerMetrics(reg prometheus.Registerer) (*serverMetrics, error) {
 			Help: "Snapshots not served because they were inconsistent or could not be set.",
 		}),
 	}
-	for _, c := range []prometheus.Collector{m.streams, m.pushes, m.snapshotDuration, m.snapshotErrors} {
-		if err := reg.Register(c); err != nil {
-			return nil, err
-		}
+	if err := pmetrics.Register(reg, m.streams, m.pushes, m.snapshotDuration, m.snapshotErrors); err != nil {
+		return nil, fmt.Errorf("xds: register metrics: %w", err)
 	}
 	return m, nil
 }
