@@ -98,6 +98,22 @@ func validCondition(ps *dag.ProxyStatus) contourv1.DetailedCondition {
 	return c
 }
 
+// currentStatus is the currentStatus Desired writes for ps, without
+// building the condition: valid, invalid or orphaned.
+func currentStatus(ps *dag.ProxyStatus) string {
+	orphaned := ps.CurrentStatus == contourv1.StatusOrphaned
+	for _, e := range ps.Errors {
+		orphaned = orphaned || e.Type == contourv1.ConditionTypeOrphanedError
+	}
+	switch {
+	case orphaned:
+		return contourv1.StatusOrphaned
+	case len(ps.Errors) > 0 || ps.CurrentStatus == contourv1.StatusInvalid:
+		return contourv1.StatusInvalid
+	}
+	return contourv1.StatusValid
+}
+
 func isOrphaned(c contourv1.DetailedCondition) bool {
 	_, ok := c.GetError(contourv1.ConditionTypeOrphanedError)
 	return ok

@@ -241,3 +241,25 @@ func TestUpToDateIgnoresNewerGenerations(t *testing.T) {
 		t.Error("a status observed at a newer generation must not be replaced")
 	}
 }
+
+// TestCurrentStatusAgreesWithDesired: the metrics' shortcut says what
+// Desired would write.
+func TestCurrentStatusAgreesWithDesired(t *testing.T) {
+	orphanErr := dag.Condition{Type: contourv1.ConditionTypeOrphanedError, Reason: contourv1.ReasonOrphaned, Message: "m"}
+	other := dag.Condition{Type: "SpecError", Reason: "NothingDefined", Message: "m"}
+	validWithErrors := valid(1)
+	validWithErrors.Errors = []dag.Condition{other}
+	for name, ps := range map[string]*dag.ProxyStatus{
+		"valid":                 valid(1),
+		"valid with warnings":   withWarnings(valid(1), other),
+		"invalid":               invalid(1, other),
+		"invalid without error": invalid(1),
+		"orphaned":              orphaned(1),
+		"orphan error":          invalid(1, orphanErr),
+		"valid but errors":      validWithErrors,
+	} {
+		if got, want := currentStatus(ps), Desired(ps, contourv1.HTTPProxyStatus{}, t0).CurrentStatus; got != want {
+			t.Errorf("%s: currentStatus %q, Desired writes %q", name, got, want)
+		}
+	}
+}

@@ -106,6 +106,8 @@ type Writer struct {
 
 	mu      sync.Mutex
 	leading bool
+	// desired is the latest DAG's Statuses, not copied: nil entries mean
+	// no result.
 	desired map[types.NamespacedName]*dag.ProxyStatus
 	// written is the result last written per key. When the lister still
 	// shows an older status for a result we already wrote, it is behind
@@ -158,19 +160,18 @@ type discard struct{}
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
 // OnChange records d's status results, replacing the previous set, and,
-// when leading, queues every proxy whose object shows something else. It
-// makes no API call. d is not modified nor kept.
+// when leading, queues every proxy whose result changed and whose object
+// shows something else. It makes no API call and keeps d's Statuses as
+// they are: a DAG is immutable, and dag.Builder hands back the previous
+// *ProxyStatus for a result that did not change, so comparing pointers
+// finds the few results worth a look among 10,000.
 func (w *Writer) OnChange(d *dag.DAG) {
-	desired := make(map[types.NamespacedName]*dag.ProxyStatus, len(d.Statuses))
-	for k, ps := range d.Statuses {
-		if ps != nil {
-			desired[k] = ps
-		}
-	}
+	desired := d.Statuses
 	w.mu.Lock()
+	prev := w.desired
 	w.desired = desired
 	for k := range w.written {
-		if _, ok := desired[k]; !ok {
+		if desired[k] == nil {
 			delete(w.written, k)
 		}
 	}
@@ -179,8 +180,28 @@ func (w *Writer) OnChange(d *dag.DAG) {
 		w.metrics.setProxies(desired)
 	}
 	w.mu.Unlock()
-	if leading {
-		w.enqueueStale(desired)
+	if !leading {
+		return
+	}
+	for k, ps := range desired {
+		if ps != nil && prev[k] != ps {
+			w.enqueueIfStale(k, ps)
+		}
+	}
+}
+
+// OnProxy is told of every HTTPProxy the informers deliver, including the
+// status-only updates that cause no rebuild, and queues it when leading and
+// its status is not what the latest DAG says: someone else wrote over it
+// (another controller, or a write of the previous leader that landed late).
+// Our own writes arriving back are up to date and cost one comparison.
+func (w *Writer) OnProxy(p *contourv1.HTTPProxy) {
+	k := types.NamespacedName{Namespace: p.Namespace, Name: p.Name}
+	w.mu.Lock()
+	ps, leading := w.desired[k], w.leading
+	w.mu.Unlock()
+	if leading && ps != nil && !upToDate(ps, p) {
+		w.queue.add(k)
 	}
 }
 
@@ -217,15 +238,20 @@ func (w *Writer) Pending() int { return w.queue.len() }
 
 func (w *Writer) enqueueStale(desired map[types.NamespacedName]*dag.ProxyStatus) {
 	for k, ps := range desired {
-		obj, err := w.proxies.HTTPProxy(k.Namespace, k.Name)
-		switch {
-		case apierrors.IsNotFound(err):
-			continue
-		case err != nil:
-			w.queue.add(k) // let a worker retry and report
-		case !upToDate(ps, obj):
-			w.queue.add(k)
+		if ps != nil {
+			w.enqueueIfStale(k, ps)
 		}
+	}
+}
+
+func (w *Writer) enqueueIfStale(k types.NamespacedName, ps *dag.ProxyStatus) {
+	obj, err := w.proxies.HTTPProxy(k.Namespace, k.Name)
+	switch {
+	case apierrors.IsNotFound(err):
+	case err != nil:
+		w.queue.add(k) // let a worker retry and report
+	case !upToDate(ps, obj):
+		w.queue.add(k)
 	}
 }
 
@@ -431,14 +457,8 @@ func newWriterMetrics(reg prometheus.Registerer) (*writerMetrics, error) {
 func (m *writerMetrics) setProxies(desired map[types.NamespacedName]*dag.ProxyStatus) {
 	counts := map[string]int{contourv1.StatusValid: 0, contourv1.StatusInvalid: 0, contourv1.StatusOrphaned: 0}
 	for _, ps := range desired {
-		c := validCondition(ps)
-		switch {
-		case c.Status == metav1.ConditionTrue:
-			counts[contourv1.StatusValid]++
-		case isOrphaned(c):
-			counts[contourv1.StatusOrphaned]++
-		default:
-			counts[contourv1.StatusInvalid]++
+		if ps != nil {
+			counts[currentStatus(ps)]++
 		}
 	}
 	for s, n := range counts {

@@ -469,3 +469,48 @@ func TestNewWriterRejectsDuplicateMetrics(t *testing.T) {
 		t.Error("a second writer registered the same metrics")
 	}
 }
+
+// TestAStatusWrittenOverIsWrittenAgain: an unchanged DAG looks at nothing,
+// but the informer's event for a status someone else wrote over queues the
+// proxy again, on the leader only.
+func TestAStatusWrittenOverIsWrittenAgain(t *testing.T) {
+	h := newHarness(t, 1, proxy("p", 1, notReconciled()))
+	overwrite := func() {
+		t.Helper()
+		p := h.stored("p").DeepCopy()
+		p.Status = notReconciled()
+		if err := h.client.Tracker().Update(proxiesGVR, p, "ns"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d := dagOf(named("p", valid(1)))
+	h.w.OnChange(d)
+	h.w.OnProxy(h.stored("p"))
+	if n := h.w.Pending(); n != 0 {
+		t.Fatalf("a non-leader queued %d writes for a proxy event", n)
+	}
+
+	close(h.elected)
+	h.run()
+	eventually(t, "p to be written", func() bool { return h.stored("p").Status.CurrentStatus == "valid" })
+	h.idle()
+
+	overwrite()
+	h.w.OnChange(d) // the very same results: nothing to look at
+	h.idle()
+	if got := h.statusUpdates(); len(got) != 1 {
+		t.Fatalf("updates %v after an unchanged DAG, want the first only", got)
+	}
+	h.w.OnProxy(h.stored("p"))
+	eventually(t, "p to be written again", func() bool { return h.stored("p").Status.CurrentStatus == "valid" })
+	h.idle()
+	if got := h.statusUpdates(); len(got) != 2 {
+		t.Errorf("updates %v, want two", got)
+	}
+
+	// Our own write coming back through the informer queues nothing.
+	h.w.OnProxy(h.stored("p"))
+	if n := h.w.Pending(); n != 0 {
+		t.Errorf("an up-to-date proxy event queued %d writes", n)
+	}
+}
