@@ -41,6 +41,11 @@ func key(namespace, name string) types.NamespacedName {
 }
 
 // insert adds or replaces obj and reports whether a rebuild is needed.
+//
+// An update that changes nothing the DAG reads keeps the object already
+// cached: dag.Builder treats a new pointer as a change, so keeping the old
+// one lets it reuse the work for that object (our own status writes alone
+// would otherwise make every proxy look new).
 func (c *objectCache) insert(obj any) bool {
 	switch o := obj.(type) {
 	case *contourv1.HTTPProxy:
@@ -48,35 +53,42 @@ func (c *objectCache) insert(obj any) bool {
 		if !classMatches(o, c.ingressClass) {
 			return c.remove(o)
 		}
-		old, ok := c.objs.HTTPProxies[k]
-		c.objs.HTTPProxies[k] = o
 		// A status write leaves generation and annotations alone; ignoring
 		// it stops our own writes from triggering rebuilds forever.
-		return !ok || old.Generation != o.Generation || !maps.Equal(old.Annotations, o.Annotations)
+		if old, ok := c.objs.HTTPProxies[k]; ok && old.Generation == o.Generation && maps.Equal(old.Annotations, o.Annotations) {
+			return false
+		}
+		c.objs.HTTPProxies[k] = o
+		return true
 	case *contourv1.TLSCertificateDelegation:
-		c.objs.Delegations[key(o.Namespace, o.Name)] = o
+		k := key(o.Namespace, o.Name)
+		if old, ok := c.objs.Delegations[k]; ok && reflect.DeepEqual(old.Spec, o.Spec) {
+			return false
+		}
+		c.objs.Delegations[k] = o
 		return true
 	case *corev1.Service:
 		k := key(o.Namespace, o.Name)
-		old, ok := c.objs.Services[k]
-		c.objs.Services[k] = o
-		if ok && reflect.DeepEqual(old.Spec, o.Spec) && maps.Equal(old.Annotations, o.Annotations) {
+		if old, ok := c.objs.Services[k]; ok && reflect.DeepEqual(old.Spec, o.Spec) && maps.Equal(old.Annotations, o.Annotations) {
 			return false
 		}
+		c.objs.Services[k] = o
 		return c.services[k]
 	case *discoveryv1.EndpointSlice:
 		k := key(o.Namespace, o.Name)
-		old, ok := c.objs.EndpointSlices[k]
-		c.objs.EndpointSlices[k] = o
-		if ok && old.ResourceVersion == o.ResourceVersion {
+		if old, ok := c.objs.EndpointSlices[k]; ok && old.ResourceVersion == o.ResourceVersion {
 			return false
 		}
+		c.objs.EndpointSlices[k] = o
 		return c.services[sliceService(o)]
 	case *corev1.Secret:
 		k := key(o.Namespace, o.Name)
 		if !usableSecret(o) {
 			// It may have been usable before (its type or keys changed).
 			return c.remove(o)
+		}
+		if old, ok := c.objs.Secrets[k]; ok && old.Type == o.Type && reflect.DeepEqual(old.Data, o.Data) {
+			return false
 		}
 		c.objs.Secrets[k] = o
 		return c.secrets[k]

@@ -114,3 +114,28 @@ func TestClassMatches(t *testing.T) {
 		})
 	}
 }
+
+// TestCacheKeepsObjectsOnUpdatesThatChangeNothing: the DAG builder reuses
+// its work for unchanged pointers, so an update the DAG cannot see keeps the
+// object already cached.
+func TestCacheKeepsObjectsOnUpdatesThatChangeNothing(t *testing.T) {
+	c := newObjectCache("")
+	first := proxy("a", 1)
+	c.apply(event{obj: first})
+	c.updateReferences()
+	c.apply(event{obj: proxy("a", 1, func(p *contourv1.HTTPProxy) { p.Status.CurrentStatus = "valid" })})
+	if c.objs.HTTPProxies[key("ns", "a")] != first {
+		t.Error("a status-only update replaced the cached HTTPProxy")
+	}
+	svc := service("web", "1")
+	c.apply(event{obj: svc})
+	c.apply(event{obj: service("web", "2")})
+	if c.objs.Services[key("ns", "web")] != svc {
+		t.Error("an update with the same spec replaced the cached Service")
+	}
+	second := proxy("a", 2)
+	c.apply(event{obj: second})
+	if c.objs.HTTPProxies[key("ns", "a")] != second {
+		t.Error("a spec change did not replace the cached HTTPProxy")
+	}
+}

@@ -38,6 +38,14 @@ type ObserverFunc func(*dag.DAG)
 // OnChange calls f.
 func (f ObserverFunc) OnChange(d *dag.DAG) { f(d) }
 
+// ProxyObserver is told of every HTTPProxy the informers deliver (added or
+// updated), on the informer's goroutine, before the event loop sees it and
+// including the status-only updates the loop ignores. It must return
+// quickly.
+type ProxyObserver interface {
+	OnProxy(*contourv1.HTTPProxy)
+}
+
 // Defaults for the hold-off: long enough to batch a burst of events from
 // one apply, short enough that a single change reaches Envoy and status
 // within milliseconds.
@@ -62,8 +70,10 @@ type Config struct {
 	HoldOff    time.Duration
 	MaxHoldOff time.Duration
 	Observers  []Observer
-	Registerer prometheus.Registerer
-	Log        logrus.FieldLogger
+	// ProxyObservers see every HTTPProxy event.
+	ProxyObservers []ProxyObserver
+	Registerer     prometheus.Registerer
+	Log            logrus.FieldLogger
 }
 
 // Controller owns the informers, the cache and the rebuild loop.
@@ -126,13 +136,19 @@ func New(cfg Config) (*Controller, error) {
 		cf := contourinformers.NewSharedInformerFactoryWithOptions(cfg.Contour, 0, contourinformers.WithNamespace(ns))
 		proxies := cf.Projectcontour().V1().HTTPProxies()
 		c.proxies[ns] = proxies.Lister()
-		c.informers = append(c.informers,
+		infs := []cache.SharedIndexInformer{
 			proxies.Informer(),
 			cf.Projectcontour().V1().TLSCertificateDelegations().Informer(),
 			kf.Core().V1().Services().Informer(),
 			kf.Discovery().V1().EndpointSlices().Informer(),
 			kf.Core().V1().Secrets().Informer(),
-		)
+		}
+		for _, inf := range infs {
+			if err := inf.SetTransform(trim); err != nil {
+				return nil, fmt.Errorf("controller: set informer transform: %w", err)
+			}
+		}
+		c.informers = append(c.informers, infs...)
 		c.starters = append(c.starters, kf.Start, cf.Start)
 		c.stoppers = append(c.stoppers, kf.Shutdown, cf.Shutdown)
 	}
@@ -144,6 +160,12 @@ func New(cfg Config) (*Controller, error) {
 // objects through HTTPProxy) cannot be in Config.
 func (c *Controller) AddObserver(o Observer) {
 	c.cfg.Observers = append(c.cfg.Observers, o)
+}
+
+// AddProxyObserver adds an observer of HTTPProxy events; call it before
+// Run, for the same reason as AddObserver.
+func (c *Controller) AddProxyObserver(o ProxyObserver) {
+	c.cfg.ProxyObservers = append(c.cfg.ProxyObservers, o)
 }
 
 // HTTPProxy returns the current object from the informer cache; safe to
@@ -176,8 +198,8 @@ func (c *Controller) Run(ctx context.Context) error {
 	defer cancel()
 
 	handler := cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { c.enqueue(ctx, event{obj: obj}) },
-		UpdateFunc: func(_, obj any) { c.enqueue(ctx, event{obj: obj}) },
+		AddFunc:    func(obj any) { c.observe(obj); c.enqueue(ctx, event{obj: obj}) },
+		UpdateFunc: func(_, obj any) { c.observe(obj); c.enqueue(ctx, event{obj: obj}) },
 		DeleteFunc: func(obj any) { c.enqueue(ctx, event{obj: obj, delete: true}) },
 	}
 	var synced []cache.InformerSynced
@@ -208,6 +230,15 @@ func (c *Controller) Run(ctx context.Context) error {
 		syncedCh <- nil
 	}()
 	return c.loop(ctx, syncedCh)
+}
+
+// observe tells the proxy observers of an HTTPProxy event.
+func (c *Controller) observe(obj any) {
+	if p, ok := obj.(*contourv1.HTTPProxy); ok {
+		for _, o := range c.cfg.ProxyObservers {
+			o.OnProxy(p)
+		}
+	}
 }
 
 // enqueue hands an informer event to the event loop. Informer callbacks

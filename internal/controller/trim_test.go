@@ -1,0 +1,47 @@
+package controller
+
+import (
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
+)
+
+func TestTrimDropsWhatNothingReads(t *testing.T) {
+	meta := func() metav1.ObjectMeta {
+		return metav1.ObjectMeta{
+			Namespace: "ns", Name: "x",
+			ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kubectl"}},
+			Annotations:   map[string]string{lastApplied: "{...}", classAnnotation: "contour"},
+		}
+	}
+	p := &contourv1.HTTPProxy{ObjectMeta: meta()}
+	token := &corev1.Secret{ObjectMeta: meta(), Type: corev1.SecretTypeOpaque, Data: map[string][]byte{"token": []byte("s3cret")}}
+	ca := &corev1.Secret{ObjectMeta: meta(), Type: corev1.SecretTypeOpaque, Data: map[string][]byte{"ca.crt": []byte("pem")}}
+	cert := &corev1.Secret{ObjectMeta: meta(), Type: corev1.SecretTypeTLS, Data: map[string][]byte{"tls.crt": []byte("pem")}}
+	for _, obj := range []metav1.Object{p, token, ca, cert} {
+		if _, err := trim(obj); err != nil {
+			t.Fatal(err)
+		}
+		if obj.GetManagedFields() != nil {
+			t.Errorf("%T: managed fields kept", obj)
+		}
+		if _, ok := obj.GetAnnotations()[lastApplied]; ok {
+			t.Errorf("%T: last-applied annotation kept", obj)
+		}
+		if obj.GetAnnotations()[classAnnotation] != "contour" {
+			t.Errorf("%T: the class annotation was dropped", obj)
+		}
+	}
+	if token.Data != nil {
+		t.Error("an opaque Secret kept its data")
+	}
+	if ca.Data == nil || cert.Data == nil {
+		t.Error("a CA bundle or TLS Secret lost its data")
+	}
+	if _, err := trim("not an object"); err != nil {
+		t.Errorf("trim(string) = %v, want it passed through", err)
+	}
+}
