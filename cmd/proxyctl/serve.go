@@ -71,8 +71,8 @@ func registerServe(app *kingpin.Application) (*kingpin.CmdClause, *serveContext)
 
 	cmd.Flag("kubeconfig", "Path to a kubeconfig file.").Envar("KUBECONFIG").StringVar(&ctx.kubeconfig)
 	cmd.Flag("incluster", "Use the in-cluster service account instead of a kubeconfig.").BoolVar(&ctx.inCluster)
-	cmd.Flag("kubernetes-client-qps", "Queries per second the Kubernetes client may send.").Default("100").Float32Var(&ctx.clientQPS)
-	cmd.Flag("kubernetes-client-burst", "Burst of queries the Kubernetes client may send above its QPS.").Default("200").IntVar(&ctx.clientBurst)
+	cmd.Flag("kubernetes-client-qps", "Queries per second each Kubernetes client (informers, status writer) may send.").Default("1000").Float32Var(&ctx.clientQPS)
+	cmd.Flag("kubernetes-client-burst", "Burst of queries each Kubernetes client may send above its QPS.").Default("2000").IntVar(&ctx.clientBurst)
 
 	cmd.Flag("http-address", "Address for /healthz, /readyz, /metrics and /leader.").Default("0.0.0.0").StringVar(&ctx.httpAddress)
 	cmd.Flag("http-port", "Port for /healthz, /readyz, /metrics and /leader.").Default("8000").IntVar(&ctx.httpPort)
@@ -221,6 +221,7 @@ func (s *serveContext) run() error {
 	}
 	ctrl.AddObserver(statusWriter)
 	ctrl.AddObserver(xdsServer)
+	ctrl.AddProxyObserver(statusWriter)
 	group.Add("controller", ctrl.Run)
 	group.Add("status writer", statusWriter.Run)
 	// The HTTP listeners are bound here, before the election starts, so a

@@ -13,13 +13,15 @@ import (
 	"github.com/proxyctl/proxyctl/internal/leader"
 )
 
-// clients are the Kubernetes clients of one replica. The election has its
-// own, so that a burst of status writes can never delay a Lease renewal
-// behind the client-side rate limiter.
+// clients are the Kubernetes clients of one replica. The election and the
+// status writer each have their own, with their own client-side rate
+// limiter: a burst of status writes can never delay a Lease renewal, nor the
+// informers' lists and watches, and the audit log tells the three apart.
 type clients struct {
 	config   *rest.Config
 	kube     kubernetes.Interface
 	contour  versioned.Interface
+	status   versioned.Interface
 	election kubernetes.Interface
 }
 
@@ -70,6 +72,13 @@ func newClients(s *serveContext, identity string) (*clients, error) {
 		return nil, fmt.Errorf("projectcontour.io client: %w", err)
 	}
 
+	scfg := rest.CopyConfig(cfg)
+	scfg.UserAgent = userAgent(identity, "status")
+	status, err := versioned.NewForConfig(scfg)
+	if err != nil {
+		return nil, fmt.Errorf("status client: %w", err)
+	}
+
 	ecfg := rest.CopyConfig(cfg)
 	ecfg.UserAgent = userAgent(identity, "leader-election")
 	// A request that hangs must fail well before the renew deadline, or one
@@ -79,5 +88,5 @@ func newClients(s *serveContext, identity string) (*clients, error) {
 	if err != nil {
 		return nil, fmt.Errorf("leader election client: %w", err)
 	}
-	return &clients{config: cfg, kube: kube, contour: contour, election: election}, nil
+	return &clients{config: cfg, kube: kube, contour: contour, status: status, election: election}, nil
 }

@@ -12,7 +12,7 @@ import (
 // from each DAG, and writes only once the became-leader channel closes.
 func newStatusWriter(c *clients, proxies status.ProxyGetter, elector *leader.Elector, reg prometheus.Registerer, log logrus.FieldLogger) (*status.Writer, error) {
 	return status.NewWriter(status.Config{
-		Client:  c.contour,
+		Client:  c.status,
 		Proxies: proxies,
 		Elected: elector.Elected(),
 		// A replica that learns it lost the Lease stops writing at once,
