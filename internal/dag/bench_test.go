@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"testing"
 
+	discoveryv1 "k8s.io/api/discovery/v1"
+
 	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
 )
 
@@ -45,6 +47,10 @@ func benchObjects(b *testing.B, n int) *Objects {
 	return objs
 }
 
+// BenchmarkBuild measures a build from scratch, and one change on a
+// Builder warmed on the objects: a root whose route prefix changes, or an
+// EndpointSlice whose addresses do. Each change alternates between two
+// versions (two pointers), so every iteration is a real change.
 func BenchmarkBuild(b *testing.B) {
 	for _, n := range []int{100, 1000, 10000} {
 		b.Run(fmt.Sprintf("proxies=%d", n), func(b *testing.B) {
@@ -55,5 +61,42 @@ func BenchmarkBuild(b *testing.B) {
 				Build(objs, Config{})
 			}
 		})
+	}
+	for _, n := range []int{1000, 10000} {
+		b.Run(fmt.Sprintf("incremental/root/proxies=%d", n), func(b *testing.B) {
+			objs := benchObjects(b, n)
+			key := nn("ns7", "app7")
+			v1 := objs.HTTPProxies[key]
+			v2 := v1.DeepCopy()
+			v2.Spec.Routes[0].Conditions = []contourv1.MatchCondition{{Prefix: "/v2"}}
+			benchIncremental(b, objs, func(i int) {
+				objs.HTTPProxies[key] = [2]*contourv1.HTTPProxy{v2, v1}[i%2]
+			})
+		})
+		b.Run(fmt.Sprintf("incremental/endpointslice/proxies=%d", n), func(b *testing.B) {
+			objs := benchObjects(b, n)
+			key := nn("ns7", "app7-x")
+			v1 := objs.EndpointSlices[key]
+			v2 := v1.DeepCopy()
+			v2.Endpoints[0].Addresses = []string{"10.200.0.1"}
+			benchIncremental(b, objs, func(i int) {
+				objs.EndpointSlices[key] = [2]*discoveryv1.EndpointSlice{v2, v1}[i%2]
+			})
+		})
+	}
+}
+
+// benchIncremental times change(i) and a Build on a Builder warmed on
+// objs.
+func benchIncremental(b *testing.B, objs *Objects, change func(i int)) {
+	bl := NewBuilder(Config{})
+	bl.Build(objs)
+	b.ReportAllocs()
+	b.ResetTimer()
+	i := 0
+	for b.Loop() {
+		change(i)
+		bl.Build(objs)
+		i++
 	}
 }

@@ -1,11 +1,7 @@
 package dag
 
 import (
-	"sort"
-
 	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
 	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
@@ -13,161 +9,90 @@ import (
 
 // Build turns objs into the routing model and one status per HTTPProxy.
 // It only reads objs, never panics, and returns equal results for equal
-// inputs. A nil objs is treated as empty.
+// inputs. A nil objs is treated as empty. It is NewBuilder(cfg).Build(objs):
+// a long-lived Builder gives the same answer for less work.
 func Build(objs *Objects, cfg Config) *DAG {
-	if objs == nil {
-		objs = NewObjects()
-	}
-	b := newBuilder(objs, cfg)
-	b.buildRoots()
-	return b.result()
+	return NewBuilder(cfg).Build(objs)
 }
 
-// builder holds the indexes and intermediate results of one Build.
-type builder struct {
-	objs *Objects
-	cfg  Config
+// rootBuild is the processing of one root virtual host. It reads the
+// inputs only through the methods below, which record each read in rec,
+// and records every error and reached mark in rec too, so that the root's
+// memo entry is complete: what it read decides when the entry can be
+// reused, what it recorded is what reusing it replays.
+type rootBuild struct {
+	bl  *Builder
+	rec record
 
-	rootNamespaces map[string]bool
-
-	// proxies is every HTTPProxy by key; nil entries of the input are
-	// replaced by empty objects so every key has one.
-	proxies   map[types.NamespacedName]*contourv1.HTTPProxy
-	proxyKeys []types.NamespacedName
-
-	// slicesByService indexes EndpointSlices by the Service they belong to.
-	slicesByService map[types.NamespacedName][]*discoveryv1.EndpointSlice
-	// delegations maps a Secret to the namespaces it is shared with.
-	delegations map[types.NamespacedName][]string
-
-	status  map[types.NamespacedName]*statusAcc
-	reached map[types.NamespacedName]bool
-
+	// templates are the proxies validated for this root. They are not
+	// shared with other roots: a root using another's template would not
+	// have made the reads, nor recorded the errors, itself.
 	templates map[types.NamespacedName]*proxyTemplate
-	clusters  map[string]*Cluster
-	endpoints map[string][]Endpoint
-	secrets   map[types.NamespacedName]secretResult
 
-	http  []*VirtualHost
-	https []*SecureVirtualHost
+	http  *VirtualHost
+	https *SecureVirtualHost
 }
 
-func newBuilder(objs *Objects, cfg Config) *builder {
-	b := &builder{
-		objs:            objs,
-		cfg:             cfg,
-		rootNamespaces:  map[string]bool{},
-		proxies:         make(map[types.NamespacedName]*contourv1.HTTPProxy, len(objs.HTTPProxies)),
-		slicesByService: make(map[types.NamespacedName][]*discoveryv1.EndpointSlice, len(objs.EndpointSlices)),
-		delegations:     map[types.NamespacedName][]string{},
-		status:          make(map[types.NamespacedName]*statusAcc, len(objs.HTTPProxies)),
-		reached:         make(map[types.NamespacedName]bool, len(objs.HTTPProxies)),
-		templates:       make(map[types.NamespacedName]*proxyTemplate, len(objs.HTTPProxies)),
-		clusters:        map[string]*Cluster{},
-		endpoints:       map[string][]Endpoint{},
-		secrets:         map[types.NamespacedName]secretResult{},
-	}
-	for _, ns := range cfg.RootNamespaces {
-		b.rootNamespaces[ns] = true
-	}
-	for key, p := range objs.HTTPProxies {
-		if p == nil {
-			p = &contourv1.HTTPProxy{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}}
-		}
-		b.proxies[key] = p
-		b.proxyKeys = append(b.proxyKeys, key)
-		b.status[key] = &statusAcc{}
-	}
-	sort.Slice(b.proxyKeys, func(i, j int) bool { return lessName(b.proxyKeys[i], b.proxyKeys[j]) })
-
-	for key, s := range objs.EndpointSlices {
-		if s == nil {
-			continue
-		}
-		svc := s.Labels[discoveryv1.LabelServiceName]
-		if svc == "" {
-			continue
-		}
-		sk := types.NamespacedName{Namespace: key.Namespace, Name: svc}
-		b.slicesByService[sk] = append(b.slicesByService[sk], s)
-	}
-	for key, d := range objs.Delegations {
-		if d == nil {
-			continue
-		}
-		for _, cd := range d.Spec.Delegations {
-			sk := types.NamespacedName{Namespace: key.Namespace, Name: cd.SecretName}
-			b.delegations[sk] = append(b.delegations[sk], cd.TargetNamespaces...)
-		}
-	}
-	return b
+// buildRoot processes root key, which owns fqdn, and returns its memo.
+func (bl *Builder) buildRoot(key types.NamespacedName, fqdn string) *rootEntry {
+	b := &rootBuild{bl: bl}
+	b.buildVhost(key, fqdn)
+	return b.rec.entry(key, fqdn, b.http, b.https)
 }
 
-func lessName(a, b types.NamespacedName) bool {
-	if a.Namespace != b.Namespace {
-		return a.Namespace < b.Namespace
+// proxy returns the HTTPProxy key and whether it exists. A nil value in
+// Objects exists, as an empty proxy.
+func (b *rootBuild) proxy(key types.NamespacedName) (*contourv1.HTTPProxy, bool) {
+	info, ok := b.bl.proxies[key]
+	b.rec.proxies.add(key, proxyDep{key: key, p: info.raw, present: ok})
+	if !ok {
+		return nil, false
 	}
-	return a.Name < b.Name
+	return info.p, true
 }
 
 // service returns the Service named key, or nil.
-func (b *builder) service(key types.NamespacedName) *corev1.Service {
-	if b.objs.Services == nil {
-		return nil
-	}
-	return b.objs.Services[key]
+func (b *rootBuild) service(key types.NamespacedName) *corev1.Service {
+	s := b.bl.objs.Services[key]
+	b.rec.services.add(key, serviceDep{key: key, s: s})
+	return s
 }
 
-// result assembles the DAG: sorted vhosts, the clusters and secrets they
-// use, and the statuses.
-func (b *builder) result() *DAG {
-	d := &DAG{Statuses: make(map[types.NamespacedName]*ProxyStatus, len(b.proxyKeys))}
+// endpointSlices returns the EndpointSlices of Service svc, sorted by key.
+func (b *rootBuild) endpointSlices(svc types.NamespacedName) []sliceRef {
+	l := b.bl.slicesBySvc[svc]
+	b.rec.slices.add(svc, slicesDep{svc: svc, slices: l})
+	return l
+}
 
-	sort.Slice(b.http, func(i, j int) bool { return b.http[i].Name < b.http[j].Name })
-	sort.Slice(b.https, func(i, j int) bool { return b.https[i].Name < b.https[j].Name })
-	d.HTTP = b.http
-	d.HTTPS = b.https
+// secret returns the Secret named key, or nil.
+func (b *rootBuild) secret(key types.NamespacedName) *corev1.Secret {
+	s := b.bl.objs.Secrets[key]
+	b.rec.secrets.add(key, secretDep{key: key, s: s})
+	return s
+}
 
-	clusters := map[string]*Cluster{}
-	addWeighted := func(wcs []*WeightedCluster) {
-		for _, wc := range wcs {
-			if wc != nil && wc.Cluster != nil {
-				clusters[wc.Cluster.Name] = wc.Cluster
-			}
-		}
-	}
-	addRoutes := func(routes []*Route) {
-		for _, r := range routes {
-			addWeighted(r.Clusters)
-			if r.Mirror != nil {
-				clusters[r.Mirror.Name] = r.Mirror
-			}
-		}
-	}
-	secrets := map[string]*Secret{}
-	for _, vh := range d.HTTP {
-		addRoutes(vh.Routes)
-	}
-	for _, svh := range d.HTTPS {
-		addRoutes(svh.Routes)
-		if svh.TCPProxy != nil {
-			addWeighted(svh.TCPProxy.Clusters)
-		}
-		if svh.Secret != nil {
-			secrets[svh.Secret.Name] = svh.Secret
-		}
-	}
-	for _, c := range clusters {
-		d.Clusters = append(d.Clusters, c)
-	}
-	sort.Slice(d.Clusters, func(i, j int) bool { return d.Clusters[i].Name < d.Clusters[j].Name })
-	for _, s := range secrets {
-		d.Secrets = append(d.Secrets, s)
-	}
-	sort.Slice(d.Secrets, func(i, j int) bool { return d.Secrets[i].Name < d.Secrets[j].Name })
+// delegated reports whether a TLSCertificateDelegation in the secret's
+// namespace shares it with namespace ns (or with every namespace, "*").
+func (b *rootBuild) delegated(secret types.NamespacedName, ns string) bool {
+	ok := b.bl.isDelegated(secret, ns)
+	q := delegationQuery{secret: secret, ns: ns}
+	b.rec.delegations.add(q, delegationDep{q: q, ok: ok})
+	return ok
+}
 
-	for _, key := range b.proxyKeys {
-		d.Statuses[key] = b.proxyStatus(key)
+func lessName(a, b types.NamespacedName) bool { return compareName(a, b) < 0 }
+
+func compareName(a, b types.NamespacedName) int {
+	switch {
+	case a.Namespace < b.Namespace:
+		return -1
+	case a.Namespace > b.Namespace:
+		return 1
+	case a.Name < b.Name:
+		return -1
+	case a.Name > b.Name:
+		return 1
 	}
-	return d
+	return 0
 }

@@ -7,4 +7,9 @@
 // order, so that every replica derives byte-identical Envoy configuration
 // and the same status. The xds and status packages consume a DAG; this
 // package imports neither.
+//
+// A Builder is Build made incremental: it keeps, per root virtual host,
+// what processing the root read and produced, and after a change only the
+// roots that read a changed object are processed again. Its answer is
+// always the one Build gives from scratch.
 package dag

@@ -9,6 +9,14 @@ import (
 // DAG is the routing model built from one set of Objects. Every slice is
 // sorted as documented so the model, and what is derived from it, is
 // deterministic.
+//
+// A DAG and everything it points to is immutable: neither Build nor its
+// consumers may modify it. A Builder's later DAGs share the unchanged
+// parts of earlier ones: the virtual hosts, routes, clusters and secrets
+// of every root whose inputs did not change are the same pointers, and so
+// is every ProxyStatus equal to the previous one for its proxy (and the
+// lists and the Statuses map themselves when nothing in them changed). A
+// consumer may therefore memoize what it derives from a part by pointer.
 type DAG struct {
 	// HTTP is the plain-HTTP listener's virtual hosts, sorted by Name. A
 	// TLS virtual host appears here too, with routes that redirect to HTTPS

@@ -11,6 +11,13 @@ import (
 // Objects is the input of Build: the watched objects, keyed by namespace and
 // name. Build only reads them. Objects the controller filtered out (another
 // ingress class, a namespace not watched) are simply absent.
+//
+// The objects are immutable: once an object is in Objects, nobody modifies
+// it. A changed object is put in as a new pointer (informers deliver new
+// objects); an update Build cannot see, such as one of status only, may
+// keep the old pointer. A Builder relies on this: it takes an object whose
+// pointer is unchanged to be unchanged. The maps may be modified between
+// builds, never during one.
 type Objects struct {
 	HTTPProxies    map[types.NamespacedName]*contourv1.HTTPProxy
 	Delegations    map[types.NamespacedName]*contourv1.TLSCertificateDelegation

@@ -55,13 +55,16 @@ type walk struct {
 
 // template validates key's routes and includes once, recording their
 // errors on key.
-func (b *builder) template(key types.NamespacedName) *proxyTemplate {
+func (b *rootBuild) template(key types.NamespacedName) *proxyTemplate {
 	if t, ok := b.templates[key]; ok {
 		return t
 	}
 	t := &proxyTemplate{}
+	if b.templates == nil {
+		b.templates = map[types.NamespacedName]*proxyTemplate{}
+	}
 	b.templates[key] = t
-	p := b.proxies[key]
+	p, _ := b.proxy(key)
 	for i := range p.Spec.Routes {
 		if rt, ok := b.routeTemplate(key, i, &p.Spec.Routes[i]); ok {
 			t.routes = append(t.routes, rt)
@@ -87,7 +90,7 @@ func (b *builder) template(key types.NamespacedName) *proxyTemplate {
 			continue
 		}
 		seen[dup] = true
-		cp, ok := b.proxies[child]
+		cp, ok := b.proxy(child)
 		switch {
 		case child == key:
 			b.errorf(key, contourv1.ConditionTypeIncludeError, contourv1.ReasonIncludeCreatesCycle,
@@ -109,7 +112,7 @@ func (b *builder) template(key types.NamespacedName) *proxyTemplate {
 
 // routeTemplate validates one route. A route with an invalid stanza is
 // dropped (ok false); a route whose services do not resolve answers 503.
-func (b *builder) routeTemplate(key types.NamespacedName, idx int, r *contourv1.Route) (routeTemplate, bool) {
+func (b *rootBuild) routeTemplate(key types.NamespacedName, idx int, r *contourv1.Route) (routeTemplate, bool) {
 	fail := func(condType, reason, format string, args ...any) (routeTemplate, bool) {
 		b.errorf(key, condType, reason, "routes[%d]: %s", idx, fmt.Sprintf(format, args...))
 		return routeTemplate{}, false
@@ -247,8 +250,8 @@ func sortWeighted(wcs []*WeightedCluster) {
 
 // walkProxy adds key's routes to w behind the conditions its include
 // chain built (prefix, headers, queries), then follows its includes.
-func (b *builder) walkProxy(w *walk, key types.NamespacedName, prefix string, headers []HeaderMatch, queries []QueryMatch) {
-	b.reached[key] = true
+func (b *rootBuild) walkProxy(w *walk, key types.NamespacedName, prefix string, headers []HeaderMatch, queries []QueryMatch) {
+	b.reach(key)
 	w.onPath[key] = true
 	w.path = append(w.path, key)
 	defer func() {
@@ -309,7 +312,7 @@ func (b *builder) walkProxy(w *walk, key types.NamespacedName, prefix string, he
 
 // addRoute places r in the virtual host unless a route with the same
 // match is already there.
-func (b *builder) addRoute(w *walk, r *Route, permitInsecure bool) bool {
+func (b *rootBuild) addRoute(w *walk, r *Route, permitInsecure bool) bool {
 	k := matchKey(r.PathMatch, r.HeaderMatches, r.QueryMatches)
 	if w.seen[k] {
 		return false

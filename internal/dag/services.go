@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -36,8 +37,8 @@ type svcError struct {
 }
 
 // cluster returns the shared Cluster for service s of namespace ns with
-// the given settings, creating it on first use.
-func (b *builder) cluster(ns string, s contourv1.Service, set clusterSettings) (*Cluster, *svcError) {
+// the given settings.
+func (b *rootBuild) cluster(ns string, s contourv1.Service, set clusterSettings) (*Cluster, *svcError) {
 	key := types.NamespacedName{Namespace: ns, Name: s.Name}
 	if s.Name == "" {
 		return nil, &svcError{contourv1.ReasonServiceUnresolvedReference, "service name must not be empty"}
@@ -70,7 +71,7 @@ func (b *builder) cluster(ns string, s contourv1.Service, set clusterSettings) (
 		}
 	}
 
-	c := &Cluster{
+	c := Cluster{
 		Service:      key,
 		Port:         port.Port,
 		PortName:     port.Name,
@@ -78,13 +79,42 @@ func (b *builder) cluster(ns string, s contourv1.Service, set clusterSettings) (
 		LoadBalancer: set.lb,
 		HealthCheck:  set.hc,
 	}
-	c.Name = fmt.Sprintf("%s/%s/%d/%s", key.Namespace, key.Name, port.Port, settingsHash(c))
-	if existing, ok := b.clusters[c.Name]; ok {
-		return existing, nil
+	c.Name = key.Namespace + "/" + key.Name + "/" + strconv.Itoa(int(port.Port)) + "/" + b.bl.hashes.get(&c)
+	// Whether the cluster is made or shared, this root depends on the
+	// endpoints it holds.
+	return b.bl.sharedCluster(&c, b.endpointSlices(key)), nil
+}
+
+// clusterEntry is the Cluster shared under one name by every root, with
+// the EndpointSlices its endpoints came from. The name says everything
+// else about the cluster (service, port, and a digest of the settings),
+// so the cluster stays current while its slices do. Every root that
+// uses it recorded the same slices: when they change, every such root is
+// processed again, and gets the new cluster.
+type clusterEntry struct {
+	c      *Cluster
+	slices []sliceRef
+	refs   int // memo entries whose virtual hosts use the cluster
+}
+
+// sharedCluster returns the Cluster named c.Name, made from c and the
+// endpoints of the slices sl unless the current one was made from the
+// same slices.
+func (bl *Builder) sharedCluster(c *Cluster, sl []sliceRef) *Cluster {
+	ce := bl.clusters[c.Name]
+	if ce != nil && sameSlices(ce.slices, sl) {
+		return ce.c
 	}
-	c.Endpoints = b.serviceEndpoints(key, port.Name)
-	b.clusters[c.Name] = c
-	return c, nil
+	c.Endpoints = bl.serviceEndpoints(c.Service, c.PortName, sl)
+	if ce == nil {
+		ce = &clusterEntry{}
+		bl.clusters[c.Name] = ce
+	}
+	ce.c, ce.slices = c, sl
+	// Listed so that the DAG takes the new pointer, or the entry goes
+	// when no served virtual host uses it.
+	mark(&bl.ch.clusters, c.Name)
+	return c
 }
 
 // settingsHash is a short, stable digest of a cluster's settings.
@@ -97,6 +127,57 @@ func settingsHash(c *Cluster) string {
 	}
 	sum := sha256.Sum256([]byte(sb.String()))
 	return hex.EncodeToString(sum[:5])
+}
+
+// settingsHashes caches settingsHash by value across builds: a root
+// processed again asks for the digests it asked for before. Each Build
+// keeps what it used, so entries unused for two builds are dropped.
+type settingsHashes struct {
+	cur, old map[settingsKey]string
+}
+
+// settingsKey is everything settingsHash reads, comparable.
+type settingsKey struct {
+	portName, protocol, lb string
+	hasHC                  bool
+	path, host             string
+	interval, timeout      time.Duration
+	unhealthy, healthy     uint32
+	expected               string
+}
+
+func (h *settingsHashes) get(c *Cluster) string {
+	k := settingsKey{portName: c.PortName, protocol: c.Protocol, lb: c.LoadBalancer}
+	if hc := c.HealthCheck; hc != nil {
+		k.hasHC, k.path, k.host = true, hc.Path, hc.Host
+		k.interval, k.timeout = hc.Interval, hc.Timeout
+		k.unhealthy, k.healthy = hc.UnhealthyThreshold, hc.HealthyThreshold
+		var sb strings.Builder
+		for _, code := range hc.ExpectedStatuses {
+			sb.WriteString(strconv.FormatUint(uint64(code), 10))
+			sb.WriteByte(',')
+		}
+		k.expected = sb.String()
+	}
+	if v, ok := h.cur[k]; ok {
+		return v
+	}
+	v, ok := h.old[k]
+	if !ok {
+		v = settingsHash(c)
+	}
+	if h.cur == nil {
+		h.cur = map[settingsKey]string{}
+	}
+	h.cur[k] = v
+	return v
+}
+
+// rotate ends a Build: what it used is kept for the next.
+func (h *settingsHashes) rotate() {
+	if len(h.cur) > 0 {
+		h.old, h.cur = h.cur, nil
+	}
 }
 
 // annotatedProtocol reads the upstream protocol of port from the Service's
@@ -128,16 +209,23 @@ func annotatedProtocol(svc *corev1.Service, port *corev1.ServicePort) string {
 	return ProtocolHTTP1
 }
 
+// endpointsKey is a Service port, by name.
+type endpointsKey struct {
+	svc      types.NamespacedName
+	portName string
+}
+
 // serviceEndpoints returns the ready endpoints of the Service port named
-// portName, from every EndpointSlice of the Service, deduplicated and
-// sorted. The result is shared by every cluster of that port.
-func (b *builder) serviceEndpoints(svc types.NamespacedName, portName string) []Endpoint {
-	cacheKey := svc.Namespace + "/" + svc.Name + "/" + portName
-	if eps, ok := b.endpoints[cacheKey]; ok {
+// portName, from the Service's EndpointSlices, deduplicated and sorted.
+// Within one Build, the result is shared by every cluster of that port.
+func (bl *Builder) serviceEndpoints(svc types.NamespacedName, portName string, sl []sliceRef) []Endpoint {
+	cacheKey := endpointsKey{svc, portName}
+	if eps, ok := bl.endpoints[cacheKey]; ok {
 		return eps
 	}
 	var eps []Endpoint
-	for _, s := range b.slicesByService[svc] {
+	for _, ref := range sl {
+		s := ref.s
 		if s.AddressType == discoveryv1.AddressTypeFQDN {
 			continue
 		}
@@ -169,6 +257,9 @@ func (b *builder) serviceEndpoints(svc types.NamespacedName, portName string) []
 		return int(a.Port) - int(b.Port)
 	})
 	eps = slices.Compact(eps)
-	b.endpoints[cacheKey] = eps
+	if bl.endpoints == nil {
+		bl.endpoints = map[endpointsKey][]Endpoint{}
+	}
+	bl.endpoints[cacheKey] = eps
 	return eps
 }

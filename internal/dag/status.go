@@ -2,6 +2,8 @@ package dag
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/types"
 
@@ -9,68 +11,114 @@ import (
 )
 
 // statusAcc collects the errors and warnings of one HTTPProxy. A proxy
-// reached along several include paths reports each problem once.
+// reached along several include paths, or by several roots, reports each
+// problem once.
 type statusAcc struct {
 	errors   []Condition
 	warnings []Condition
-	seen     map[Condition]bool
+	seen     map[Condition]bool // once the lists are long
 }
 
 func (s *statusAcc) add(list *[]Condition, c Condition) {
 	if len(c.Message) > contourv1.MaxMessageLength {
 		c.Message = c.Message[:contourv1.MaxMessageLength]
 	}
-	if s.seen == nil {
-		s.seen = map[Condition]bool{}
+	if s.seen != nil {
+		if s.seen[c] {
+			return
+		}
+		s.seen[c] = true
+	} else {
+		if slices.Contains(s.errors, c) || slices.Contains(s.warnings, c) {
+			return
+		}
+		if n := len(s.errors) + len(s.warnings); n >= smallList {
+			s.seen = make(map[Condition]bool, 2*n)
+			for _, x := range s.errors {
+				s.seen[x] = true
+			}
+			for _, x := range s.warnings {
+				s.seen[x] = true
+			}
+			s.seen[c] = true
+		}
 	}
-	if s.seen[c] {
-		return
-	}
-	s.seen[c] = true
 	*list = append(*list, c)
 }
 
-// errorf records an error on the proxy key.
-func (b *builder) errorf(key types.NamespacedName, condType, reason, format string, args ...any) {
-	s := b.status[key]
-	if s == nil {
-		return
+// addAll adds what another accumulator collected, in its order. Within
+// one accumulator every condition is unique, so adding its errors before
+// its warnings keeps what adding them in the order found would.
+func (s *statusAcc) addAll(o *statusAcc) {
+	for _, c := range o.errors {
+		s.add(&s.errors, c)
 	}
+	for _, c := range o.warnings {
+		s.add(&s.warnings, c)
+	}
+}
+
+// errorf records an error on the proxy key.
+func (b *rootBuild) errorf(key types.NamespacedName, condType, reason, format string, args ...any) {
+	s := &b.rec.touch(key).acc
 	s.add(&s.errors, Condition{Type: condType, Reason: reason, Message: fmt.Sprintf(format, args...)})
 }
 
 // warnf records a warning on the proxy key.
-func (b *builder) warnf(key types.NamespacedName, condType, reason, format string, args ...any) {
-	s := b.status[key]
-	if s == nil {
-		return
-	}
+func (b *rootBuild) warnf(key types.NamespacedName, condType, reason, format string, args ...any) {
+	s := &b.rec.touch(key).acc
 	s.add(&s.warnings, Condition{Type: condType, Reason: reason, Message: fmt.Sprintf(format, args...)})
 }
 
-// hasErrors reports whether an error was recorded on key.
-func (b *builder) hasErrors(key types.NamespacedName) bool {
-	s := b.status[key]
-	return s != nil && len(s.errors) > 0
-}
+// reach marks key as part of a delegation chain from the root.
+func (b *rootBuild) reach(key types.NamespacedName) { b.rec.touch(key).reached = true }
 
 // proxyStatus is the final verdict on one proxy: invalid with any error,
 // else orphaned when no valid root reaches it, else valid.
-func (b *builder) proxyStatus(key types.NamespacedName) *ProxyStatus {
-	p := b.proxies[key]
-	s := b.status[key]
+//
+// Its errors are those a build from scratch finds in this order: first
+// the ones of the proxy alone (nothing defined, root namespace, fqdn,
+// duplicate fqdn), then those each root's processing recorded on it, in
+// the order of the roots' keys, which is the order a build processes
+// them in. Processing one root never reads what another recorded, so
+// replaying the memo of each root gives what processing them all again
+// would.
+func (b *Builder) proxyStatus(key types.NamespacedName, info proxyInfo) *ProxyStatus {
+	var s statusAcc
+	if info.nothing {
+		s.add(&s.errors, Condition{contourv1.ConditionTypeSpecError, contourv1.ReasonNothingDefined,
+			"HTTPProxy must define at least one route, include or tcpproxy"})
+	}
+	if info.rootErr != nil {
+		s.add(&s.errors, *info.rootErr)
+	}
+	if keys := b.groups[info.fqdn]; info.fqdn != "" && len(keys) > 1 {
+		names := make([]string, len(keys))
+		for i, k := range keys {
+			names[i] = k.String()
+		}
+		s.add(&s.errors, Condition{contourv1.ConditionTypeVirtualHostError, contourv1.ReasonDuplicateVhost,
+			fmt.Sprintf("fqdn %q is used in multiple HTTPProxies: %s", info.fqdn, strings.Join(names, ", "))})
+	}
+	reached := false
+	for _, root := range b.touchers[key] {
+		t := b.roots[root].touchOf(key)
+		reached = reached || t.reached
+		s.addAll(&t.acc)
+	}
+
 	ps := &ProxyStatus{
 		Proxy:      key,
-		Generation: p.Generation,
+		Generation: info.p.Generation,
 		Errors:     s.errors,
 		Warnings:   s.warnings,
 	}
-	isRoot := p.Spec.VirtualHost != nil
+	isRoot := info.p.Spec.VirtualHost != nil
 	switch {
 	case len(s.errors) > 0:
 		ps.CurrentStatus = contourv1.StatusInvalid
 		ps.Description = contourv1.MessageErrorPresent
-	case !isRoot && !b.reached[key]:
+	case !isRoot && !reached:
 		ps.CurrentStatus = contourv1.StatusOrphaned
 		ps.Description = contourv1.DescriptionOrphaned
 		ps.Errors = []Condition{{
@@ -84,3 +132,13 @@ func (b *builder) proxyStatus(key types.NamespacedName) *ProxyStatus {
 	}
 	return ps
 }
+
+// sameStatus reports whether a and b are deeply equal, nil and empty
+// lists told apart as reflect.DeepEqual does.
+func sameStatus(a, b *ProxyStatus) bool {
+	return a.Proxy == b.Proxy && a.Generation == b.Generation &&
+		a.CurrentStatus == b.CurrentStatus && a.Description == b.Description &&
+		sameConditions(a.Errors, b.Errors) && sameConditions(a.Warnings, b.Warnings)
+}
+
+func sameConditions(a, b []Condition) bool { return (a == nil) == (b == nil) && slices.Equal(a, b) }

@@ -2,7 +2,6 @@ package dag
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/types"
@@ -10,76 +9,12 @@ import (
 	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
 )
 
-// fqdnPattern is the CRD's pattern for virtualhost.fqdn.
-var fqdnPattern = regexp.MustCompile(`^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
-
-// buildRoots validates every proxy's top level, finds the roots that own
-// their fqdn, and builds their virtual hosts.
-func (b *builder) buildRoots() {
-	for _, key := range b.proxyKeys {
-		s := b.proxies[key].Spec
-		if len(s.Routes) == 0 && len(s.Includes) == 0 && s.TCPProxy == nil {
-			b.errorf(key, contourv1.ConditionTypeSpecError, contourv1.ReasonNothingDefined,
-				"HTTPProxy must define at least one route, include or tcpproxy")
-		}
-	}
-
-	byFQDN := map[string][]types.NamespacedName{}
-	var fqdns []string
-	for _, key := range b.proxyKeys {
-		vh := b.proxies[key].Spec.VirtualHost
-		if vh == nil {
-			continue
-		}
-		if len(b.rootNamespaces) > 0 && !b.rootNamespaces[key.Namespace] {
-			b.errorf(key, contourv1.ConditionTypeRootNamespaceError, contourv1.ReasonRootProxyNotAllowedInNamespace,
-				"root HTTPProxy cannot be defined in namespace %q; root namespaces are %s",
-				key.Namespace, strings.Join(b.cfg.RootNamespaces, ", "))
-			continue
-		}
-		fqdn := strings.ToLower(strings.TrimSpace(vh.Fqdn))
-		if fqdn == "" {
-			b.errorf(key, contourv1.ConditionTypeVirtualHostError, contourv1.ReasonFQDNNotSpecified,
-				"virtualhost.fqdn must be specified")
-			continue
-		}
-		if len(fqdn) > 253 || !fqdnPattern.MatchString(fqdn) {
-			b.errorf(key, contourv1.ConditionTypeVirtualHostError, "FQDNNotValid",
-				"virtualhost.fqdn %q is not a valid host name (a \"*.\" prefix is the only wildcard allowed)", vh.Fqdn)
-			continue
-		}
-		if _, ok := byFQDN[fqdn]; !ok {
-			fqdns = append(fqdns, fqdn)
-		}
-		byFQDN[fqdn] = append(byFQDN[fqdn], key)
-	}
-	for _, fqdn := range fqdns {
-		keys := byFQDN[fqdn]
-		if len(keys) > 1 {
-			names := make([]string, len(keys))
-			for i, k := range keys {
-				names[i] = k.String()
-			}
-			for _, k := range keys {
-				b.errorf(k, contourv1.ConditionTypeVirtualHostError, contourv1.ReasonDuplicateVhost,
-					"fqdn %q is used in multiple HTTPProxies: %s", fqdn, strings.Join(names, ", "))
-			}
-			continue
-		}
-		if b.hasErrors(keys[0]) {
-			// NothingDefined: nothing to serve.
-			continue
-		}
-		b.buildVhost(keys[0], fqdn)
-	}
-}
-
 // buildVhost builds the virtual host(s) of root key for fqdn. A root with
 // an invalid TLS or tcpproxy stanza serves nothing at all (as in Contour);
 // its includes are still followed so its children get a status.
-func (b *builder) buildVhost(key types.NamespacedName, fqdn string) {
-	p := b.proxies[key]
-	b.reached[key] = true
+func (b *rootBuild) buildVhost(key types.NamespacedName, fqdn string) {
+	p, _ := b.proxy(key)
+	b.reach(key)
 	tls := p.Spec.VirtualHost.TLS
 	tcp := p.Spec.TCPProxy
 	served := true
@@ -102,7 +37,7 @@ func (b *builder) buildVhost(key types.NamespacedName, fqdn string) {
 			return
 		}
 		svh.TCPProxy = tp
-		b.https = append(b.https, svh)
+		b.https = svh
 		return
 	}
 
@@ -122,11 +57,11 @@ func (b *builder) buildVhost(key types.NamespacedName, fqdn string) {
 		routes[i] = e.route
 	}
 	if svh == nil {
-		b.http = append(b.http, &VirtualHost{Name: fqdn, Routes: routes})
+		b.http = &VirtualHost{Name: fqdn, Routes: routes}
 		return
 	}
 	svh.Routes = routes
-	b.https = append(b.https, svh)
+	b.https = svh
 
 	insecure := make([]*Route, len(w.entries))
 	for i, e := range w.entries {
@@ -142,12 +77,12 @@ func (b *builder) buildVhost(key types.NamespacedName, fqdn string) {
 			Owner:         e.route.Owner,
 		}
 	}
-	b.http = append(b.http, &VirtualHost{Name: fqdn, Routes: insecure})
+	b.http = &VirtualHost{Name: fqdn, Routes: insecure}
 }
 
 // secureVhost validates a root's tls stanza. ok is false when the virtual
 // host must not be served.
-func (b *builder) secureVhost(key types.NamespacedName, fqdn string, tls *contourv1.TLS, hasTCPProxy bool) (*SecureVirtualHost, bool) {
+func (b *rootBuild) secureVhost(key types.NamespacedName, fqdn string, tls *contourv1.TLS, hasTCPProxy bool) (*SecureVirtualHost, bool) {
 	bad := func(condType, reason, format string, args ...any) (*SecureVirtualHost, bool) {
 		b.errorf(key, condType, reason, format, args...)
 		return nil, false
@@ -196,7 +131,7 @@ func (b *builder) secureVhost(key types.NamespacedName, fqdn string, tls *contou
 
 // servingSecret resolves virtualhost.tls.secretName for the proxy key:
 // "name" in the proxy's namespace, or "namespace/name" when delegated.
-func (b *builder) servingSecret(key types.NamespacedName, ref string) (*Secret, *Condition) {
+func (b *rootBuild) servingSecret(key types.NamespacedName, ref string) (*Secret, *Condition) {
 	ns, name := key.Namespace, ref
 	if i := strings.IndexByte(ref, '/'); i >= 0 {
 		ns, name = ref[:i], ref[i+1:]
@@ -218,20 +153,9 @@ func (b *builder) servingSecret(key types.NamespacedName, ref string) (*Secret, 
 	return sec, nil
 }
 
-// delegated reports whether a TLSCertificateDelegation in the secret's
-// namespace shares it with namespace ns (or with every namespace, "*").
-func (b *builder) delegated(secret types.NamespacedName, ns string) bool {
-	for _, t := range b.delegations[secret] {
-		if t == ns || t == "*" {
-			return true
-		}
-	}
-	return false
-}
-
 // tcpProxy builds a root's tcpproxy, following tcpproxy includes. It
 // returns nil, with errors recorded, when the stanza cannot be served.
-func (b *builder) tcpProxy(root types.NamespacedName, tcp *contourv1.TCPProxy) *TCPProxy {
+func (b *rootBuild) tcpProxy(root types.NamespacedName, tcp *contourv1.TCPProxy) *TCPProxy {
 	owner := root
 	visited := map[types.NamespacedName]bool{root: true}
 	for {
@@ -252,7 +176,7 @@ func (b *builder) tcpProxy(root types.NamespacedName, tcp *contourv1.TCPProxy) *
 			ns = owner.Namespace
 		}
 		child := types.NamespacedName{Namespace: ns, Name: inc.Name}
-		cp, ok := b.proxies[child]
+		cp, ok := b.proxy(child)
 		switch {
 		case visited[child]:
 			b.errorf(owner, contourv1.ConditionTypeTCPProxyIncludeError, contourv1.ReasonIncludeCreatesCycle,
@@ -269,11 +193,11 @@ func (b *builder) tcpProxy(root types.NamespacedName, tcp *contourv1.TCPProxy) *
 		case cp.Spec.TCPProxy == nil:
 			b.errorf(owner, contourv1.ConditionTypeTCPProxyIncludeError, "TCPProxyNotDefined",
 				"tcpproxy include %s does not define a tcpproxy", child)
-			b.reached[child] = true
+			b.reach(child)
 			return nil
 		}
 		visited[child] = true
-		b.reached[child] = true
+		b.reach(child)
 		owner, tcp = child, cp.Spec.TCPProxy
 	}
 

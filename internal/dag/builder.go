@@ -1,0 +1,414 @@
+package dag
+
+import (
+	"maps"
+	"slices"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
+)
+
+// Builder builds DAGs, reusing from its previous Build the work for every
+// root whose inputs did not change.
+//
+// The contract that makes reuse safe: Build never modifies its input, and
+// the caller never modifies an object once it is in Objects. A changed
+// object is a new pointer under its key (informers deliver new objects);
+// an update the DAG cannot see may keep the old pointer. So an input is
+// unchanged exactly when its key maps to the same pointer as before, or is
+// still absent. The maps of Objects themselves may be changed between
+// builds, or be new maps.
+//
+// b.Build(objs) returns a DAG deeply equal to Build(objs, cfg) from
+// scratch, whatever objects earlier builds saw. Every root virtual host
+// (the proxy owning an fqdn) has one memo entry recording each input its
+// processing read and everything it produced; an entry whose inputs are
+// all unchanged is reused as it is, so the virtual hosts, routes, clusters
+// and secrets of unchanged roots are the very pointers of the previous
+// DAG, and so is the ProxyStatus of every proxy whose status is unchanged.
+//
+// A Builder is not safe for concurrent use. It keeps no goroutines and no
+// state outside itself.
+type Builder struct {
+	cfg            Config
+	rootNamespaces map[string]bool
+
+	// objs is the input of the Build in progress, ch what it found
+	// changed so far.
+	objs *Objects
+	ch   *changes
+
+	// The inputs of the previous Build, and indexes of them, brought up
+	// to date at the start of a Build.
+	proxies        map[types.NamespacedName]proxyInfo
+	groups         map[string][]types.NamespacedName // fqdn -> its valid roots, sorted
+	services       map[types.NamespacedName]*corev1.Service
+	secretObjs     map[types.NamespacedName]*corev1.Secret
+	slices         map[types.NamespacedName]*discoveryv1.EndpointSlice
+	sliceMembers   map[types.NamespacedName]map[types.NamespacedName]*discoveryv1.EndpointSlice
+	slicesBySvc    map[types.NamespacedName][]sliceRef // sorted by slice key; replaced, never changed
+	delegationObjs map[types.NamespacedName]*contourv1.TLSCertificateDelegation
+	delegations    map[types.NamespacedName][]string // secret -> namespaces it is shared with
+
+	// The memo: one entry per root built last time.
+	roots  map[types.NamespacedName]*rootEntry
+	byFQDN map[string]*rootEntry
+	// touchers lists, per proxy, the roots whose entry recorded something
+	// on it, sorted by key.
+	touchers map[types.NamespacedName][]types.NamespacedName
+	// dependents lists, per input, the entries that read it.
+	dependents map[depKey]*dependents
+
+	// Shared results, counted by the entries whose output uses them, so
+	// that every root refers to the same pointer for a name.
+	clusters map[string]*clusterEntry
+	secrets  map[types.NamespacedName]*secretEntry
+
+	// Pure caches of computations with no other input than their key.
+	hashes settingsHashes
+
+	// endpoints caches, within one Build, the endpoints of a Service port.
+	endpoints map[endpointsKey][]Endpoint
+
+	prev *DAG
+}
+
+// NewBuilder returns a Builder for cfg with nothing built yet.
+func NewBuilder(cfg Config) *Builder {
+	cfg.RootNamespaces = slices.Clone(cfg.RootNamespaces)
+	bl := &Builder{
+		cfg:            cfg,
+		rootNamespaces: map[string]bool{},
+		proxies:        map[types.NamespacedName]proxyInfo{},
+		groups:         map[string][]types.NamespacedName{},
+		services:       map[types.NamespacedName]*corev1.Service{},
+		secretObjs:     map[types.NamespacedName]*corev1.Secret{},
+		slices:         map[types.NamespacedName]*discoveryv1.EndpointSlice{},
+		sliceMembers:   map[types.NamespacedName]map[types.NamespacedName]*discoveryv1.EndpointSlice{},
+		slicesBySvc:    map[types.NamespacedName][]sliceRef{},
+		delegationObjs: map[types.NamespacedName]*contourv1.TLSCertificateDelegation{},
+		delegations:    map[types.NamespacedName][]string{},
+		roots:          map[types.NamespacedName]*rootEntry{},
+		byFQDN:         map[string]*rootEntry{},
+		touchers:       map[types.NamespacedName][]types.NamespacedName{},
+		dependents:     map[depKey]*dependents{},
+		clusters:       map[string]*clusterEntry{},
+		secrets:        map[types.NamespacedName]*secretEntry{},
+	}
+	for _, ns := range cfg.RootNamespaces {
+		bl.rootNamespaces[ns] = true
+	}
+	return bl
+}
+
+// changes collects what one Build found different from the previous one.
+type changes struct {
+	// changed are the inputs that differ.
+	changed []depKey
+	// roots are the proxies that may have to be built: changed roots,
+	// members of changed fqdn groups, roots whose entry was dropped.
+	roots []types.NamespacedName
+	// groups are the fqdns whose set of roots changed.
+	groups map[string]struct{}
+	// status are the proxies whose status must be worked out again.
+	status map[types.NamespacedName]struct{}
+	// The names whose virtual hosts, cluster or secret may differ.
+	fqdns    map[string]struct{}
+	clusters map[string]struct{}
+	secrets  map[types.NamespacedName]struct{}
+}
+
+// Build turns objs into the routing model and one status per HTTPProxy,
+// as Build(objs, cfg) does. A nil objs is treated as empty.
+func (bl *Builder) Build(objs *Objects) *DAG {
+	if objs == nil {
+		objs = &Objects{}
+	}
+	var ch changes
+	bl.objs, bl.ch = objs, &ch
+	bl.syncProxies(&ch)
+	bl.syncServices(&ch)
+	bl.syncSlices(&ch)
+	bl.syncSecrets(&ch)
+	bl.syncDelegations(&ch)
+	bl.buildRoots(&ch)
+	d := bl.assemble(&ch)
+	bl.objs, bl.ch, bl.endpoints = nil, nil, nil
+	bl.hashes.rotate()
+	return d
+}
+
+// buildRoots drops the entries of roots that read a changed input or are
+// no longer built, then builds, in key order, every root without an entry.
+func (bl *Builder) buildRoots(ch *changes) {
+	for _, k := range ch.changed {
+		d := bl.dependents[k]
+		if d == nil {
+			continue
+		}
+		// Every entry on the list read k: all go, and the list with them.
+		delete(bl.dependents, k)
+		for _, e := range d.entries {
+			if !e.dropped {
+				bl.drop(e, ch)
+				ch.roots = append(ch.roots, e.key)
+			}
+		}
+	}
+	// A root is built when it alone claims its fqdn: a change of who
+	// claims it decides for every claimant.
+	for fqdn := range ch.groups {
+		for _, key := range bl.groups[fqdn] {
+			ch.roots = append(ch.roots, key)
+			mark(&ch.status, key)
+			if e := bl.roots[key]; e != nil && bl.buildable(key) != e.fqdn {
+				bl.drop(e, ch)
+			}
+		}
+	}
+	// Every stale entry is gone before any root is built, so a root built
+	// below finds only current clusters and secrets to share.
+	slices.SortFunc(ch.roots, compareName)
+	for _, key := range slices.Compact(ch.roots) {
+		if _, ok := bl.roots[key]; ok {
+			continue
+		}
+		if fqdn := bl.buildable(key); fqdn != "" {
+			bl.add(bl.buildRoot(key, fqdn), ch)
+		}
+	}
+}
+
+// add makes e the entry of its root.
+func (bl *Builder) add(e *rootEntry, ch *changes) {
+	bl.roots[e.key] = e
+	bl.byFQDN[e.fqdn] = e
+	mark(&ch.fqdns, e.fqdn)
+	for i := range e.touches {
+		k := e.touches[i].key
+		l := bl.touchers[k]
+		j, _ := slices.BinarySearchFunc(l, e.key, compareName)
+		bl.touchers[k] = slices.Insert(l, j, e.key)
+		mark(&ch.status, k)
+	}
+	e.deps.each(func(k depKey) {
+		d := bl.dependents[k]
+		if d == nil {
+			d = &dependents{}
+			bl.dependents[k] = d
+		}
+		d.entries = append(d.entries, e)
+	})
+	for _, name := range e.clusters {
+		bl.clusters[name].refs++
+		mark(&ch.clusters, name)
+	}
+	if e.hasSecret {
+		bl.secrets[e.secret].refs++
+		mark(&ch.secrets, e.secret)
+	}
+}
+
+// drop removes the entry e and what it recorded.
+func (bl *Builder) drop(e *rootEntry, ch *changes) {
+	e.dropped = true
+	e.deps.each(func(k depKey) {
+		d := bl.dependents[k]
+		if d == nil {
+			return
+		}
+		d.dead++
+		if 2*d.dead < len(d.entries) {
+			return
+		}
+		d.entries = slices.DeleteFunc(d.entries, func(e *rootEntry) bool { return e.dropped })
+		d.dead = 0
+		if len(d.entries) == 0 {
+			delete(bl.dependents, k)
+		}
+	})
+	delete(bl.roots, e.key)
+	if bl.byFQDN[e.fqdn] == e {
+		delete(bl.byFQDN, e.fqdn)
+	}
+	mark(&ch.fqdns, e.fqdn)
+	for i := range e.touches {
+		k := e.touches[i].key
+		l := bl.touchers[k]
+		if j, ok := slices.BinarySearchFunc(l, e.key, compareName); ok {
+			l = slices.Delete(l, j, j+1)
+		}
+		if len(l) == 0 {
+			delete(bl.touchers, k)
+		} else {
+			bl.touchers[k] = l
+		}
+		mark(&ch.status, k)
+	}
+	for _, name := range e.clusters {
+		bl.clusters[name].refs--
+		mark(&ch.clusters, name)
+	}
+	if e.hasSecret {
+		bl.secrets[e.secret].refs--
+		mark(&ch.secrets, e.secret)
+	}
+}
+
+// assemble makes the DAG: the previous one's lists with the changed
+// names replaced, and its statuses with the changed proxies' replaced.
+// Nothing of the previous DAG is modified.
+func (bl *Builder) assemble(ch *changes) *DAG {
+	prev := bl.prev
+	if prev == nil {
+		prev = &DAG{}
+	}
+	d := &DAG{}
+
+	fqdns := sortedKeys(ch.fqdns, strings.Compare)
+	var http []update[*VirtualHost]
+	var https []update[*SecureVirtualHost]
+	for _, f := range fqdns {
+		e := bl.byFQDN[f]
+		var vh *VirtualHost
+		var svh *SecureVirtualHost
+		if e != nil {
+			vh, svh = e.http, e.https
+		}
+		http = append(http, update[*VirtualHost]{f, vh})
+		https = append(https, update[*SecureVirtualHost]{f, svh})
+	}
+	d.HTTP = applyUpdates(prev.HTTP, func(vh *VirtualHost) string { return vh.Name }, http)
+	d.HTTPS = applyUpdates(prev.HTTPS, func(svh *SecureVirtualHost) string { return svh.Name }, https)
+
+	var clusters []update[*Cluster]
+	for _, name := range sortedKeys(ch.clusters, strings.Compare) {
+		ce := bl.clusters[name]
+		if ce == nil || ce.refs == 0 {
+			delete(bl.clusters, name)
+			clusters = append(clusters, update[*Cluster]{name, nil})
+			continue
+		}
+		clusters = append(clusters, update[*Cluster]{name, ce.c})
+	}
+	d.Clusters = applyUpdates(prev.Clusters, func(c *Cluster) string { return c.Name }, clusters)
+
+	var secrets []update[*Secret]
+	for key := range ch.secrets {
+		se := bl.secrets[key]
+		if se == nil || se.refs == 0 {
+			delete(bl.secrets, key)
+			secrets = append(secrets, update[*Secret]{key.String(), nil})
+			continue
+		}
+		secrets = append(secrets, update[*Secret]{key.String(), se.sec})
+	}
+	slices.SortFunc(secrets, func(a, b update[*Secret]) int { return strings.Compare(a.name, b.name) })
+	d.Secrets = applyUpdates(prev.Secrets, func(s *Secret) string { return s.Name }, secrets)
+
+	d.Statuses = bl.statuses(prev.Statuses, ch)
+	bl.prev = d
+	return d
+}
+
+// statuses returns prev with the statuses of the proxies in ch.status
+// worked out again. A status equal to the previous one keeps its pointer,
+// and prev itself is returned when no status differs.
+func (bl *Builder) statuses(prev map[types.NamespacedName]*ProxyStatus, ch *changes) map[types.NamespacedName]*ProxyStatus {
+	var set []*ProxyStatus
+	var del []types.NamespacedName
+	for key := range ch.status {
+		info, ok := bl.proxies[key]
+		if !ok {
+			if _, had := prev[key]; had {
+				del = append(del, key)
+			}
+			continue
+		}
+		ps := bl.proxyStatus(key, info)
+		if old := prev[key]; old == nil || !sameStatus(old, ps) {
+			set = append(set, ps)
+		}
+	}
+	if prev != nil && len(set) == 0 && len(del) == 0 {
+		return prev
+	}
+	// The previous map is the previous DAG's: never written.
+	m := maps.Clone(prev)
+	if m == nil {
+		m = make(map[types.NamespacedName]*ProxyStatus, len(set))
+	}
+	for _, key := range del {
+		delete(m, key)
+	}
+	for _, ps := range set {
+		m[ps.Proxy] = ps
+	}
+	return m
+}
+
+// update is the new value of the element called name in a list sorted by
+// name; the zero value removes it.
+type update[T comparable] struct {
+	name string
+	v    T
+}
+
+// applyUpdates returns old, sorted by name with each name once, with the
+// updates (sorted by name, each name once) applied. It returns old itself
+// when nothing changes, and nil rather than an empty list, as a build from
+// scratch does.
+func applyUpdates[T comparable](old []T, name func(T) string, ups []update[T]) []T {
+	var zero T
+	changed := false
+	i := 0
+	for _, u := range ups {
+		i += sortSearch(old[i:], u.name, name)
+		had := i < len(old) && name(old[i]) == u.name
+		if (had && old[i] != u.v) || (!had && u.v != zero) {
+			changed = true
+			break
+		}
+	}
+	if !changed {
+		return old
+	}
+	out := make([]T, 0, len(old)+len(ups))
+	i = 0
+	for _, u := range ups {
+		n := sortSearch(old[i:], u.name, name)
+		out = append(out, old[i:i+n]...)
+		i += n
+		if i < len(old) && name(old[i]) == u.name {
+			i++
+		}
+		if u.v != zero {
+			out = append(out, u.v)
+		}
+	}
+	out = append(out, old[i:]...)
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// sortSearch returns how many elements of s, sorted by name, are named
+// before n.
+func sortSearch[T any](s []T, n string, name func(T) string) int {
+	i, _ := slices.BinarySearchFunc(s, n, func(v T, n string) int { return strings.Compare(name(v), n) })
+	return i
+}
+
+func sortedKeys[K comparable](m map[K]struct{}, cmp func(a, b K) int) []K {
+	keys := make([]K, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, cmp)
+	return keys
+}
