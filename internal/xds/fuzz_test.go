@@ -33,7 +33,10 @@ func FuzzSnapshot(f *testing.F) {
 			t.Errorf("versions of two translations of one DAG differ (-first +second):\n%s", diff)
 		}
 
-		clusters := s.GetResources(resource.ClusterType)
+		clusters := map[string]bool{}
+		for _, c := range s.Type(resource.ClusterType).Resources {
+			clusters[c.Name] = true
+		}
 		known := func(where, name string) {
 			if _, ok := clusters[name]; !ok {
 				t.Errorf("%s names cluster %q, not in the snapshot", where, name)

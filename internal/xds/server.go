@@ -12,6 +12,7 @@ import (
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/server/sotw/v3"
 	serverv3 "github.com/envoyproxy/go-control-plane/pkg/server/v3"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
@@ -34,12 +35,12 @@ type ServerConfig struct {
 
 // Server turns each DAG into a snapshot and serves it to Envoys over ADS,
 // both state-of-the-world and incremental. Until the first DAG arrives the
-// snapshot cache holds Envoys' requests open without answering, so a
-// restarting replica never hands an Envoy an empty configuration.
+// cache holds Envoys' requests open without answering, so a restarting
+// replica never hands an Envoy an empty configuration.
 type Server struct {
 	cfg     ServerConfig
 	log     logrus.FieldLogger
-	cache   cachev3.SnapshotCache
+	cache   *Cache
 	metrics *serverMetrics
 
 	mu      sync.Mutex
@@ -58,21 +59,15 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Server{
-		cfg: cfg,
-		log: cfg.Log.WithField("context", "xds"),
-		// ads=true answers a request only once it names every resource
-		// of its type, so Envoy never applies a partial set mid-update.
-		cache:   cachev3.NewSnapshotCache(true, AllNodes{}, nil),
-		metrics: m,
-	}, nil
+	log := cfg.Log.WithField("context", "xds")
+	return &Server{cfg: cfg, log: log, cache: NewCache(log), metrics: m}, nil
 }
 
 // OnChange translates d and makes it the configuration every Envoy gets.
 // It implements controller.Observer.
 func (s *Server) OnChange(d *dag.DAG) {
 	start := time.Now()
-	snap, err := NewSnapshot(Translate(d, s.cfg.Listeners))
+	snap, err := s.snapshot(d)
 	if err != nil {
 		// An inconsistent snapshot is a bug in translation; keep serving
 		// the last good one rather than break every Envoy.
@@ -80,7 +75,7 @@ func (s *Server) OnChange(d *dag.DAG) {
 		s.metrics.snapshotErrors.Inc()
 		return
 	}
-	if err := s.cache.SetSnapshot(context.Background(), SnapshotKey, snap); err != nil {
+	if err := s.cache.SetSnapshot(snap); err != nil {
 		s.log.WithError(err).Error("setting the xDS snapshot")
 		s.metrics.snapshotErrors.Inc()
 		return
@@ -91,6 +86,11 @@ func (s *Server) OnChange(d *dag.DAG) {
 	s.mu.Unlock()
 }
 
+// snapshot turns d into the Snapshot to serve.
+func (s *Server) snapshot(d *dag.DAG) (*Snapshot, error) {
+	return NewSnapshot(Translate(d, s.cfg.Listeners))
+}
+
 // Version returns the per-type versions of the snapshot being served, or ""
 // before the first DAG.
 func (s *Server) Version() string {
@@ -99,15 +99,19 @@ func (s *Server) Version() string {
 	return s.version
 }
 
-func versionsOf(snap *cachev3.Snapshot) string {
+// versionsOf is each served type's version followed by "/", in
+// servedTypes order.
+func versionsOf(snap *Snapshot) string {
+	v := snap.Versions()
 	out := ""
 	for _, typ := range servedTypes {
-		out += snap.GetVersion(typ) + "/"
+		out += v[typ] + "/"
 	}
 	return out
 }
 
-// servedTypes are the resource types every snapshot carries.
+// servedTypes are the resource types every snapshot carries, in the order
+// Version lists them.
 var servedTypes = []string{
 	resourcev3.ListenerType, resourcev3.RouteType, resourcev3.ClusterType,
 	resourcev3.EndpointType, resourcev3.SecretType,
@@ -126,8 +130,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(s.cfg.TLS)))
 	}
 	gs := grpc.NewServer(opts...)
-	xds := serverv3.NewServer(ctx, s.cache, s.metrics.callbacks())
-	discoveryv3.RegisterAggregatedDiscoveryServiceServer(gs, xds)
+	discoveryv3.RegisterAggregatedDiscoveryServiceServer(gs, newADSServer(ctx, s.cache, s.metrics.callbacks()))
 
 	errc := make(chan error, 1)
 	go func() { errc <- gs.Serve(ln) }()
@@ -143,4 +146,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("xds: %w", err)
 	}
 	return nil
+}
+
+// newADSServer is go-control-plane's xDS server over c. WithOrderedADS makes
+// a state-of-the-world ADS stream use one response channel for all types,
+// so responses go out in the order the cache sends them (PushOrder);
+// without it the server selects among one channel per type at random. The
+// incremental server always uses one channel.
+func newADSServer(ctx context.Context, c cachev3.Cache, cb serverv3.Callbacks) serverv3.Server {
+	return serverv3.NewServer(ctx, c, cb, sotw.WithOrderedADS())
 }

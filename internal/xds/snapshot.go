@@ -5,41 +5,117 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"hash"
 
-	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	cache "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
+	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"google.golang.org/protobuf/proto"
 )
 
-// NewSnapshot packs r into a snapshot. Each resource type carries its own
-// version, a short hex SHA-256 of its resources' deterministic encoding, so
-// a type whose resources did not change keeps its version (and is not
-// pushed again), and every replica given the same DAG serves the same
-// versions. The snapshot is checked with Consistent: every route
-// configuration a listener names and every ClusterLoadAssignment a cluster
-// names is present, and nothing else.
-func NewSnapshot(r Resources) (*cache.Snapshot, error) {
+// Resource is one Envoy resource as it goes on the wire.
+type Resource struct {
+	Name string
+	// Value is the resource's deterministic protobuf encoding: the value
+	// of the google.protobuf.Any it is sent in. It is never modified once
+	// in a Snapshot, so every stream can send the same bytes.
+	Value []byte
+	// Version is a digest of Value: the resource's version in incremental
+	// (delta) xDS, equal on every replica for equal bytes.
+	Version string
+}
+
+// TypeSnapshot is every resource of one type.
+type TypeSnapshot struct {
+	TypeURL string
+	// Version is a digest of the resources' names and versions, in order,
+	// so equal resources give equal versions on every replica, and a type
+	// whose resources did not change keeps its version (and is not pushed).
+	Version string
+	// Resources are sorted by Name, without duplicates.
+	Resources []Resource
+}
+
+// Snapshot is the configuration every Envoy gets, one TypeSnapshot per
+// served type in PushOrder. It is immutable once made.
+type Snapshot struct {
+	Types []TypeSnapshot
+}
+
+// PushOrder is the order in which an ADS server sends the types that
+// changed together: clusters and their endpoints before the listeners and
+// routes that use them (make before break).
+var PushOrder = []string{
+	resourcev3.ClusterType,
+	resourcev3.EndpointType,
+	resourcev3.ListenerType,
+	resourcev3.RouteType,
+	resourcev3.SecretType,
+}
+
+// Type returns the resources of typeURL, or nil for a type not served.
+func (s *Snapshot) Type(typeURL string) *TypeSnapshot {
+	for i := range s.Types {
+		if s.Types[i].TypeURL == typeURL {
+			return &s.Types[i]
+		}
+	}
+	return nil
+}
+
+// Version returns the version of typeURL, or "" for a type not served.
+func (s *Snapshot) Version(typeURL string) string {
+	if t := s.Type(typeURL); t != nil {
+		return t.Version
+	}
+	return ""
+}
+
+// Versions is every type's version, for logs and tests.
+func (s *Snapshot) Versions() map[string]string {
+	out := make(map[string]string, len(s.Types))
+	for _, t := range s.Types {
+		out[t.TypeURL] = t.Version
+	}
+	return out
+}
+
+// NewSnapshot marshals r, which Translate has sorted, into a Snapshot. It
+// first checks r is consistent: every route configuration a listener names
+// and every ClusterLoadAssignment a cluster names is present, and nothing
+// else. It is the reference the Translator's incremental snapshots are
+// tested against.
+func NewSnapshot(r Resources) (*Snapshot, error) {
 	groups := []struct {
 		typ   types.ResponseType
+		url   string
 		items []types.Resource
 	}{
-		{types.Listener, asResources(r.Listeners)},
-		{types.Route, asResources(r.Routes)},
-		{types.Cluster, asResources(r.Clusters)},
-		{types.Endpoint, asResources(r.Endpoints)},
-		{types.Secret, asResources(r.Secrets)},
+		{types.Cluster, resourcev3.ClusterType, asResources(r.Clusters)},
+		{types.Endpoint, resourcev3.EndpointType, asResources(r.Endpoints)},
+		{types.Listener, resourcev3.ListenerType, asResources(r.Listeners)},
+		{types.Route, resourcev3.RouteType, asResources(r.Routes)},
+		{types.Secret, resourcev3.SecretType, asResources(r.Secrets)},
 	}
-	s := &cache.Snapshot{}
+	check := &cache.Snapshot{}
 	for _, g := range groups {
-		v, err := version(g.items)
-		if err != nil {
-			return nil, err
-		}
-		s.Resources[g.typ] = cache.NewResources(v, g.items)
+		check.Resources[g.typ] = cache.NewResources("", g.items)
 	}
-	if err := s.Consistent(); err != nil {
+	if err := check.Consistent(); err != nil {
 		return nil, fmt.Errorf("xds: inconsistent snapshot: %w", err)
+	}
+
+	s := &Snapshot{}
+	for _, g := range groups {
+		items := make([]Resource, len(g.items))
+		for i, it := range g.items {
+			b, err := marshal(it)
+			if err != nil {
+				return nil, err
+			}
+			items[i] = newResource(cache.GetResourceName(it), b)
+		}
+		s.Types = append(s.Types, newTypeSnapshot(g.url, items))
 	}
 	return s, nil
 }
@@ -52,35 +128,36 @@ func asResources[T types.Resource](s []T) []types.Resource {
 	return out
 }
 
-// version hashes the length-prefixed deterministic encoding of items, in
-// order; Translate has already sorted them.
-func version(items []types.Resource) (string, error) {
-	h := sha256.New()
-	opts := proto.MarshalOptions{Deterministic: true}
-	var buf []byte
-	var n [binary.MaxVarintLen64]byte
-	for _, it := range items {
-		var err error
-		buf, err = opts.MarshalAppend(buf[:0], it)
-		if err != nil {
-			return "", fmt.Errorf("xds: marshal %s %q: %w", it.ProtoReflect().Descriptor().FullName(), cache.GetResourceName(it), err)
-		}
-		h.Write(n[:binary.PutUvarint(n[:], uint64(len(buf)))])
-		h.Write(buf)
+// marshal is the one encoding of a resource: deterministic, so equal
+// messages give equal bytes on every replica.
+func marshal(m proto.Message) ([]byte, error) {
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("xds: marshal %s %q: %w", m.ProtoReflect().Descriptor().FullName(), cache.GetResourceName(m), err)
 	}
-	return hex.EncodeToString(h.Sum(nil)[:8]), nil
+	return b, nil
 }
 
-// SnapshotKey is the one key under which every Envoy's snapshot is kept:
-// all Envoys get the same configuration.
-const SnapshotKey = "proxyctl"
+// newResource names value and digests it.
+func newResource(name string, value []byte) Resource {
+	sum := sha256.Sum256(value)
+	return Resource{Name: name, Value: value, Version: hex.EncodeToString(sum[:8])}
+}
 
-// AllNodes is a cache.NodeHash mapping every node to SnapshotKey, so one
-// snapshot set with cache.SetSnapshot(ctx, SnapshotKey, s) serves any
-// number of Envoys, whatever their node id.
-type AllNodes struct{}
+// newTypeSnapshot versions items, which are sorted by name.
+func newTypeSnapshot(typeURL string, items []Resource) TypeSnapshot {
+	h := sha256.New()
+	for _, it := range items {
+		writeString(h, it.Name)
+		writeString(h, it.Version)
+	}
+	return TypeSnapshot{TypeURL: typeURL, Version: hex.EncodeToString(h.Sum(nil)[:8]), Resources: items}
+}
 
-var _ cache.NodeHash = AllNodes{}
-
-// ID implements cache.NodeHash.
-func (AllNodes) ID(*core.Node) string { return SnapshotKey }
+// writeString writes s length-prefixed, so that no two lists of strings
+// hash alike.
+func writeString(h hash.Hash, s string) {
+	var n [binary.MaxVarintLen64]byte
+	h.Write(n[:binary.PutUvarint(n[:], uint64(len(s)))])
+	h.Write([]byte(s))
+}

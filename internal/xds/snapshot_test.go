@@ -1,11 +1,10 @@
 package xds
 
 import (
-	"context"
+	"bytes"
 	"regexp"
 	"testing"
 
-	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listener "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	cache "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
@@ -28,36 +27,77 @@ func versions(t *testing.T, r Resources) map[string]string {
 	}
 	out := map[string]string{}
 	for _, u := range typeURLs {
-		out[u] = s.GetVersion(u)
+		out[u] = s.Version(u)
 	}
 	return out
 }
 
+// TestSnapshotConsistent: every fixture's translation is consistent (every
+// route configuration a listener names and every ClusterLoadAssignment a
+// cluster names is present, and nothing else, as go-control-plane's
+// Snapshot.Consistent checks it), and its Snapshot has every type in
+// PushOrder, each resource once, sorted, holding the resource's deterministic
+// encoding, with hex versions.
 func TestSnapshotConsistent(t *testing.T) {
 	hexVersion := regexp.MustCompile(`^[0-9a-f]{16}$`)
 	for _, name := range sortedNames() {
 		t.Run(name, func(t *testing.T) {
 			r := Translate(fixtures()[name], testListenerConfig)
+			check := &cache.Snapshot{}
+			check.Resources[types.Listener] = cache.NewResources("", asResources(r.Listeners))
+			check.Resources[types.Route] = cache.NewResources("", asResources(r.Routes))
+			check.Resources[types.Cluster] = cache.NewResources("", asResources(r.Clusters))
+			check.Resources[types.Endpoint] = cache.NewResources("", asResources(r.Endpoints))
+			check.Resources[types.Secret] = cache.NewResources("", asResources(r.Secrets))
+			if err := check.Consistent(); err != nil {
+				t.Fatal(err)
+			}
 			s, err := NewSnapshot(r)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := s.Consistent(); err != nil {
-				t.Fatal(err)
+			var order []string
+			for _, ts := range s.Types {
+				order = append(order, ts.TypeURL)
 			}
-			counts := map[string]int{
-				resource.ListenerType: len(r.Listeners),
-				resource.RouteType:    len(r.Routes),
-				resource.ClusterType:  len(r.Clusters),
-				resource.EndpointType: len(r.Endpoints),
-				resource.SecretType:   len(r.Secrets),
+			if diff := cmp.Diff(PushOrder, order); diff != "" {
+				t.Errorf("types not in PushOrder (-want +got):\n%s", diff)
+			}
+			byType := map[string][]types.Resource{
+				resource.ListenerType: asResources(r.Listeners),
+				resource.RouteType:    asResources(r.Routes),
+				resource.ClusterType:  asResources(r.Clusters),
+				resource.EndpointType: asResources(r.Endpoints),
+				resource.SecretType:   asResources(r.Secrets),
 			}
 			for _, u := range typeURLs {
-				if got := len(s.GetResources(u)); got != counts[u] {
-					t.Errorf("%s: %d resources in the snapshot, want %d", u, got, counts[u])
+				ts := s.Type(u)
+				if ts == nil {
+					t.Errorf("%s: not in the snapshot", u)
+					continue
 				}
-				if v := s.GetVersion(u); !hexVersion.MatchString(v) {
+				if got, want := len(ts.Resources), len(byType[u]); got != want {
+					t.Errorf("%s: %d resources in the snapshot, want %d", u, got, want)
+					continue
+				}
+				if v := s.Version(u); !hexVersion.MatchString(v) {
 					t.Errorf("%s: version %q is not 16 hex digits", u, v)
+				}
+				for i, res := range ts.Resources {
+					if i > 0 && ts.Resources[i-1].Name >= res.Name {
+						t.Errorf("%s: %q after %q: not sorted, or duplicated", u, res.Name, ts.Resources[i-1].Name)
+					}
+					m := byType[u][i]
+					want, err := marshal(m)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if res.Name != cache.GetResourceName(m) || !bytes.Equal(res.Value, want) {
+						t.Errorf("%s: resource %d is %q, not the encoding of %q", u, i, res.Name, cache.GetResourceName(m))
+					}
+					if !hexVersion.MatchString(res.Version) {
+						t.Errorf("%s %s: version %q is not 16 hex digits", u, res.Name, res.Version)
+					}
 				}
 			}
 		})
@@ -145,25 +185,8 @@ func TestNewSnapshotInconsistent(t *testing.T) {
 			r := Translate(fixtures()["tls-redirect"], testListenerConfig)
 			breakIt(&r)
 			if s, err := NewSnapshot(r); err == nil {
-				t.Fatalf("NewSnapshot succeeded (%d listeners); want an inconsistency error", len(s.Resources[types.Listener].Items))
+				t.Fatalf("NewSnapshot succeeded (%d listeners); want an inconsistency error", len(s.Type(resource.ListenerType).Resources))
 			}
 		})
-	}
-}
-
-func TestAllNodesSharesOneSnapshot(t *testing.T) {
-	c := cache.NewSnapshotCache(true, AllNodes{}, nil)
-	s, err := NewSnapshot(Translate(fixtures()["http-basic"], testListenerConfig))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.SetSnapshot(context.Background(), SnapshotKey, s); err != nil {
-		t.Fatal(err)
-	}
-	for _, id := range []string{"envoy-a", "envoy-b"} {
-		got, err := c.GetSnapshot(AllNodes{}.ID(&core.Node{Id: id}))
-		if err != nil || got != s {
-			t.Errorf("node %s: snapshot %p, %v; want the one set", id, got, err)
-		}
 	}
 }
