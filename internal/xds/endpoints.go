@@ -12,22 +12,25 @@ import (
 func endpoints(cs []*dag.Cluster) []*endpoint.ClusterLoadAssignment {
 	out := make([]*endpoint.ClusterLoadAssignment, 0, len(cs))
 	for _, c := range cs {
-		if c == nil {
-			continue
+		if c != nil {
+			out = append(out, clusterLoadAssignment(c))
 		}
-		cla := &endpoint.ClusterLoadAssignment{ClusterName: c.Name}
-		if len(c.Endpoints) > 0 {
-			lbs := make([]*endpoint.LbEndpoint, 0, len(c.Endpoints))
-			for _, e := range c.Endpoints {
-				lbs = append(lbs, &endpoint.LbEndpoint{
-					HostIdentifier: &endpoint.LbEndpoint_Endpoint{Endpoint: &endpoint.Endpoint{
-						Address: socketAddress(e.Address, e.Port),
-					}},
-				})
-			}
-			cla.Endpoints = []*endpoint.LocalityLbEndpoints{{LbEndpoints: lbs}}
-		}
-		out = append(out, cla)
 	}
 	return out
+}
+
+func clusterLoadAssignment(c *dag.Cluster) *endpoint.ClusterLoadAssignment {
+	cla := &endpoint.ClusterLoadAssignment{ClusterName: c.Name}
+	if len(c.Endpoints) > 0 {
+		lbs := make([]*endpoint.LbEndpoint, 0, len(c.Endpoints))
+		for _, e := range c.Endpoints {
+			lbs = append(lbs, &endpoint.LbEndpoint{
+				HostIdentifier: &endpoint.LbEndpoint_Endpoint{Endpoint: &endpoint.Endpoint{
+					Address: socketAddress(e.Address, e.Port),
+				}},
+			})
+		}
+		cla.Endpoints = []*endpoint.LocalityLbEndpoints{{LbEndpoints: lbs}}
+	}
+	return cla
 }

@@ -12,18 +12,21 @@ import (
 func secrets(ss []*dag.Secret) []*tls.Secret {
 	out := make([]*tls.Secret, 0, len(ss))
 	for _, s := range ss {
-		if s == nil {
-			continue
+		if s != nil {
+			out = append(out, envoySecret(s))
 		}
-		out = append(out, &tls.Secret{
-			Name: s.Name,
-			Type: &tls.Secret_TlsCertificate{TlsCertificate: &tls.TlsCertificate{
-				CertificateChain: inlineBytes(s.Cert),
-				PrivateKey:       inlineBytes(s.Key),
-			}},
-		})
 	}
 	return out
+}
+
+func envoySecret(s *dag.Secret) *tls.Secret {
+	return &tls.Secret{
+		Name: s.Name,
+		Type: &tls.Secret_TlsCertificate{TlsCertificate: &tls.TlsCertificate{
+			CertificateChain: inlineBytes(s.Cert),
+			PrivateKey:       inlineBytes(s.Key),
+		}},
+	}
 }
 
 func inlineBytes(b []byte) *core.DataSource {

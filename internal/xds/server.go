@@ -42,6 +42,9 @@ type Server struct {
 	log     logrus.FieldLogger
 	cache   *Cache
 	metrics *serverMetrics
+	// translator is used by OnChange only, which the controller calls
+	// from its one event loop goroutine.
+	translator *Translator
 
 	mu      sync.Mutex
 	version string // of the last snapshot set, for logs and tests
@@ -59,19 +62,23 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	tr, err := NewTranslator(cfg.Listeners)
+	if err != nil {
+		return nil, err
+	}
 	log := cfg.Log.WithField("context", "xds")
-	return &Server{cfg: cfg, log: log, cache: NewCache(log), metrics: m}, nil
+	return &Server{cfg: cfg, log: log, cache: NewCache(log), metrics: m, translator: tr}, nil
 }
 
 // OnChange translates d and makes it the configuration every Envoy gets.
 // It implements controller.Observer.
 func (s *Server) OnChange(d *dag.DAG) {
 	start := time.Now()
-	snap, err := s.snapshot(d)
+	snap, err := s.translator.Snapshot(d)
 	if err != nil {
-		// An inconsistent snapshot is a bug in translation; keep serving
-		// the last good one rather than break every Envoy.
-		s.log.WithError(err).Error("not serving an inconsistent snapshot")
+		// A resource that cannot be encoded is a bug in translation; keep
+		// serving the last good snapshot rather than break every Envoy.
+		s.log.WithError(err).Error("not serving a snapshot that failed to translate")
 		s.metrics.snapshotErrors.Inc()
 		return
 	}
@@ -84,11 +91,6 @@ func (s *Server) OnChange(d *dag.DAG) {
 	s.mu.Lock()
 	s.version = versionsOf(snap)
 	s.mu.Unlock()
-}
-
-// snapshot turns d into the Snapshot to serve.
-func (s *Server) snapshot(d *dag.DAG) (*Snapshot, error) {
-	return NewSnapshot(Translate(d, s.cfg.Listeners))
 }
 
 // Version returns the per-type versions of the snapshot being served, or ""

@@ -1,0 +1,383 @@
+package xds
+
+import (
+	"fmt"
+	"slices"
+
+	listener "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	cache "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
+	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/proxyctl/proxyctl/internal/dag"
+)
+
+// Translator turns DAGs into Snapshots, translating and marshalling only
+// what changed since the DAGs before.
+//
+// It relies on dag.Builder's guarantee that a DAG shares every unchanged
+// virtual host, cluster and secret (the same pointer) with the DAG before
+// it, and that nothing in a DAG is modified once built. Its output is
+// exactly NewSnapshot(Translate(d, cfg)), byte for byte and version for
+// version (the tests hold it to that), so every replica serves the same
+// configuration however many DAGs each has seen.
+//
+// The big resources are assembled from memoized parts: the route
+// configuration ingress_http from one encoded virtual host per DAG virtual
+// host, the listener ingress_https from one encoded filter chain per secure
+// virtual host. A Translator is not safe for concurrent use.
+type Translator struct {
+	cfg ListenerConfig
+
+	vhosts   memo[*dag.VirtualHost, []byte]
+	secure   memo[*dag.SecureVirtualHost, secureParts]
+	clusters memo[*dag.Cluster, clusterParts]
+	secrets  memo[*dag.Secret, Resource]
+
+	// httpListener depends on cfg alone.
+	httpListener Resource
+	// The fixed fields of ingress_http and ingress_https around their
+	// repeated virtual hosts and filter chains.
+	routesHead, routesTail []byte
+	httpsHead, httpsTail   []byte
+
+	prev translated
+}
+
+// secureParts is what one secure virtual host contributes.
+type secureParts struct {
+	// chain is the encoded filter chain, nil when the virtual host cannot
+	// be served.
+	chain     []byte
+	chainName string
+	// route is its "https/<fqdn>" route configuration, when it routes HTTP.
+	route *Resource
+}
+
+type clusterParts struct {
+	cluster, endpoints Resource
+}
+
+// translated is what the previous Translate made, to reuse whole resources
+// and types when their parts did not change.
+type translated struct {
+	vhosts      []*dag.VirtualHost
+	ingressHTTP Resource
+	chains      []*dag.SecureVirtualHost
+	ingressTLS  *Resource
+	snap        *Snapshot
+}
+
+// NewTranslator returns a Translator for Envoy listeners at cfg.
+func NewTranslator(cfg ListenerConfig) (*Translator, error) {
+	cfg = cfg.withDefaults()
+	t := &Translator{cfg: cfg}
+	var err error
+	if t.httpListener, err = encode(listeners(&dag.DAG{}, cfg)[0]); err != nil {
+		return nil, err
+	}
+	rc := routeConfiguration(HTTPListenerName, nil)
+	if t.routesHead, t.routesTail, err = around(rc, "virtual_hosts"); err != nil {
+		return nil, err
+	}
+	// An HTTPS listener with one placeholder chain, to cut out its fixed
+	// fields.
+	https := listeners(&dag.DAG{HTTPS: []*dag.SecureVirtualHost{{
+		VirtualHost: dag.VirtualHost{Name: "placeholder"}, Secret: &dag.Secret{Name: "placeholder"},
+	}}}, cfg)[1]
+	https.FilterChains = nil
+	if t.httpsHead, t.httpsTail, err = around(https, "filter_chains"); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// Snapshot translates d. An error means a resource could not be encoded, a
+// bug in translation; the caller keeps serving what it had.
+func (t *Translator) Snapshot(d *dag.DAG) (*Snapshot, error) {
+	if d == nil {
+		d = &dag.DAG{}
+	}
+	var next translated
+	routes, listenersOut, clusters, endpoints, secrets, err := t.translate(d, &next)
+	if err != nil {
+		return nil, err
+	}
+	prev := t.prev.snap
+	next.snap = &Snapshot{Types: []TypeSnapshot{
+		reuseType(prev, resourcev3.ClusterType, clusters),
+		reuseType(prev, resourcev3.EndpointType, endpoints),
+		reuseType(prev, resourcev3.ListenerType, listenersOut),
+		reuseType(prev, resourcev3.RouteType, routes),
+		reuseType(prev, resourcev3.SecretType, secrets),
+	}}
+	t.prev = next
+	t.vhosts.sweep()
+	t.secure.sweep()
+	t.clusters.sweep()
+	t.secrets.sweep()
+	return next.snap, nil
+}
+
+func (t *Translator) translate(d *dag.DAG, next *translated) (routes, lns, clusters, endpoints, secrets []Resource, err error) {
+	// ingress_http: every HTTP virtual host, by name.
+	vhs := make([]*dag.VirtualHost, 0, len(d.HTTP))
+	for _, vh := range d.HTTP {
+		if vh != nil {
+			vhs = append(vhs, vh)
+		}
+	}
+	vhs = sortByName(vhs, func(vh *dag.VirtualHost) string { return vh.Name })
+	next.vhosts = vhs
+	for _, vh := range vhs {
+		if _, err := t.vhosts.get(vh, func() ([]byte, error) { return marshal(virtualHost(vh)) }); err != nil {
+			return nil, nil, nil, nil, nil, err
+		}
+	}
+	if slices.Equal(vhs, t.prev.vhosts) && t.prev.ingressHTTP.Name != "" {
+		next.ingressHTTP = t.prev.ingressHTTP
+	} else {
+		parts := make([][]byte, len(vhs))
+		for i, vh := range vhs {
+			parts[i], _ = t.vhosts.get(vh, nil)
+		}
+		next.ingressHTTP = newResource(HTTPListenerName, splice(t.routesHead, t.routesTail, routeConfigurationVirtualHosts, parts))
+	}
+
+	// Secure virtual hosts: a filter chain each, and a route configuration
+	// each for those routing HTTP.
+	svhs := make([]*dag.SecureVirtualHost, 0, len(d.HTTPS))
+	for _, vh := range d.HTTPS {
+		if vh == nil {
+			continue
+		}
+		parts, err := t.secure.get(vh, func() (secureParts, error) { return t.secureParts(vh) })
+		if err != nil {
+			return nil, nil, nil, nil, nil, err
+		}
+		if parts.chain != nil {
+			svhs = append(svhs, vh)
+		}
+		if parts.route != nil {
+			routes = append(routes, *parts.route)
+		}
+	}
+	routes = append(routes, next.ingressHTTP)
+	routes = sortByName(routes, func(r Resource) string { return r.Name })
+
+	chainName := func(vh *dag.SecureVirtualHost) string { p, _ := t.secure.get(vh, nil); return p.chainName }
+	svhs = sortByName(svhs, chainName)
+	next.chains = svhs
+	lns = []Resource{t.httpListener}
+	if len(svhs) > 0 {
+		if slices.Equal(svhs, t.prev.chains) && t.prev.ingressTLS != nil {
+			next.ingressTLS = t.prev.ingressTLS
+		} else {
+			parts := make([][]byte, len(svhs))
+			for i, vh := range svhs {
+				p, _ := t.secure.get(vh, nil)
+				parts[i] = p.chain
+			}
+			r := newResource(HTTPSListenerName, splice(t.httpsHead, t.httpsTail, listenerFilterChains, parts))
+			next.ingressTLS = &r
+		}
+		lns = append(lns, *next.ingressTLS)
+	}
+	lns = sortByName(lns, func(r Resource) string { return r.Name })
+
+	// Clusters and their ClusterLoadAssignments, named alike.
+	cs := make([]*dag.Cluster, 0, len(d.Clusters))
+	for _, c := range d.Clusters {
+		if c != nil {
+			cs = append(cs, c)
+		}
+	}
+	cs = sortByName(cs, func(c *dag.Cluster) string { return c.Name })
+	clusters = make([]Resource, 0, len(cs))
+	endpoints = make([]Resource, 0, len(cs))
+	for _, c := range cs {
+		p, err := t.clusters.get(c, func() (clusterParts, error) { return clusterResources(c) })
+		if err != nil {
+			return nil, nil, nil, nil, nil, err
+		}
+		clusters = append(clusters, p.cluster)
+		endpoints = append(endpoints, p.endpoints)
+	}
+
+	ss := make([]*dag.Secret, 0, len(d.Secrets))
+	for _, s := range d.Secrets {
+		if s != nil {
+			ss = append(ss, s)
+		}
+	}
+	ss = sortByName(ss, func(s *dag.Secret) string { return s.Name })
+	secrets = make([]Resource, 0, len(ss))
+	for _, s := range ss {
+		r, err := t.secrets.get(s, func() (Resource, error) { return encode(envoySecret(s)) })
+		if err != nil {
+			return nil, nil, nil, nil, nil, err
+		}
+		secrets = append(secrets, r)
+	}
+	return routes, lns, clusters, endpoints, secrets, nil
+}
+
+func (t *Translator) secureParts(vh *dag.SecureVirtualHost) (secureParts, error) {
+	var p secureParts
+	if fc := secureFilterChain(vh); fc != nil {
+		b, err := marshal(fc)
+		if err != nil {
+			return p, err
+		}
+		p.chain, p.chainName = b, fc.GetName()
+	}
+	if servesHTTP(vh) {
+		r, err := encode(routeConfiguration(httpsRoutePrefix+vh.Name, []*route.VirtualHost{virtualHost(&vh.VirtualHost)}))
+		if err != nil {
+			return p, err
+		}
+		p.route = &r
+	}
+	return p, nil
+}
+
+func clusterResources(c *dag.Cluster) (clusterParts, error) {
+	cr, err := encode(envoyCluster(c))
+	if err != nil {
+		return clusterParts{}, err
+	}
+	er, err := encode(clusterLoadAssignment(c))
+	if err != nil {
+		return clusterParts{}, err
+	}
+	return clusterParts{cluster: cr, endpoints: er}, nil
+}
+
+// encode marshals m into a Resource named as go-control-plane names it.
+func encode(m proto.Message) (Resource, error) {
+	b, err := marshal(m)
+	if err != nil {
+		return Resource{}, err
+	}
+	return newResource(cache.GetResourceName(m), b), nil
+}
+
+// reuseType returns the previous snapshot's TypeSnapshot when items are
+// the same resources, so its version is not computed again and the
+// serving cache sees an unchanged type.
+func reuseType(prev *Snapshot, typeURL string, items []Resource) TypeSnapshot {
+	if prev != nil {
+		if old := prev.Type(typeURL); old != nil && sameResources(old.Resources, items) {
+			return *old
+		}
+	}
+	return newTypeSnapshot(typeURL, items)
+}
+
+func sameResources(a, b []Resource) bool {
+	return slices.EqualFunc(a, b, func(x, y Resource) bool { return x.Name == y.Name && x.Version == y.Version })
+}
+
+// Field numbers of the repeated fields the Translator assembles itself.
+var (
+	routeConfigurationVirtualHosts = fieldNumber(&route.RouteConfiguration{}, "virtual_hosts")
+	listenerFilterChains           = fieldNumber(&listener.Listener{}, "filter_chains")
+)
+
+func fieldNumber(m proto.Message, name protoreflect.Name) protowire.Number {
+	return m.ProtoReflect().Descriptor().Fields().ByName(name).Number()
+}
+
+// around returns the deterministic encodings of m's fields numbered below
+// and above the repeated message field named field, which must be empty.
+// Deterministic marshalling writes fields in number order, so
+// head + elements + tail is exactly the encoding of m with those elements
+// (a test checks it against proto.Marshal).
+func around(m proto.Message, field protoreflect.Name) (head, tail []byte, err error) {
+	fd := m.ProtoReflect().Descriptor().Fields().ByName(field)
+	if fd == nil || !fd.IsList() || fd.Kind() != protoreflect.MessageKind {
+		return nil, nil, fmt.Errorf("xds: %s has no repeated message field %s", m.ProtoReflect().Descriptor().FullName(), field)
+	}
+	if m.ProtoReflect().Has(fd) {
+		return nil, nil, fmt.Errorf("xds: %s.%s must be empty", m.ProtoReflect().Descriptor().FullName(), field)
+	}
+	part := func(keep func(protowire.Number) bool) ([]byte, error) {
+		c := proto.Clone(m).ProtoReflect()
+		var drop []protoreflect.FieldDescriptor
+		c.Range(func(f protoreflect.FieldDescriptor, _ protoreflect.Value) bool {
+			if !keep(f.Number()) {
+				drop = append(drop, f)
+			}
+			return true
+		})
+		for _, f := range drop {
+			c.Clear(f)
+		}
+		return marshal(c.Interface())
+	}
+	if head, err = part(func(n protowire.Number) bool { return n < fd.Number() }); err != nil {
+		return nil, nil, err
+	}
+	if tail, err = part(func(n protowire.Number) bool { return n > fd.Number() }); err != nil {
+		return nil, nil, err
+	}
+	return head, tail, nil
+}
+
+// splice encodes head, then each element as field number n, then tail.
+func splice(head, tail []byte, n protowire.Number, elems [][]byte) []byte {
+	size := len(head) + len(tail)
+	for _, e := range elems {
+		size += protowire.SizeTag(n) + protowire.SizeBytes(len(e))
+	}
+	out := make([]byte, 0, size)
+	out = append(out, head...)
+	for _, e := range elems {
+		out = protowire.AppendTag(out, n, protowire.BytesType)
+		out = protowire.AppendBytes(out, e)
+	}
+	return append(out, tail...)
+}
+
+// memo keeps one value per key across translations; sweep drops the
+// values the last translation did not ask for, so the memo holds no more
+// than one DAG's worth.
+type memo[K comparable, V any] struct {
+	m   map[K]*memoSlot[V]
+	gen uint64
+}
+
+type memoSlot[V any] struct {
+	v    V
+	used uint64
+}
+
+// get returns k's value, making it with mk on first use. mk may be nil for
+// a key already got in this translation.
+func (m *memo[K, V]) get(k K, mk func() (V, error)) (V, error) {
+	if m.m == nil {
+		m.m = map[K]*memoSlot[V]{}
+	}
+	if s, ok := m.m[k]; ok {
+		s.used = m.gen
+		return s.v, nil
+	}
+	v, err := mk()
+	if err != nil {
+		return v, err
+	}
+	m.m[k] = &memoSlot[V]{v: v, used: m.gen}
+	return v, nil
+}
+
+func (m *memo[K, V]) sweep() {
+	for k, s := range m.m {
+		if s.used != m.gen {
+			delete(m.m, k)
+		}
+	}
+	m.gen++
+}
