@@ -82,6 +82,10 @@ type Controller struct {
 	log     logrus.FieldLogger
 	metrics *metrics
 	events  chan event
+	// builder is used by the event loop only. It reuses the previous
+	// DAG's work for everything a change did not touch, and hands
+	// observers the same pointers for unchanged parts.
+	builder *dag.Builder
 
 	informers []cache.SharedIndexInformer
 	starters  []func(<-chan struct{})
@@ -125,6 +129,7 @@ func New(cfg Config) (*Controller, error) {
 		log:     cfg.Log.WithField("context", "controller"),
 		metrics: m,
 		events:  make(chan event, 1024),
+		builder: dag.NewBuilder(cfg.DAG),
 		proxies: map[string]contourlisters.HTTPProxyLister{},
 	}
 	namespaces := cfg.WatchNamespaces
@@ -317,7 +322,7 @@ func (o *objectCache) apply(e event) bool {
 
 func (c *Controller) rebuild(objects *objectCache) {
 	start := time.Now()
-	d := dag.Build(objects.objs, c.cfg.DAG)
+	d := c.builder.Build(objects.objs)
 	took := time.Since(start)
 	c.metrics.observeRebuild(start, took)
 	c.log.WithFields(logrus.Fields{"took": took, "proxies": len(objects.objs.HTTPProxies)}).Debug("DAG rebuilt")
