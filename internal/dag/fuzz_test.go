@@ -1,8 +1,11 @@
 package dag_test
 
 import (
+	"bytes"
 	"cmp"
 	"fmt"
+	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -27,6 +30,87 @@ func FuzzBuild(f *testing.F) {
 		}
 		checkInvariants(t, objs, d1)
 	})
+}
+
+// FuzzIncremental feeds a long-lived Builder the sequence of object sets
+// dagtest.Sequence decodes and checks, after every step, that it answers
+// exactly what Build does from scratch; that a status equal to the
+// previous one is the previous pointer; that a step changing nothing
+// returns the previous DAG's parts; and, at the end, that no DAG changed
+// after it was returned.
+func FuzzIncremental(f *testing.F) {
+	join := func(parts ...[]byte) []byte { return bytes.Join(parts, []byte{dagtest.Separator}) }
+	gen := []byte{5, 0, 0, 0, 1, 1, 2, 3, 1, 2, 0, 3, 1, 1, 2, 0, 1, 0, 0, 0, 2, 1, 3, 0, 1, 1, 0, 5, 2, 1, 1, 0, 4, 0, 0, 2, 2, 1}
+	f.Add(join(gen, []byte{2, 0, 0, 1}, []byte{4, 0, 0, 0}, []byte{5, 0, 1}))
+	f.Add(join(gen, append([]byte{'w'}, gen[1:]...), append([]byte{'w'}, gen...)))
+	f.Add(join(gen, []byte{6, 2, 0, 0, 6, 5, 1, 0, 0, 0}, []byte{7, 1, 3}, []byte{8, 0, 1, 1}, []byte{0, 1}, []byte{4, 0, 0, 0, 4, 0, 1, 0}))
+	f.Add(join(gen, []byte{9, 0}, []byte{10, 1}, []byte{1, 2}, []byte{11}, []byte{3, 1, 2, 0, 0, 1}))
+	f.Add(join([]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}, []byte{2, 0, 2, 0}, []byte{2, 0, 3, 0, 0, 0}, []byte{2, 1, 5, 1, 2}, []byte{5, 0, 0}))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		seq, cfg := dagtest.Sequence(data)
+		bl := dag.NewBuilder(cfg)
+		var got, want []*dag.DAG
+		for i, objs := range seq {
+			g := bl.Build(objs)
+			w := dag.Build(objs, cfg)
+			if !reflect.DeepEqual(w, g) {
+				t.Fatalf("step %d: incremental build differs from a build from scratch (-scratch +incremental):\n%s", i, gocmp.Diff(w, g))
+			}
+			checkInvariants(t, objs, g)
+			if i > 0 {
+				checkShared(t, seq[i-1], objs, got[i-1], g)
+			}
+			got, want = append(got, g), append(want, w)
+		}
+		for i := range got {
+			if !reflect.DeepEqual(want[i], got[i]) {
+				t.Fatalf("the DAG of step %d changed after it was returned:\n%s", i, gocmp.Diff(want[i], got[i]))
+			}
+		}
+	})
+}
+
+// checkShared checks what a Builder promises to share between the DAG
+// prev built from before and the DAG cur built next from after.
+func checkShared(t *testing.T, before, after *dag.Objects, prev, cur *dag.DAG) {
+	t.Helper()
+	for key, ps := range prev.Statuses {
+		if q := cur.Statuses[key]; q != nil && q != ps && reflect.DeepEqual(ps, q) {
+			t.Errorf("status of %s is equal to the previous one but a new pointer", key)
+		}
+	}
+	if !sameObjects(before, after) {
+		return
+	}
+	samePointers := func(what string, a, b any) {
+		va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
+		if va.Len() != vb.Len() {
+			t.Errorf("unchanged objects: %s: %d, then %d", what, va.Len(), vb.Len())
+			return
+		}
+		for i := 0; i < va.Len(); i++ {
+			if va.Index(i).Pointer() != vb.Index(i).Pointer() {
+				t.Errorf("unchanged objects: %s[%d] is a new pointer", what, i)
+			}
+		}
+	}
+	samePointers("HTTP", prev.HTTP, cur.HTTP)
+	samePointers("HTTPS", prev.HTTPS, cur.HTTPS)
+	samePointers("Clusters", prev.Clusters, cur.Clusters)
+	samePointers("Secrets", prev.Secrets, cur.Secrets)
+	for key, ps := range prev.Statuses {
+		if cur.Statuses[key] != ps {
+			t.Errorf("unchanged objects: status of %s is a new pointer", key)
+		}
+	}
+}
+
+// sameObjects reports whether a and b hold the same pointers under the
+// same keys.
+func sameObjects(a, b *dag.Objects) bool {
+	return maps.Equal(a.HTTPProxies, b.HTTPProxies) && maps.Equal(a.Services, b.Services) &&
+		maps.Equal(a.EndpointSlices, b.EndpointSlices) && maps.Equal(a.Secrets, b.Secrets) &&
+		maps.Equal(a.Delegations, b.Delegations)
 }
 
 // checkInvariants asserts what consumers of a DAG rely on, as documented on

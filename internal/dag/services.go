@@ -43,7 +43,13 @@ func (b *rootBuild) cluster(ns string, s contourv1.Service, set clusterSettings)
 	if s.Name == "" {
 		return nil, &svcError{contourv1.ReasonServiceUnresolvedReference, "service name must not be empty"}
 	}
-	svc := b.service(key)
+	// No Service name has a "/" (Kubernetes forbids it), so none is found:
+	// looking one up could only find an object that cannot exist, and
+	// would make cluster names ambiguous ("a" "b/c" against "a/b" "c").
+	var svc *corev1.Service
+	if !strings.Contains(s.Name, "/") {
+		svc = b.service(key)
+	}
 	if svc == nil {
 		return nil, &svcError{contourv1.ReasonServiceUnresolvedReference, fmt.Sprintf("service %q not found", key.String())}
 	}

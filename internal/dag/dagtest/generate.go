@@ -55,6 +55,17 @@ func generated(data []byte) *dag.Objects {
 		}},
 	}
 
+	nProxies := r.next()%6 + 1
+	for i := 0; i < nProxies; i++ {
+		p := genProxy(r)
+		objs.HTTPProxies[nn(p.Namespace, p.Name)] = p
+	}
+	return objs
+}
+
+// genProxy derives one proxy from bytes: a root or not, routes over the
+// fixed services, includes of the fixed names, perhaps a tcpproxy.
+func genProxy(r *byteReader) *contourv1.HTTPProxy {
 	conds := []func() []contourv1.MatchCondition{
 		func() []contourv1.MatchCondition { return nil },
 		func() []contourv1.MatchCondition { return []contourv1.MatchCondition{{Prefix: "/"}} },
@@ -76,65 +87,61 @@ func generated(data []byte) *dag.Objects {
 	}
 	names := []string{"p0", "p1", "p2", "p3"}
 	nsn := []string{"a", "b"}
-	nProxies := r.next()%6 + 1
-	for i := 0; i < nProxies; i++ {
-		p := &contourv1.HTTPProxy{ObjectMeta: metav1.ObjectMeta{Namespace: pick(r, nsn...), Name: pick(r, names...), Generation: 1}}
-		if r.next()%2 == 0 {
-			p.Spec.VirtualHost = &contourv1.VirtualHost{Fqdn: pick(r, "x.com", "y.com", "*.x.com", "", "bad host")}
-			switch r.next() % 5 {
-			case 1:
-				p.Spec.VirtualHost.TLS = &contourv1.TLS{SecretName: pick(r, "s", "b/s", "bad", "none", "c/s", "/")}
-			case 2:
-				p.Spec.VirtualHost.TLS = &contourv1.TLS{Passthrough: true, MinimumProtocolVersion: pick(r, "", "1.3", "1.0")}
-			}
+	p := &contourv1.HTTPProxy{ObjectMeta: metav1.ObjectMeta{Namespace: pick(r, nsn...), Name: pick(r, names...), Generation: 1}}
+	if r.next()%2 == 0 {
+		p.Spec.VirtualHost = &contourv1.VirtualHost{Fqdn: pick(r, "x.com", "y.com", "*.x.com", "", "bad host")}
+		switch r.next() % 5 {
+		case 1:
+			p.Spec.VirtualHost.TLS = &contourv1.TLS{SecretName: pick(r, "s", "b/s", "bad", "none", "c/s", "/")}
+		case 2:
+			p.Spec.VirtualHost.TLS = &contourv1.TLS{Passthrough: true, MinimumProtocolVersion: pick(r, "", "1.3", "1.0")}
 		}
-		nRoutes := r.next() % 4
-		for j := 0; j < nRoutes; j++ {
-			rt := contourv1.Route{Conditions: pick(r, conds...)(), PermitInsecure: r.next()%2 == 0}
-			nSvcs := r.next() % 3
-			for k := 0; k < nSvcs; k++ {
-				rt.Services = append(rt.Services, contourv1.Service{
-					Name:   pick(r, "svc0", "svc1", "missing", ""),
-					Port:   pick(r, 80, 81, 0, 70000),
-					Weight: int64(r.next() % 3),
-					Mirror: r.next()%5 == 0,
-				})
-			}
-			switch r.next() % 8 {
-			case 1:
-				rt.DirectResponsePolicy = &contourv1.HTTPDirectResponsePolicy{StatusCode: pick(r, 200, 404, 42)}
-			case 2:
-				rt.RequestRedirectPolicy = &contourv1.HTTPRequestRedirectPolicy{Scheme: ptr(pick(r, "https", "ftp"))}
-			case 3:
-				rt.LoadBalancerPolicy = &contourv1.LoadBalancerPolicy{Strategy: pick(r, "Cookie", "Random", "RequestHash")}
-			case 4:
-				rt.TimeoutPolicy = &contourv1.TimeoutPolicy{Response: pick(r, "1s", "infinity", "x")}
-			case 5:
-				rt.HealthCheckPolicy = &contourv1.HTTPHealthCheckPolicy{Path: pick(r, "/hc", "")}
-			case 6:
-				rt.PathRewritePolicy = &contourv1.PathRewritePolicy{ReplacePrefix: []contourv1.ReplacePrefix{{Replacement: "/"}}}
-			case 7:
-				rt.RequestHeadersPolicy = &contourv1.HeadersPolicy{Set: []contourv1.HeaderValue{{Name: pick(r, "Host", "x", "bad name"), Value: "v"}}}
-			}
-			p.Spec.Routes = append(p.Spec.Routes, rt)
-		}
-		nIncludes := r.next() % 3
-		for j := 0; j < nIncludes; j++ {
-			p.Spec.Includes = append(p.Spec.Includes, contourv1.Include{
-				Name: pick(r, names...), Namespace: pick(r, "", "a", "b"), Conditions: pick(r, conds...)(),
+	}
+	nRoutes := r.next() % 4
+	for j := 0; j < nRoutes; j++ {
+		rt := contourv1.Route{Conditions: pick(r, conds...)(), PermitInsecure: r.next()%2 == 0}
+		nSvcs := r.next() % 3
+		for k := 0; k < nSvcs; k++ {
+			rt.Services = append(rt.Services, contourv1.Service{
+				Name:   pick(r, "svc0", "svc1", "missing", ""),
+				Port:   pick(r, 80, 81, 0, 70000),
+				Weight: int64(r.next() % 3),
+				Mirror: r.next()%5 == 0,
 			})
 		}
-		if r.next()%4 == 0 {
-			p.Spec.TCPProxy = &contourv1.TCPProxy{}
-			if r.next()%2 == 0 {
-				p.Spec.TCPProxy.Include = &contourv1.TCPProxyInclude{Name: pick(r, names...)}
-			} else {
-				p.Spec.TCPProxy.Services = []contourv1.Service{{Name: pick(r, "svc0", "missing"), Port: 80}}
-			}
+		switch r.next() % 8 {
+		case 1:
+			rt.DirectResponsePolicy = &contourv1.HTTPDirectResponsePolicy{StatusCode: pick(r, 200, 404, 42)}
+		case 2:
+			rt.RequestRedirectPolicy = &contourv1.HTTPRequestRedirectPolicy{Scheme: ptr(pick(r, "https", "ftp"))}
+		case 3:
+			rt.LoadBalancerPolicy = &contourv1.LoadBalancerPolicy{Strategy: pick(r, "Cookie", "Random", "RequestHash")}
+		case 4:
+			rt.TimeoutPolicy = &contourv1.TimeoutPolicy{Response: pick(r, "1s", "infinity", "x")}
+		case 5:
+			rt.HealthCheckPolicy = &contourv1.HTTPHealthCheckPolicy{Path: pick(r, "/hc", "")}
+		case 6:
+			rt.PathRewritePolicy = &contourv1.PathRewritePolicy{ReplacePrefix: []contourv1.ReplacePrefix{{Replacement: "/"}}}
+		case 7:
+			rt.RequestHeadersPolicy = &contourv1.HeadersPolicy{Set: []contourv1.HeaderValue{{Name: pick(r, "Host", "x", "bad name"), Value: "v"}}}
 		}
-		objs.HTTPProxies[nn(p.Namespace, p.Name)] = p
+		p.Spec.Routes = append(p.Spec.Routes, rt)
 	}
-	return objs
+	nIncludes := r.next() % 3
+	for j := 0; j < nIncludes; j++ {
+		p.Spec.Includes = append(p.Spec.Includes, contourv1.Include{
+			Name: pick(r, names...), Namespace: pick(r, "", "a", "b"), Conditions: pick(r, conds...)(),
+		})
+	}
+	if r.next()%4 == 0 {
+		p.Spec.TCPProxy = &contourv1.TCPProxy{}
+		if r.next()%2 == 0 {
+			p.Spec.TCPProxy.Include = &contourv1.TCPProxyInclude{Name: pick(r, names...)}
+		} else {
+			p.Spec.TCPProxy.Services = []contourv1.Service{{Name: pick(r, "svc0", "missing"), Port: 80}}
+		}
+	}
+	return p
 }
 
 func ptr[T any](v T) *T { return &v }
