@@ -44,14 +44,14 @@ type Builder struct {
 
 	// The inputs of the previous Build, and indexes of them, brought up
 	// to date at the start of a Build.
+	proxySnap      snapshot[*contourv1.HTTPProxy]
 	proxies        map[types.NamespacedName]proxyInfo
 	groups         map[string][]types.NamespacedName // fqdn -> its valid roots, sorted
-	services       map[types.NamespacedName]*corev1.Service
-	secretObjs     map[types.NamespacedName]*corev1.Secret
-	slices         map[types.NamespacedName]*discoveryv1.EndpointSlice
-	sliceMembers   map[types.NamespacedName]map[types.NamespacedName]*discoveryv1.EndpointSlice
+	services       snapshot[*corev1.Service]
+	secretObjs     snapshot[*corev1.Secret]
+	slices         snapshot[*discoveryv1.EndpointSlice]
 	slicesBySvc    map[types.NamespacedName][]sliceRef // sorted by slice key; replaced, never changed
-	delegationObjs map[types.NamespacedName]*contourv1.TLSCertificateDelegation
+	delegationObjs snapshot[*contourv1.TLSCertificateDelegation]
 	delegations    map[types.NamespacedName][]string // secret -> namespaces it is shared with
 
 	// The memo: one entry per root built last time.
@@ -59,9 +59,9 @@ type Builder struct {
 	byFQDN map[string]*rootEntry
 	// touchers lists, per proxy, the roots whose entry recorded something
 	// on it, sorted by key.
-	touchers map[types.NamespacedName][]types.NamespacedName
+	touchers map[types.NamespacedName]rootSet
 	// dependents lists, per input, the entries that read it.
-	dependents map[depKey]*dependents
+	dependents map[depKey]dependents
 
 	// Shared results, counted by the entries whose output uses them, so
 	// that every root refers to the same pointer for a name.
@@ -83,19 +83,19 @@ func NewBuilder(cfg Config) *Builder {
 	bl := &Builder{
 		cfg:            cfg,
 		rootNamespaces: map[string]bool{},
+		proxySnap:      newSnapshot[*contourv1.HTTPProxy](),
 		proxies:        map[types.NamespacedName]proxyInfo{},
 		groups:         map[string][]types.NamespacedName{},
-		services:       map[types.NamespacedName]*corev1.Service{},
-		secretObjs:     map[types.NamespacedName]*corev1.Secret{},
-		slices:         map[types.NamespacedName]*discoveryv1.EndpointSlice{},
-		sliceMembers:   map[types.NamespacedName]map[types.NamespacedName]*discoveryv1.EndpointSlice{},
+		services:       newSnapshot[*corev1.Service](),
+		secretObjs:     newSnapshot[*corev1.Secret](),
+		slices:         newSnapshot[*discoveryv1.EndpointSlice](),
 		slicesBySvc:    map[types.NamespacedName][]sliceRef{},
-		delegationObjs: map[types.NamespacedName]*contourv1.TLSCertificateDelegation{},
+		delegationObjs: newSnapshot[*contourv1.TLSCertificateDelegation](),
 		delegations:    map[types.NamespacedName][]string{},
 		roots:          map[types.NamespacedName]*rootEntry{},
 		byFQDN:         map[string]*rootEntry{},
-		touchers:       map[types.NamespacedName][]types.NamespacedName{},
-		dependents:     map[depKey]*dependents{},
+		touchers:       map[types.NamespacedName]rootSet{},
+		dependents:     map[depKey]dependents{},
 		clusters:       map[string]*clusterEntry{},
 		secrets:        map[types.NamespacedName]*secretEntry{},
 	}
@@ -107,6 +107,9 @@ func NewBuilder(cfg Config) *Builder {
 
 // changes collects what one Build found different from the previous one.
 type changes struct {
+	// all is set on a first Build: everything is new, and nothing is
+	// listed below but the roots.
+	all bool
 	// changed are the inputs that differ.
 	changed []depKey
 	// roots are the proxies that may have to be built: changed roots,
@@ -114,12 +117,36 @@ type changes struct {
 	roots []types.NamespacedName
 	// groups are the fqdns whose set of roots changed.
 	groups map[string]struct{}
-	// status are the proxies whose status must be worked out again.
-	status map[types.NamespacedName]struct{}
+	// statusKeys are the proxies whose status must be worked out again.
+	statusKeys map[types.NamespacedName]struct{}
 	// The names whose virtual hosts, cluster or secret may differ.
 	fqdns    map[string]struct{}
 	clusters map[string]struct{}
 	secrets  map[types.NamespacedName]struct{}
+}
+
+func (ch *changes) status(k types.NamespacedName) {
+	if !ch.all {
+		mark(&ch.statusKeys, k)
+	}
+}
+
+func (ch *changes) fqdn(name string) {
+	if !ch.all {
+		mark(&ch.fqdns, name)
+	}
+}
+
+func (ch *changes) cluster(name string) {
+	if !ch.all {
+		mark(&ch.clusters, name)
+	}
+}
+
+func (ch *changes) secret(k types.NamespacedName) {
+	if !ch.all {
+		mark(&ch.secrets, k)
+	}
 }
 
 // Build turns objs into the routing model and one status per HTTPProxy,
@@ -128,7 +155,7 @@ func (bl *Builder) Build(objs *Objects) *DAG {
 	if objs == nil {
 		objs = &Objects{}
 	}
-	var ch changes
+	ch := changes{all: bl.prev == nil}
 	bl.objs, bl.ch = objs, &ch
 	bl.syncProxies(&ch)
 	bl.syncServices(&ch)
@@ -146,25 +173,25 @@ func (bl *Builder) Build(objs *Objects) *DAG {
 // no longer built, then builds, in key order, every root without an entry.
 func (bl *Builder) buildRoots(ch *changes) {
 	for _, k := range ch.changed {
-		d := bl.dependents[k]
-		if d == nil {
+		d, ok := bl.dependents[k]
+		if !ok {
 			continue
 		}
 		// Every entry on the list read k: all go, and the list with them.
 		delete(bl.dependents, k)
-		for _, e := range d.entries {
+		d.each(func(e *rootEntry) {
 			if !e.dropped {
 				bl.drop(e, ch)
 				ch.roots = append(ch.roots, e.key)
 			}
-		}
+		})
 	}
 	// A root is built when it alone claims its fqdn: a change of who
 	// claims it decides for every claimant.
 	for fqdn := range ch.groups {
 		for _, key := range bl.groups[fqdn] {
 			ch.roots = append(ch.roots, key)
-			mark(&ch.status, key)
+			ch.status(key)
 			if e := bl.roots[key]; e != nil && bl.buildable(key) != e.fqdn {
 				bl.drop(e, ch)
 			}
@@ -187,29 +214,28 @@ func (bl *Builder) buildRoots(ch *changes) {
 func (bl *Builder) add(e *rootEntry, ch *changes) {
 	bl.roots[e.key] = e
 	bl.byFQDN[e.fqdn] = e
-	mark(&ch.fqdns, e.fqdn)
+	ch.fqdn(e.fqdn)
 	for i := range e.touches {
 		k := e.touches[i].key
-		l := bl.touchers[k]
-		j, _ := slices.BinarySearchFunc(l, e.key, compareName)
-		bl.touchers[k] = slices.Insert(l, j, e.key)
-		mark(&ch.status, k)
+		if s, ok := bl.touchers[k]; ok {
+			bl.touchers[k] = s.with(e.key)
+		} else {
+			bl.touchers[k] = rootSet{one: e.key}
+		}
+		ch.status(k)
 	}
 	e.deps.each(func(k depKey) {
 		d := bl.dependents[k]
-		if d == nil {
-			d = &dependents{}
-			bl.dependents[k] = d
-		}
-		d.entries = append(d.entries, e)
+		d.add(e)
+		bl.dependents[k] = d
 	})
 	for _, name := range e.clusters {
 		bl.clusters[name].refs++
-		mark(&ch.clusters, name)
+		ch.cluster(name)
 	}
 	if e.hasSecret {
 		bl.secrets[e.secret].refs++
-		mark(&ch.secrets, e.secret)
+		ch.secret(e.secret)
 	}
 }
 
@@ -217,17 +243,13 @@ func (bl *Builder) add(e *rootEntry, ch *changes) {
 func (bl *Builder) drop(e *rootEntry, ch *changes) {
 	e.dropped = true
 	e.deps.each(func(k depKey) {
-		d := bl.dependents[k]
-		if d == nil {
+		d, ok := bl.dependents[k]
+		if !ok {
 			return
 		}
-		d.dead++
-		if 2*d.dead < len(d.entries) {
-			return
-		}
-		d.entries = slices.DeleteFunc(d.entries, func(e *rootEntry) bool { return e.dropped })
-		d.dead = 0
-		if len(d.entries) == 0 {
+		if d.dropped() {
+			bl.dependents[k] = d
+		} else {
 			delete(bl.dependents, k)
 		}
 	})
@@ -235,27 +257,23 @@ func (bl *Builder) drop(e *rootEntry, ch *changes) {
 	if bl.byFQDN[e.fqdn] == e {
 		delete(bl.byFQDN, e.fqdn)
 	}
-	mark(&ch.fqdns, e.fqdn)
+	ch.fqdn(e.fqdn)
 	for i := range e.touches {
 		k := e.touches[i].key
-		l := bl.touchers[k]
-		if j, ok := slices.BinarySearchFunc(l, e.key, compareName); ok {
-			l = slices.Delete(l, j, j+1)
-		}
-		if len(l) == 0 {
+		if s, empty := bl.touchers[k].without(e.key); empty {
 			delete(bl.touchers, k)
 		} else {
-			bl.touchers[k] = l
+			bl.touchers[k] = s
 		}
-		mark(&ch.status, k)
+		ch.status(k)
 	}
 	for _, name := range e.clusters {
 		bl.clusters[name].refs--
-		mark(&ch.clusters, name)
+		ch.cluster(name)
 	}
 	if e.hasSecret {
 		bl.secrets[e.secret].refs--
-		mark(&ch.secrets, e.secret)
+		ch.secret(e.secret)
 	}
 }
 
@@ -269,10 +287,13 @@ func (bl *Builder) assemble(ch *changes) *DAG {
 	}
 	d := &DAG{}
 
-	fqdns := sortedKeys(ch.fqdns, strings.Compare)
+	fqdns, clusterNames, secretKeys := ch.fqdns, ch.clusters, ch.secrets
+	if ch.all {
+		fqdns, clusterNames, secretKeys = keySet(bl.byFQDN), keySet(bl.clusters), keySet(bl.secrets)
+	}
 	var http []update[*VirtualHost]
 	var https []update[*SecureVirtualHost]
-	for _, f := range fqdns {
+	for _, f := range sortedKeys(fqdns, strings.Compare) {
 		e := bl.byFQDN[f]
 		var vh *VirtualHost
 		var svh *SecureVirtualHost
@@ -286,7 +307,7 @@ func (bl *Builder) assemble(ch *changes) *DAG {
 	d.HTTPS = applyUpdates(prev.HTTPS, func(svh *SecureVirtualHost) string { return svh.Name }, https)
 
 	var clusters []update[*Cluster]
-	for _, name := range sortedKeys(ch.clusters, strings.Compare) {
+	for _, name := range sortedKeys(clusterNames, strings.Compare) {
 		ce := bl.clusters[name]
 		if ce == nil || ce.refs == 0 {
 			delete(bl.clusters, name)
@@ -298,7 +319,7 @@ func (bl *Builder) assemble(ch *changes) *DAG {
 	d.Clusters = applyUpdates(prev.Clusters, func(c *Cluster) string { return c.Name }, clusters)
 
 	var secrets []update[*Secret]
-	for key := range ch.secrets {
+	for key := range secretKeys {
 		se := bl.secrets[key]
 		if se == nil || se.refs == 0 {
 			delete(bl.secrets, key)
@@ -315,13 +336,17 @@ func (bl *Builder) assemble(ch *changes) *DAG {
 	return d
 }
 
-// statuses returns prev with the statuses of the proxies in ch.status
-// worked out again. A status equal to the previous one keeps its pointer,
+// statuses returns prev with the statuses of the changed proxies worked
+// out again. A status equal to the previous one keeps its pointer,
 // and prev itself is returned when no status differs.
 func (bl *Builder) statuses(prev map[types.NamespacedName]*ProxyStatus, ch *changes) map[types.NamespacedName]*ProxyStatus {
+	keys := ch.statusKeys
+	if ch.all {
+		keys = keySet(bl.proxies)
+	}
 	var set []*ProxyStatus
 	var del []types.NamespacedName
-	for key := range ch.status {
+	for key := range keys {
 		info, ok := bl.proxies[key]
 		if !ok {
 			if _, had := prev[key]; had {
@@ -402,6 +427,15 @@ func applyUpdates[T comparable](old []T, name func(T) string, ups []update[T]) [
 func sortSearch[T any](s []T, n string, name func(T) string) int {
 	i, _ := slices.BinarySearchFunc(s, n, func(v T, n string) int { return strings.Compare(name(v), n) })
 	return i
+}
+
+// keySet returns the keys of m as a set.
+func keySet[K comparable, V any](m map[K]V) map[K]struct{} {
+	s := make(map[K]struct{}, len(m))
+	for k := range m {
+		s[k] = struct{}{}
+	}
+	return s
 }
 
 func sortedKeys[K comparable](m map[K]struct{}, cmp func(a, b K) int) []K {

@@ -291,23 +291,49 @@ func mergePath(prefix string, own matchConds) PathMatch {
 }
 
 // matchKey is a canonical text of a route's match, equal for routes that
-// match exactly the same requests as written.
+// match exactly the same requests as written. It also breaks ties when
+// routes are sorted, so its text must not change; strconv writes what
+// fmt's %q, %d and %t would, for less.
 func matchKey(pm PathMatch, hs []HeaderMatch, qs []QueryMatch) string {
 	var sb strings.Builder
 	sb.WriteString(strconv.Itoa(int(pm.Kind)))
 	sb.WriteString(strconv.Quote(pm.Value))
-	hk := make([]string, 0, len(hs))
+	var hk []string
+	if len(hs) > 0 {
+		hk = make([]string, 0, len(hs))
+	}
 	for _, h := range hs {
-		hk = append(hk, fmt.Sprintf("%q/%d/%q/%t/%t/%t", strings.ToLower(h.Name), h.Kind, h.Value, h.Invert, h.IgnoreCase, h.TreatMissingAsEmpty))
+		b := make([]byte, 0, 2*len(h.Name)+2*len(h.Value)+32)
+		b = strconv.AppendQuote(b, strings.ToLower(h.Name))
+		b = append(b, '/')
+		b = strconv.AppendInt(b, int64(h.Kind), 10)
+		b = append(b, '/')
+		b = strconv.AppendQuote(b, h.Value)
+		for _, v := range []bool{h.Invert, h.IgnoreCase, h.TreatMissingAsEmpty} {
+			b = append(b, '/')
+			b = strconv.AppendBool(b, v)
+		}
+		hk = append(hk, string(b))
 	}
 	slices.Sort(hk)
 	for _, h := range hk {
 		sb.WriteString("|h")
 		sb.WriteString(h)
 	}
-	qk := make([]string, 0, len(qs))
+	var qk []string
+	if len(qs) > 0 {
+		qk = make([]string, 0, len(qs))
+	}
 	for _, q := range qs {
-		qk = append(qk, fmt.Sprintf("%q/%d/%q/%t", q.Name, q.Kind, q.Value, q.IgnoreCase))
+		b := make([]byte, 0, 2*len(q.Name)+2*len(q.Value)+16)
+		b = strconv.AppendQuote(b, q.Name)
+		b = append(b, '/')
+		b = strconv.AppendInt(b, int64(q.Kind), 10)
+		b = append(b, '/')
+		b = strconv.AppendQuote(b, q.Value)
+		b = append(b, '/')
+		b = strconv.AppendBool(b, q.IgnoreCase)
+		qk = append(qk, string(b))
 	}
 	slices.Sort(qk)
 	for _, q := range qk {

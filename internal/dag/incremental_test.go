@@ -76,7 +76,10 @@ func (bl *Builder) checkMemo(o *Objects, d *DAG) error {
 		}
 		var err error
 		e.deps.each(func(k depKey) {
-			if l := bl.dependents[k]; l == nil || !containsEntry(l.entries, e) {
+			d := bl.dependents[k]
+			found := false
+			d.each(func(x *rootEntry) { found = found || x == e })
+			if !found {
 				err = fmt.Errorf("entry of %s is not a dependent of %v", key, k)
 			}
 		})
@@ -86,6 +89,25 @@ func (bl *Builder) checkMemo(o *Objects, d *DAG) error {
 		if bl.byFQDN[e.fqdn] != e {
 			return fmt.Errorf("entry of %s is not the one of fqdn %q", key, e.fqdn)
 		}
+	}
+	touches := 0
+	for _, e := range bl.roots {
+		touches += len(e.touches)
+	}
+	for key, roots := range bl.touchers {
+		var err error
+		roots.each(func(root types.NamespacedName) {
+			touches--
+			if e := bl.roots[root]; e == nil || e.touchOf(key) == nil {
+				err = fmt.Errorf("%s listed as touched by %s, which did not", key, root)
+			}
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if touches != 0 {
+		return fmt.Errorf("touchers miss %d of the proxies entries recorded something on", touches)
 	}
 	for key := range o.HTTPProxies {
 		if f := bl.buildable(key); f != "" && bl.roots[key] == nil {
@@ -120,15 +142,6 @@ func (bl *Builder) checkMemo(o *Objects, d *DAG) error {
 		}
 	}
 	return nil
-}
-
-func containsEntry(l []*rootEntry, e *rootEntry) bool {
-	for _, x := range l {
-		if x == e {
-			return true
-		}
-	}
-	return false
 }
 
 // Edits that follow the contract: a changed object is a copy.

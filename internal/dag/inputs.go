@@ -72,36 +72,30 @@ func (bl *Builder) newProxyInfo(key types.NamespacedName, raw *contourv1.HTTPPro
 
 // syncProxies brings the proxy infos and fqdn groups up to date.
 func (bl *Builder) syncProxies(ch *changes) {
-	objs := bl.objs.HTTPProxies
-	before, kept := len(bl.proxies), 0
-	for key, p := range objs {
-		old, ok := bl.proxies[key]
-		if ok {
-			kept++
-			if old.raw == p {
-				continue
-			}
-		}
-		info := bl.newProxyInfo(key, p)
-		bl.proxies[key] = info
-		bl.proxyChanged(key, old, info, ch)
+	if len(bl.proxies) == 0 {
+		n := len(bl.objs.HTTPProxies)
+		bl.proxies = make(map[types.NamespacedName]proxyInfo, n)
+		bl.touchers = make(map[types.NamespacedName]rootSet, n)
+		bl.dependents = make(map[depKey]dependents, 3*n)
 	}
-	if kept == before {
-		return
-	}
-	for key, old := range bl.proxies {
-		if _, ok := objs[key]; !ok {
+	bl.proxySnap.sync(bl.objs.HTTPProxies, func(key types.NamespacedName, _, p *contourv1.HTTPProxy, present bool) {
+		old := bl.proxies[key]
+		var info proxyInfo
+		if present {
+			info = bl.newProxyInfo(key, p)
+			bl.proxies[key] = info
+		} else {
 			delete(bl.proxies, key)
-			bl.proxyChanged(key, old, proxyInfo{}, ch)
 		}
-	}
+		bl.proxyChanged(key, old, info, ch)
+	})
 }
 
 // proxyChanged notes that proxy key went from old to info (zero when
 // absent).
 func (bl *Builder) proxyChanged(key types.NamespacedName, old, info proxyInfo, ch *changes) {
 	ch.changed = append(ch.changed, depKey{depProxy, key})
-	mark(&ch.status, key)
+	ch.status(key)
 	from, to := old.fqdn, info.fqdn
 	if to != "" {
 		ch.roots = append(ch.roots, key)
@@ -129,43 +123,81 @@ func (bl *Builder) proxyChanged(key types.NamespacedName, old, info proxyInfo, c
 	}
 }
 
-// syncObjects brings snap up to date with objs, calling changed for each
-// key whose pointer differs, with the old and the new value (nil when
-// absent, as for a nil value: the DAG reads both the same).
-func syncObjects[V comparable](snap, objs map[types.NamespacedName]V, changed func(key types.NamespacedName, old, cur V)) {
+// snapshot is the objects of one kind the previous Build saw, by key and
+// by pointer: the pass over the objects of a Build looks each one up by
+// pointer, which is cheaper than by name, the more so when the names are
+// spread over a large heap.
+type snapshot[V comparable] struct {
+	byKey map[types.NamespacedName]V
+	byPtr map[V]types.NamespacedName // non-nil values; one key each
+}
+
+func newSnapshot[V comparable]() snapshot[V] {
+	return snapshot[V]{byKey: map[types.NamespacedName]V{}, byPtr: map[V]types.NamespacedName{}}
+}
+
+// sync brings the snapshot up to date with objs, calling changed for each
+// key whose value differs, with the old and the new value and whether the
+// key is still present. A nil value is a value.
+func (s *snapshot[V]) sync(objs map[types.NamespacedName]V, changed func(key types.NamespacedName, old, cur V, present bool)) {
 	var zero V
-	before, kept := len(snap), 0
+	if len(s.byKey) == 0 && len(objs) > 0 {
+		// A first Build: make room for everything at once.
+		s.byKey = make(map[types.NamespacedName]V, len(objs))
+		s.byPtr = make(map[V]types.NamespacedName, len(objs))
+	}
+	before, kept := len(s.byKey), 0
 	for key, v := range objs {
-		old, ok := snap[key]
-		if ok {
-			kept++
-			if old == v {
+		if v != zero {
+			if k, ok := s.byPtr[v]; ok && k == key {
+				kept++
 				continue
 			}
 		}
-		snap[key] = v
-		changed(key, old, v)
+		old, had := s.byKey[key]
+		if had {
+			kept++
+			if old == v {
+				if v != zero {
+					// The same object under a second key.
+					s.byPtr[v] = key
+				}
+				continue
+			}
+			if old != zero && s.byPtr[old] == key {
+				delete(s.byPtr, old)
+			}
+		}
+		s.byKey[key] = v
+		if v != zero {
+			s.byPtr[v] = key
+		}
+		changed(key, old, v, true)
 	}
 	if kept == before {
 		return
 	}
-	for key, old := range snap {
-		if _, ok := objs[key]; !ok {
-			delete(snap, key)
-			changed(key, old, zero)
+	for key, old := range s.byKey {
+		if _, ok := objs[key]; ok {
+			continue
 		}
+		delete(s.byKey, key)
+		if old != zero && s.byPtr[old] == key {
+			delete(s.byPtr, old)
+		}
+		changed(key, old, zero, false)
 	}
 }
 
 // syncServices and syncSecrets note the Services and Secrets that changed.
 func (bl *Builder) syncServices(ch *changes) {
-	syncObjects(bl.services, bl.objs.Services, func(key types.NamespacedName, _, _ *corev1.Service) {
+	bl.services.sync(bl.objs.Services, func(key types.NamespacedName, _, _ *corev1.Service, _ bool) {
 		ch.changed = append(ch.changed, depKey{depService, key})
 	})
 }
 
 func (bl *Builder) syncSecrets(ch *changes) {
-	syncObjects(bl.secretObjs, bl.objs.Secrets, func(key types.NamespacedName, _, _ *corev1.Secret) {
+	bl.secretObjs.sync(bl.objs.Secrets, func(key types.NamespacedName, _, _ *corev1.Secret, _ bool) {
 		ch.changed = append(ch.changed, depKey{depSecret, key})
 	})
 }
@@ -185,36 +217,43 @@ func (bl *Builder) buildable(key types.NamespacedName) string {
 // replaced, never changed in place, because memo entries and cached
 // clusters hold the list they read.
 func (bl *Builder) syncSlices(ch *changes) {
-	var dirty map[types.NamespacedName]struct{}
-	syncObjects(bl.slices, bl.objs.EndpointSlices, func(key types.NamespacedName, old, s *discoveryv1.EndpointSlice) {
+	// edits are, per Service, the slices that left it (nil) or changed.
+	var edits map[types.NamespacedName][]sliceRef
+	edit := func(svc types.NamespacedName, ref sliceRef) {
+		if edits == nil {
+			edits = map[types.NamespacedName][]sliceRef{}
+		}
+		edits[svc] = append(edits[svc], ref)
+	}
+	bl.slices.sync(bl.objs.EndpointSlices, func(key types.NamespacedName, old, s *discoveryv1.EndpointSlice, _ bool) {
 		if svc, ok := sliceService(key, old); ok {
-			delete(bl.sliceMembers[svc], key)
-			mark(&dirty, svc)
+			edit(svc, sliceRef{key: key})
 		}
 		if svc, ok := sliceService(key, s); ok {
-			m := bl.sliceMembers[svc]
-			if m == nil {
-				m = map[types.NamespacedName]*discoveryv1.EndpointSlice{}
-				bl.sliceMembers[svc] = m
-			}
-			m[key] = s
-			mark(&dirty, svc)
+			edit(svc, sliceRef{key: key, s: s})
 		}
 	})
-	for svc := range dirty {
+	for svc, refs := range edits {
 		ch.changed = append(ch.changed, depKey{depSlices, svc})
-		m := bl.sliceMembers[svc]
-		if len(m) == 0 {
-			delete(bl.sliceMembers, svc)
+		// A slice replaced within the Service is in refs twice: removed,
+		// then added.
+		l := slices.Clone(bl.slicesBySvc[svc])
+		for _, ref := range refs {
+			i, found := slices.BinarySearchFunc(l, ref.key, func(r sliceRef, k types.NamespacedName) int { return compareName(r.key, k) })
+			switch {
+			case ref.s == nil && found:
+				l = slices.Delete(l, i, i+1)
+			case ref.s != nil && found:
+				l[i] = ref
+			case ref.s != nil:
+				l = slices.Insert(l, i, ref)
+			}
+		}
+		if len(l) == 0 {
 			delete(bl.slicesBySvc, svc)
-			continue
+		} else {
+			bl.slicesBySvc[svc] = l
 		}
-		l := make([]sliceRef, 0, len(m))
-		for k, s := range m {
-			l = append(l, sliceRef{key: k, s: s})
-		}
-		slices.SortFunc(l, func(a, b sliceRef) int { return compareName(a.key, b.key) })
-		bl.slicesBySvc[svc] = l
 	}
 }
 
@@ -236,14 +275,14 @@ func sliceService(key types.NamespacedName, s *discoveryv1.EndpointSlice) (types
 // rebuilds the index, and the Secrets whose namespaces differ are noted.
 func (bl *Builder) syncDelegations(ch *changes) {
 	changed := false
-	syncObjects(bl.delegationObjs, bl.objs.Delegations, func(_ types.NamespacedName, _, _ *contourv1.TLSCertificateDelegation) {
+	bl.delegationObjs.sync(bl.objs.Delegations, func(types.NamespacedName, *contourv1.TLSCertificateDelegation, *contourv1.TLSCertificateDelegation, bool) {
 		changed = true
 	})
 	if !changed {
 		return
 	}
 	idx := map[types.NamespacedName][]string{}
-	for key, d := range bl.delegationObjs {
+	for key, d := range bl.delegationObjs.byKey {
 		if d == nil {
 			continue
 		}

@@ -155,12 +155,101 @@ func (d *deps) each(f func(depKey)) {
 	}
 }
 
-// dependents are the entries that read one input. Dropped entries are
-// removed lazily, once they are half the list, so dropping an entry does
-// not search the lists of the popular inputs it read.
+// dependents are the entries that read one input. Most inputs are read by
+// one root, so the first entry is kept inline. Dropped entries are removed
+// lazily, once they are half the list, so dropping an entry does not
+// search the lists of the popular inputs it read.
 type dependents struct {
-	entries []*rootEntry
-	dead    int
+	first *rootEntry
+	more  []*rootEntry
+	dead  int
+}
+
+func (d *dependents) add(e *rootEntry) {
+	if d.first == nil {
+		d.first = e
+		return
+	}
+	d.more = append(d.more, e)
+}
+
+func (d *dependents) each(f func(*rootEntry)) {
+	if d.first != nil {
+		f(d.first)
+	}
+	for _, e := range d.more {
+		f(e)
+	}
+}
+
+// dropped notes that one of the entries was dropped, and reports whether
+// any entry is left.
+func (d *dependents) dropped() bool {
+	d.dead++
+	n := len(d.more)
+	if d.first != nil {
+		n++
+	}
+	if 2*d.dead < n {
+		return true
+	}
+	var live dependents
+	d.each(func(e *rootEntry) {
+		if !e.dropped {
+			live.add(e)
+		}
+	})
+	*d = live
+	return d.first != nil
+}
+
+// rootSet is a set of root keys, sorted. Most proxies are reached by one
+// root, kept inline; a set in a map is never empty.
+type rootSet struct {
+	one  types.NamespacedName
+	many []types.NamespacedName // every key, once there are two
+}
+
+func (s rootSet) with(k types.NamespacedName) rootSet {
+	if s.many == nil {
+		if s.one == k {
+			return s
+		}
+		a, b := s.one, k
+		if compareName(b, a) < 0 {
+			a, b = b, a
+		}
+		return rootSet{many: []types.NamespacedName{a, b}}
+	}
+	i, ok := slices.BinarySearchFunc(s.many, k, compareName)
+	if !ok {
+		s.many = slices.Insert(s.many, i, k)
+	}
+	return s
+}
+
+// without returns the set without k, and whether it is empty.
+func (s rootSet) without(k types.NamespacedName) (rootSet, bool) {
+	if s.many == nil {
+		return s, s.one == k
+	}
+	if i, ok := slices.BinarySearchFunc(s.many, k, compareName); ok {
+		s.many = slices.Delete(s.many, i, i+1)
+	}
+	if len(s.many) == 1 {
+		return rootSet{one: s.many[0]}, false
+	}
+	return s, len(s.many) == 0
+}
+
+func (s rootSet) each(f func(types.NamespacedName)) {
+	if s.many == nil {
+		f(s.one)
+		return
+	}
+	for _, k := range s.many {
+		f(k)
+	}
 }
 
 // valid reports whether every input e read is as it was, comparing

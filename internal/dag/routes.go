@@ -65,6 +65,7 @@ func (b *rootBuild) template(key types.NamespacedName) *proxyTemplate {
 	}
 	b.templates[key] = t
 	p, _ := b.proxy(key)
+	t.routes = make([]routeTemplate, 0, len(p.Spec.Routes))
 	for i := range p.Spec.Routes {
 		if rt, ok := b.routeTemplate(key, i, &p.Spec.Routes[i]); ok {
 			t.routes = append(t.routes, rt)

@@ -37,7 +37,7 @@ func (b *rootBuild) tlsSecret(key types.NamespacedName) (*Secret, error) {
 			bl.secrets[key] = se
 		}
 		se.src, se.sec, se.err = src, sec, err
-		mark(&bl.ch.secrets, key)
+		bl.ch.secret(key)
 	}
 	if se.sec != nil {
 		b.rec.secret = key

@@ -119,7 +119,7 @@ func (bl *Builder) sharedCluster(c *Cluster, sl []sliceRef) *Cluster {
 	ce.c, ce.slices = c, sl
 	// Listed so that the DAG takes the new pointer, or the entry goes
 	// when no served virtual host uses it.
-	mark(&bl.ch.clusters, c.Name)
+	bl.ch.cluster(c.Name)
 	return c
 }
 

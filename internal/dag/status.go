@@ -101,10 +101,12 @@ func (b *Builder) proxyStatus(key types.NamespacedName, info proxyInfo) *ProxySt
 			fmt.Sprintf("fqdn %q is used in multiple HTTPProxies: %s", info.fqdn, strings.Join(names, ", "))})
 	}
 	reached := false
-	for _, root := range b.touchers[key] {
-		t := b.roots[root].touchOf(key)
-		reached = reached || t.reached
-		s.addAll(&t.acc)
+	if roots, ok := b.touchers[key]; ok {
+		roots.each(func(root types.NamespacedName) {
+			t := b.roots[root].touchOf(key)
+			reached = reached || t.reached
+			s.addAll(&t.acc)
+		})
 	}
 
 	ps := &ProxyStatus{
