@@ -88,7 +88,7 @@ func (b *rootBuild) cluster(ns string, s contourv1.Service, set clusterSettings)
 	c.Name = key.Namespace + "/" + key.Name + "/" + strconv.Itoa(int(port.Port)) + "/" + b.bl.hashes.get(&c)
 	// Whether the cluster is made or shared, this root depends on the
 	// endpoints it holds.
-	return b.bl.sharedCluster(&c, b.endpointSlices(key)), nil
+	return b.bl.sharedCluster(c, b.endpointSlices(key)), nil
 }
 
 // clusterEntry is the Cluster shared under one name by every root, with
@@ -103,24 +103,25 @@ type clusterEntry struct {
 	refs   int // memo entries whose virtual hosts use the cluster
 }
 
-// sharedCluster returns the Cluster named c.Name, made from c and the
-// endpoints of the slices sl unless the current one was made from the
-// same slices.
-func (bl *Builder) sharedCluster(c *Cluster, sl []sliceRef) *Cluster {
+// sharedCluster returns the Cluster named c.Name: the current one when it
+// was made from the slices sl, else a new one, made from c and the
+// endpoints of sl.
+func (bl *Builder) sharedCluster(c Cluster, sl []sliceRef) *Cluster {
 	ce := bl.clusters[c.Name]
 	if ce != nil && sameSlices(ce.slices, sl) {
 		return ce.c
 	}
-	c.Endpoints = bl.serviceEndpoints(c.Service, c.PortName, sl)
+	made := c
+	made.Endpoints = bl.serviceEndpoints(c.Service, c.PortName, sl)
 	if ce == nil {
 		ce = &clusterEntry{}
 		bl.clusters[c.Name] = ce
 	}
-	ce.c, ce.slices = c, sl
+	ce.c, ce.slices = &made, sl
 	// Listed so that the DAG takes the new pointer, or the entry goes
 	// when no served virtual host uses it.
 	bl.ch.cluster(c.Name)
-	return c
+	return &made
 }
 
 // settingsHash is a short, stable digest of a cluster's settings.
