@@ -53,6 +53,9 @@ type Cache struct {
 	setMu  sync.Mutex
 	served map[string]*typeData // by type URL; guarded by setMu
 
+	// enc shares each served type's encoding between streams.
+	enc *encodings
+
 	mu    sync.Mutex
 	types map[string]*typeState // by type URL; guarded by mu
 }
@@ -64,7 +67,7 @@ func NewCache(log logrus.FieldLogger) *Cache {
 	if log == nil {
 		log = logrus.StandardLogger()
 	}
-	return &Cache{log: log, served: map[string]*typeData{}, types: map[string]*typeState{}}
+	return &Cache{log: log, served: map[string]*typeData{}, enc: newEncodings(), types: map[string]*typeState{}}
 }
 
 // typeState is one type URL: what is served of it and the watches waiting
@@ -82,11 +85,15 @@ type typeState struct {
 // typeData is one version of a type, built once by SetSnapshot and shared,
 // read only, by every response.
 type typeData struct {
+	url       string
 	version   string
 	resources []Resource              // sorted by name
 	anys      []*anypb.Any            // every resource, for SotW responses
 	deltas    []*discoveryv3.Resource // the same Anys, named and versioned, for delta responses
 	versions  map[string]string       // name -> Resource.Version; cloned into delta version maps
+	// The encodings, without nonce, of the responses carrying every
+	// resource: see encodings.
+	sotwBody, deltaBody func() ([]byte, error)
 }
 
 func newTypeData(t *TypeSnapshot) (*typeData, error) {
@@ -100,6 +107,7 @@ func newTypeData(t *TypeSnapshot) (*typeData, error) {
 	}
 	n := len(t.Resources)
 	d := &typeData{
+		url:       t.TypeURL,
 		version:   t.Version,
 		resources: t.Resources,
 		anys:      make([]*anypb.Any, n),
@@ -125,6 +133,8 @@ func newTypeData(t *TypeSnapshot) (*typeData, error) {
 		d.deltas[i] = dr
 		d.versions[r.Name] = r.Version
 	}
+	d.sotwBody = encodeOnce(&discoveryv3.DiscoveryResponse{VersionInfo: d.version, TypeUrl: d.url, Resources: d.anys})
+	d.deltaBody = encodeOnce(&discoveryv3.DeltaDiscoveryResponse{SystemVersionInfo: d.version, TypeUrl: d.url, Resources: d.deltas})
 	return d, nil
 }
 
@@ -164,6 +174,7 @@ func (c *Cache) SetSnapshot(s *Snapshot) error {
 		if err != nil {
 			return err
 		}
+		c.enc.add(d)
 		next[t.TypeURL] = d
 		changed = append(changed, t.TypeURL)
 	}

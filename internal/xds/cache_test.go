@@ -114,7 +114,9 @@ func newHarness(t *testing.T) *harness {
 		serverv3.CallbackFuncs{StreamClosedFunc: closed, DeltaStreamClosedFunc: closed})
 
 	ln := bufconn.Listen(1 << 20)
-	gs := grpc.NewServer()
+	// The server's own codec, so every test also checks that the shared
+	// encodings arrive as the messages they stand for.
+	gs := grpc.NewServer(grpc.ForceServerCodecV2(wireCodec{enc: h.cache.enc}))
 	discoveryv3.RegisterAggregatedDiscoveryServiceServer(gs, xds)
 	go func() { _ = gs.Serve(ln) }()
 	conn, err := grpc.NewClient("passthrough:///bufconn",

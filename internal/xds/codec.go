@@ -3,22 +3,36 @@ package xds
 import (
 	"fmt"
 
+	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/proto"
 )
 
-// exactCodec is the xDS server's gRPC codec: protobuf, as gRPC's own, but
-// each message is marshalled into, and unmarshalled from, a buffer of
-// exactly its size. gRPC's codec takes buffers from a pool in size tiers,
-// and every message over 32 KiB gets a 1 MiB one: a response of a few
-// hundred resources to each of 50 Envoys kept tens of megabytes in that
-// pool. A response's bytes are garbage once written, which the collector
-// reclaims.
-type exactCodec struct{}
+// wireCodec is the xDS server's gRPC codec: protobuf, as gRPC's own, with
+// two differences that matter when one configuration goes to many Envoys.
+// A response the cache made for every stream is sent as its shared
+// encoding plus the stream's nonce (see encodings), not marshalled again.
+// Any other message is marshalled into, and unmarshalled from, a buffer of
+// exactly its size: gRPC's codec takes buffers from a pool in size tiers,
+// and every message over 32 KiB gets a 1 MiB one, which with 50 Envoys kept
+// tens of megabytes in that pool.
+type wireCodec struct {
+	enc *encodings
+}
 
-func (exactCodec) Name() string { return "proto" }
+func (wireCodec) Name() string { return "proto" }
 
-func (exactCodec) Marshal(v any) (mem.BufferSlice, error) {
+func (c wireCodec) Marshal(v any) (mem.BufferSlice, error) {
+	switch r := v.(type) {
+	case *discoveryv3.DiscoveryResponse:
+		if body, ok := c.enc.sotw(r); ok {
+			return mem.BufferSlice{mem.SliceBuffer(body), mem.SliceBuffer(withNonce(sotwNonce, r.Nonce))}, nil
+		}
+	case *discoveryv3.DeltaDiscoveryResponse:
+		if body, ok := c.enc.delta(r); ok {
+			return mem.BufferSlice{mem.SliceBuffer(body), mem.SliceBuffer(withNonce(deltaNonce, r.Nonce))}, nil
+		}
+	}
 	m, ok := v.(proto.Message)
 	if !ok {
 		return nil, fmt.Errorf("xds: cannot marshal %T: not a protobuf message", v)
@@ -30,7 +44,7 @@ func (exactCodec) Marshal(v any) (mem.BufferSlice, error) {
 	return mem.BufferSlice{mem.SliceBuffer(b)}, nil
 }
 
-func (exactCodec) Unmarshal(data mem.BufferSlice, v any) error {
+func (wireCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	m, ok := v.(proto.Message)
 	if !ok {
 		return fmt.Errorf("xds: cannot unmarshal into %T: not a protobuf message", v)
