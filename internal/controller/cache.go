@@ -3,7 +3,6 @@ package controller
 import (
 	"maps"
 	"reflect"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -22,17 +21,16 @@ type objectCache struct {
 	objs         *dag.Objects
 	ingressClass string
 
-	// References from the cached HTTPProxies, recomputed before each build.
-	services map[types.NamespacedName]bool
-	secrets  map[types.NamespacedName]bool
+	// refs counts what the cached HTTPProxies reference, kept current as
+	// proxies come and go.
+	refs references
 }
 
 func newObjectCache(ingressClass string) *objectCache {
 	return &objectCache{
 		objs:         dag.NewObjects(),
 		ingressClass: ingressClass,
-		services:     map[types.NamespacedName]bool{},
-		secrets:      map[types.NamespacedName]bool{},
+		refs:         newReferences(),
 	}
 }
 
@@ -58,6 +56,7 @@ func (c *objectCache) insert(obj any) bool {
 		if old, ok := c.objs.HTTPProxies[k]; ok && old.Generation == o.Generation && maps.Equal(old.Annotations, o.Annotations) {
 			return false
 		}
+		c.refs.replace(c.objs.HTTPProxies[k], o)
 		c.objs.HTTPProxies[k] = o
 		return true
 	case *contourv1.TLSCertificateDelegation:
@@ -73,14 +72,14 @@ func (c *objectCache) insert(obj any) bool {
 			return false
 		}
 		c.objs.Services[k] = o
-		return c.services[k]
+		return c.refs.service(k)
 	case *discoveryv1.EndpointSlice:
 		k := key(o.Namespace, o.Name)
 		if old, ok := c.objs.EndpointSlices[k]; ok && old.ResourceVersion == o.ResourceVersion {
 			return false
 		}
 		c.objs.EndpointSlices[k] = o
-		return c.services[sliceService(o)]
+		return c.refs.service(sliceService(o))
 	case *corev1.Secret:
 		k := key(o.Namespace, o.Name)
 		if !usableSecret(o) {
@@ -91,7 +90,7 @@ func (c *objectCache) insert(obj any) bool {
 			return false
 		}
 		c.objs.Secrets[k] = o
-		return c.secrets[k]
+		return c.refs.secret(k)
 	}
 	return false
 }
@@ -100,17 +99,19 @@ func (c *objectCache) insert(obj any) bool {
 func (c *objectCache) remove(obj any) bool {
 	switch o := obj.(type) {
 	case *contourv1.HTTPProxy:
-		return deleteKey(c.objs.HTTPProxies, key(o.Namespace, o.Name))
+		k := key(o.Namespace, o.Name)
+		c.refs.replace(c.objs.HTTPProxies[k], nil)
+		return deleteKey(c.objs.HTTPProxies, k)
 	case *contourv1.TLSCertificateDelegation:
 		return deleteKey(c.objs.Delegations, key(o.Namespace, o.Name))
 	case *corev1.Service:
 		k := key(o.Namespace, o.Name)
-		return deleteKey(c.objs.Services, k) && c.services[k]
+		return deleteKey(c.objs.Services, k) && c.refs.service(k)
 	case *discoveryv1.EndpointSlice:
-		return deleteKey(c.objs.EndpointSlices, key(o.Namespace, o.Name)) && c.services[sliceService(o)]
+		return deleteKey(c.objs.EndpointSlices, key(o.Namespace, o.Name)) && c.refs.service(sliceService(o))
 	case *corev1.Secret:
 		k := key(o.Namespace, o.Name)
-		return deleteKey(c.objs.Secrets, k) && c.secrets[k]
+		return deleteKey(c.objs.Secrets, k) && c.refs.secret(k)
 	}
 	return false
 }
@@ -135,46 +136,4 @@ func usableSecret(s *corev1.Secret) bool {
 	}
 	_, hasCA := s.Data["ca.crt"]
 	return hasCA
-}
-
-// updateReferences recomputes which Services and Secrets the cached
-// HTTPProxies name. A proxy that starts referencing an object triggers a
-// rebuild itself, so the sets only need to be current after each build.
-func (c *objectCache) updateReferences() {
-	clear(c.services)
-	clear(c.secrets)
-	for _, p := range c.objs.HTTPProxies {
-		for _, r := range p.Spec.Routes {
-			for _, s := range r.Services {
-				c.services[key(p.Namespace, s.Name)] = true
-			}
-		}
-		if tcp := p.Spec.TCPProxy; tcp != nil {
-			for _, s := range tcp.Services {
-				c.services[key(p.Namespace, s.Name)] = true
-			}
-		}
-		vh := p.Spec.VirtualHost
-		if vh == nil || vh.TLS == nil {
-			continue
-		}
-		c.addSecretRef(p.Namespace, vh.TLS.SecretName)
-		if v := vh.TLS.ClientValidation; v != nil {
-			c.addSecretRef(p.Namespace, v.CACertificate)
-			c.addSecretRef(p.Namespace, v.CertificateRevocationList)
-		}
-	}
-}
-
-// addSecretRef records a reference written "name" (the proxy's namespace)
-// or "namespace/name" (delegated).
-func (c *objectCache) addSecretRef(namespace, ref string) {
-	if ref == "" {
-		return
-	}
-	if ns, name, ok := strings.Cut(ref, "/"); ok {
-		c.secrets[key(ns, name)] = true
-		return
-	}
-	c.secrets[key(namespace, ref)] = true
 }

@@ -70,12 +70,10 @@ func TestCacheReportsOnlyChangesThatMatter(t *testing.T) {
 		{"another class again changes nothing", proxy("a", 4, func(p *contourv1.HTTPProxy) { p.Spec.IngressClassName = "other" }), false, false},
 	}
 	for _, s := range steps {
-		// References are recomputed after every build, as the loop does.
 		got := c.apply(event{obj: s.obj, delete: s.delete})
 		if got != s.want {
 			t.Errorf("%s: rebuild needed = %v, want %v", s.name, got, s.want)
 		}
-		c.updateReferences()
 	}
 	if _, ok := c.objs.Secrets[key("ns", "token")]; ok {
 		t.Error("an opaque Secret was cached")
@@ -122,7 +120,6 @@ func TestCacheKeepsObjectsOnUpdatesThatChangeNothing(t *testing.T) {
 	c := newObjectCache("")
 	first := proxy("a", 1)
 	c.apply(event{obj: first})
-	c.updateReferences()
 	c.apply(event{obj: proxy("a", 1, func(p *contourv1.HTTPProxy) { p.Status.CurrentStatus = "valid" })})
 	if c.objs.HTTPProxies[key("ns", "a")] != first {
 		t.Error("a status-only update replaced the cached HTTPProxy")

@@ -281,7 +281,6 @@ func (c *Controller) loop(ctx context.Context, syncedCh <-chan error) error {
 	}
 	build := func() {
 		pending = false
-		objects.updateReferences()
 		c.rebuild(objects)
 	}
 

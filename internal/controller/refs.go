@@ -1,0 +1,89 @@
+package controller
+
+import (
+	"strings"
+
+	"k8s.io/apimachinery/pkg/types"
+
+	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
+)
+
+// references counts, per Service and Secret, the cached HTTPProxies that
+// name it, so that an event for an object nobody names causes no rebuild.
+// The counts change with each proxy insert and remove, instead of being
+// recounted over every proxy before each build.
+type references struct {
+	services map[types.NamespacedName]int
+	secrets  map[types.NamespacedName]int
+}
+
+func newReferences() references {
+	return references{services: map[types.NamespacedName]int{}, secrets: map[types.NamespacedName]int{}}
+}
+
+func (r references) service(k types.NamespacedName) bool { return r.services[k] > 0 }
+func (r references) secret(k types.NamespacedName) bool  { return r.secrets[k] > 0 }
+
+// replace moves the counts from prev's references to next's; either may
+// be nil.
+func (r references) replace(prev, next *contourv1.HTTPProxy) {
+	if prev != nil {
+		eachReference(prev, func(m refKind, k types.NamespacedName) { r.add(m, k, -1) })
+	}
+	if next != nil {
+		eachReference(next, func(m refKind, k types.NamespacedName) { r.add(m, k, +1) })
+	}
+}
+
+type refKind int
+
+const (
+	serviceRef refKind = iota
+	secretRef
+)
+
+func (r references) add(kind refKind, k types.NamespacedName, n int) {
+	m := r.services
+	if kind == secretRef {
+		m = r.secrets
+	}
+	if m[k] += n; m[k] <= 0 {
+		delete(m, k)
+	}
+}
+
+// eachReference calls f for each Service and Secret p names, once per
+// mention (counts stay balanced because insert and remove see the same
+// object).
+func eachReference(p *contourv1.HTTPProxy, f func(refKind, types.NamespacedName)) {
+	for _, r := range p.Spec.Routes {
+		for _, s := range r.Services {
+			f(serviceRef, key(p.Namespace, s.Name))
+		}
+	}
+	if tcp := p.Spec.TCPProxy; tcp != nil {
+		for _, s := range tcp.Services {
+			f(serviceRef, key(p.Namespace, s.Name))
+		}
+	}
+	vh := p.Spec.VirtualHost
+	if vh == nil || vh.TLS == nil {
+		return
+	}
+	secret := func(ref string) {
+		if ref == "" {
+			return
+		}
+		// "name" is in the proxy's namespace, "namespace/name" delegated.
+		if ns, name, ok := strings.Cut(ref, "/"); ok {
+			f(secretRef, key(ns, name))
+			return
+		}
+		f(secretRef, key(p.Namespace, ref))
+	}
+	secret(vh.TLS.SecretName)
+	if v := vh.TLS.ClientValidation; v != nil {
+		secret(v.CACertificate)
+		secret(v.CertificateRevocationList)
+	}
+}

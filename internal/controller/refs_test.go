@@ -1,0 +1,41 @@
+package controller
+
+import (
+	"testing"
+
+	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
+)
+
+func TestReferencesFollowProxies(t *testing.T) {
+	c := newObjectCache("")
+	toAPI := func(p *contourv1.HTTPProxy) {
+		p.Spec.Routes[0].Services[0].Name = "api"
+		p.Spec.VirtualHost.TLS.SecretName = "certs/wild"
+	}
+	check := func(step string, web, api, cert, wild bool) {
+		t.Helper()
+		for name, want := range map[string]bool{"web": web, "api": api} {
+			if got := c.refs.service(key("ns", name)); got != want {
+				t.Errorf("%s: service %s referenced = %v, want %v", step, name, got, want)
+			}
+		}
+		if got := c.refs.secret(key("ns", "cert")); got != cert {
+			t.Errorf("%s: secret ns/cert referenced = %v, want %v", step, got, cert)
+		}
+		if got := c.refs.secret(key("certs", "wild")); got != wild {
+			t.Errorf("%s: delegated secret certs/wild referenced = %v, want %v", step, got, wild)
+		}
+	}
+	c.apply(event{obj: proxy("a", 1)})
+	c.apply(event{obj: proxy("b", 1)})
+	check("two proxies name web", true, false, true, false)
+	c.apply(event{obj: proxy("a", 2, toAPI)})
+	check("a moved to api", true, true, true, true)
+	c.apply(event{obj: proxy("b", 1), delete: true})
+	check("b deleted", false, true, false, true)
+	c.apply(event{obj: proxy("a", 3, toAPI, func(p *contourv1.HTTPProxy) { p.Spec.IngressClassName = "other" })})
+	check("a went to another class", false, false, false, false)
+	if len(c.refs.services)+len(c.refs.secrets) != 0 {
+		t.Errorf("counts left behind: %v %v", c.refs.services, c.refs.secrets)
+	}
+}
