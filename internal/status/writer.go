@@ -167,26 +167,37 @@ func (discard) Write(p []byte) (int, error) { return len(p), nil }
 // finds the few results worth a look among 10,000.
 func (w *Writer) OnChange(d *dag.DAG) {
 	desired := d.Statuses
+	var changed []types.NamespacedName
 	w.mu.Lock()
 	prev := w.desired
 	w.desired = desired
-	for k := range w.written {
-		if desired[k] == nil {
+	leading := w.leading
+	for k, ps := range prev {
+		if ps != nil && desired[k] == nil {
 			delete(w.written, k)
+			if leading {
+				w.metrics.count(ps, -1)
+			}
 		}
 	}
-	leading := w.leading
-	if leading {
-		w.metrics.setProxies(desired)
+	for k, ps := range desired {
+		if ps == nil || prev[k] == ps {
+			continue
+		}
+		changed = append(changed, k)
+		if leading {
+			if old := prev[k]; old != nil {
+				w.metrics.count(old, -1)
+			}
+			w.metrics.count(ps, +1)
+		}
 	}
 	w.mu.Unlock()
 	if !leading {
 		return
 	}
-	for k, ps := range desired {
-		if ps != nil && prev[k] != ps {
-			w.enqueueIfStale(k, ps)
-		}
+	for _, k := range changed {
+		w.enqueueIfStale(k, desired[k])
 	}
 }
 
@@ -355,7 +366,9 @@ func (w *Writer) sync(ctx context.Context, k types.NamespacedName) error {
 		case err == nil:
 			w.metrics.writes.WithLabelValues(resultWritten).Inc()
 			w.mu.Lock()
-			w.written[k] = *ps
+			if w.desired[k] == ps { // not deleted meanwhile: nothing would clear it
+				w.written[k] = *ps
+			}
 			w.mu.Unlock()
 			log.WithField("status", want.CurrentStatus).WithField("generation", ps.Generation).Debug("wrote HTTPProxy status")
 			return nil
@@ -421,10 +434,13 @@ type writerMetrics struct {
 	writes   *prometheus.CounterVec
 	duration prometheus.Histogram
 	proxies  *prometheus.GaugeVec
+	// counts backs proxies; guarded by the Writer's mu.
+	counts map[string]int
 }
 
 func newWriterMetrics(reg prometheus.Registerer) (*writerMetrics, error) {
 	m := &writerMetrics{
+		counts: map[string]int{},
 		writes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: metrics.Namespace,
 			Name:      "status_writes_total",
@@ -454,14 +470,26 @@ func newWriterMetrics(reg prometheus.Registerer) (*writerMetrics, error) {
 	return m, nil
 }
 
+// setProxies counts every result of desired, when this replica starts
+// leading; count keeps the gauges current after that, one result at a time.
 func (m *writerMetrics) setProxies(desired map[types.NamespacedName]*dag.ProxyStatus) {
-	counts := map[string]int{contourv1.StatusValid: 0, contourv1.StatusInvalid: 0, contourv1.StatusOrphaned: 0}
+	clear(m.counts)
+	for _, s := range []string{contourv1.StatusValid, contourv1.StatusInvalid, contourv1.StatusOrphaned} {
+		m.counts[s] = 0
+	}
 	for _, ps := range desired {
 		if ps != nil {
-			counts[currentStatus(ps)]++
+			m.counts[currentStatus(ps)]++
 		}
 	}
-	for s, n := range counts {
+	for s, n := range m.counts {
 		m.proxies.WithLabelValues(s).Set(float64(n))
 	}
+}
+
+// count adds n to the gauge of ps's status.
+func (m *writerMetrics) count(ps *dag.ProxyStatus, n int) {
+	s := currentStatus(ps)
+	m.counts[s] += n
+	m.proxies.WithLabelValues(s).Set(float64(m.counts[s]))
 }

@@ -514,3 +514,32 @@ func TestAStatusWrittenOverIsWrittenAgain(t *testing.T) {
 		t.Errorf("an up-to-date proxy event queued %d writes", n)
 	}
 }
+
+// TestProxyCountsFollowEachDAG: the leader's gauges change with the results
+// that change, and proxies that leave the DAG leave the counts.
+func TestProxyCountsFollowEachDAG(t *testing.T) {
+	h := newHarness(t, 1, proxy("a", 1, notReconciled()), proxy("b", 1, notReconciled()))
+	close(h.elected)
+	h.run()
+	a, b := named("a", valid(1)), named("b", valid(1))
+	h.w.OnChange(dagOf(a, b))
+	steps := []struct {
+		name string
+		dag  *dag.DAG
+		want map[string]float64
+	}{
+		{"both valid", dagOf(a, b), map[string]float64{"valid": 2, "invalid": 0, "orphaned": 0}},
+		{"a invalid, b gone", dagOf(named("a", invalid(1, dag.Condition{Type: "SpecError", Reason: "A", Message: "a"}))),
+			map[string]float64{"valid": 0, "invalid": 1, "orphaned": 0}},
+		{"a orphaned, b back", dagOf(named("a", orphaned(1)), b), map[string]float64{"valid": 1, "invalid": 0, "orphaned": 1}},
+	}
+	for _, s := range steps {
+		h.w.OnChange(s.dag)
+		for status, want := range s.want {
+			if got := h.metric("proxyctl_httpproxies", "status", status); got != want {
+				t.Errorf("%s: httpproxies{status=%q} = %v, want %v", s.name, status, got, want)
+			}
+		}
+	}
+	h.idle()
+}
