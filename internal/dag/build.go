@@ -44,7 +44,7 @@ func (bl *Builder) buildRoot(key types.NamespacedName, fqdn string) *rootEntry {
 // Objects exists, as an empty proxy.
 func (b *rootBuild) proxy(key types.NamespacedName) (*contourv1.HTTPProxy, bool) {
 	info, ok := b.bl.proxies[key]
-	b.rec.proxies.add(key, proxyDep{key: key, p: info.raw, present: ok})
+	b.rec.proxies.add(proxyDep{key: key, p: info.raw, present: ok})
 	if !ok {
 		return nil, false
 	}
@@ -54,21 +54,21 @@ func (b *rootBuild) proxy(key types.NamespacedName) (*contourv1.HTTPProxy, bool)
 // service returns the Service named key, or nil.
 func (b *rootBuild) service(key types.NamespacedName) *corev1.Service {
 	s := b.bl.objs.Services[key]
-	b.rec.services.add(key, serviceDep{key: key, s: s})
+	b.rec.services.add(serviceDep{key: key, s: s})
 	return s
 }
 
 // endpointSlices returns the EndpointSlices of Service svc, sorted by key.
 func (b *rootBuild) endpointSlices(svc types.NamespacedName) []sliceRef {
 	l := b.bl.slicesBySvc[svc]
-	b.rec.slices.add(svc, slicesDep{svc: svc, slices: l})
+	b.rec.slices.add(slicesDep{svc: svc, slices: l})
 	return l
 }
 
 // secret returns the Secret named key, or nil.
 func (b *rootBuild) secret(key types.NamespacedName) *corev1.Secret {
 	s := b.bl.objs.Secrets[key]
-	b.rec.secrets.add(key, secretDep{key: key, s: s})
+	b.rec.secrets.add(secretDep{key: key, s: s})
 	return s
 }
 
@@ -76,8 +76,7 @@ func (b *rootBuild) secret(key types.NamespacedName) *corev1.Secret {
 // namespace shares it with namespace ns (or with every namespace, "*").
 func (b *rootBuild) delegated(secret types.NamespacedName, ns string) bool {
 	ok := b.bl.isDelegated(secret, ns)
-	q := delegationQuery{secret: secret, ns: ns}
-	b.rec.delegations.add(q, delegationDep{q: q, ok: ok})
+	b.rec.delegations.add(delegationDep{q: delegationQuery{secret: secret, ns: ns}, ok: ok})
 	return ok
 }
 

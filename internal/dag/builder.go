@@ -46,7 +46,7 @@ type Builder struct {
 	// to date at the start of a Build.
 	proxySnap      snapshot[*contourv1.HTTPProxy]
 	proxies        map[types.NamespacedName]proxyInfo
-	groups         map[string][]types.NamespacedName // fqdn -> its valid roots, sorted
+	groups         map[string]proxySet // fqdn -> the valid roots claiming it
 	services       snapshot[*corev1.Service]
 	secretObjs     snapshot[*corev1.Secret]
 	slices         snapshot[*discoveryv1.EndpointSlice]
@@ -59,7 +59,7 @@ type Builder struct {
 	byFQDN map[string]*rootEntry
 	// touchers lists, per proxy, the roots whose entry recorded something
 	// on it, sorted by key.
-	touchers map[types.NamespacedName]rootSet
+	touchers map[types.NamespacedName]proxySet
 	// dependents lists, per input, the entries that read it.
 	dependents map[depKey]dependents
 
@@ -85,7 +85,7 @@ func NewBuilder(cfg Config) *Builder {
 		rootNamespaces: map[string]bool{},
 		proxySnap:      newSnapshot[*contourv1.HTTPProxy](),
 		proxies:        map[types.NamespacedName]proxyInfo{},
-		groups:         map[string][]types.NamespacedName{},
+		groups:         map[string]proxySet{},
 		services:       newSnapshot[*corev1.Service](),
 		secretObjs:     newSnapshot[*corev1.Secret](),
 		slices:         newSnapshot[*discoveryv1.EndpointSlice](),
@@ -94,7 +94,7 @@ func NewBuilder(cfg Config) *Builder {
 		delegations:    map[types.NamespacedName][]string{},
 		roots:          map[types.NamespacedName]*rootEntry{},
 		byFQDN:         map[string]*rootEntry{},
-		touchers:       map[types.NamespacedName]rootSet{},
+		touchers:       map[types.NamespacedName]proxySet{},
 		dependents:     map[depKey]dependents{},
 		clusters:       map[string]*clusterEntry{},
 		secrets:        map[types.NamespacedName]*secretEntry{},
@@ -123,6 +123,13 @@ type changes struct {
 	fqdns    map[string]struct{}
 	clusters map[string]struct{}
 	secrets  map[types.NamespacedName]struct{}
+}
+
+// input notes a changed input. On a first Build no entry read one.
+func (ch *changes) input(k depKey) {
+	if !ch.all {
+		ch.changed = append(ch.changed, k)
+	}
 }
 
 func (ch *changes) status(k types.NamespacedName) {
@@ -189,13 +196,17 @@ func (bl *Builder) buildRoots(ch *changes) {
 	// A root is built when it alone claims its fqdn: a change of who
 	// claims it decides for every claimant.
 	for fqdn := range ch.groups {
-		for _, key := range bl.groups[fqdn] {
+		g, ok := bl.groups[fqdn]
+		if !ok {
+			continue
+		}
+		g.each(func(key types.NamespacedName) {
 			ch.roots = append(ch.roots, key)
 			ch.status(key)
 			if e := bl.roots[key]; e != nil && bl.buildable(key) != e.fqdn {
 				bl.drop(e, ch)
 			}
-		}
+		})
 	}
 	// Every stale entry is gone before any root is built, so a root built
 	// below finds only current clusters and secrets to share.
@@ -220,7 +231,7 @@ func (bl *Builder) add(e *rootEntry, ch *changes) {
 		if s, ok := bl.touchers[k]; ok {
 			bl.touchers[k] = s.with(e.key)
 		} else {
-			bl.touchers[k] = rootSet{one: e.key}
+			bl.touchers[k] = proxySet{one: e.key}
 		}
 		ch.status(k)
 	}
@@ -287,13 +298,13 @@ func (bl *Builder) assemble(ch *changes) *DAG {
 	}
 	d := &DAG{}
 
-	fqdns, clusterNames, secretKeys := ch.fqdns, ch.clusters, ch.secrets
+	fqdns, clusterNames, secretKeys := sortedKeys(ch.fqdns, strings.Compare), sortedKeys(ch.clusters, strings.Compare), keys(ch.secrets)
 	if ch.all {
-		fqdns, clusterNames, secretKeys = keySet(bl.byFQDN), keySet(bl.clusters), keySet(bl.secrets)
+		fqdns, clusterNames, secretKeys = sortedKeys(bl.byFQDN, strings.Compare), sortedKeys(bl.clusters, strings.Compare), keys(bl.secrets)
 	}
 	var http []update[*VirtualHost]
 	var https []update[*SecureVirtualHost]
-	for _, f := range sortedKeys(fqdns, strings.Compare) {
+	for _, f := range fqdns {
 		e := bl.byFQDN[f]
 		var vh *VirtualHost
 		var svh *SecureVirtualHost
@@ -307,7 +318,7 @@ func (bl *Builder) assemble(ch *changes) *DAG {
 	d.HTTPS = applyUpdates(prev.HTTPS, func(svh *SecureVirtualHost) string { return svh.Name }, https)
 
 	var clusters []update[*Cluster]
-	for _, name := range sortedKeys(clusterNames, strings.Compare) {
+	for _, name := range clusterNames {
 		ce := bl.clusters[name]
 		if ce == nil || ce.refs == 0 {
 			delete(bl.clusters, name)
@@ -319,7 +330,7 @@ func (bl *Builder) assemble(ch *changes) *DAG {
 	d.Clusters = applyUpdates(prev.Clusters, func(c *Cluster) string { return c.Name }, clusters)
 
 	var secrets []update[*Secret]
-	for key := range secretKeys {
+	for _, key := range secretKeys {
 		se := bl.secrets[key]
 		if se == nil || se.refs == 0 {
 			delete(bl.secrets, key)
@@ -340,13 +351,16 @@ func (bl *Builder) assemble(ch *changes) *DAG {
 // out again. A status equal to the previous one keeps its pointer,
 // and prev itself is returned when no status differs.
 func (bl *Builder) statuses(prev map[types.NamespacedName]*ProxyStatus, ch *changes) map[types.NamespacedName]*ProxyStatus {
-	keys := ch.statusKeys
 	if ch.all {
-		keys = keySet(bl.proxies)
+		m := make(map[types.NamespacedName]*ProxyStatus, len(bl.proxies))
+		for key, info := range bl.proxies {
+			m[key] = bl.proxyStatus(key, info)
+		}
+		return m
 	}
 	var set []*ProxyStatus
 	var del []types.NamespacedName
-	for key := range keys {
+	for key := range ch.statusKeys {
 		info, ok := bl.proxies[key]
 		if !ok {
 			if _, had := prev[key]; had {
@@ -429,20 +443,16 @@ func sortSearch[T any](s []T, n string, name func(T) string) int {
 	return i
 }
 
-// keySet returns the keys of m as a set.
-func keySet[K comparable, V any](m map[K]V) map[K]struct{} {
-	s := make(map[K]struct{}, len(m))
-	for k := range m {
-		s[k] = struct{}{}
-	}
-	return s
-}
-
-func sortedKeys[K comparable](m map[K]struct{}, cmp func(a, b K) int) []K {
+func keys[K comparable, V any](m map[K]V) []K {
 	keys := make([]K, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
 	}
+	return keys
+}
+
+func sortedKeys[K comparable, V any](m map[K]V, cmp func(a, b K) int) []K {
+	keys := keys(m)
 	slices.SortFunc(keys, cmp)
 	return keys
 }

@@ -75,7 +75,7 @@ func (bl *Builder) syncProxies(ch *changes) {
 	if len(bl.proxies) == 0 {
 		n := len(bl.objs.HTTPProxies)
 		bl.proxies = make(map[types.NamespacedName]proxyInfo, n)
-		bl.touchers = make(map[types.NamespacedName]rootSet, n)
+		bl.touchers = make(map[types.NamespacedName]proxySet, n)
 		bl.dependents = make(map[depKey]dependents, 3*n)
 	}
 	bl.proxySnap.sync(bl.objs.HTTPProxies, func(key types.NamespacedName, _, p *contourv1.HTTPProxy, present bool) {
@@ -94,7 +94,7 @@ func (bl *Builder) syncProxies(ch *changes) {
 // proxyChanged notes that proxy key went from old to info (zero when
 // absent).
 func (bl *Builder) proxyChanged(key types.NamespacedName, old, info proxyInfo, ch *changes) {
-	ch.changed = append(ch.changed, depKey{depProxy, key})
+	ch.input(depKey{depProxy, key})
 	ch.status(key)
 	from, to := old.fqdn, info.fqdn
 	if to != "" {
@@ -104,11 +104,7 @@ func (bl *Builder) proxyChanged(key types.NamespacedName, old, info proxyInfo, c
 		return
 	}
 	if from != "" {
-		g := bl.groups[from]
-		if i, ok := slices.BinarySearchFunc(g, key, compareName); ok {
-			g = slices.Delete(g, i, i+1)
-		}
-		if len(g) == 0 {
+		if g, empty := bl.groups[from].without(key); empty {
 			delete(bl.groups, from)
 		} else {
 			bl.groups[from] = g
@@ -116,9 +112,11 @@ func (bl *Builder) proxyChanged(key types.NamespacedName, old, info proxyInfo, c
 		mark(&ch.groups, from)
 	}
 	if to != "" {
-		g := bl.groups[to]
-		i, _ := slices.BinarySearchFunc(g, key, compareName)
-		bl.groups[to] = slices.Insert(g, i, key)
+		if g, ok := bl.groups[to]; ok {
+			bl.groups[to] = g.with(key)
+		} else {
+			bl.groups[to] = proxySet{one: key}
+		}
 		mark(&ch.groups, to)
 	}
 }
@@ -192,13 +190,13 @@ func (s *snapshot[V]) sync(objs map[types.NamespacedName]V, changed func(key typ
 // syncServices and syncSecrets note the Services and Secrets that changed.
 func (bl *Builder) syncServices(ch *changes) {
 	bl.services.sync(bl.objs.Services, func(key types.NamespacedName, _, _ *corev1.Service, _ bool) {
-		ch.changed = append(ch.changed, depKey{depService, key})
+		ch.input(depKey{depService, key})
 	})
 }
 
 func (bl *Builder) syncSecrets(ch *changes) {
 	bl.secretObjs.sync(bl.objs.Secrets, func(key types.NamespacedName, _, _ *corev1.Secret, _ bool) {
-		ch.changed = append(ch.changed, depKey{depSecret, key})
+		ch.input(depKey{depSecret, key})
 	})
 }
 
@@ -206,7 +204,7 @@ func (bl *Builder) syncSecrets(ch *changes) {
 // it is not a valid root, shares its fqdn, or defines nothing.
 func (bl *Builder) buildable(key types.NamespacedName) string {
 	info := bl.proxies[key]
-	if info.fqdn == "" || info.nothing || len(bl.groups[info.fqdn]) != 1 {
+	if g, ok := bl.groups[info.fqdn]; info.fqdn == "" || info.nothing || !ok || g.len() != 1 {
 		return ""
 	}
 	return info.fqdn
@@ -234,7 +232,7 @@ func (bl *Builder) syncSlices(ch *changes) {
 		}
 	})
 	for svc, refs := range edits {
-		ch.changed = append(ch.changed, depKey{depSlices, svc})
+		ch.input(depKey{depSlices, svc})
 		// A slice replaced within the Service is in refs twice: removed,
 		// then added.
 		l := slices.Clone(bl.slicesBySvc[svc])
@@ -295,12 +293,12 @@ func (bl *Builder) syncDelegations(ch *changes) {
 		slices.Sort(l)
 		idx[sk] = slices.Compact(l)
 		if !slices.Equal(idx[sk], bl.delegations[sk]) {
-			ch.changed = append(ch.changed, depKey{depDelegation, sk})
+			ch.input(depKey{depDelegation, sk})
 		}
 	}
 	for sk := range bl.delegations {
 		if _, ok := idx[sk]; !ok {
-			ch.changed = append(ch.changed, depKey{depDelegation, sk})
+			ch.input(depKey{depDelegation, sk})
 		}
 	}
 	bl.delegations = idx

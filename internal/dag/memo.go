@@ -203,14 +203,15 @@ func (d *dependents) dropped() bool {
 	return d.first != nil
 }
 
-// rootSet is a set of root keys, sorted. Most proxies are reached by one
-// root, kept inline; a set in a map is never empty.
-type rootSet struct {
+// proxySet is a set of proxy keys, sorted. Most sets have one key, kept
+// inline: most proxies are reached by one root, most fqdns claimed by one.
+// A set in a map is never empty.
+type proxySet struct {
 	one  types.NamespacedName
 	many []types.NamespacedName // every key, once there are two
 }
 
-func (s rootSet) with(k types.NamespacedName) rootSet {
+func (s proxySet) with(k types.NamespacedName) proxySet {
 	if s.many == nil {
 		if s.one == k {
 			return s
@@ -219,7 +220,7 @@ func (s rootSet) with(k types.NamespacedName) rootSet {
 		if compareName(b, a) < 0 {
 			a, b = b, a
 		}
-		return rootSet{many: []types.NamespacedName{a, b}}
+		return proxySet{many: []types.NamespacedName{a, b}}
 	}
 	i, ok := slices.BinarySearchFunc(s.many, k, compareName)
 	if !ok {
@@ -229,7 +230,7 @@ func (s rootSet) with(k types.NamespacedName) rootSet {
 }
 
 // without returns the set without k, and whether it is empty.
-func (s rootSet) without(k types.NamespacedName) (rootSet, bool) {
+func (s proxySet) without(k types.NamespacedName) (proxySet, bool) {
 	if s.many == nil {
 		return s, s.one == k
 	}
@@ -237,12 +238,19 @@ func (s rootSet) without(k types.NamespacedName) (rootSet, bool) {
 		s.many = slices.Delete(s.many, i, i+1)
 	}
 	if len(s.many) == 1 {
-		return rootSet{one: s.many[0]}, false
+		return proxySet{one: s.many[0]}, false
 	}
 	return s, len(s.many) == 0
 }
 
-func (s rootSet) each(f func(types.NamespacedName)) {
+func (s proxySet) len() int {
+	if s.many == nil {
+		return 1
+	}
+	return len(s.many)
+}
+
+func (s proxySet) each(f func(types.NamespacedName)) {
 	if s.many == nil {
 		f(s.one)
 		return
@@ -308,31 +316,45 @@ const smallList = 16
 // depList is a list of dependencies of one kind, each key once, in the
 // order first read. Inputs do not change during a Build, so a second read
 // of a key sees what the first did.
-type depList[K comparable, D any] struct {
-	keys  []K
+type depList[K comparable, D keyed[K]] struct {
 	deps  []D
 	index map[K]struct{}
 }
 
-func (l *depList[K, D]) add(k K, d D) {
+// keyed is a dependency, which knows the key of what it read.
+type keyed[K comparable] interface{ depOn() K }
+
+func (d proxyDep) depOn() types.NamespacedName   { return d.key }
+func (d serviceDep) depOn() types.NamespacedName { return d.key }
+func (d slicesDep) depOn() types.NamespacedName  { return d.svc }
+func (d secretDep) depOn() types.NamespacedName  { return d.key }
+func (d delegationDep) depOn() delegationQuery   { return d.q }
+
+func (l *depList[K, D]) add(d D) {
+	k := d.depOn()
 	if l.index != nil {
 		if _, ok := l.index[k]; ok {
 			return
 		}
 		l.index[k] = struct{}{}
 	} else {
-		if slices.Contains(l.keys, k) {
-			return
+		for _, x := range l.deps {
+			if x.depOn() == k {
+				return
+			}
 		}
-		if len(l.keys) >= smallList {
-			l.index = make(map[K]struct{}, 2*len(l.keys))
-			for _, x := range l.keys {
-				l.index[x] = struct{}{}
+		if len(l.deps) >= smallList {
+			l.index = make(map[K]struct{}, 2*len(l.deps))
+			for _, x := range l.deps {
+				l.index[x.depOn()] = struct{}{}
 			}
 			l.index[k] = struct{}{}
 		}
 	}
-	l.keys = append(l.keys, k)
+	if l.deps == nil {
+		// Most roots read a few of each kind: grow once, not three times.
+		l.deps = make([]D, 0, 4)
+	}
 	l.deps = append(l.deps, d)
 }
 
@@ -387,7 +409,7 @@ func (r *record) entry(key types.NamespacedName, fqdn string, vh *VirtualHost, s
 	}
 	slices.SortFunc(e.touches, func(a, b touch) int { return compareName(a.key, b.key) })
 
-	var names []string
+	names := make([]string, 0, 4)
 	addWeighted := func(wcs []*WeightedCluster) {
 		for _, wc := range wcs {
 			names = append(names, wc.Cluster.Name)

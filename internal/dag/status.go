@@ -92,11 +92,9 @@ func (b *Builder) proxyStatus(key types.NamespacedName, info proxyInfo) *ProxySt
 	if info.rootErr != nil {
 		s.add(&s.errors, *info.rootErr)
 	}
-	if keys := b.groups[info.fqdn]; info.fqdn != "" && len(keys) > 1 {
-		names := make([]string, len(keys))
-		for i, k := range keys {
-			names[i] = k.String()
-		}
+	if g, ok := b.groups[info.fqdn]; info.fqdn != "" && ok && g.len() > 1 {
+		var names []string
+		g.each(func(k types.NamespacedName) { names = append(names, k.String()) })
 		s.add(&s.errors, Condition{contourv1.ConditionTypeVirtualHostError, contourv1.ReasonDuplicateVhost,
 			fmt.Sprintf("fqdn %q is used in multiple HTTPProxies: %s", info.fqdn, strings.Join(names, ", "))})
 	}
