@@ -57,8 +57,8 @@ type Builder struct {
 	// The memo: one entry per root built last time.
 	roots  map[types.NamespacedName]*rootEntry
 	byFQDN map[string]*rootEntry
-	// touchers lists, per proxy, the roots whose entry recorded something
-	// on it, sorted by key.
+	// touchers are, per proxy, the roots whose entry recorded something on
+	// it: the statuses to work out again when an entry comes or goes.
 	touchers map[types.NamespacedName]proxySet
 	// dependents lists, per input, the entries that read it.
 	dependents map[depKey]dependents
@@ -108,7 +108,7 @@ func NewBuilder(cfg Config) *Builder {
 // changes collects what one Build found different from the previous one.
 type changes struct {
 	// all is set on a first Build: everything is new, and nothing is
-	// listed below but the roots.
+	// listed below but the roots to build.
 	all bool
 	// changed are the inputs that differ.
 	changed []depKey
@@ -129,6 +129,14 @@ type changes struct {
 func (ch *changes) input(k depKey) {
 	if !ch.all {
 		ch.changed = append(ch.changed, k)
+	}
+}
+
+// group notes an fqdn claimed by other roots than before. On a first
+// Build every root is to be built anyway.
+func (ch *changes) group(fqdn string) {
+	if !ch.all {
+		mark(&ch.groups, fqdn)
 	}
 }
 
@@ -208,8 +216,9 @@ func (bl *Builder) buildRoots(ch *changes) {
 			}
 		})
 	}
-	// Every stale entry is gone before any root is built, so a root built
-	// below finds only current clusters and secrets to share.
+	// Every stale entry is dropped before any root is built; the roots
+	// are then built in key order, as a build from scratch builds them,
+	// so that the first to make a shared cluster is the same root.
 	slices.SortFunc(ch.roots, compareName)
 	for _, key := range slices.Compact(ch.roots) {
 		if _, ok := bl.roots[key]; ok {

@@ -72,7 +72,8 @@ func (bl *Builder) newProxyInfo(key types.NamespacedName, raw *contourv1.HTTPPro
 
 // syncProxies brings the proxy infos and fqdn groups up to date.
 func (bl *Builder) syncProxies(ch *changes) {
-	if len(bl.proxies) == 0 {
+	if len(bl.proxies) == 0 && len(bl.roots) == 0 {
+		// Nothing indexed yet: make room for everything at once.
 		n := len(bl.objs.HTTPProxies)
 		bl.proxies = make(map[types.NamespacedName]proxyInfo, n)
 		bl.touchers = make(map[types.NamespacedName]proxySet, n)
@@ -109,7 +110,7 @@ func (bl *Builder) proxyChanged(key types.NamespacedName, old, info proxyInfo, c
 		} else {
 			bl.groups[from] = g
 		}
-		mark(&ch.groups, from)
+		ch.group(from)
 	}
 	if to != "" {
 		if g, ok := bl.groups[to]; ok {
@@ -117,7 +118,7 @@ func (bl *Builder) proxyChanged(key types.NamespacedName, old, info proxyInfo, c
 		} else {
 			bl.groups[to] = proxySet{one: key}
 		}
-		mark(&ch.groups, to)
+		ch.group(to)
 	}
 }
 

@@ -13,8 +13,8 @@ import (
 // rootEntry is the memo of one root virtual host: everything processing
 // the root read (deps) and everything it produced (its virtual hosts and
 // the status events and reached marks it caused). A Build reuses it as it
-// is while the root still owns fqdn and every dependency is unchanged; it
-// is never modified after it is made.
+// is while the root still owns fqdn and every dependency is unchanged;
+// but for the dropped mark, it is never modified after it is made.
 type rootEntry struct {
 	key  types.NamespacedName
 	fqdn string
