@@ -410,6 +410,34 @@ func TestIncremental(t *testing.T) {
 	}
 }
 
+// TestIncrementalFanOut changes a world whose includes fan out and back
+// in past the budget of include visits (see TestIncludeFanOut).
+func TestIncrementalFanOut(t *testing.T) {
+	o := objects(withIncludes(root("default", "root", "example.com"), include("p00", "", "/a"), include("p00", "", "/b")),
+		withIncludes(root("default", "other", "other.com"), include("p30", "", "/o")))
+	const depth = 40
+	for i := 0; i < depth; i++ {
+		p := child("default", "p"+itoa(i), route("/", svcRef("kuard", 8080)))
+		if i+1 < depth {
+			withIncludes(p, include("p"+itoa(i+1), "", "/a"), include("p"+itoa(i+1), "", "/b"))
+		}
+		o.HTTPProxies[nn("default", p.Name)] = p
+	}
+	checkSequence(t, Config{}, o,
+		step{"deep child changes", editProxy("default", "p35", func(p *contourv1.HTTPProxy) { p.Spec.Routes[0].Conditions = []contourv1.MatchCondition{{Prefix: "/x"}} })},
+		step{"middle child goes", delProxy("default", "p20")},
+		step{"first root goes", delProxy("default", "root")},
+	)
+}
+
+// TestIncrementalNil builds nothing after something.
+func TestIncrementalNil(t *testing.T) {
+	bl := NewBuilder(Config{})
+	bl.Build(world(t))
+	diff(t, Build(nil, Config{}), bl.Build(nil))
+	diff(t, Build(world(t), Config{}), bl.Build(world(t)))
+}
+
 // TestIncrementalPointers checks that what did not change is the previous
 // DAG's, pointer for pointer.
 func TestIncrementalPointers(t *testing.T) {
