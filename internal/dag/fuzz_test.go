@@ -34,7 +34,8 @@ func FuzzBuild(f *testing.F) {
 
 // FuzzIncremental feeds a long-lived Builder the sequence of object sets
 // dagtest.Sequence decodes and checks, after every step, that it answers
-// exactly what Build does from scratch; that a status equal to the
+// exactly what Build does from scratch; that its memo is consistent (see
+// checkMemo); that a status equal to the
 // previous one is the previous pointer; that a step changing nothing
 // returns the previous DAG's parts; and, at the end, that no DAG changed
 // after it was returned.
@@ -57,6 +58,9 @@ func FuzzIncremental(f *testing.F) {
 				t.Fatalf("step %d: incremental build differs from a build from scratch (-scratch +incremental):\n%s", i, gocmp.Diff(w, g))
 			}
 			checkInvariants(t, objs, g)
+			if err := dag.CheckMemo(bl, objs, g); err != nil {
+				t.Fatalf("step %d: %v", i, err)
+			}
 			if i > 0 {
 				checkShared(t, seq[i-1], objs, got[i-1], g)
 			}
