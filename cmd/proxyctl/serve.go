@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -173,6 +174,12 @@ func (s *serveContext) validate() error {
 	return nil
 }
 
+// defaultGCPercent is the collector's target when $GOGC is not set. Most of
+// a replica's heap is long-lived caches, and what operators budget for is
+// its resident size: collecting at 50% growth instead of Go's 100% keeps
+// that near the live data, for little CPU.
+const defaultGCPercent = 50
+
 // run starts every long-lived part of a replica in one run group and
 // returns when the first of them stops: a signal (nil, exit 0), lost
 // leadership or any failure (an error, exit 1).
@@ -182,6 +189,9 @@ func (s *serveContext) run() error {
 		return err
 	}
 	log := newLogger(s.logFormat, s.debug)
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(defaultGCPercent)
+	}
 	info := build.Get()
 	log.WithFields(logrus.Fields{"version": info.Version, "commit": info.Commit}).Info("starting proxyctl serve")
 
