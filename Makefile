@@ -86,7 +86,9 @@ test: sysdeps tools envoy fmt-check vet
 FUZZTIME ?= 2m
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzBuild$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./internal/dag/
+	$(GO) test -run '^$$' -fuzz '^FuzzIncremental$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./internal/dag/
 	$(GO) test -run '^$$' -fuzz '^FuzzSnapshot$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./internal/xds/
+	$(GO) test -run '^$$' -fuzz '^FuzzTranslator$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./internal/xds/
 
 # Go micro-benchmarks, then the harness of test/bench: a real API server,
 # three replicas, simulated Envoys and N HTTPProxies, compared with the

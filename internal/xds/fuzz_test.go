@@ -1,6 +1,8 @@
 package xds
 
 import (
+	"bytes"
+
 	"testing"
 
 	listener "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
@@ -99,4 +101,38 @@ func checkTCPProxy(t *testing.T, l *listener.Listener, f *listener.Filter, known
 	default:
 		t.Errorf("%s: cluster specifier %T", where, cs)
 	}
+}
+
+// FuzzTranslator runs one dag.Builder and one Translator over a sequence of
+// object sets (dagtest.Sequence, as dag's FuzzIncremental), as a replica
+// does, and checks every snapshot against the reference
+// NewSnapshot(Translate(d)): the memo must never serve a stale part.
+func FuzzTranslator(f *testing.F) {
+	join := func(parts ...[]byte) []byte { return bytes.Join(parts, []byte{dagtest.Separator}) }
+	gen := []byte{5, 0, 0, 0, 1, 1, 2, 3, 1, 2, 0, 3, 1, 1, 2, 0, 1, 0, 0, 0, 2, 1, 3, 0, 1, 1, 0, 5, 2, 1, 1, 0, 4, 0, 0, 2, 2, 1}
+	f.Add(join(gen, []byte{2, 0, 0, 1}, []byte{4, 0, 0, 0}, []byte{5, 0, 1}))
+	f.Add(join(gen, []byte{6, 2, 0, 0, 6, 5, 1, 0, 0, 0}, []byte{7, 1, 3}, []byte{8, 0, 1, 1}, []byte{0, 1}))
+	f.Add(join([]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}, []byte{2, 0, 2, 0}, []byte{2, 1, 5, 1, 2}))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		seq, cfg := dagtest.Sequence(data)
+		bl := dag.NewBuilder(cfg)
+		tr, err := NewTranslator(testListenerConfig)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, objs := range seq {
+			d := bl.Build(objs)
+			want, err := NewSnapshot(Translate(d, testListenerConfig))
+			if err != nil {
+				t.Fatalf("step %d: %v", i, err)
+			}
+			got, err := tr.Snapshot(d)
+			if err != nil {
+				t.Fatalf("step %d: %v", i, err)
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Fatalf("step %d: Translator snapshot differs from NewSnapshot(Translate) (-want +got):\n%s", i, diff)
+			}
+		}
+	})
 }
