@@ -523,6 +523,8 @@ func TestProxyCountsFollowEachDAG(t *testing.T) {
 	h.run()
 	a, b := named("a", valid(1)), named("b", valid(1))
 	h.w.OnChange(dagOf(a, b))
+	// Run takes the lead on its own goroutine, counting what it finds.
+	eventually(t, "the leader's counts", func() bool { return h.metric("proxyctl_httpproxies", "status", "valid") == 2 })
 	steps := []struct {
 		name string
 		dag  *dag.DAG
