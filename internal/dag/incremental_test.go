@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
 	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
@@ -337,6 +338,14 @@ func TestIncremental(t *testing.T) {
 			{"duplicate of a tcpproxy", put(root("other", "r5", "db.com", route("/", svcRef("kuard", 8080))))},
 			{"which loses its routes", editProxy("other", "r5", func(p *contourv1.HTTPProxy) { p.Spec.Routes = nil })},
 			{"and goes", delProxy("other", "r5")},
+		}},
+		"the oldest claimant of an fqdn serves it": {steps: []step{
+			{"an older claimant appears", put(createdAt(root("other", "r3", "one.com", route("/old", svcRef("kuard", 8080))), -1))},
+			{"a newer one appears", put(createdAt(root("other", "r4", "one.com", route("/new", svcRef("kuard", 8080))), 5))},
+			{"the oldest goes", delProxy("other", "r3")},
+			{"the first root is made again, now the newest", both(delProxy("default", "r1"),
+				put(createdAt(root("default", "r1", "one.com", route("/", svcRef("kuard", 8080))), 9)))},
+			{"same name created again, earlier", editProxy("default", "r1", func(p *contourv1.HTTPProxy) { p.CreationTimestamp = metav1.Unix(-5, 0) })},
 		}},
 		"child included by two roots, one root goes": {steps: []step{
 			{"first root goes", delProxy("default", "r1")},

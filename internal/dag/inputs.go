@@ -102,6 +102,11 @@ func (bl *Builder) proxyChanged(key types.NamespacedName, old, info proxyInfo, c
 		ch.roots = append(ch.roots, key)
 	}
 	if from == to {
+		// The oldest claimant owns an fqdn: a new creation time (the
+		// same name deleted and created again) may change the owner.
+		if to != "" && !old.p.CreationTimestamp.Equal(&info.p.CreationTimestamp) {
+			ch.group(to)
+		}
 		return
 	}
 	if from != "" {
@@ -202,13 +207,39 @@ func (bl *Builder) syncSecrets(ch *changes) {
 }
 
 // buildable returns the fqdn root key owns, or "" when it is not built:
-// it is not a valid root, shares its fqdn, or defines nothing.
+// it is not a valid root, another root owns its fqdn, or it defines
+// nothing.
 func (bl *Builder) buildable(key types.NamespacedName) string {
 	info := bl.proxies[key]
-	if g, ok := bl.groups[info.fqdn]; info.fqdn == "" || info.nothing || !ok || g.len() != 1 {
+	if info.fqdn == "" || info.nothing || bl.owner(info.fqdn) != key {
 		return ""
 	}
 	return info.fqdn
+}
+
+// owner is the root that serves fqdn among those claiming it: the one
+// created first, by name when created in the same second. A proxy that
+// claims an fqdn already served is the one in error, so a newcomer can
+// never take a working site away from its owner (every replica sees the
+// same creation times, so all agree). It returns the zero key when no
+// root claims fqdn.
+func (bl *Builder) owner(fqdn string) types.NamespacedName {
+	g, ok := bl.groups[fqdn]
+	if !ok {
+		return types.NamespacedName{}
+	}
+	if g.len() == 1 {
+		return g.one
+	}
+	var best types.NamespacedName
+	var bestTime *metav1.Time
+	g.each(func(k types.NamespacedName) {
+		// Keys come in order, so the first of a second wins ties.
+		if t := &bl.proxies[k].p.CreationTimestamp; bestTime == nil || t.Before(bestTime) {
+			best, bestTime = k, t
+		}
+	})
+	return best
 }
 
 // syncSlices brings the index of EndpointSlices by Service up to date,

@@ -93,10 +93,13 @@ func (b *Builder) proxyStatus(key types.NamespacedName, info proxyInfo) *ProxySt
 		s.add(&s.errors, *info.rootErr)
 	}
 	if g, ok := b.groups[info.fqdn]; info.fqdn != "" && ok && g.len() > 1 {
-		var names []string
-		g.each(func(k types.NamespacedName) { names = append(names, k.String()) })
-		s.add(&s.errors, Condition{contourv1.ConditionTypeVirtualHostError, contourv1.ReasonDuplicateVhost,
-			fmt.Sprintf("fqdn %q is used in multiple HTTPProxies: %s", info.fqdn, strings.Join(names, ", "))})
+		if owner := b.owner(info.fqdn); owner != key {
+			var names []string
+			g.each(func(k types.NamespacedName) { names = append(names, k.String()) })
+			s.add(&s.errors, Condition{contourv1.ConditionTypeVirtualHostError, contourv1.ReasonDuplicateVhost,
+				fmt.Sprintf("fqdn %q is used in multiple HTTPProxies: %s; %s was created first and serves it",
+					info.fqdn, strings.Join(names, ", "), owner)})
+		}
 	}
 	reached := false
 	if roots, ok := b.touchers[key]; ok {

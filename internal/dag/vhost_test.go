@@ -1,6 +1,7 @@
 package dag
 
 import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"testing"
 
 	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
@@ -38,17 +39,28 @@ func TestVirtualHosts(t *testing.T) {
 			objs:    objects(root("default", "a", "", route("/", svcRef("kuard", 8080))), kuard),
 			reasons: map[string][]string{"a": {"VirtualHostError/FQDNNotSpecified"}},
 		},
-		"duplicate fqdn: both invalid, other vhost unaffected": {
+		"duplicate fqdn: the first created serves, the newcomer is invalid": {
 			objs: objects(
-				root("default", "a", "example.com", route("/", svcRef("kuard", 8080))),
-				root("default", "b", "example.com", route("/", svcRef("kuard", 8080))),
+				createdAt(root("default", "a", "example.com", route("/a", svcRef("kuard", 8080))), 2),
+				createdAt(root("default", "b", "example.com", route("/b", svcRef("kuard", 8080))), 1),
 				root("default", "c", "other.com", route("/", svcRef("kuard", 8080))),
 				kuard),
-			http: map[string][]string{"example.com": nil, "other.com": {"prefix:/ -> default/kuard:8080"}},
+			http: map[string][]string{"example.com": {"prefix:/b -> default/kuard:8080"}, "other.com": {"prefix:/ -> default/kuard:8080"}},
 			reasons: map[string][]string{
 				"a": {"VirtualHostError/DuplicateVhost"},
-				"b": {"VirtualHostError/DuplicateVhost"},
+				"b": {"valid"},
 				"c": {"valid"},
+			},
+		},
+		"duplicate fqdn created in the same second: the first by name serves": {
+			objs: objects(
+				createdAt(root("default", "b", "example.com", route("/b", svcRef("kuard", 8080))), 1),
+				createdAt(root("default", "a", "example.com", route("/a", svcRef("kuard", 8080))), 1),
+				kuard),
+			http: map[string][]string{"example.com": {"prefix:/a -> default/kuard:8080"}},
+			reasons: map[string][]string{
+				"a": {"valid"},
+				"b": {"VirtualHostError/DuplicateVhost"},
 			},
 		},
 		"root namespaces": {
@@ -120,16 +132,25 @@ func TestVirtualHosts(t *testing.T) {
 
 func TestDuplicateVhostMessage(t *testing.T) {
 	d := Build(objects(
-		root("default", "a", "example.com", route("/", svcRef("kuard", 8080))),
-		root("other", "b", "Example.com", route("/", svcRef("kuard", 8080))),
+		createdAt(root("default", "a", "example.com", route("/", svcRef("kuard", 8080))), 2),
+		createdAt(root("other", "b", "Example.com", route("/", svcRef("kuard", 8080))), 1),
+		service("default", "kuard", 8080),
 	), Config{})
 	want := []Condition{{
 		Type:    contourv1.ConditionTypeVirtualHostError,
 		Reason:  contourv1.ReasonDuplicateVhost,
-		Message: `fqdn "example.com" is used in multiple HTTPProxies: default/a, other/b`,
+		Message: `fqdn "example.com" is used in multiple HTTPProxies: default/a, other/b; other/b was created first and serves it`,
 	}}
 	diff(t, want, d.Statuses[nn("default", "a")].Errors)
-	diff(t, want, d.Statuses[nn("other", "b")].Errors)
+	if errs := d.Statuses[nn("other", "b")].Errors; len(errs) != 1 || errs[0].Reason != contourv1.ReasonServiceUnresolvedReference {
+		t.Errorf("the owner has errors %v, want only its own missing service", errs)
+	}
+}
+
+// createdAt sets p's creation time to second s.
+func createdAt(p *contourv1.HTTPProxy, s int64) *contourv1.HTTPProxy {
+	p.CreationTimestamp = metav1.Unix(s, 0)
+	return p
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -2,6 +2,7 @@ package dagtest
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -88,6 +89,9 @@ func genProxy(r *byteReader) *contourv1.HTTPProxy {
 	names := []string{"p0", "p1", "p2", "p3"}
 	nsn := []string{"a", "b"}
 	p := &contourv1.HTTPProxy{ObjectMeta: metav1.ObjectMeta{Namespace: pick(r, nsn...), Name: pick(r, names...), Generation: 1}}
+	// Later names were created first, so that the oldest claimant of an
+	// fqdn is not always the first by name.
+	p.CreationTimestamp = metav1.Unix(int64(len(names)-slices.Index(names, p.Name)), 0)
 	if r.next()%2 == 0 {
 		p.Spec.VirtualHost = &contourv1.VirtualHost{Fqdn: pick(r, "x.com", "y.com", "*.x.com", "", "bad host")}
 		switch r.next() % 5 {

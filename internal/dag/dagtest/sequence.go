@@ -35,7 +35,8 @@ const maxSteps = 12
 //   - any other part is a list of edits of single objects, coded in bytes:
 //     delete, change or add a proxy, Service, EndpointSlice, Secret or
 //     TLSCertificateDelegation, put back an earlier version of an object,
-//     or copy one unchanged to a new pointer.
+//     copy one unchanged to a new pointer, or create a proxy again at
+//     another time.
 //
 // Every set has maps of its own, so the earlier sets stay as they were.
 func Sequence(data []byte) ([]*dag.Objects, dag.Config) {
@@ -170,7 +171,13 @@ func (s *sequencer) edit(o *dag.Objects, r *byteReader) {
 			p.Generation++
 			o.HTTPProxies[k] = p
 		}
-	case 11: // nothing
+	case 11: // deleted and created again, at another time: the oldest
+		// claimant of an fqdn serves it
+		if k, ok := pickKey(r, o.HTTPProxies); ok && o.HTTPProxies[k] != nil {
+			p := o.HTTPProxies[k].DeepCopy()
+			p.CreationTimestamp = metav1.Unix(int64(r.next()%4), 0)
+			o.HTTPProxies[k] = p
+		}
 	}
 }
 
