@@ -65,8 +65,8 @@ func parseConditions(conds []contourv1.MatchCondition, include bool) (matchConds
 			if include {
 				return pathErr("regex path conditions are not allowed on includes (regex %q)", c.Regex)
 			}
-			if _, err := regexp.Compile(c.Regex); err != nil {
-				return pathErr("regex %q is not a valid regular expression: %v", c.Regex, err)
+			if err := checkRegex(c.Regex, false); err != nil {
+				return pathErr("%v", err)
 			}
 			mc.path = PathMatch{Kind: PathRegex, Value: c.Regex}
 		}
@@ -134,8 +134,8 @@ func parseHeaderCondition(h *contourv1.HeaderMatchCondition) (HeaderMatch, *cond
 		return bad("header condition on %q must set exactly one of present, notpresent, exact, notexact, contains, notcontains and regex", h.Name)
 	}
 	if hm.Kind == HeaderRegex {
-		if _, err := regexp.Compile(hm.Value); err != nil {
-			return bad("header condition on %q: regex %q is not a valid regular expression: %v", h.Name, hm.Value, err)
+		if err := checkRegex(hm.Value, hm.IgnoreCase); err != nil {
+			return bad("header condition on %q: %v", h.Name, err)
 		}
 	}
 	return hm, nil
@@ -196,8 +196,8 @@ func parseQueryCondition(q *contourv1.QueryParameterMatchCondition) (QueryMatch,
 		return bad("query parameter condition on %q must set exactly one of exact, prefix, suffix, regex, contains and present", q.Name)
 	}
 	if qm.Kind == QueryRegex {
-		if _, err := regexp.Compile(qm.Value); err != nil {
-			return bad("query parameter condition on %q: regex %q is not a valid regular expression: %v", q.Name, qm.Value, err)
+		if err := checkRegex(qm.Value, qm.IgnoreCase); err != nil {
+			return bad("query parameter condition on %q: %v", q.Name, err)
 		}
 	}
 	return qm, nil

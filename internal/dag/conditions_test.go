@@ -36,6 +36,19 @@ func TestConditions(t *testing.T) {
 			route:   condRoute(contourv1.MatchCondition{Regex: "/list/(["}),
 			reasons: []string{"RouteError/PathMatchConditionsNotValid"},
 		},
+		// Over Envoy's default limit of 100, under ours.
+		"regex of a UUID path": {
+			route: condRoute(contourv1.MatchCondition{Regex: "^/api/v[0-9]+/users/[0-9a-f-]{36}$"}),
+			want:  []string{"regex:^/api/v[0-9]+/users/[0-9a-f-]{36}$ -> default/kuard:8080"},
+		},
+		"regex too complex for Envoy": {
+			route:   condRoute(contourv1.MatchCondition{Regex: "/[a-z0-9]{1,500}"}),
+			reasons: []string{"RouteError/PathMatchConditionsNotValid"},
+		},
+		"header regex too complex for Envoy once case is ignored": {
+			route:   condRoute(hdr(contourv1.HeaderMatchCondition{Name: "x", Regex: "[a-z]{1,300}", IgnoreCase: true})),
+			reasons: []string{"RouteError/HeaderMatchConditionsNotValid"},
+		},
 		"prefix without slash": {
 			route:   condRoute(contourv1.MatchCondition{Prefix: "api"}),
 			reasons: []string{"RouteError/PathMatchConditionsNotValid"},

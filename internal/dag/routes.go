@@ -265,6 +265,14 @@ func (b *rootBuild) walkProxy(w *walk, key types.NamespacedName, prefix string, 
 		rt := &t.routes[i]
 		r := rt.route
 		r.PathMatch = mergePath(prefix, rt.conds)
+		if r.PathMatch.Kind == PathRegex && prefix != "" {
+			// The include prefix went into the regex: it must still fit.
+			if err := checkRegex(r.PathMatch.Value, false); err != nil {
+				b.errorf(key, contourv1.ConditionTypeRouteError, contourv1.ReasonPathMatchConditionsNotValid,
+					"route under include prefix %q: %v", prefix, err)
+				continue
+			}
+		}
 		r.HeaderMatches = mergeHeaders(headers, rt.conds.headers)
 		r.QueryMatches = mergeQueries(queries, rt.conds.queries)
 		if r.PathMatch.Kind == PathPrefix && len(rt.replacements) > 0 {
