@@ -23,6 +23,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 )
 
@@ -238,8 +239,8 @@ func Build(opts Options) (*bootstrapv3.Bootstrap, error) {
 			Address: socketAddress(o.AdminAddress, o.AdminPort),
 		},
 	}
-	if o.RuntimeLayer != "" {
-		b.LayeredRuntime = layeredRuntime(o.RuntimeLayer)
+	if b.LayeredRuntime, err = layeredRuntime(o.RuntimeLayer); err != nil {
+		return nil, err
 	}
 	if err := b.ValidateAll(); err != nil {
 		return nil, fmt.Errorf("invalid bootstrap: %w", err)
@@ -399,20 +400,40 @@ func upstreamTLS(o Options) (*corev3.TransportSocket, error) {
 	}, nil
 }
 
-// layeredRuntime is an RTDS layer named name fetched over ADS, with an admin
-// layer above it so that runtime values can be overridden by hand.
-func layeredRuntime(name string) *bootstrapv3.LayeredRuntime {
-	return &bootstrapv3.LayeredRuntime{Layers: []*bootstrapv3.RuntimeLayer{
-		{
-			Name: name,
+// RegexProgramSize is the largest RE2 program Envoy accepts in a regex.
+// Envoy's default of 100 refuses ordinary route regexes (a UUID path
+// segment compiles to about 120), and one refused regex makes Envoy refuse
+// the whole route configuration, every tenant's. proxyctl's DAG refuses any
+// regex that may exceed this, on the proxy that wrote it (it is
+// dag.MaxRegexProgramSize, checked by a test).
+const RegexProgramSize = 1000
+
+// layeredRuntime is a static layer with proxyctl's runtime settings, an RTDS
+// layer named rtds fetched over ADS when rtds is not empty, and an admin
+// layer on top so that values can be overridden by hand.
+func layeredRuntime(rtds string) (*bootstrapv3.LayeredRuntime, error) {
+	static, err := structpb.NewStruct(map[string]any{
+		"re2.max_program_size.error_level": RegexProgramSize,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("runtime layer: %w", err)
+	}
+	lr := &bootstrapv3.LayeredRuntime{Layers: []*bootstrapv3.RuntimeLayer{{
+		Name:           "proxyctl",
+		LayerSpecifier: &bootstrapv3.RuntimeLayer_StaticLayer{StaticLayer: static},
+	}}}
+	if rtds != "" {
+		lr.Layers = append(lr.Layers, &bootstrapv3.RuntimeLayer{
+			Name: rtds,
 			LayerSpecifier: &bootstrapv3.RuntimeLayer_RtdsLayer_{RtdsLayer: &bootstrapv3.RuntimeLayer_RtdsLayer{
-				Name:       name,
+				Name:       rtds,
 				RtdsConfig: adsSource(),
 			}},
-		},
-		{
-			Name:           "admin",
-			LayerSpecifier: &bootstrapv3.RuntimeLayer_AdminLayer_{AdminLayer: &bootstrapv3.RuntimeLayer_AdminLayer{}},
-		},
-	}}
+		})
+	}
+	lr.Layers = append(lr.Layers, &bootstrapv3.RuntimeLayer{
+		Name:           "admin",
+		LayerSpecifier: &bootstrapv3.RuntimeLayer_AdminLayer_{AdminLayer: &bootstrapv3.RuntimeLayer_AdminLayer{}},
+	})
+	return lr, nil
 }

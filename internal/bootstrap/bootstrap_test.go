@@ -3,6 +3,7 @@ package bootstrap
 import (
 	"bytes"
 	"flag"
+	"github.com/proxyctl/proxyctl/internal/dag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -153,8 +154,9 @@ func TestBuildFields(t *testing.T) {
 						t.Errorf("%s config %v, want ADS with resource API V3", name, cs)
 					}
 				}
-				if b.GetLayeredRuntime() != nil {
-					t.Errorf("layered runtime set without RuntimeLayer")
+				layers := b.GetLayeredRuntime().GetLayers()
+				if len(layers) != 2 || layers[0].GetStaticLayer() == nil || layers[1].GetAdminLayer() == nil {
+					t.Errorf("layers %v, want proxyctl's static layer then admin, and no RTDS layer", layers)
 				}
 			},
 		},
@@ -262,8 +264,8 @@ func TestBuildFields(t *testing.T) {
 			opts: Options{NodeID: "n", RuntimeLayer: "dynamic"},
 			check: func(t *testing.T, b *bootstrapv3.Bootstrap) {
 				layers := b.GetLayeredRuntime().GetLayers()
-				if len(layers) != 2 || layers[0].GetRtdsLayer().GetName() != "dynamic" || layers[1].GetAdminLayer() == nil {
-					t.Errorf("layers %v, want RTDS layer dynamic then admin", layers)
+				if len(layers) != 3 || layers[0].GetStaticLayer() == nil || layers[1].GetRtdsLayer().GetName() != "dynamic" || layers[2].GetAdminLayer() == nil {
+					t.Errorf("layers %v, want proxyctl's static layer, RTDS layer dynamic, then admin", layers)
 				}
 			},
 		},
@@ -346,5 +348,21 @@ func TestValidHostname(t *testing.T) {
 		if got := validHostname(s); got != want {
 			t.Errorf("validHostname(%q) = %v, want %v", s, got, want)
 		}
+	}
+}
+
+// TestRegexLimitMatchesTheDAG: Envoy is told to accept every regex the DAG
+// lets through.
+func TestRegexLimitMatchesTheDAG(t *testing.T) {
+	if RegexProgramSize != dag.MaxRegexProgramSize {
+		t.Errorf("bootstrap raises Envoy's regex limit to %d, the DAG allows %d", RegexProgramSize, dag.MaxRegexProgramSize)
+	}
+	b, err := Build(Options{NodeID: "n"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := b.GetLayeredRuntime().GetLayers()[0].GetStaticLayer().GetFields()["re2.max_program_size.error_level"]
+	if v.GetNumberValue() != RegexProgramSize {
+		t.Errorf("static runtime layer has re2.max_program_size.error_level %v, want %d", v, RegexProgramSize)
 	}
 }

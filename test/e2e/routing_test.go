@@ -1,9 +1,16 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/proxyctl/proxyctl/apis/generated/clientset/versioned"
+	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
 )
 
 // TestRouting sends real HTTP through a real Envoy configured by proxyctl,
@@ -34,6 +41,56 @@ spec:
 		eventually(t, "exact does not match longer paths", s.expect(t, "paths.example.com", "/exact/more", 200, "echo-a"))
 		eventually(t, "longer prefix wins", s.expect(t, "paths.example.com", "/b/anything", 200, "echo-b"))
 		eventually(t, "root prefix", s.expect(t, "paths.example.com", "/", 200, "echo-a"))
+	})
+
+	// Envoy refuses a whole route configuration, every tenant's, over one
+	// regex whose RE2 program is above its limit (100 by default, which a
+	// UUID path segment already exceeds). proxyctl's bootstrap raises the
+	// limit, and the DAG refuses a regex that may exceed even that, on the
+	// proxy that wrote it.
+	t.Run("regex routes past Envoy's default limit, and one too complex", func(t *testing.T) {
+		ns := kube.NewNamespace(t)
+		s.service(t, ns, "svc-a", "echo-a")
+		s.service(t, ns, "svc-b", "echo-b")
+		apply(t, ns, `
+apiVersion: projectcontour.io/v1
+kind: HTTPProxy
+metadata: {name: users}
+spec:
+  virtualhost: {fqdn: regex.example.com}
+  routes:
+  - services: [{name: svc-a, port: 80}]
+  - conditions: [{regex: "^/users/[0-9a-f-]{36}$"}]
+    services: [{name: svc-b, port: 80}]
+---
+apiVersion: projectcontour.io/v1
+kind: HTTPProxy
+metadata: {name: greedy}
+spec:
+  virtualhost: {fqdn: greedy.example.com}
+  routes:
+  - conditions: [{regex: "/[a-z0-9]{1,500}"}]
+    services: [{name: svc-b, port: 80}]
+  - services: [{name: svc-a, port: 80}]
+`)
+		eventually(t, "a UUID path by regex", s.expect(t, "regex.example.com", "/users/0b7c2a3e-5f1d-4c8e-9a6b-1d2e3f4a5b6c", 200, "echo-b"))
+		eventually(t, "other paths", s.expect(t, "regex.example.com", "/users/me", 200, "echo-a"))
+		eventually(t, "the proxy with the refused regex keeps its other route", s.expect(t, "greedy.example.com", "/abc", 200, "echo-a"))
+		proxies := versioned.NewForConfigOrDie(kube.RESTConfig()).ProjectcontourV1().HTTPProxies(ns)
+		eventually(t, "greedy is invalid for its regex", func() error {
+			p, err := proxies.Get(context.Background(), "greedy", metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			for _, c := range p.Status.Conditions {
+				for _, e := range c.Errors {
+					if e.Reason == contourv1.ReasonPathMatchConditionsNotValid && strings.Contains(e.Message, "too complex") {
+						return nil
+					}
+				}
+			}
+			return fmt.Errorf("greedy shows %q %+v", p.Status.CurrentStatus, p.Status.Conditions)
+		})
 	})
 
 	t.Run("unknown host is 404", func(t *testing.T) {
