@@ -102,15 +102,33 @@ func (t *Translator) Snapshot(d *dag.DAG) (*Snapshot, error) {
 		d = &dag.DAG{}
 	}
 	var next translated
-	routes, listenersOut, clusters, endpoints, secrets, err := t.translate(d, &next)
+	ingressHTTP, err := t.ingressHTTP(d, &next)
 	if err != nil {
 		return nil, err
 	}
+	routes, ingressTLS, err := t.secureHosts(d, &next)
+	if err != nil {
+		return nil, err
+	}
+	routes = sortByName(append(routes, ingressHTTP), resourceName)
+	listeners := []Resource{t.httpListener}
+	if ingressTLS != nil {
+		listeners = sortByName(append(listeners, *ingressTLS), resourceName)
+	}
+	clusters, endpoints, err := t.upstreams(d)
+	if err != nil {
+		return nil, err
+	}
+	secrets, err := t.secretResources(d)
+	if err != nil {
+		return nil, err
+	}
+
 	prev := t.prev.snap
 	next.snap = &Snapshot{Types: []TypeSnapshot{
 		reuseType(prev, resourcev3.ClusterType, clusters),
 		reuseType(prev, resourcev3.EndpointType, endpoints),
-		reuseType(prev, resourcev3.ListenerType, listenersOut),
+		reuseType(prev, resourcev3.ListenerType, listeners),
 		reuseType(prev, resourcev3.RouteType, routes),
 		reuseType(prev, resourcev3.SecretType, secrets),
 	}}
@@ -122,108 +140,110 @@ func (t *Translator) Snapshot(d *dag.DAG) (*Snapshot, error) {
 	return next.snap, nil
 }
 
-func (t *Translator) translate(d *dag.DAG, next *translated) (routes, lns, clusters, endpoints, secrets []Resource, err error) {
-	// ingress_http: every HTTP virtual host, by name.
-	vhs := make([]*dag.VirtualHost, 0, len(d.HTTP))
-	for _, vh := range d.HTTP {
-		if vh != nil {
-			vhs = append(vhs, vh)
-		}
-	}
-	vhs = sortByName(vhs, func(vh *dag.VirtualHost) string { return vh.Name })
+// ingressHTTP is the route configuration of every HTTP virtual host, by
+// name, spliced from their encodings; the previous one when the virtual
+// hosts are the same.
+func (t *Translator) ingressHTTP(d *dag.DAG, next *translated) (Resource, error) {
+	vhs := sortByName(nonNil(d.HTTP), func(vh *dag.VirtualHost) string { return vh.Name })
 	next.vhosts = vhs
-	for _, vh := range vhs {
-		if _, err := t.vhosts.get(vh, func() ([]byte, error) { return marshal(virtualHost(vh)) }); err != nil {
-			return nil, nil, nil, nil, nil, err
+	// Every part is asked for, also when the whole is reused: the sweep
+	// drops what this translation did not ask for.
+	parts := make([][]byte, len(vhs))
+	for i, vh := range vhs {
+		var err error
+		if parts[i], err = t.vhosts.get(vh, func() ([]byte, error) { return marshal(virtualHost(vh)) }); err != nil {
+			return Resource{}, err
 		}
 	}
 	if slices.Equal(vhs, t.prev.vhosts) && t.prev.ingressHTTP.Name != "" {
 		next.ingressHTTP = t.prev.ingressHTTP
 	} else {
-		parts := make([][]byte, len(vhs))
-		for i, vh := range vhs {
-			parts[i], _ = t.vhosts.get(vh, nil)
-		}
 		next.ingressHTTP = newResource(HTTPListenerName, splice(t.routesHead, t.routesTail, routeConfigurationVirtualHosts, parts))
 	}
+	return next.ingressHTTP, nil
+}
 
-	// Secure virtual hosts: a filter chain each, and a route configuration
-	// each for those routing HTTP.
-	svhs := make([]*dag.SecureVirtualHost, 0, len(d.HTTPS))
-	for _, vh := range d.HTTPS {
-		if vh == nil {
-			continue
-		}
-		parts, err := t.secure.get(vh, func() (secureParts, error) { return t.secureParts(vh) })
+// secureHosts gives the "https/<fqdn>" route configurations of the secure
+// virtual hosts that route HTTP, and the listener ingress_https with a
+// filter chain per servable one (nil when there is none).
+func (t *Translator) secureHosts(d *dag.DAG, next *translated) ([]Resource, *Resource, error) {
+	var routes []Resource
+	var served []*dag.SecureVirtualHost
+	chains := map[*dag.SecureVirtualHost]secureParts{}
+	for _, vh := range nonNil(d.HTTPS) {
+		p, err := t.secure.get(vh, func() (secureParts, error) { return t.secureParts(vh) })
 		if err != nil {
-			return nil, nil, nil, nil, nil, err
+			return nil, nil, err
 		}
-		if parts.chain != nil {
-			svhs = append(svhs, vh)
+		if p.chain != nil {
+			served = append(served, vh)
+			chains[vh] = p
 		}
-		if parts.route != nil {
-			routes = append(routes, *parts.route)
+		if p.route != nil {
+			routes = append(routes, *p.route)
 		}
 	}
-	routes = append(routes, next.ingressHTTP)
-	routes = sortByName(routes, func(r Resource) string { return r.Name })
+	served = sortByName(served, func(vh *dag.SecureVirtualHost) string { return chains[vh].chainName })
+	next.chains = served
+	switch {
+	case len(served) == 0:
+		return routes, nil, nil
+	case slices.Equal(served, t.prev.chains) && t.prev.ingressTLS != nil:
+		next.ingressTLS = t.prev.ingressTLS
+	default:
+		parts := make([][]byte, len(served))
+		for i, vh := range served {
+			parts[i] = chains[vh].chain
+		}
+		r := newResource(HTTPSListenerName, splice(t.httpsHead, t.httpsTail, listenerFilterChains, parts))
+		next.ingressTLS = &r
+	}
+	return routes, next.ingressTLS, nil
+}
 
-	chainName := func(vh *dag.SecureVirtualHost) string { p, _ := t.secure.get(vh, nil); return p.chainName }
-	svhs = sortByName(svhs, chainName)
-	next.chains = svhs
-	lns = []Resource{t.httpListener}
-	if len(svhs) > 0 {
-		if slices.Equal(svhs, t.prev.chains) && t.prev.ingressTLS != nil {
-			next.ingressTLS = t.prev.ingressTLS
-		} else {
-			parts := make([][]byte, len(svhs))
-			for i, vh := range svhs {
-				p, _ := t.secure.get(vh, nil)
-				parts[i] = p.chain
-			}
-			r := newResource(HTTPSListenerName, splice(t.httpsHead, t.httpsTail, listenerFilterChains, parts))
-			next.ingressTLS = &r
-		}
-		lns = append(lns, *next.ingressTLS)
-	}
-	lns = sortByName(lns, func(r Resource) string { return r.Name })
-
-	// Clusters and their ClusterLoadAssignments, named alike.
-	cs := make([]*dag.Cluster, 0, len(d.Clusters))
-	for _, c := range d.Clusters {
-		if c != nil {
-			cs = append(cs, c)
-		}
-	}
-	cs = sortByName(cs, func(c *dag.Cluster) string { return c.Name })
+// upstreams gives the clusters and their ClusterLoadAssignments, named
+// alike.
+func (t *Translator) upstreams(d *dag.DAG) (clusters, endpoints []Resource, err error) {
+	cs := sortByName(nonNil(d.Clusters), func(c *dag.Cluster) string { return c.Name })
 	clusters = make([]Resource, 0, len(cs))
 	endpoints = make([]Resource, 0, len(cs))
 	for _, c := range cs {
 		p, err := t.clusters.get(c, func() (clusterParts, error) { return clusterResources(c) })
 		if err != nil {
-			return nil, nil, nil, nil, nil, err
+			return nil, nil, err
 		}
 		clusters = append(clusters, p.cluster)
 		endpoints = append(endpoints, p.endpoints)
 	}
+	return clusters, endpoints, nil
+}
 
-	ss := make([]*dag.Secret, 0, len(d.Secrets))
-	for _, s := range d.Secrets {
-		if s != nil {
-			ss = append(ss, s)
-		}
-	}
-	ss = sortByName(ss, func(s *dag.Secret) string { return s.Name })
-	secrets = make([]Resource, 0, len(ss))
+func (t *Translator) secretResources(d *dag.DAG) ([]Resource, error) {
+	ss := sortByName(nonNil(d.Secrets), func(s *dag.Secret) string { return s.Name })
+	out := make([]Resource, 0, len(ss))
 	for _, s := range ss {
 		r, err := t.secrets.get(s, func() (Resource, error) { return encode(envoySecret(s)) })
 		if err != nil {
-			return nil, nil, nil, nil, nil, err
+			return nil, err
 		}
-		secrets = append(secrets, r)
+		out = append(out, r)
 	}
-	return routes, lns, clusters, endpoints, secrets, nil
+	return out, nil
 }
+
+// nonNil copies s without its nil entries: sortByName sorts in place, and
+// the DAG's slices are not ours to sort.
+func nonNil[T any](s []*T) []*T {
+	out := make([]*T, 0, len(s))
+	for _, v := range s {
+		if v != nil {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func resourceName(r Resource) string { return r.Name }
 
 func (t *Translator) secureParts(vh *dag.SecureVirtualHost) (secureParts, error) {
 	var p secureParts
@@ -355,8 +375,7 @@ type memoSlot[V any] struct {
 	used uint64
 }
 
-// get returns k's value, making it with mk on first use. mk may be nil for
-// a key already got in this translation.
+// get returns k's value, making it with mk on first use.
 func (m *memo[K, V]) get(k K, mk func() (V, error)) (V, error) {
 	if m.m == nil {
 		m.m = map[K]*memoSlot[V]{}

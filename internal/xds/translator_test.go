@@ -136,6 +136,18 @@ func TestTranslatorReusesUnchangedTypes(t *testing.T) {
 	if &ca[0].Value[0] != &cb[0].Value[0] {
 		t.Errorf("an unchanged cluster was marshalled again")
 	}
+
+	// The same DAG twice reuses the whole route configuration, and must
+	// keep every virtual host's part for the next change all the same.
+	before, _ := tr.vhosts.get(d.HTTP[1], nil)
+	checkTranslator(t, tr, d)
+	checkTranslator(t, tr, d)
+	if n := len(tr.vhosts.m); n != len(d.HTTP) {
+		t.Fatalf("memo holds %d virtual hosts after unchanged translations, want %d", n, len(d.HTTP))
+	}
+	if after, _ := tr.vhosts.get(d.HTTP[1], nil); &after[0] != &before[0] {
+		t.Errorf("an unchanged virtual host was marshalled again")
+	}
 }
 
 func routeTypeURL() string   { return PushOrder[3] }
