@@ -19,6 +19,11 @@ import (
 // and serves; simulated Envoys on both see no change); once the API server
 // is back, status catches up: a proxy created then, and one whose missing
 // Service is created then, become valid.
+// reflectorRetryBound is how late, after the API server returns from an
+// outage of under 12s (the first four reflector waits take at least
+// 0.8+1.6+3.2+6.4s), a reflector's next try may come: twice the 6.4s base.
+const reflectorRetryBound = 2 * 6400 * time.Millisecond
+
 func TestFaultAPIServerDown(t *testing.T) {
 	fs := newFaultStack(t, faultOptions{})
 	// Invalid until its Service appears, after the outage.
@@ -37,10 +42,12 @@ func TestFaultAPIServerDown(t *testing.T) {
 		name: "API server down",
 		// From the moment the API server is ready again. The election
 		// retries every retry period, but client-go's reflectors back off
-		// while the API server is away (0.8s, doubling, jittered up to 2×)
-		// and re-watch only seconds after it returns: with a ~7s outage
-		// their next try comes up to ~13s after it began.
-		bound: failoverBound + 2*faultLease,
+		// while the API server is away (0.8s, doubling, each wait jittered
+		// up to 2×): in a ~7s outage a wait of base 6.4s may begin just
+		// before the API server returns and last 12.8s after. A standby
+		// whose reflectors are that late may then still have to win a
+		// whole failover.
+		bound: reflectorRetryBound + failoverBound,
 		inject: func(t *testing.T, leader *replica.Supervisor) {
 			pids = fs.pids()
 			for _, s := range fs.sups {
