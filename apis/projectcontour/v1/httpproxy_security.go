@@ -209,13 +209,32 @@ type JWTProvider struct {
 	// +optional
 	Audiences []string `json:"audiences,omitempty"`
 
-	// RemoteJWKS is where the signing keys are fetched from.
-	// +kubebuilder:validation:Required
-	RemoteJWKS RemoteJWKS `json:"remoteJWKS"`
+	// RemoteJWKS is where the signing keys are fetched from. Exactly one
+	// of RemoteJWKS and LocalJWKS is set.
+	// +optional
+	RemoteJWKS RemoteJWKS `json:"remoteJWKS,omitzero"`
+
+	// LocalJWKS reads the signing keys from a Secret in the proxy's
+	// namespace.
+	// +optional
+	LocalJWKS LocalJWKS `json:"localJWKS,omitzero"`
 
 	// ForwardJWT passes the verified token on to the backend.
 	// +optional
 	ForwardJWT bool `json:"forwardJWT,omitempty"`
+}
+
+// LocalJWKS is a JSON Web Key Set kept in a Kubernetes Secret.
+type LocalJWKS struct {
+	// SecretName is the Secret holding the key set.
+	// +kubebuilder:validation:Required
+	// +kubebuilder:validation:MinLength=1
+	SecretName string `json:"secretName"`
+
+	// Key is the Secret data key whose value is the key set.
+	// +kubebuilder:validation:Required
+	// +kubebuilder:validation:MinLength=1
+	Key string `json:"key"`
 }
 
 // RemoteJWKS is an HTTP(S) endpoint serving a JSON Web Key Set.
