@@ -206,58 +206,102 @@ func healthCheckCommon(interval, timeout, unhealthy, healthy int64) (*HealthChec
 	return h, ""
 }
 
-// loadBalancer returns the strategy and hash policies of lb. Unknown
-// strategies, and RequestHash without a usable hash policy, fall back to
-// RoundRobin, as the API documents.
-func loadBalancer(lb *contourv1.LoadBalancerPolicy) (string, []HashPolicy) {
+// loadBalancer returns the strategy and hash policies of lb, and a
+// warning for each part of it that is ignored. As in Contour, an unknown
+// strategy, and RequestHash without a usable hash policy, fall back to
+// RoundRobin, and an unusable hash policy is skipped; unlike Contour, an
+// unknown strategy is reported too.
+func loadBalancer(lb *contourv1.LoadBalancerPolicy) (string, []HashPolicy, []string) {
+	if lb == nil {
+		return LBRoundRobin, nil, nil
+	}
+	switch lb.Strategy {
+	case "", LBRoundRobin:
+		return LBRoundRobin, nil, nil
+	case LBWeightedLeastRequest, LBRandom:
+		return lb.Strategy, nil, nil
+	case LBCookie:
+		return LBCookie, []HashPolicy{{Cookie: sessionAffinityCookie, CookiePath: sessionAffinityCookiePath}}, nil
+	case LBRequestHash:
+		hps, warnings := requestHashPolicies(lb.RequestHashPolicies)
+		if len(hps) == 0 {
+			warnings = append(warnings, "ignoring loadBalancerPolicy.strategy RequestHash without a usable request hash policy; RoundRobin is used")
+			return LBRoundRobin, nil, warnings
+		}
+		return LBRequestHash, hps, warnings
+	}
+	return LBRoundRobin, nil, []string{fmt.Sprintf("ignoring unknown loadBalancerPolicy.strategy %q; RoundRobin is used", lb.Strategy)}
+}
+
+// requestHashPolicies converts the usable request hash policies: each
+// hashes exactly one attribute, named once. Query parameter names are
+// compared in lower case, as Contour does.
+func requestHashPolicies(in []contourv1.RequestHashPolicy) ([]HashPolicy, []string) {
+	var hps []HashPolicy
+	var warnings []string
+	ignore := func(i int, format string, args ...any) {
+		warnings = append(warnings, fmt.Sprintf("ignoring loadBalancerPolicy.requestHashPolicies[%d]: ", i)+fmt.Sprintf(format, args...))
+	}
+	seen := map[string]bool{}
+	for i, rhp := range in {
+		n := 0
+		if rhp.HeaderHashOptions != nil {
+			n++
+		}
+		if rhp.QueryParameterHashOptions != nil {
+			n++
+		}
+		if rhp.HashSourceIP {
+			n++
+		}
+		if n != 1 {
+			ignore(i, "it must set exactly one of hashSourceIP, headerHashOptions and queryParameterHashOptions")
+			continue
+		}
+		hp := HashPolicy{Terminal: rhp.Terminal}
+		var key string
+		switch {
+		case rhp.HeaderHashOptions != nil:
+			hp.Header = http.CanonicalHeaderKey(rhp.HeaderHashOptions.HeaderName)
+			if !validHeaderName(hp.Header) {
+				ignore(i, "header name %q is not valid", rhp.HeaderHashOptions.HeaderName)
+				continue
+			}
+			key = "header " + hp.Header
+		case rhp.QueryParameterHashOptions != nil:
+			hp.QueryParam = strings.ToLower(rhp.QueryParameterHashOptions.ParameterName)
+			if hp.QueryParam == "" {
+				ignore(i, "query parameter name is empty")
+				continue
+			}
+			key = "query parameter " + hp.QueryParam
+		default:
+			hp.SourceIP = true
+			key = "hashSourceIP"
+		}
+		if seen[key] {
+			ignore(i, "%s is hashed already", key)
+			continue
+		}
+		seen[key] = true
+		hps = append(hps, hp)
+	}
+	return hps, warnings
+}
+
+// tcpLoadBalancer is loadBalancer for TCP, where hashing on requests does
+// not apply: Cookie and RequestHash fall back to RoundRobin with a
+// warning, as in Contour.
+func tcpLoadBalancer(lb *contourv1.LoadBalancerPolicy) (string, []string) {
 	if lb == nil {
 		return LBRoundRobin, nil
 	}
 	switch lb.Strategy {
-	case LBWeightedLeastRequest, LBRandom:
-		return lb.Strategy, nil
-	case LBCookie:
-		return LBCookie, []HashPolicy{{Cookie: sessionAffinityCookie, CookiePath: sessionAffinityCookiePath}}
-	case LBRequestHash:
-		var hps []HashPolicy
-		for _, rhp := range lb.RequestHashPolicies {
-			n := 0
-			hp := HashPolicy{Terminal: rhp.Terminal}
-			if rhp.HeaderHashOptions != nil && rhp.HeaderHashOptions.HeaderName != "" {
-				n++
-				hp.Header = http.CanonicalHeaderKey(rhp.HeaderHashOptions.HeaderName)
-			}
-			if rhp.QueryParameterHashOptions != nil && rhp.QueryParameterHashOptions.ParameterName != "" {
-				n++
-				hp.QueryParam = rhp.QueryParameterHashOptions.ParameterName
-			}
-			if rhp.HashSourceIP {
-				n++
-				hp.SourceIP = true
-			}
-			if n == 1 {
-				hps = append(hps, hp)
-			}
-		}
-		if len(hps) == 0 {
-			return LBRoundRobin, nil
-		}
-		return LBRequestHash, hps
+	case LBCookie, LBRequestHash:
+		return LBRoundRobin, []string{fmt.Sprintf("ignoring tcpproxy.loadBalancerPolicy: the %s strategy does not apply to TCP; RoundRobin is used", lb.Strategy)}
 	}
-	return LBRoundRobin, nil
-}
-
-// tcpLoadBalancer is loadBalancer for TCP, where hashing on requests does
-// not apply.
-func tcpLoadBalancer(lb *contourv1.LoadBalancerPolicy) string {
-	if lb == nil {
-		return LBRoundRobin
-	}
-	switch lb.Strategy {
-	case LBWeightedLeastRequest, LBRandom:
-		return lb.Strategy
-	}
-	return LBRoundRobin
+	strategy, _, warnings := loadBalancer(lb)
+	return strategy, warnings
 }
 
 // headersPolicy validates and converts a headers policy. Host in a

@@ -21,6 +21,9 @@ const maxIncludeVisits = 20000
 type proxyTemplate struct {
 	routes   []routeTemplate
 	includes []includeTemplate
+	// closures are the security refusals of its routes: any virtual host
+	// that reaches this proxy is not served.
+	closures []closure
 }
 
 type routeTemplate struct {
@@ -51,6 +54,8 @@ type walk struct {
 	budget  int
 	onPath  map[types.NamespacedName]bool
 	path    []types.NamespacedName
+	// closures are the security refusals met: the host is not served.
+	closures []closure
 }
 
 // template validates key's routes and includes once, recording their
@@ -67,7 +72,14 @@ func (b *rootBuild) template(key types.NamespacedName) *proxyTemplate {
 	p, _ := b.proxy(key)
 	t.routes = make([]routeTemplate, 0, len(p.Spec.Routes))
 	for i := range p.Spec.Routes {
-		if rt, ok := b.routeTemplate(key, i, &p.Spec.Routes[i]); ok {
+		r := &p.Spec.Routes[i]
+		if rs := routeRefusals(i, r); b.refuse(key, rs) {
+			if c, ok := rs.security(); ok {
+				t.closures = append(t.closures, closure{proxy: key, field: c.path})
+			}
+			continue
+		}
+		if rt, ok := b.routeTemplate(key, i, r); ok {
 			t.routes = append(t.routes, rt)
 		}
 	}
@@ -178,7 +190,10 @@ func (b *rootBuild) routeTemplate(key types.NamespacedName, idx int, r *contourv
 	if perr != nil {
 		return fail(perr.condType, perr.reason, "%s", perr.msg)
 	}
-	lb, hashes := loadBalancer(r.LoadBalancerPolicy)
+	lb, hashes, warnings := loadBalancer(r.LoadBalancerPolicy)
+	for _, w := range warnings {
+		b.warnf(key, contourv1.ConditionTypeSpecError, contourv1.ReasonIgnoredField, "routes[%d]: %s", idx, w)
+	}
 	route.HashPolicies = hashes
 	set := clusterSettings{lb: lb, hc: hc}
 
@@ -261,6 +276,7 @@ func (b *rootBuild) walkProxy(w *walk, key types.NamespacedName, prefix string, 
 	}()
 
 	t := b.template(key)
+	w.closures = append(w.closures, t.closures...)
 	for i := range t.routes {
 		rt := &t.routes[i]
 		r := rt.route

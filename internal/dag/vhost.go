@@ -17,7 +17,7 @@ func (b *rootBuild) buildVhost(key types.NamespacedName, fqdn string) {
 	b.reach(key)
 	tls := p.Spec.VirtualHost.TLS
 	tcp := p.Spec.TCPProxy
-	served := true
+	served := !b.refuse(key, virtualHostRefusals(p.Spec.VirtualHost))
 
 	var svh *SecureVirtualHost
 	if tls != nil {
@@ -48,6 +48,10 @@ func (b *rootBuild) buildVhost(key types.NamespacedName, fqdn string) {
 		onPath: map[types.NamespacedName]bool{},
 	}
 	b.walkProxy(w, key, "", nil, nil)
+	if len(w.closures) > 0 {
+		b.refuseClosedVhost(key, fqdn, w.closures)
+		served = false
+	}
 	if !served || len(w.entries) == 0 {
 		return
 	}
@@ -201,6 +205,9 @@ func (b *rootBuild) tcpProxy(root types.NamespacedName, tcp *contourv1.TCPProxy)
 		owner, tcp = child, cp.Spec.TCPProxy
 	}
 
+	if b.refuse(owner, tcpProxyRefusals(tcp)) {
+		return nil
+	}
 	if len(tcp.Services) == 0 {
 		b.errorf(owner, contourv1.ConditionTypeTCPProxyError, "NoServices",
 			"tcpproxy must set either services or include")
@@ -211,7 +218,11 @@ func (b *rootBuild) tcpProxy(root types.NamespacedName, tcp *contourv1.TCPProxy)
 		b.errorf(owner, perr.condType, perr.reason, "tcpproxy: %s", perr.msg)
 		return nil
 	}
-	set := clusterSettings{lb: tcpLoadBalancer(tcp.LoadBalancerPolicy), hc: hc}
+	lb, warnings := tcpLoadBalancer(tcp.LoadBalancerPolicy)
+	for _, w := range warnings {
+		b.warnf(owner, contourv1.ConditionTypeTCPProxyError, contourv1.ReasonIgnoredField, "%s", w)
+	}
+	set := clusterSettings{lb: lb, hc: hc}
 	tp := &TCPProxy{}
 	ok := true
 	for i, s := range tcp.Services {

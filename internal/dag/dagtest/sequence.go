@@ -213,7 +213,7 @@ func changeProxy(r *byteReader, o *dag.Objects, k types.NamespacedName) *contour
 	}
 	p.Generation++
 	fqdns := []string{"x.com", "y.com", "*.x.com", "z.com", "", "bad host"}
-	switch r.next() % 10 {
+	switch r.next() % 11 {
 	case 0:
 		if n := len(p.Spec.Routes); n > 0 {
 			p.Spec.Routes[r.next()%n].Conditions = []contourv1.MatchCondition{{Prefix: pick(r, "/", "/z", "/a")}}
@@ -273,6 +273,20 @@ func changeProxy(r *byteReader, o *dag.Objects, k types.NamespacedName) *contour
 	case 9:
 		if len(p.Spec.Routes) > 0 {
 			p.Spec.Routes = append(p.Spec.Routes, p.Spec.Routes[0])
+		}
+	case 10:
+		// A field proxyctl refuses: a security one closes every virtual
+		// host that reaches the proxy, another refuses the route or host.
+		switch n := len(p.Spec.Routes); {
+		case n > 0 && r.next()%2 == 0:
+			rt := &p.Spec.Routes[r.next()%n]
+			if r.next()%2 == 0 {
+				rt.IPAllowFilterPolicy = []contourv1.IPFilterPolicy{{Source: contourv1.IPFilterSourcePeer, CIDR: "10.0.0.0/8"}}
+			} else {
+				rt.CookieRewritePolicies = []contourv1.CookieRewritePolicy{{Name: "c"}}
+			}
+		case p.Spec.VirtualHost != nil:
+			p.Spec.VirtualHost.CORSPolicy = &contourv1.CORSPolicy{AllowOrigin: []string{"*"}}
 		}
 	}
 	return p

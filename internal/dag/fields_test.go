@@ -1,0 +1,416 @@
+package dag
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
+)
+
+// What proxyctl does with a field of the API.
+const (
+	served = "served"
+	// refusedVhost: the whole virtual host is not served (security
+	// stanzas, wherever they are written, and virtual host settings).
+	refusedVhost = "refused: virtual host"
+	// refusedRoute: the route that sets it is not served.
+	refusedRoute = "refused: route"
+	// refusedTCPProxy: the tcpproxy (and so its virtual host) is not served.
+	refusedTCPProxy = "refused: tcpproxy"
+)
+
+// apiField is one field of the HTTPProxy or TLSCertificateDelegation spec,
+// named by its JSON path ("[]" for any element of a list).
+type apiField struct {
+	path    string
+	support string
+	// proof names the tests that show a served field at work: a unit
+	// test of the DAG or the xDS golden files, and where traffic is
+	// involved an e2e test through a real Envoy ("TestRouting/header
+	// condition"), separated by "; ". For a refused field the refusal is proven here.
+	proof string
+}
+
+// fieldTable is every leaf field of the API (every field whose type is not
+// a struct of the API), except those under a refused stanza, which is
+// listed itself. TestEveryFieldIsServedOrRefused fails when a field of the
+// types is missing here, so a field added to apis/ must be handled.
+var fieldTable = slices.Concat(
+	group(served, "TestVirtualHosts; TestRouting", "spec.virtualhost.fqdn"),
+	group(served, "TestTLS; TestTLS/termination, redirect and permitInsecure; TestTLSVersions",
+		"spec.virtualhost.tls.secretName", "spec.virtualhost.tls.minimumProtocolVersion",
+		"spec.virtualhost.tls.maximumProtocolVersion"),
+	group(served, "TestTCPProxy; TestTLS/tcpproxy passthrough", "spec.virtualhost.tls.passthrough"),
+	group(refusedVhost, "",
+		"spec.virtualhost.tls.clientValidation", "spec.virtualhost.tls.enableFallbackCertificate",
+		"spec.virtualhost.authorization", "spec.virtualhost.corsPolicy", "spec.virtualhost.rateLimitPolicy",
+		"spec.virtualhost.jwtProviders", "spec.virtualhost.ipAllowPolicy", "spec.virtualhost.ipDenyPolicy"),
+
+	conditionFields("spec.routes[].conditions[]", "TestConditions; TestGolden; TestRouting/header condition"),
+	serviceFields("spec.routes[].services[]"),
+	group(served, "TestTLS/websocket upgrade", "spec.routes[].enableWebsockets"),
+	group(served, "TestTLS/termination, redirect and permitInsecure", "spec.routes[].permitInsecure"),
+	group(refusedVhost, "", "spec.routes[].authPolicy", "spec.routes[].jwtVerificationPolicy",
+		"spec.routes[].ipAllowPolicy", "spec.routes[].ipDenyPolicy"),
+	group(served, "TestTimeoutPolicy; TestGolden", "spec.routes[].timeoutPolicy.response",
+		"spec.routes[].timeoutPolicy.idle", "spec.routes[].timeoutPolicy.idleConnection"),
+	group(served, "TestRetryPolicy; TestGolden", "spec.routes[].retryPolicy.count",
+		"spec.routes[].retryPolicy.perTryTimeout", "spec.routes[].retryPolicy.retryOn",
+		"spec.routes[].retryPolicy.retriableStatusCodes"),
+	group(served, "TestHealthCheckPolicy; TestGolden", "spec.routes[].healthCheckPolicy.path",
+		"spec.routes[].healthCheckPolicy.host", "spec.routes[].healthCheckPolicy.intervalSeconds",
+		"spec.routes[].healthCheckPolicy.timeoutSeconds", "spec.routes[].healthCheckPolicy.unhealthyThresholdCount",
+		"spec.routes[].healthCheckPolicy.healthyThresholdCount",
+		"spec.routes[].healthCheckPolicy.expectedStatuses[].start", "spec.routes[].healthCheckPolicy.expectedStatuses[].end"),
+	loadBalancerFields("spec.routes[].loadBalancerPolicy", "TestLoadBalancerPolicy; TestGolden"),
+	group(served, "TestPathRewritePolicy; TestRouting/prefix rewrite",
+		"spec.routes[].pathRewritePolicy.replacePrefix[].prefix", "spec.routes[].pathRewritePolicy.replacePrefix[].replacement"),
+	headersFields("spec.routes[].requestHeadersPolicy", "TestHeadersPolicy; TestRouting/header policies"),
+	headersFields("spec.routes[].responseHeadersPolicy", "TestHeadersPolicy; TestRouting/header policies"),
+	group(refusedRoute, "", "spec.routes[].cookieRewritePolicies", "spec.routes[].rateLimitPolicy",
+		"spec.routes[].internalRedirectPolicy"),
+	group(served, "TestRedirectPolicy; TestGolden", "spec.routes[].requestRedirectPolicy.scheme",
+		"spec.routes[].requestRedirectPolicy.hostname", "spec.routes[].requestRedirectPolicy.port",
+		"spec.routes[].requestRedirectPolicy.statusCode", "spec.routes[].requestRedirectPolicy.path",
+		"spec.routes[].requestRedirectPolicy.prefix"),
+	group(served, "TestRedirectPolicy; TestGolden", "spec.routes[].directResponsePolicy.statusCode",
+		"spec.routes[].directResponsePolicy.body"),
+
+	loadBalancerFields("spec.tcpproxy.loadBalancerPolicy", "TestTCPProxy; TestGolden"),
+	group(served, "TestTCPProxy; TestTLS/tcpproxy passthrough", "spec.tcpproxy.services[].name",
+		"spec.tcpproxy.services[].port", "spec.tcpproxy.services[].weight"),
+	group(served, "TestTCPProxy; TestUpstreamProtocol", "spec.tcpproxy.services[].protocol", "spec.tcpproxy.services[].healthPort"),
+	group(refusedVhost, "", "spec.tcpproxy.services[].validation"),
+	group(refusedTCPProxy, "", "spec.tcpproxy.services[].mirror", "spec.tcpproxy.services[].requestHeadersPolicy",
+		"spec.tcpproxy.services[].responseHeadersPolicy", "spec.tcpproxy.services[].cookieRewritePolicies",
+		"spec.tcpproxy.services[].slowStartPolicy"),
+	group(served, "TestTCPProxy", "spec.tcpproxy.include.name", "spec.tcpproxy.include.namespace",
+		"spec.tcpproxy.includes.name", "spec.tcpproxy.includes.namespace"),
+	group(served, "TestTCPProxy; TestGolden", "spec.tcpproxy.healthCheckPolicy.intervalSeconds",
+		"spec.tcpproxy.healthCheckPolicy.timeoutSeconds", "spec.tcpproxy.healthCheckPolicy.unhealthyThresholdCount",
+		"spec.tcpproxy.healthCheckPolicy.healthyThresholdCount"),
+
+	group(served, "TestIncludes; TestRouting/include from another namespace", "spec.includes[].name", "spec.includes[].namespace"),
+	conditionFields("spec.includes[].conditions[]", "TestIncludes; TestConditions; TestRouting/include from another namespace"),
+	group(served, "TestOtherIngressClassIsIgnored; TestClassMatches", "spec.ingressClassName"),
+
+	group(served, "TestTLS; TestEveryStatusReason", "spec.delegations[].secretName", "spec.delegations[].targetNamespaces"),
+)
+
+func group(support, proof string, paths ...string) []apiField {
+	out := make([]apiField, len(paths))
+	for i, p := range paths {
+		out[i] = apiField{path: p, support: support, proof: proof}
+	}
+	return out
+}
+
+func conditionFields(prefix, proof string) []apiField {
+	var paths []string
+	for _, f := range []string{"prefix", "exact", "regex",
+		"header.name", "header.present", "header.notpresent", "header.contains", "header.notcontains",
+		"header.ignoreCase", "header.exact", "header.notexact", "header.regex", "header.treatMissingAsEmpty",
+		"queryParameter.name", "queryParameter.exact", "queryParameter.prefix", "queryParameter.suffix",
+		"queryParameter.regex", "queryParameter.contains", "queryParameter.ignoreCase", "queryParameter.present"} {
+		paths = append(paths, prefix+"."+f)
+	}
+	return group(served, proof, paths...)
+}
+
+func serviceFields(prefix string) []apiField {
+	return slices.Concat(
+		group(served, "TestServices; TestRouting/weighted split; TestRouting/missing service is 503, siblings still route",
+			prefix+".name", prefix+".port", prefix+".weight"),
+		group(served, "TestUpstreamProtocol; TestGolden", prefix+".protocol"),
+		group(served, "TestHealthCheckPolicy; TestGolden", prefix+".healthPort"),
+		group(served, "TestServices; TestGolden", prefix+".mirror"),
+		headersFields(prefix+".requestHeadersPolicy", "TestHeadersPolicy; TestRouting/header policies"),
+		headersFields(prefix+".responseHeadersPolicy", "TestHeadersPolicy; TestRouting/header policies"),
+		group(refusedVhost, "", prefix+".validation"),
+		group(refusedRoute, "", prefix+".cookieRewritePolicies", prefix+".slowStartPolicy"),
+	)
+}
+
+func headersFields(prefix, proof string) []apiField {
+	return group(served, proof, prefix+".set[].name", prefix+".set[].value", prefix+".remove")
+}
+
+func loadBalancerFields(prefix, proof string) []apiField {
+	return group(served, proof, prefix+".strategy", prefix+".requestHashPolicies[].terminal",
+		prefix+".requestHashPolicies[].headerHashOptions.headerName",
+		prefix+".requestHashPolicies[].queryParameterHashOptions.parameterName",
+		prefix+".requestHashPolicies[].hashSourceIP")
+}
+
+func tableByPath(t *testing.T) map[string]apiField {
+	t.Helper()
+	m := map[string]apiField{}
+	for _, f := range fieldTable {
+		if _, dup := m[f.path]; dup {
+			t.Errorf("%s is listed twice", f.path)
+		}
+		m[f.path] = f
+	}
+	return m
+}
+
+// apiPaths walks a spec type and returns the path of every leaf field,
+// stopping at the fields stop reports (refused stanzas).
+func apiPaths(t reflect.Type, path string, stop func(string) bool) []string {
+	var out []string
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		p := path + "." + strings.Split(f.Tag.Get("json"), ",")[0]
+		ft := f.Type
+		for ft.Kind() == reflect.Pointer {
+			ft = ft.Elem()
+		}
+		switch {
+		case stop(p):
+			out = append(out, p)
+		case ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct:
+			out = append(out, apiPaths(ft.Elem(), p+"[]", stop)...)
+		case ft.Kind() == reflect.Struct:
+			out = append(out, apiPaths(ft, p, stop)...)
+		default:
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func TestEveryFieldIsServedOrRefused(t *testing.T) {
+	table := tableByPath(t)
+	stop := func(p string) bool { f, ok := table[p]; return ok && f.support != served }
+	paths := slices.Concat(
+		apiPaths(reflect.TypeOf(contourv1.HTTPProxySpec{}), "spec", stop),
+		apiPaths(reflect.TypeOf(contourv1.TLSCertificateDelegationSpec{}), "spec", stop),
+	)
+	seen := map[string]bool{}
+	for _, p := range paths {
+		seen[p] = true
+		if _, ok := table[p]; !ok {
+			t.Errorf("%s is neither served nor refused: translate it, or refuse it in unsupported.go, and list it in fieldTable", p)
+		}
+	}
+	for _, f := range fieldTable {
+		if !seen[f.path] {
+			t.Errorf("fieldTable lists %s, which the API types do not have", f.path)
+		}
+	}
+}
+
+// TestServedFieldsHaveProof checks that the tests a served field names
+// exist, so that the table cannot claim a proof nobody wrote.
+func TestServedFieldsHaveProof(t *testing.T) {
+	sources := testSources(t)
+	for _, f := range fieldTable {
+		if f.support != served {
+			continue
+		}
+		if f.proof == "" {
+			t.Errorf("%s is served but names no test that shows it", f.path)
+			continue
+		}
+		for _, name := range strings.Split(f.proof, "; ") {
+			fn, sub, _ := strings.Cut(name, "/")
+			if !strings.Contains(sources, "func "+fn+"(") {
+				t.Errorf("%s: proof %s: no func %s in any test file", f.path, name, fn)
+			}
+			if sub != "" && !strings.Contains(sources, fmt.Sprintf("t.Run(%q", sub)) {
+				t.Errorf("%s: proof %s: no subtest %q in any test file", f.path, name, sub)
+			}
+		}
+	}
+}
+
+// testSources is the text of every _test.go file of the module.
+func testSources(t *testing.T) string {
+	t.Helper()
+	var sb strings.Builder
+	err := filepath.WalkDir(filepath.Join("..", ".."), func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == ".git" || d.Name() == "bin" || d.Name() == "tools") {
+			return filepath.SkipDir
+		}
+		if strings.HasSuffix(p, "_test.go") {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			sb.Write(b)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sb.String()
+}
+
+// TestRefusedFieldsAreRefused sets each refused field on an otherwise
+// valid proxy and checks that the proxy is invalid with an error naming
+// the field, and that what the table says is not served is not.
+func TestRefusedFieldsAreRefused(t *testing.T) {
+	for _, f := range fieldTable {
+		if f.support == served {
+			continue
+		}
+		t.Run(f.path, func(t *testing.T) {
+			tcp := strings.HasPrefix(f.path, "spec.tcpproxy.")
+			p := root("default", "p", "p.example.com",
+				route("/", svcRef("kuard", 8080)), route("/other", svcRef("kuard", 8080)))
+			p.Spec.VirtualHost.TLS = &contourv1.TLS{SecretName: "tls"}
+			if tcp {
+				p.Spec.Routes = nil
+				p.Spec.TCPProxy = &contourv1.TCPProxy{Services: []contourv1.Service{svcRef("kuard", 8080)}}
+			}
+			setField(t, reflect.ValueOf(&p.Spec).Elem(), strings.Split(strings.TrimPrefix(f.path, "spec."), "."))
+			d := Build(objects(p, service("default", "kuard", 8080), tlsSecret(t, "default", "tls")), Config{})
+
+			ps := d.Statuses[nn("default", "p")]
+			want := strings.ReplaceAll(f.path, "[]", "[0]") + " is not supported yet"
+			found := false
+			for _, e := range ps.Errors {
+				found = found || e.Reason == contourv1.ReasonFeatureNotSupported && strings.HasPrefix(e.Message, want)
+			}
+			if ps.CurrentStatus != contourv1.StatusInvalid || !found {
+				t.Fatalf("want invalid with %q, got %s %+v", want, ps.CurrentStatus, ps.Errors)
+			}
+
+			vh := secureVhost(d, "p.example.com")
+			switch f.support {
+			case refusedVhost, refusedTCPProxy:
+				if vh != nil || len(httpRoutes(d, "p.example.com")) > 0 {
+					t.Fatalf("the virtual host is served: %+v", vh)
+				}
+			case refusedRoute:
+				if got := httpsRoutes(d, "p.example.com"); len(got) != 1 || !strings.Contains(got[0], "/other") {
+					t.Fatalf("want only the route /other served, got %v", got)
+				}
+			}
+		})
+	}
+}
+
+// setField gives the field at path (below v) a value that is set: a new
+// struct for a pointer, one element for a list, true, "x" or 1.
+func setField(t *testing.T, v reflect.Value, path []string) {
+	t.Helper()
+	name, list := strings.CutSuffix(path[0], "[]")
+	f, ok := fieldByJSONName(v, name)
+	if !ok {
+		t.Fatalf("no field %q in %s", name, v.Type())
+	}
+	if f.Kind() == reflect.Pointer {
+		if f.IsNil() {
+			f.Set(reflect.New(f.Type().Elem()))
+		}
+		f = f.Elem()
+	}
+	if f.Kind() == reflect.Slice {
+		if f.Len() == 0 {
+			f.Set(reflect.Append(f, reflect.New(f.Type().Elem()).Elem()))
+		}
+		if list || len(path) > 1 {
+			f = f.Index(0)
+		}
+	}
+	if len(path) > 1 {
+		setField(t, f, path[1:])
+		return
+	}
+	switch f.Kind() {
+	case reflect.Bool:
+		f.SetBool(true)
+	case reflect.String:
+		f.SetString("x")
+	case reflect.Int, reflect.Int32, reflect.Int64:
+		f.SetInt(1)
+	case reflect.Uint32:
+		f.SetUint(1)
+	case reflect.Map:
+		f.Set(reflect.MakeMap(f.Type()))
+		f.SetMapIndex(reflect.ValueOf("k"), reflect.ValueOf("v"))
+	}
+}
+
+func fieldByJSONName(v reflect.Value, name string) (reflect.Value, bool) {
+	for i := 0; i < v.NumField(); i++ {
+		if strings.Split(v.Type().Field(i).Tag.Get("json"), ",")[0] == name {
+			return v.Field(i), true
+		}
+	}
+	return reflect.Value{}, false
+}
+
+var updateREADME = flag.Bool("update-readme", false, "rewrite the README's table of supported fields")
+
+const (
+	readmeBegin = "<!-- fields:begin (generated by go test ./internal/dag -run TestREADMEFieldTable -update-readme) -->\n"
+	readmeEnd   = "<!-- fields:end -->\n"
+)
+
+// TestREADMEFieldTable keeps the README's "Supported fields" table equal
+// to fieldTable.
+func TestREADMEFieldTable(t *testing.T) {
+	readme := filepath.Join("..", "..", "README.md")
+	b, err := os.ReadFile(readme)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(b)
+	i, j := strings.Index(text, readmeBegin), strings.Index(text, readmeEnd)
+	if i < 0 || j < i {
+		t.Fatalf("README.md has no %q ... %q section", readmeBegin, readmeEnd)
+	}
+	got, want := text[i+len(readmeBegin):j], fieldsMarkdown()
+	if got == want {
+		return
+	}
+	if *updateREADME {
+		if err := os.WriteFile(readme, []byte(text[:i+len(readmeBegin)]+want+text[j:]), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	t.Errorf("README.md's field table is stale: run go test ./internal/dag -run TestREADMEFieldTable -update-readme")
+}
+
+// fieldsMarkdown renders the table, one row per stanza: the fields of one
+// parent with the same support and proof share a row.
+func fieldsMarkdown() string {
+	var sb strings.Builder
+	sb.WriteString("| Stanza | Fields | proxyctl | Shown by |\n|---|---|---|---|\n")
+	parent := regexp.MustCompile(`^(.*)\.([^.]+)$`)
+	for i := 0; i < len(fieldTable); {
+		f := fieldTable[i]
+		m := parent.FindStringSubmatch(f.path)
+		names := []string{m[2]}
+		j := i + 1
+		for ; j < len(fieldTable); j++ {
+			g := fieldTable[j]
+			n := parent.FindStringSubmatch(g.path)
+			if n[1] != m[1] || g.support != f.support || g.proof != f.proof {
+				break
+			}
+			names = append(names, n[2])
+		}
+		shown := f.proof
+		if f.support != served {
+			shown = "TestRefusedFieldsAreRefused"
+		}
+		fmt.Fprintf(&sb, "| `%s` | %s | %s | %s |\n", m[1], "`"+strings.Join(names, "`, `")+"`", f.support, shown)
+		i = j
+	}
+	return sb.String()
+}
