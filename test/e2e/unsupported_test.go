@@ -1,0 +1,180 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/proxyctl/proxyctl/apis/generated/clientset/versioned"
+	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
+)
+
+// TestUnsupportedFieldsAreRefused applies proxies that use stanzas
+// proxyctl does not serve yet, as a user migrating from Contour would, and
+// checks through a real Envoy that nothing is let through unchecked: the
+// proxy is invalid with the field named, and its virtual host answers 404,
+// never the backend.
+func TestUnsupportedFieldsAreRefused(t *testing.T) {
+	s := newStack(t, "echo-a")
+	ca := newTestCA(t)
+
+	// refused applies manifest, waits for the proxy's error naming the
+	// field, then for a proxy applied after it to serve (so Envoy has a
+	// configuration built with the refused proxy in it), and checks that
+	// each host answers 404.
+	refused := func(t *testing.T, ns, manifest, proxy, message string, hosts ...string) {
+		t.Helper()
+		apply(t, ns, manifest)
+		eventually(t, proxy+" is invalid, naming the field", proxyError(ns, proxy, contourv1.ReasonFeatureNotSupported, message))
+		sentinel := "sentinel-" + ns + ".example.com"
+		apply(t, ns, simpleProxy("sentinel", sentinel, "svc"))
+		eventually(t, "a proxy applied later serves", s.expect(t, sentinel, "/", 200, "echo-a"))
+		for _, host := range hosts {
+			for _, path := range []string{"/", "/admin/x"} {
+				if err := s.expect(t, host, path, 404, "")(); err != nil {
+					t.Error(err)
+				}
+			}
+		}
+	}
+
+	t.Run("virtualhost authorization", func(t *testing.T) {
+		ns := kube.NewNamespace(t)
+		s.service(t, ns, "svc", "echo-a")
+		refused(t, ns, `
+apiVersion: projectcontour.io/v1
+kind: HTTPProxy
+metadata: {name: authz}
+spec:
+  virtualhost:
+    fqdn: authz.example.com
+    authorization:
+      extensionRef: {name: htpasswd, namespace: auth}
+  routes:
+  - services: [{name: svc, port: 80}]
+`, "authz", "spec.virtualhost.authorization is not supported yet; the virtual host is not served so that requests are not let through unchecked",
+			"authz.example.com")
+	})
+
+	t.Run("jwt providers and a route's verification policy", func(t *testing.T) {
+		ns := kube.NewNamespace(t)
+		s.service(t, ns, "svc", "echo-a")
+		refused(t, ns, `
+apiVersion: projectcontour.io/v1
+kind: HTTPProxy
+metadata: {name: jwt}
+spec:
+  virtualhost:
+    fqdn: jwt.example.com
+    jwtProviders:
+    - name: idp
+      default: true
+      remoteJWKS: {uri: "https://idp.example.com/jwks.json"}
+  routes:
+  - services: [{name: svc, port: 80}]
+  - conditions: [{prefix: /public}]
+    jwtVerificationPolicy: {disabled: true}
+    services: [{name: svc, port: 80}]
+`, "jwt", "spec.virtualhost.jwtProviders is not supported yet", "jwt.example.com")
+	})
+
+	t.Run("ip allow policy in an included proxy closes the root's host", func(t *testing.T) {
+		ns := kube.NewNamespace(t)
+		s.service(t, ns, "svc", "echo-a")
+		refused(t, ns, `
+apiVersion: projectcontour.io/v1
+kind: HTTPProxy
+metadata: {name: admin}
+spec:
+  routes:
+  - conditions: [{prefix: /admin}]
+    ipAllowPolicy: [{source: Peer, cidr: 10.0.0.0/8}]
+    services: [{name: svc, port: 80}]
+---
+apiVersion: projectcontour.io/v1
+kind: HTTPProxy
+metadata: {name: shop}
+spec:
+  virtualhost: {fqdn: shop.example.com}
+  routes:
+  - services: [{name: svc, port: 80}]
+  includes:
+  - name: admin
+`, "admin", "spec.routes[0].ipAllowPolicy is not supported yet", "shop.example.com")
+		eventually(t, "the root says why it serves nothing", proxyError(ns, "shop", contourv1.ReasonFeatureNotSupported,
+			fmt.Sprintf(`virtual host "shop.example.com" is not served: included HTTPProxy %s/admin sets spec.routes[0].ipAllowPolicy`, ns)))
+	})
+
+	t.Run("client certificate validation on a TLS host", func(t *testing.T) {
+		ns := kube.NewNamespace(t)
+		s.service(t, ns, "svc", "echo-a")
+		cert, key := ca.issue(t, "mtls.example.com")
+		tlsSecret(t, ns, "mtls-cert", cert, key)
+		refused(t, ns, `
+apiVersion: projectcontour.io/v1
+kind: HTTPProxy
+metadata: {name: mtls}
+spec:
+  virtualhost:
+    fqdn: mtls.example.com
+    tls:
+      secretName: mtls-cert
+      clientValidation: {caSecret: client-ca}
+  routes:
+  - services: [{name: svc, port: 80}]
+`, "mtls", "spec.virtualhost.tls.clientValidation is not supported yet", "mtls.example.com")
+		// No filter chain for the name: the handshake fails rather than
+		// reaching the backend without a client certificate.
+		if r, err := s.getTLS("mtls.example.com", "/", ca.clientConfig()); err == nil {
+			t.Errorf("HTTPS without a client certificate answered %d %q", r.status, r.body)
+		}
+	})
+
+	t.Run("cookie rewriting refuses only its route", func(t *testing.T) {
+		ns := kube.NewNamespace(t)
+		s.service(t, ns, "svc", "echo-a")
+		apply(t, ns, `
+apiVersion: projectcontour.io/v1
+kind: HTTPProxy
+metadata: {name: cookies}
+spec:
+  virtualhost: {fqdn: cookies.example.com}
+  routes:
+  - conditions: [{prefix: /cart}]
+    cookieRewritePolicies: [{name: session, secure: true}]
+    services: [{name: svc, port: 80}]
+  - conditions: [{exact: /}]
+    services: [{name: svc, port: 80}]
+`)
+		eventually(t, "the route is refused, naming the field", proxyError(ns, "cookies", contourv1.ReasonFeatureNotSupported,
+			"spec.routes[0].cookieRewritePolicies is not supported yet; the route is not served"))
+		eventually(t, "the other route serves", s.expect(t, "cookies.example.com", "/", 200, "echo-a"))
+		eventually(t, "the refused route does not", s.expect(t, "cookies.example.com", "/cart", 404, ""))
+	})
+}
+
+// proxyError returns a check that the proxy ns/name is invalid with an
+// error of reason whose message contains message.
+func proxyError(ns, name, reason, message string) func() error {
+	proxies := versioned.NewForConfigOrDie(kube.RESTConfig()).ProjectcontourV1().HTTPProxies(ns)
+	return func() error {
+		p, err := proxies.Get(context.Background(), name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		for _, c := range p.Status.Conditions {
+			for _, e := range c.Errors {
+				if e.Reason == reason && strings.Contains(e.Message, message) {
+					if p.Status.CurrentStatus != contourv1.StatusInvalid {
+						return fmt.Errorf("%s/%s has the error but is %q", ns, name, p.Status.CurrentStatus)
+					}
+					return nil
+				}
+			}
+		}
+		return fmt.Errorf("%s/%s shows %q %+v, want an error %s: %q", ns, name, p.Status.CurrentStatus, p.Status.Conditions, reason, message)
+	}
+}
