@@ -52,9 +52,10 @@ type xdsFlags struct {
 
 // envoyFlags say where Envoy's own listeners bind, inside Envoy.
 type envoyFlags struct {
-	address   string
-	httpPort  int
-	httpsPort int
+	address        string
+	httpPort       int
+	httpsPort      int
+	numTrustedHops uint32
 }
 
 type electionFlags struct {
@@ -91,6 +92,8 @@ func registerServe(app *kingpin.Application) (*kingpin.CmdClause, *serveContext)
 	cmd.Flag("envoy-address", "Address Envoy's HTTP and HTTPS listeners bind to.").Default("0.0.0.0").StringVar(&v.address)
 	cmd.Flag("envoy-http-port", "Port of Envoy's HTTP listener.").Default("8080").IntVar(&v.httpPort)
 	cmd.Flag("envoy-https-port", "Port of Envoy's HTTPS listener.").Default("8443").IntVar(&v.httpsPort)
+	cmd.Flag("num-trusted-hops", "Proxies in front of Envoy that append to X-Forwarded-For; the client address (for ipAllowPolicy/ipDenyPolicy with source Remote) is that many entries from the right. 0 trusts no header.").
+		Default("0").Uint32Var(&v.numTrustedHops)
 
 	cmd.Flag("root-namespaces", "Comma-separated namespaces whose HTTPProxies may be roots (have a virtualhost); empty allows all.").
 		Envar("ROOT_NAMESPACES").StringsVar(&ctx.rootNamespaces)

@@ -51,14 +51,15 @@ var fieldTable = slices.Concat(
 	group(refusedVhost, "",
 		"spec.virtualhost.tls.clientValidation", "spec.virtualhost.tls.enableFallbackCertificate",
 		"spec.virtualhost.authorization", "spec.virtualhost.corsPolicy", "spec.virtualhost.rateLimitPolicy",
-		"spec.virtualhost.jwtProviders", "spec.virtualhost.ipAllowPolicy", "spec.virtualhost.ipDenyPolicy"),
+		"spec.virtualhost.jwtProviders"),
+	ipFilterFields("spec.virtualhost"),
 
 	conditionFields("spec.routes[].conditions[]", "TestConditions; TestGolden; TestRouting/header condition"),
 	serviceFields("spec.routes[].services[]"),
 	group(served, "TestTLS/websocket upgrade", "spec.routes[].enableWebsockets"),
 	group(served, "TestTLS/termination, redirect and permitInsecure", "spec.routes[].permitInsecure"),
-	group(refusedVhost, "", "spec.routes[].authPolicy", "spec.routes[].jwtVerificationPolicy",
-		"spec.routes[].ipAllowPolicy", "spec.routes[].ipDenyPolicy"),
+	group(refusedVhost, "", "spec.routes[].authPolicy", "spec.routes[].jwtVerificationPolicy"),
+	ipFilterFields("spec.routes[]"),
 	group(served, "TestTimeoutPolicy; TestGolden", "spec.routes[].timeoutPolicy.response",
 		"spec.routes[].timeoutPolicy.idle", "spec.routes[].timeoutPolicy.idleConnection"),
 	group(served, "TestRetryPolicy; TestGolden", "spec.routes[].retryPolicy.count",
@@ -136,6 +137,12 @@ func serviceFields(prefix string) []apiField {
 		group(refusedVhost, "", prefix+".validation"),
 		group(refusedRoute, "", prefix+".cookieRewritePolicies", prefix+".slowStartPolicy"),
 	)
+}
+
+func ipFilterFields(prefix string) []apiField {
+	return group(served, "TestIPFilter; TestGolden; TestIPFilters",
+		prefix+".ipAllowPolicy[].source", prefix+".ipAllowPolicy[].cidr",
+		prefix+".ipDenyPolicy[].source", prefix+".ipDenyPolicy[].cidr")
 }
 
 func headersFields(prefix, proof string) []apiField {

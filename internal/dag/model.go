@@ -40,6 +40,28 @@ type VirtualHost struct {
 	Name string
 	// Routes are in the order Envoy must try them: most specific first.
 	Routes []*Route
+	// IPFilter, when set, admits or rejects requests by client address,
+	// unless a route has a filter of its own.
+	IPFilter *IPFilter
+}
+
+// IPFilter admits (Allow) or rejects the requests whose client address is
+// in one of its ranges.
+type IPFilter struct {
+	Allow bool
+	// Rules are in the order written; a request matches when any does.
+	Rules []IPFilterRule
+}
+
+// IPFilterRule is one address range, matched against the TCP peer's
+// address or (Remote) the client's address derived from X-Forwarded-For
+// with the configured number of trusted hops.
+type IPFilterRule struct {
+	Remote bool
+	// Address is the range's first address ("10.0.0.0", "2001:db8::"),
+	// PrefixLen its length in bits.
+	Address   string
+	PrefixLen uint32
 }
 
 // SecureVirtualHost is a virtual host on the TLS listener.
@@ -143,6 +165,8 @@ type Route struct {
 	HashPolicies    []HashPolicy
 	RequestHeaders  *HeadersPolicy
 	ResponseHeaders *HeadersPolicy
+	// IPFilter, when set, replaces the virtual host's.
+	IPFilter *IPFilter
 
 	// Owner is the HTTPProxy whose routes stanza produced this route.
 	Owner types.NamespacedName

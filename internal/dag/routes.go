@@ -158,6 +158,9 @@ func (b *rootBuild) routeTemplate(key types.NamespacedName, idx int, r *contourv
 	if route.Retry, perr = retryPolicy(r.RetryPolicy); perr != nil {
 		return fail(perr.condType, perr.reason, "%s", perr.msg)
 	}
+	if route.IPFilter, perr = ipFilter(r.IPAllowFilterPolicy, r.IPDenyFilterPolicy); perr != nil {
+		return fail(perr.condType, perr.reason, "%s", perr.msg)
+	}
 	if rt.replacements, perr = prefixReplacements(r.PathRewritePolicy); perr != nil {
 		return fail(perr.condType, perr.reason, "%s", perr.msg)
 	}

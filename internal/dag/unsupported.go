@@ -74,8 +74,6 @@ func virtualHostRefusals(vh *contourv1.VirtualHost) refusals {
 	const p = "spec.virtualhost"
 	rs.check(vh.Authorization != nil, p+".authorization", scopeVirtualHost, true)
 	rs.check(len(vh.JWTProviders) > 0, p+".jwtProviders", scopeVirtualHost, true)
-	rs.check(len(vh.IPAllowFilterPolicy) > 0, p+".ipAllowPolicy", scopeVirtualHost, true)
-	rs.check(len(vh.IPDenyFilterPolicy) > 0, p+".ipDenyPolicy", scopeVirtualHost, true)
 	if tls := vh.TLS; tls != nil {
 		rs.check(tls.ClientValidation != nil, p+".tls.clientValidation", scopeVirtualHost, true)
 		rs.check(tls.EnableFallbackCertificate, p+".tls.enableFallbackCertificate", scopeVirtualHost, false)
@@ -92,8 +90,6 @@ func routeRefusals(idx int, r *contourv1.Route) refusals {
 	p := fmt.Sprintf("spec.routes[%d]", idx)
 	rs.check(r.AuthPolicy != nil, p+".authPolicy", scopeRoute, true)
 	rs.check(r.JWTVerificationPolicy != nil, p+".jwtVerificationPolicy", scopeRoute, true)
-	rs.check(len(r.IPAllowFilterPolicy) > 0, p+".ipAllowPolicy", scopeRoute, true)
-	rs.check(len(r.IPDenyFilterPolicy) > 0, p+".ipDenyPolicy", scopeRoute, true)
 	rs.check(len(r.CookieRewritePolicies) > 0, p+".cookieRewritePolicies", scopeRoute, false)
 	rs.check(r.RateLimitPolicy != nil, p+".rateLimitPolicy", scopeRoute, false)
 	rs.check(r.InternalRedirectPolicy != nil, p+".internalRedirectPolicy", scopeRoute, false)

@@ -11,7 +11,7 @@ import (
 // reaches it, and says so on the root; other roots are not affected.
 func TestSecurityStanzaInIncludeClosesTheVirtualHost(t *testing.T) {
 	admin := child("team", "admin", route("/admin", svcRef("kuard", 8080)))
-	admin.Spec.Routes[0].IPAllowFilterPolicy = []contourv1.IPFilterPolicy{{Source: contourv1.IPFilterSourcePeer, CIDR: "10.0.0.0/8"}}
+	admin.Spec.Routes[0].AuthPolicy = &contourv1.AuthorizationPolicy{Context: map[string]string{"area": "admin"}}
 	shop := withIncludes(root("default", "shop", "shop.example.com", route("/", svcRef("kuard", 8080))), include("admin", "team", "/"))
 	blog := root("default", "blog", "blog.example.com", route("/", svcRef("kuard", 8080)))
 	d := Build(objects(admin, shop, blog, service("default", "kuard", 8080), service("team", "kuard", 8080)), Config{})
@@ -19,7 +19,7 @@ func TestSecurityStanzaInIncludeClosesTheVirtualHost(t *testing.T) {
 	diff(t, []string{"SpecError/FeatureNotSupported"}, reasons(d, nn("team", "admin")))
 	diff(t, []string{"IncludeError/FeatureNotSupported"}, reasons(d, nn("default", "shop")))
 	msg := d.Statuses[nn("default", "shop")].Errors[0].Message
-	want := `virtual host "shop.example.com" is not served: included HTTPProxy team/admin sets spec.routes[0].ipAllowPolicy, which is not supported yet`
+	want := `virtual host "shop.example.com" is not served: included HTTPProxy team/admin sets spec.routes[0].authPolicy, which is not supported yet`
 	if msg != want {
 		t.Errorf("root's message:\n got %s\nwant %s", msg, want)
 	}

@@ -18,6 +18,12 @@ func (b *rootBuild) buildVhost(key types.NamespacedName, fqdn string) {
 	tls := p.Spec.VirtualHost.TLS
 	tcp := p.Spec.TCPProxy
 	served := !b.refuse(key, virtualHostRefusals(p.Spec.VirtualHost))
+	vh := p.Spec.VirtualHost
+	filter, perr := ipFilter(vh.IPAllowFilterPolicy, vh.IPDenyFilterPolicy)
+	if perr != nil {
+		b.errorf(key, perr.condType, perr.reason, "spec.virtualhost.%s", perr.msg)
+		served = false
+	}
 
 	var svh *SecureVirtualHost
 	if tls != nil {
@@ -61,10 +67,11 @@ func (b *rootBuild) buildVhost(key types.NamespacedName, fqdn string) {
 		routes[i] = e.route
 	}
 	if svh == nil {
-		b.http = &VirtualHost{Name: fqdn, Routes: routes}
+		b.http = &VirtualHost{Name: fqdn, Routes: routes, IPFilter: filter}
 		return
 	}
 	svh.Routes = routes
+	svh.IPFilter = filter
 	b.https = svh
 
 	insecure := make([]*Route, len(w.entries))
@@ -78,10 +85,12 @@ func (b *rootBuild) buildVhost(key types.NamespacedName, fqdn string) {
 			HeaderMatches: e.route.HeaderMatches,
 			QueryMatches:  e.route.QueryMatches,
 			Redirect:      &Redirect{Scheme: "https", StatusCode: 301},
-			Owner:         e.route.Owner,
+			// A client the filter keeps out is not told where to go.
+			IPFilter: e.route.IPFilter,
+			Owner:    e.route.Owner,
 		}
 	}
-	b.http = &VirtualHost{Name: fqdn, Routes: insecure}
+	b.http = &VirtualHost{Name: fqdn, Routes: insecure, IPFilter: filter}
 }
 
 // secureVhost validates a root's tls stanza. ok is false when the virtual

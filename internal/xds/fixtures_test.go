@@ -323,6 +323,22 @@ func fixtures() map[string]*dag.DAG {
 			prefix("/tcp", to(upstream("default", "db", 5432, hc(dag.HealthCheck{})))),
 		))),
 
+		// A virtual host that admits two ranges (one by the address
+		// X-Forwarded-For gives), with a route that replaces the filter.
+		"ip-filters": build(hosts(func() *dag.VirtualHost {
+			vh := vhost("example.com",
+				prefix("/blocked", to(kuard), with(func(r *dag.Route) {
+					r.IPFilter = &dag.IPFilter{Rules: []dag.IPFilterRule{{Address: "192.0.2.0", PrefixLen: 24}}}
+				})),
+				prefix("/", to(kuard)),
+			)
+			vh.IPFilter = &dag.IPFilter{Allow: true, Rules: []dag.IPFilterRule{
+				{Address: "10.0.0.0", PrefixLen: 8},
+				{Remote: true, Address: "2001:db8::", PrefixLen: 32},
+			}}
+			return vh
+		}())),
+
 		"lb-policies": build(hosts(vhost("example.com",
 			prefix("/cookie", to(upstream("default", "sticky", 80, lb(dag.LBCookie))), with(func(r *dag.Route) {
 				r.HashPolicies = []dag.HashPolicy{{Cookie: "X-Proxyctl-Session", CookieTTL: 0, CookiePath: "/"}}

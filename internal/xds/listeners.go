@@ -21,13 +21,13 @@ func listeners(d *dag.DAG, cfg ListenerConfig) []*listener.Listener {
 		Name:    HTTPListenerName,
 		Address: socketAddress(cfg.HTTPAddress, cfg.HTTPPort),
 		FilterChains: []*listener.FilterChain{{
-			Filters: []*listener.Filter{httpConnectionManager(HTTPListenerName, HTTPListenerName)},
+			Filters: []*listener.Filter{httpConnectionManager(HTTPListenerName, HTTPListenerName, cfg)},
 		}},
 	}}
 
 	var chains []*listener.FilterChain
 	for _, vh := range d.HTTPS {
-		if fc := secureFilterChain(vh); fc != nil {
+		if fc := secureFilterChain(vh, cfg); fc != nil {
 			chains = append(chains, fc)
 		}
 	}
@@ -50,7 +50,7 @@ func listeners(d *dag.DAG, cfg ListenerConfig) []*listener.Listener {
 // SNI. It returns nil for a virtual host that cannot be served: one that
 // terminates TLS without a certificate, or passes TLS through without a
 // tcpproxy.
-func secureFilterChain(vh *dag.SecureVirtualHost) *listener.FilterChain {
+func secureFilterChain(vh *dag.SecureVirtualHost, cfg ListenerConfig) *listener.FilterChain {
 	if vh == nil || (!vh.Passthrough && vh.Secret == nil) {
 		return nil
 	}
@@ -72,7 +72,7 @@ func secureFilterChain(vh *dag.SecureVirtualHost) *listener.FilterChain {
 	}
 	switch {
 	case servesHTTP(vh):
-		fc.Filters = []*listener.Filter{httpConnectionManager(HTTPSListenerName, httpsRoutePrefix+vh.Name)}
+		fc.Filters = []*listener.Filter{httpConnectionManager(HTTPSListenerName, httpsRoutePrefix+vh.Name, cfg)}
 	case vh.TCPProxy != nil:
 		f := tcpProxy(HTTPSListenerName, vh.TCPProxy)
 		if f == nil {
@@ -95,19 +95,23 @@ func servesHTTP(vh *dag.SecureVirtualHost) bool {
 
 // httpConnectionManager is the HTTP network filter, taking its routes over
 // RDS from the route configuration routeConfig.
-func httpConnectionManager(statPrefix, routeConfig string) *listener.Filter {
+func httpConnectionManager(statPrefix, routeConfig string, cfg ListenerConfig) *listener.Filter {
 	m := &hcm.HttpConnectionManager{
 		StatPrefix: statPrefix,
 		RouteSpecifier: &hcm.HttpConnectionManager_Rds{Rds: &hcm.Rds{
 			ConfigSource:    adsConfigSource(),
 			RouteConfigName: routeConfig,
 		}},
-		HttpFilters: []*hcm.HttpFilter{{
+		HttpFilters: []*hcm.HttpFilter{rbacHTTPFilter(), {
 			Name:       wellknown.Router,
 			ConfigType: &hcm.HttpFilter_TypedConfig{TypedConfig: toAny(&router.Router{})},
 		}},
-		// Envoy is the edge: X-Forwarded-For is the peer address.
-		UseRemoteAddress: wrapperspb.Bool(true),
+		// Envoy is the edge, or behind cfg.NumTrustedHops proxies that
+		// append to X-Forwarded-For: the client's address, for IP filters
+		// by Remote source and for the header sent upstream, is taken
+		// from it accordingly.
+		UseRemoteAddress:  wrapperspb.Bool(true),
+		XffNumTrustedHops: cfg.NumTrustedHops,
 		// Match routes on the RFC 3986 normalised path, so "/a/../b" cannot
 		// slip past a "/b" route's policy.
 		NormalizePath: wrapperspb.Bool(true),

@@ -46,8 +46,9 @@ func routeConfiguration(name string, vhosts []*route.VirtualHost) *route.RouteCo
 // virtualHost keeps the DAG's route order: most specific first.
 func virtualHost(vh *dag.VirtualHost) *route.VirtualHost {
 	out := &route.VirtualHost{
-		Name:    vh.Name,
-		Domains: []string{vh.Name, vh.Name + ":*"},
+		Name:                 vh.Name,
+		Domains:              []string{vh.Name, vh.Name + ":*"},
+		TypedPerFilterConfig: ipFilterConfig(vh.IPFilter),
 	}
 	for _, r := range vh.Routes {
 		if r != nil {
@@ -58,7 +59,7 @@ func virtualHost(vh *dag.VirtualHost) *route.VirtualHost {
 }
 
 func envoyRoute(r *dag.Route) *route.Route {
-	out := &route.Route{Match: routeMatch(r)}
+	out := &route.Route{Match: routeMatch(r), TypedPerFilterConfig: ipFilterConfig(r.IPFilter)}
 	var hostRewrite string
 	out.RequestHeadersToAdd, out.RequestHeadersToRemove, hostRewrite = requestHeaders(r.RequestHeaders)
 	out.ResponseHeadersToAdd, out.ResponseHeadersToRemove = responseHeaders(r.ResponseHeaders)

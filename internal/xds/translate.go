@@ -48,6 +48,10 @@ type ListenerConfig struct {
 	HTTPPort     uint32
 	HTTPSAddress string
 	HTTPSPort    uint32
+	// NumTrustedHops is how many proxies in front of Envoy append to
+	// X-Forwarded-For: the client's address is that many entries from
+	// the right. 0 trusts no header: the client is the TCP peer.
+	NumTrustedHops uint32
 }
 
 func (c ListenerConfig) withDefaults() ListenerConfig {

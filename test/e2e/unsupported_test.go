@@ -81,7 +81,7 @@ spec:
 `, "jwt", "spec.virtualhost.jwtProviders is not supported yet", "jwt.example.com")
 	})
 
-	t.Run("ip allow policy in an included proxy closes the root's host", func(t *testing.T) {
+	t.Run("an auth policy in an included proxy closes the root's host", func(t *testing.T) {
 		ns := kube.NewNamespace(t)
 		s.service(t, ns, "svc", "echo-a")
 		refused(t, ns, `
@@ -91,7 +91,7 @@ metadata: {name: admin}
 spec:
   routes:
   - conditions: [{prefix: /admin}]
-    ipAllowPolicy: [{source: Peer, cidr: 10.0.0.0/8}]
+    authPolicy: {context: {area: admin}}
     services: [{name: svc, port: 80}]
 ---
 apiVersion: projectcontour.io/v1
@@ -103,9 +103,9 @@ spec:
   - services: [{name: svc, port: 80}]
   includes:
   - name: admin
-`, "admin", "spec.routes[0].ipAllowPolicy is not supported yet", "shop.example.com")
+`, "admin", "spec.routes[0].authPolicy is not supported yet", "shop.example.com")
 		eventually(t, "the root says why it serves nothing", proxyError(ns, "shop", contourv1.ReasonFeatureNotSupported,
-			fmt.Sprintf(`virtual host "shop.example.com" is not served: included HTTPProxy %s/admin sets spec.routes[0].ipAllowPolicy`, ns)))
+			fmt.Sprintf(`virtual host "shop.example.com" is not served: included HTTPProxy %s/admin sets spec.routes[0].authPolicy`, ns)))
 	})
 
 	t.Run("client certificate validation on a TLS host", func(t *testing.T) {

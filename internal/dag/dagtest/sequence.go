@@ -280,13 +280,18 @@ func changeProxy(r *byteReader, o *dag.Objects, k types.NamespacedName) *contour
 		switch n := len(p.Spec.Routes); {
 		case n > 0 && r.next()%2 == 0:
 			rt := &p.Spec.Routes[r.next()%n]
-			if r.next()%2 == 0 {
-				rt.IPAllowFilterPolicy = []contourv1.IPFilterPolicy{{Source: contourv1.IPFilterSourcePeer, CIDR: "10.0.0.0/8"}}
-			} else {
+			switch r.next() % 3 {
+			case 0:
+				rt.AuthPolicy = &contourv1.AuthorizationPolicy{Disabled: true}
+			case 1:
 				rt.CookieRewritePolicies = []contourv1.CookieRewritePolicy{{Name: "c"}}
+			case 2:
+				rt.IPAllowFilterPolicy = []contourv1.IPFilterPolicy{{Source: contourv1.IPFilterSourcePeer, CIDR: pick(r, "10.0.0.0/8", "::1", "bad")}}
 			}
-		case p.Spec.VirtualHost != nil:
+		case p.Spec.VirtualHost != nil && r.next()%2 == 0:
 			p.Spec.VirtualHost.CORSPolicy = &contourv1.CORSPolicy{AllowOrigin: []string{"*"}}
+		case p.Spec.VirtualHost != nil:
+			p.Spec.VirtualHost.IPDenyFilterPolicy = []contourv1.IPFilterPolicy{{Source: contourv1.IPFilterSourceRemote, CIDR: pick(r, "192.0.2.1", "10.0.0.0/8")}}
 		}
 	}
 	return p
