@@ -52,9 +52,10 @@ type xdsFlags struct {
 
 // envoyFlags say where Envoy's own listeners bind, inside Envoy.
 type envoyFlags struct {
-	address   string
-	httpPort  int
-	httpsPort int
+	address             string
+	httpPort            int
+	httpsPort           int
+	disableMergeSlashes bool
 }
 
 type electionFlags struct {
@@ -91,6 +92,8 @@ func registerServe(app *kingpin.Application) (*kingpin.CmdClause, *serveContext)
 	cmd.Flag("envoy-address", "Address Envoy's HTTP and HTTPS listeners bind to.").Default("0.0.0.0").StringVar(&v.address)
 	cmd.Flag("envoy-http-port", "Port of Envoy's HTTP listener.").Default("8080").IntVar(&v.httpPort)
 	cmd.Flag("envoy-https-port", "Port of Envoy's HTTPS listener.").Default("8443").IntVar(&v.httpsPort)
+	cmd.Flag("disable-merge-slashes", "Keep repeated slashes in request paths; by default Envoy merges them (\"//a//b\" is \"/a/b\") before routing, as Contour does.").
+		BoolVar(&v.disableMergeSlashes)
 
 	cmd.Flag("root-namespaces", "Comma-separated namespaces whose HTTPProxies may be roots (have a virtualhost); empty allows all.").
 		Envar("ROOT_NAMESPACES").StringsVar(&ctx.rootNamespaces)

@@ -29,6 +29,7 @@ func addXDSServer(g *rungroup.Group, s *serveContext, reg prometheus.Registerer,
 		Listeners: xds.ListenerConfig{
 			HTTPAddress: s.envoy.address, HTTPPort: uint32(s.envoy.httpPort),
 			HTTPSAddress: s.envoy.address, HTTPSPort: uint32(s.envoy.httpsPort),
+			DisableMergeSlashes: s.envoy.disableMergeSlashes,
 		},
 		TLS:        tlsConfig,
 		Registerer: reg,

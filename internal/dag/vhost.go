@@ -48,6 +48,7 @@ func (b *rootBuild) buildVhost(key types.NamespacedName, fqdn string) {
 		onPath: map[types.NamespacedName]bool{},
 	}
 	b.walkProxy(w, key, "", nil, nil)
+	b.addExtra(w)
 	if !served || len(w.entries) == 0 {
 		return
 	}

@@ -3,6 +3,7 @@ package xds
 import (
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listener "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	lua "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/lua/v3"
 	router "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
 	tlsinspector "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/listener/tls_inspector/v3"
 	hcm "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
@@ -21,13 +22,13 @@ func listeners(d *dag.DAG, cfg ListenerConfig) []*listener.Listener {
 		Name:    HTTPListenerName,
 		Address: socketAddress(cfg.HTTPAddress, cfg.HTTPPort),
 		FilterChains: []*listener.FilterChain{{
-			Filters: []*listener.Filter{httpConnectionManager(HTTPListenerName, HTTPListenerName)},
+			Filters: []*listener.Filter{httpConnectionManager(HTTPListenerName, HTTPListenerName, cfg, false)},
 		}},
 	}}
 
 	var chains []*listener.FilterChain
 	for _, vh := range d.HTTPS {
-		if fc := secureFilterChain(vh); fc != nil {
+		if fc := secureFilterChain(vh, cfg); fc != nil {
 			chains = append(chains, fc)
 		}
 	}
@@ -50,7 +51,7 @@ func listeners(d *dag.DAG, cfg ListenerConfig) []*listener.Listener {
 // SNI. It returns nil for a virtual host that cannot be served: one that
 // terminates TLS without a certificate, or passes TLS through without a
 // tcpproxy.
-func secureFilterChain(vh *dag.SecureVirtualHost) *listener.FilterChain {
+func secureFilterChain(vh *dag.SecureVirtualHost, cfg ListenerConfig) *listener.FilterChain {
 	if vh == nil || (!vh.Passthrough && vh.Secret == nil) {
 		return nil
 	}
@@ -72,7 +73,7 @@ func secureFilterChain(vh *dag.SecureVirtualHost) *listener.FilterChain {
 	}
 	switch {
 	case servesHTTP(vh):
-		fc.Filters = []*listener.Filter{httpConnectionManager(HTTPSListenerName, httpsRoutePrefix+vh.Name)}
+		fc.Filters = []*listener.Filter{httpConnectionManager(HTTPSListenerName, httpsRoutePrefix+vh.Name, cfg, true)}
 	case vh.TCPProxy != nil:
 		f := tcpProxy(HTTPSListenerName, vh.TCPProxy)
 		if f == nil {
@@ -94,27 +95,63 @@ func servesHTTP(vh *dag.SecureVirtualHost) bool {
 }
 
 // httpConnectionManager is the HTTP network filter, taking its routes over
-// RDS from the route configuration routeConfig.
-func httpConnectionManager(statPrefix, routeConfig string) *listener.Filter {
+// RDS from the route configuration routeConfig. On a TLS filter chain
+// (misdirected true) it first answers 421 to requests for another host
+// than the SNI chose.
+func httpConnectionManager(statPrefix, routeConfig string, cfg ListenerConfig, misdirected bool) *listener.Filter {
+	var filters []*hcm.HttpFilter
+	if misdirected {
+		filters = append(filters, misdirectedRequests())
+	}
+	filters = append(filters, &hcm.HttpFilter{
+		Name:       wellknown.Router,
+		ConfigType: &hcm.HttpFilter_TypedConfig{TypedConfig: toAny(&router.Router{})},
+	})
 	m := &hcm.HttpConnectionManager{
 		StatPrefix: statPrefix,
 		RouteSpecifier: &hcm.HttpConnectionManager_Rds{Rds: &hcm.Rds{
 			ConfigSource:    adsConfigSource(),
 			RouteConfigName: routeConfig,
 		}},
-		HttpFilters: []*hcm.HttpFilter{{
-			Name:       wellknown.Router,
-			ConfigType: &hcm.HttpFilter_TypedConfig{TypedConfig: toAny(&router.Router{})},
-		}},
+		HttpFilters: filters,
 		// Envoy is the edge: X-Forwarded-For is the peer address.
 		UseRemoteAddress: wrapperspb.Bool(true),
 		// Match routes on the RFC 3986 normalised path, so "/a/../b" cannot
 		// slip past a "/b" route's policy.
 		NormalizePath: wrapperspb.Bool(true),
+		// "//a//b" is "/a/b" unless the operator says otherwise, as with
+		// Contour (its disableMergeSlashes).
+		MergeSlashes: !cfg.DisableMergeSlashes,
 	}
 	return &listener.Filter{
 		Name:       wellknown.HTTPConnectionManager,
 		ConfigType: &listener.Filter_TypedConfig{TypedConfig: toAny(m)},
+	}
+}
+
+// misdirectedScript answers 421 Misdirected Request (RFC 9110 15.5.20)
+// when the request's host, without its port, is not the TLS server name:
+// a client reusing a connection made for one virtual host (HTTP/2
+// coalescing, or a Host header that differs from the SNI) must not reach
+// another one through the first one's filter chain, certificate and
+// policies. Contour does the same with a Lua filter.
+const misdirectedScript = `
+function envoy_on_request(handle)
+  local authority = handle:headers():get(":authority") or ""
+  local host = string.lower((string.gsub(authority, ":%d+$", "")))
+  local sni = string.lower(handle:streamInfo():requestedServerName() or "")
+  if host ~= sni then
+    handle:respond({[":status"] = "421"}, "misdirected request: host " .. host .. " is not the TLS server name\n")
+  end
+end
+`
+
+func misdirectedRequests() *hcm.HttpFilter {
+	return &hcm.HttpFilter{
+		Name: "envoy.filters.http.lua",
+		ConfigType: &hcm.HttpFilter_TypedConfig{TypedConfig: toAny(&lua.Lua{
+			DefaultSourceCode: &core.DataSource{Specifier: &core.DataSource_InlineString{InlineString: misdirectedScript}},
+		})},
 	}
 }
 

@@ -41,13 +41,16 @@ const (
 	DefaultHTTPSPort = 8443
 )
 
-// ListenerConfig says where Envoy listens. Zero fields take the Default
-// values above.
+// ListenerConfig says where Envoy listens and how it treats request paths.
+// Zero fields take the Default values above.
 type ListenerConfig struct {
 	HTTPAddress  string
 	HTTPPort     uint32
 	HTTPSAddress string
 	HTTPSPort    uint32
+	// DisableMergeSlashes keeps repeated slashes in request paths; by
+	// default Envoy merges them ("//a//b" is "/a/b"), as with Contour.
+	DisableMergeSlashes bool
 }
 
 func (c ListenerConfig) withDefaults() ListenerConfig {

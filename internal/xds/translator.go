@@ -247,7 +247,7 @@ func resourceName(r Resource) string { return r.Name }
 
 func (t *Translator) secureParts(vh *dag.SecureVirtualHost) (secureParts, error) {
 	var p secureParts
-	if fc := secureFilterChain(vh); fc != nil {
+	if fc := secureFilterChain(vh, t.cfg); fc != nil {
 		b, err := marshal(fc)
 		if err != nil {
 			return p, err
