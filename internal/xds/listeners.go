@@ -134,21 +134,22 @@ func httpConnectionManager(statPrefix, routeConfig string, cfg ListenerConfig, m
 // a client reusing a connection made for one virtual host (HTTP/2
 // coalescing, or a Host header that differs from the SNI) must not reach
 // another one through the first one's filter chain, certificate and
-// policies. Contour does the same with a Lua filter.
+// policies. Contour does the same with a Lua filter. The body does not
+// repeat the client's Host, which is not ours to reflect.
 const misdirectedScript = `
 function envoy_on_request(handle)
   local authority = handle:headers():get(":authority") or ""
   local host = string.lower((string.gsub(authority, ":%d+$", "")))
   local sni = string.lower(handle:streamInfo():requestedServerName() or "")
   if host ~= sni then
-    handle:respond({[":status"] = "421"}, "misdirected request: host " .. host .. " is not the TLS server name\n")
+    handle:respond({[":status"] = "421"}, "misdirected request\n")
   end
 end
 `
 
 func misdirectedRequests() *hcm.HttpFilter {
 	return &hcm.HttpFilter{
-		Name: "envoy.filters.http.lua",
+		Name: wellknown.Lua,
 		ConfigType: &hcm.HttpFilter_TypedConfig{TypedConfig: toAny(&lua.Lua{
 			DefaultSourceCode: &core.DataSource{Specifier: &core.DataSource_InlineString{InlineString: misdirectedScript}},
 		})},
