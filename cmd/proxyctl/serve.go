@@ -52,10 +52,11 @@ type xdsFlags struct {
 
 // envoyFlags say where Envoy's own listeners bind, inside Envoy.
 type envoyFlags struct {
-	address        string
-	httpPort       int
-	httpsPort      int
-	numTrustedHops uint32
+	address             string
+	httpPort            int
+	httpsPort           int
+	numTrustedHops      uint32
+	disableMergeSlashes bool
 }
 
 type electionFlags struct {
@@ -94,6 +95,8 @@ func registerServe(app *kingpin.Application) (*kingpin.CmdClause, *serveContext)
 	cmd.Flag("envoy-https-port", "Port of Envoy's HTTPS listener.").Default("8443").IntVar(&v.httpsPort)
 	cmd.Flag("num-trusted-hops", "Proxies in front of Envoy that append to X-Forwarded-For; the client address (for ipAllowPolicy/ipDenyPolicy with source Remote) is that many entries from the right. 0 trusts no header.").
 		Default("0").Uint32Var(&v.numTrustedHops)
+	cmd.Flag("disable-merge-slashes", "Keep repeated slashes in request paths; by default Envoy merges them (\"//a//b\" is \"/a/b\") before routing, as Contour does.").
+		BoolVar(&v.disableMergeSlashes)
 
 	cmd.Flag("root-namespaces", "Comma-separated namespaces whose HTTPProxies may be roots (have a virtualhost); empty allows all.").
 		Envar("ROOT_NAMESPACES").StringsVar(&ctx.rootNamespaces)

@@ -54,3 +54,19 @@ func TestServeRejectsBadFlags(t *testing.T) {
 		})
 	}
 }
+
+func TestServeMergesSlashesUnlessDisabled(t *testing.T) {
+	s, err := parseServe(t, "--insecure")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.envoy.disableMergeSlashes {
+		t.Error("slashes are kept by default; Contour merges them")
+	}
+	if s, err = parseServe(t, "--insecure", "--disable-merge-slashes"); err != nil {
+		t.Fatal(err)
+	}
+	if !s.envoy.disableMergeSlashes {
+		t.Error("--disable-merge-slashes did not disable merging")
+	}
+}

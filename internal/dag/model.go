@@ -153,8 +153,10 @@ type Route struct {
 	// resolves, 502 when an include is missing.
 	DirectResponse *DirectResponse
 
-	// Mirror receives a copy of each request; responses are ignored.
-	Mirror *Cluster
+	// Mirror receives a copy of MirrorPercent percent (1 to 100) of the
+	// requests; its responses are ignored.
+	Mirror        *Cluster
+	MirrorPercent uint32
 	// Websocket allows the Upgrade: websocket handshake.
 	Websocket bool
 	// PrefixRewrite replaces the matched prefix when set.
@@ -243,6 +245,9 @@ type HeadersPolicy struct {
 	Remove []string // sorted
 	// HostRewrite replaces the Host header (requests only).
 	HostRewrite string
+	// HostRewriteHeader, when set, replaces the Host header with the value
+	// of this request header (a route's requests only).
+	HostRewriteHeader string
 }
 
 // Header is one header name and value.

@@ -3,7 +3,9 @@ package dag
 import (
 	"fmt"
 	"net/http"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -304,9 +306,27 @@ func tcpLoadBalancer(lb *contourv1.LoadBalancerPolicy) (string, []string) {
 	return strategy, warnings
 }
 
-// headersPolicy validates and converts a headers policy. Host in a
-// request policy becomes a host rewrite; it cannot be set on responses.
-func headersPolicy(hp *contourv1.HeadersPolicy, request bool) (*HeadersPolicy, error) {
+// Where a header policy is written: Host may be set on requests only, and
+// only a route's request policy may take it from a request header (Envoy
+// has no per-cluster host_rewrite_header).
+type headersScope int
+
+const (
+	routeRequest headersScope = iota
+	serviceRequest
+	response
+)
+
+// hostRewriteHeader finds "%REQ(name)%" in a Host value, as Contour does:
+// the Host is then rewritten from that request header.
+var hostRewriteHeader = regexp.MustCompile(`%REQ\(([A-Za-z0-9-]+)\)%`)
+
+// headersPolicy validates and converts a headers policy. Host in a request
+// policy becomes a host rewrite; it cannot be set on responses. Values are
+// expanded with dynamic (Contour's %CONTOUR_NAMESPACE% and the like); any
+// other '%' is left for translation, which keeps Envoy's own command
+// operators and escapes the rest.
+func headersPolicy(hp *contourv1.HeadersPolicy, scope headersScope, dynamic []Header) (*HeadersPolicy, error) {
 	if hp == nil {
 		return nil, nil
 	}
@@ -322,13 +342,20 @@ func headersPolicy(hp *contourv1.HeadersPolicy, request bool) (*HeadersPolicy, e
 		}
 		seen[name] = true
 		if name == "Host" {
-			if !request {
+			if scope == response {
 				return nil, fmt.Errorf("the Host header cannot be set on responses")
+			}
+			if m := hostRewriteHeader.FindStringSubmatch(h.Value); m != nil {
+				if scope != routeRequest {
+					return nil, fmt.Errorf("the Host header can be taken from a request header (%q) only in the route's requestHeadersPolicy, not a service's", h.Value)
+				}
+				out.HostRewriteHeader = http.CanonicalHeaderKey(m[1])
+				continue
 			}
 			out.HostRewrite = h.Value
 			continue
 		}
-		out.Set = append(out.Set, Header{Name: name, Value: h.Value})
+		out.Set = append(out.Set, Header{Name: name, Value: expandDynamic(h.Value, dynamic)})
 	}
 	removed := map[string]bool{}
 	for _, h := range hp.Remove {
@@ -344,10 +371,38 @@ func headersPolicy(hp *contourv1.HeadersPolicy, request bool) (*HeadersPolicy, e
 	}
 	slices.SortFunc(out.Set, func(a, b Header) int { return strings.Compare(a.Name, b.Name) })
 	slices.Sort(out.Remove)
-	if len(out.Set) == 0 && len(out.Remove) == 0 && out.HostRewrite == "" {
+	if len(out.Set) == 0 && len(out.Remove) == 0 && out.HostRewrite == "" && out.HostRewriteHeader == "" {
 		return nil, nil
 	}
 	return out, nil
+}
+
+// Contour's dynamic header values, expanded by the control plane: the
+// namespace of the HTTPProxy everywhere, the service's name and port in a
+// service's policies.
+const (
+	dynNamespace   = "%CONTOUR_NAMESPACE%"
+	dynServiceName = "%CONTOUR_SERVICE_NAME%"
+	dynServicePort = "%CONTOUR_SERVICE_PORT%"
+)
+
+func routeDynamic(namespace string) []Header {
+	return []Header{{dynNamespace, namespace}}
+}
+
+func serviceDynamic(namespace string, s contourv1.Service) []Header {
+	return []Header{{dynNamespace, namespace}, {dynServiceName, s.Name}, {dynServicePort, strconv.Itoa(s.Port)}}
+}
+
+// expandDynamic replaces each dynamic variable (Name) of v by its Value.
+func expandDynamic(v string, dynamic []Header) string {
+	if !strings.Contains(v, "%CONTOUR_") {
+		return v
+	}
+	for _, d := range dynamic {
+		v = strings.ReplaceAll(v, d.Name, d.Value)
+	}
+	return v
 }
 
 // validHeaderName reports whether s is an RFC 7230 token.

@@ -220,7 +220,9 @@ func TestPathRewritePolicy(t *testing.T) {
 			got[r.PathMatch.Value] = *r.PrefixRewrite
 		}
 	}
-	diff(t, map[string]string{"/app/v1": "/", "/app": "/api"}, got)
+	// Each rewriting route is served as "/p" and "/p/" (see
+	// TestPrefixRewriteTrailingSlash).
+	diff(t, map[string]string{"/app/v1": "/", "/app/v1/": "/", "/app": "/api", "/app/": "/api/"}, got)
 	diff(t, []string{"PrefixReplaceError/DuplicateReplacement", "PrefixReplaceError/AmbiguousReplacement"}, reasons(d, nn("default", "app")))
 }
 

@@ -51,9 +51,11 @@ type walk struct {
 	vhost   string
 	seen    map[string]bool
 	entries []routeEntry
-	budget  int
-	onPath  map[types.NamespacedName]bool
-	path    []types.NamespacedName
+	// extra are routes made from others, placed after the walk.
+	extra  []routeEntry
+	budget int
+	onPath map[types.NamespacedName]bool
+	path   []types.NamespacedName
 	// closures are the security refusals met: the host is not served.
 	closures []closure
 }
@@ -165,10 +167,10 @@ func (b *rootBuild) routeTemplate(key types.NamespacedName, idx int, r *contourv
 		return fail(perr.condType, perr.reason, "%s", perr.msg)
 	}
 	var err error
-	if route.RequestHeaders, err = headersPolicy(r.RequestHeadersPolicy, true); err != nil {
+	if route.RequestHeaders, err = headersPolicy(r.RequestHeadersPolicy, routeRequest, routeDynamic(key.Namespace)); err != nil {
 		return fail(contourv1.ConditionTypeRouteError, "RequestHeadersPolicyInvalid", "requestHeadersPolicy: %v", err)
 	}
-	if route.ResponseHeaders, err = headersPolicy(r.ResponseHeadersPolicy, false); err != nil {
+	if route.ResponseHeaders, err = headersPolicy(r.ResponseHeadersPolicy, response, routeDynamic(key.Namespace)); err != nil {
 		return fail(contourv1.ConditionTypeRouteError, "ResponseHeadersPolicyInvalid", "responseHeadersPolicy: %v", err)
 	}
 
@@ -218,11 +220,12 @@ func (b *rootBuild) routeTemplate(key types.NamespacedName, idx int, r *contourv
 
 	unresolved := false
 	for i, s := range r.Services {
-		reqH, err := headersPolicy(s.RequestHeadersPolicy, true)
+		dyn := serviceDynamic(key.Namespace, s)
+		reqH, err := headersPolicy(s.RequestHeadersPolicy, serviceRequest, dyn)
 		if err != nil {
 			return fail(contourv1.ConditionTypeRouteError, "RequestHeadersPolicyInvalid", "services[%d] (%s) requestHeadersPolicy: %v", i, s.Name, err)
 		}
-		respH, err := headersPolicy(s.ResponseHeadersPolicy, false)
+		respH, err := headersPolicy(s.ResponseHeadersPolicy, response, dyn)
 		if err != nil {
 			return fail(contourv1.ConditionTypeRouteError, "ResponseHeadersPolicyInvalid", "services[%d] (%s) responseHeadersPolicy: %v", i, s.Name, err)
 		}
@@ -233,7 +236,7 @@ func (b *rootBuild) routeTemplate(key types.NamespacedName, idx int, r *contourv
 			continue
 		}
 		if s.Mirror {
-			route.Mirror = c
+			route.Mirror, route.MirrorPercent = c, mirrorPercent(s.Weight)
 			continue
 		}
 		route.Clusters = append(route.Clusters, &WeightedCluster{
@@ -246,7 +249,7 @@ func (b *rootBuild) routeTemplate(key types.NamespacedName, idx int, r *contourv
 	if unresolved {
 		// Do not send part of the traffic to whatever resolved: answer
 		// 503 like a route with no healthy upstream.
-		route.Clusters, route.Mirror, route.HashPolicies = nil, nil, nil
+		route.Clusters, route.Mirror, route.MirrorPercent, route.HashPolicies = nil, nil, 0, nil
 		route.DirectResponse = &DirectResponse{StatusCode: 503}
 		rt.replacements = nil
 	} else {
@@ -254,6 +257,15 @@ func (b *rootBuild) routeTemplate(key types.NamespacedName, idx int, r *contourv
 	}
 	rt.route = route
 	return rt, true
+}
+
+// mirrorPercent is the share of requests a mirror gets: its weight as a
+// percentage, and all of them when the weight is unset (0), as in Contour.
+func mirrorPercent(weight int64) uint32 {
+	if weight <= 0 || weight > 100 {
+		return 100
+	}
+	return uint32(weight)
 }
 
 // sortWeighted orders a route's clusters by name (then weight), keeping
@@ -280,6 +292,7 @@ func (b *rootBuild) walkProxy(w *walk, key types.NamespacedName, prefix string, 
 
 	t := b.template(key)
 	w.closures = append(w.closures, t.closures...)
+	placed := make([]routeEntry, 0, len(t.routes))
 	for i := range t.routes {
 		rt := &t.routes[i]
 		r := rt.route
@@ -297,7 +310,12 @@ func (b *rootBuild) walkProxy(w *walk, key types.NamespacedName, prefix string, 
 		if r.PathMatch.Kind == PathPrefix && len(rt.replacements) > 0 {
 			r.PrefixRewrite = prefixRewrite(rt.replacements, r.PathMatch.Value)
 		}
-		if !b.addRoute(w, &r, rt.permitInsecure) {
+		placed = append(placed, routeEntry{route: &r, permitInsecure: rt.permitInsecure})
+	}
+	splitPrefixRewrites(w, placed)
+	for _, e := range placed {
+		r := e.route
+		if !b.addRoute(w, r, e.permitInsecure) {
 			b.errorf(key, contourv1.ConditionTypeRouteError, contourv1.ReasonDuplicateMatchConditions,
 				"route with %s duplicates the conditions of another route of virtual host %q",
 				describeMatch(r.PathMatch, r.HeaderMatches, r.QueryMatches), w.vhost)
@@ -335,6 +353,62 @@ func (b *rootBuild) walkProxy(w *walk, key types.NamespacedName, prefix string, 
 			continue
 		}
 		b.walkProxy(w, inc.child, np, nh, nq)
+	}
+}
+
+// splitPrefixRewrites handles the trailing slash of prefix rewrites as
+// Contour does. Envoy replaces the matched prefix as a string, so a route
+// of prefix "/foo" rewritten to "/" turns "/foo/x" into "//x", and one of
+// "/foo/" rewritten to "/bar" turns "/foo/x" into "/barx". A rewriting
+// route whose prefix, without trailing slashes, no other route of the
+// same proxy has is therefore served as two: "/foo" rewritten to the
+// replacement without its trailing slash ("/" if that leaves nothing),
+// and "/foo/" rewritten to it with one. The "/foo/" half goes to
+// w.extra, placed after the walk where no route has its match yet.
+func splitPrefixRewrites(w *walk, placed []routeEntry) {
+	var group map[string]int
+	for _, e := range placed {
+		if e.route.PrefixRewrite != nil && e.route.PathMatch.Kind == PathPrefix {
+			group = map[string]int{}
+			break
+		}
+	}
+	if group == nil {
+		return
+	}
+	for _, e := range placed {
+		if e.route.PathMatch.Kind == PathPrefix {
+			group[strings.TrimRight(e.route.PathMatch.Value, "/")]++
+		}
+	}
+	for _, e := range placed {
+		r := e.route
+		if r.PathMatch.Kind != PathPrefix || r.PrefixRewrite == nil {
+			continue
+		}
+		p := strings.TrimRight(r.PathMatch.Value, "/")
+		if p == "" || group[p] != 1 {
+			continue
+		}
+		bare := strings.TrimRight(*r.PrefixRewrite, "/")
+		withSlash := bare + "/"
+		if bare == "" {
+			bare = "/"
+		}
+		slash := *r
+		slash.PathMatch = PathMatch{Kind: PathPrefix, Value: p + "/"}
+		slash.PrefixRewrite = &withSlash
+		r.PathMatch.Value = p
+		r.PrefixRewrite = &bare
+		w.extra = append(w.extra, routeEntry{route: &slash, permitInsecure: e.permitInsecure})
+	}
+}
+
+// addExtra places the routes splitPrefixRewrites made where no route of
+// the virtual host has their match: a route written with that match wins.
+func (b *rootBuild) addExtra(w *walk) {
+	for _, e := range w.extra {
+		b.addRoute(w, e.route, e.permitInsecure)
 	}
 }
 

@@ -54,6 +54,7 @@ func (b *rootBuild) buildVhost(key types.NamespacedName, fqdn string) {
 		onPath: map[types.NamespacedName]bool{},
 	}
 	b.walkProxy(w, key, "", nil, nil)
+	b.addExtra(w)
 	if len(w.closures) > 0 {
 		b.refuseClosedVhost(key, fqdn, w.closures)
 		served = false

@@ -267,7 +267,13 @@ func fixtures() map[string]*dag.DAG {
 			prefix("/", direct(503, "")),
 		))),
 
-		"mirror": build(hosts(vhost("example.com", prefix("/", to(kuard), mirror(kuard2))))),
+		// A mirror of every request (no percentage in the DAG, or 100),
+		// and of a share.
+		"mirror": build(hosts(vhost("example.com",
+			prefix("/sampled", to(kuard), mirror(kuard3), with(func(r *dag.Route) { r.MirrorPercent = 20 })),
+			prefix("/all", to(kuard), mirror(kuard3), with(func(r *dag.Route) { r.MirrorPercent = 100 })),
+			prefix("/", to(kuard), mirror(kuard2)),
+		))),
 
 		"websocket": build(hosts(vhost("example.com",
 			prefix("/ws", to(kuard), websocket()),
@@ -301,9 +307,21 @@ func fixtures() map[string]*dag.DAG {
 					Remove: []string{"server"},
 				}
 			})),
+			// Retries off (retryPolicy.count -1), and the Host taken from
+			// a request header.
+			prefix("/no-retry", to(kuard), with(func(r *dag.Route) {
+				r.Retry = &dag.RetryPolicy{RetryOn: []string{"5xx"}, NumRetries: 0}
+				r.RequestHeaders = &dag.HeadersPolicy{
+					Set: []dag.Header{
+						{Name: "x-forwarded-host", Value: "%REQ(host)%"},
+						{Name: "x-mixed", Value: "%HOSTNAME% 100% %REQ(x-a?x-b):8% %START_TIME% %CONTOUR_SERVICE_NAME%"},
+					},
+					HostRewriteHeader: "X-Foo",
+				}
+			})),
 			prefix("/", to(kuard), with(func(r *dag.Route) {
 				r.Timeouts.Response = dag.Timeout{Infinite: true}
-				r.Retry = &dag.RetryPolicy{}
+				r.Retry = &dag.RetryPolicy{NumRetries: 1}
 				r.RequestHeaders = &dag.HeadersPolicy{Set: []dag.Header{{Name: "host", Value: "from-set.internal"}}}
 			})),
 		))),

@@ -3,6 +3,7 @@ package xds
 import (
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listener "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	lua "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/lua/v3"
 	router "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
 	tlsinspector "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/listener/tls_inspector/v3"
 	hcm "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
@@ -21,7 +22,7 @@ func listeners(d *dag.DAG, cfg ListenerConfig) []*listener.Listener {
 		Name:    HTTPListenerName,
 		Address: socketAddress(cfg.HTTPAddress, cfg.HTTPPort),
 		FilterChains: []*listener.FilterChain{{
-			Filters: []*listener.Filter{httpConnectionManager(HTTPListenerName, HTTPListenerName, cfg)},
+			Filters: []*listener.Filter{httpConnectionManager(HTTPListenerName, HTTPListenerName, cfg, false)},
 		}},
 	}}
 
@@ -72,7 +73,7 @@ func secureFilterChain(vh *dag.SecureVirtualHost, cfg ListenerConfig) *listener.
 	}
 	switch {
 	case servesHTTP(vh):
-		fc.Filters = []*listener.Filter{httpConnectionManager(HTTPSListenerName, httpsRoutePrefix+vh.Name, cfg)}
+		fc.Filters = []*listener.Filter{httpConnectionManager(HTTPSListenerName, httpsRoutePrefix+vh.Name, cfg, true)}
 	case vh.TCPProxy != nil:
 		f := tcpProxy(HTTPSListenerName, vh.TCPProxy)
 		if f == nil {
@@ -94,18 +95,25 @@ func servesHTTP(vh *dag.SecureVirtualHost) bool {
 }
 
 // httpConnectionManager is the HTTP network filter, taking its routes over
-// RDS from the route configuration routeConfig.
-func httpConnectionManager(statPrefix, routeConfig string, cfg ListenerConfig) *listener.Filter {
+// RDS from the route configuration routeConfig. On a TLS filter chain
+// (misdirected true) it first answers 421 to requests for another host
+// than the SNI chose.
+func httpConnectionManager(statPrefix, routeConfig string, cfg ListenerConfig, misdirected bool) *listener.Filter {
+	var filters []*hcm.HttpFilter
+	if misdirected {
+		filters = append(filters, misdirectedRequests())
+	}
+	filters = append(filters, rbacHTTPFilter(), &hcm.HttpFilter{
+		Name:       wellknown.Router,
+		ConfigType: &hcm.HttpFilter_TypedConfig{TypedConfig: toAny(&router.Router{})},
+	})
 	m := &hcm.HttpConnectionManager{
 		StatPrefix: statPrefix,
 		RouteSpecifier: &hcm.HttpConnectionManager_Rds{Rds: &hcm.Rds{
 			ConfigSource:    adsConfigSource(),
 			RouteConfigName: routeConfig,
 		}},
-		HttpFilters: []*hcm.HttpFilter{rbacHTTPFilter(), {
-			Name:       wellknown.Router,
-			ConfigType: &hcm.HttpFilter_TypedConfig{TypedConfig: toAny(&router.Router{})},
-		}},
+		HttpFilters: filters,
 		// Envoy is the edge, or behind cfg.NumTrustedHops proxies that
 		// append to X-Forwarded-For: the client's address, for IP filters
 		// by Remote source and for the header sent upstream, is taken
@@ -115,10 +123,40 @@ func httpConnectionManager(statPrefix, routeConfig string, cfg ListenerConfig) *
 		// Match routes on the RFC 3986 normalised path, so "/a/../b" cannot
 		// slip past a "/b" route's policy.
 		NormalizePath: wrapperspb.Bool(true),
+		// "//a//b" is "/a/b" unless the operator says otherwise, as with
+		// Contour (its disableMergeSlashes).
+		MergeSlashes: !cfg.DisableMergeSlashes,
 	}
 	return &listener.Filter{
 		Name:       wellknown.HTTPConnectionManager,
 		ConfigType: &listener.Filter_TypedConfig{TypedConfig: toAny(m)},
+	}
+}
+
+// misdirectedScript answers 421 Misdirected Request (RFC 9110 15.5.20)
+// when the request's host, without its port, is not the TLS server name:
+// a client reusing a connection made for one virtual host (HTTP/2
+// coalescing, or a Host header that differs from the SNI) must not reach
+// another one through the first one's filter chain, certificate and
+// policies. Contour does the same with a Lua filter. The body does not
+// repeat the client's Host, which is not ours to reflect.
+const misdirectedScript = `
+function envoy_on_request(handle)
+  local authority = handle:headers():get(":authority") or ""
+  local host = string.lower((string.gsub(authority, ":%d+$", "")))
+  local sni = string.lower(handle:streamInfo():requestedServerName() or "")
+  if host ~= sni then
+    handle:respond({[":status"] = "421"}, "misdirected request\n")
+  end
+end
+`
+
+func misdirectedRequests() *hcm.HttpFilter {
+	return &hcm.HttpFilter{
+		Name: wellknown.Lua,
+		ConfigType: &hcm.HttpFilter_TypedConfig{TypedConfig: toAny(&lua.Lua{
+			DefaultSourceCode: &core.DataSource{Specifier: &core.DataSource_InlineString{InlineString: misdirectedScript}},
+		})},
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	matcher "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
+	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/proxyctl/proxyctl/internal/dag"
@@ -50,12 +51,36 @@ func virtualHost(vh *dag.VirtualHost) *route.VirtualHost {
 		Domains:              []string{vh.Name, vh.Name + ":*"},
 		TypedPerFilterConfig: ipFilterConfig(vh.IPFilter),
 	}
+	wildcard := wildcardAuthority(vh.Name)
 	for _, r := range vh.Routes {
 		if r != nil {
-			out.Routes = append(out.Routes, envoyRoute(r))
+			er := envoyRoute(r)
+			if wildcard != nil {
+				er.Match.Headers = append(er.Match.Headers, wildcard)
+			}
+			out.Routes = append(out.Routes, er)
 		}
 	}
 	return out
+}
+
+// wildcardAuthority is, for a wildcard virtual host "*.example.com", a
+// match of the authority on exactly one DNS label before "example.com",
+// with or without a port; nil for other names. Envoy's "*.example.com"
+// domain also takes "a.b.example.com", which the HTTPProxy API (like a
+// wildcard certificate) does not mean; Contour adds the same match to the
+// routes of a wildcard virtual host.
+func wildcardAuthority(name string) *route.HeaderMatcher {
+	if !strings.HasPrefix(name, "*.") {
+		return nil
+	}
+	return &route.HeaderMatcher{
+		Name: ":authority",
+		HeaderMatchSpecifier: &route.HeaderMatcher_StringMatch{StringMatch: &matcher.StringMatcher{
+			MatchPattern: &matcher.StringMatcher_SafeRegex{SafeRegex: regex(
+				`^[a-z0-9]([-a-z0-9]*[a-z0-9])?` + regexp.QuoteMeta(name[1:]) + `(:[0-9]+)?`)},
+		}},
+	}
 }
 
 func envoyRoute(r *dag.Route) *route.Route {
@@ -231,8 +256,11 @@ func routeAction(r *dag.Route, hostRewrite string) *route.RouteAction {
 	} else {
 		a.ClusterSpecifier = &route.RouteAction_WeightedClusters{WeightedClusters: weightedClusters(wcs)}
 	}
-	if hostRewrite != "" {
+	switch {
+	case hostRewrite != "":
 		a.HostRewriteSpecifier = &route.RouteAction_HostRewriteLiteral{HostRewriteLiteral: hostRewrite}
+	case r.RequestHeaders != nil && r.RequestHeaders.HostRewriteHeader != "":
+		a.HostRewriteSpecifier = &route.RouteAction_HostRewriteHeader{HostRewriteHeader: r.RequestHeaders.HostRewriteHeader}
 	}
 	if r.PrefixRewrite != nil {
 		a.PrefixRewrite = *r.PrefixRewrite
@@ -252,7 +280,10 @@ func routeAction(r *dag.Route, hostRewrite string) *route.RouteAction {
 		}
 	}
 	if r.Mirror != nil {
-		a.RequestMirrorPolicies = []*route.RouteAction_RequestMirrorPolicy{{Cluster: r.Mirror.Name}}
+		a.RequestMirrorPolicies = []*route.RouteAction_RequestMirrorPolicy{{
+			Cluster:         r.Mirror.Name,
+			RuntimeFraction: mirrorFraction(r.MirrorPercent),
+		}}
 	}
 	if r.Websocket {
 		a.UpgradeConfigs = []*route.RouteAction_UpgradeConfig{{
@@ -261,6 +292,18 @@ func routeAction(r *dag.Route, hostRewrite string) *route.RouteAction {
 		}}
 	}
 	return a
+}
+
+// mirrorFraction is the share of requests mirrored, in percent; 0 (a DAG
+// made without a percentage) means all of them.
+func mirrorFraction(percent uint32) *core.RuntimeFractionalPercent {
+	if percent == 0 || percent > 100 {
+		percent = 100
+	}
+	return &core.RuntimeFractionalPercent{DefaultValue: &typev3.FractionalPercent{
+		Numerator:   percent,
+		Denominator: typev3.FractionalPercent_HUNDRED,
+	}}
 }
 
 // weightedClusters splits traffic by weight; when every weight is 0 each
@@ -306,9 +349,9 @@ func retryPolicy(p *dag.RetryPolicy) *route.RetryPolicy {
 		RetryOn:              strings.Join(on, ","),
 		RetriableStatusCodes: append([]uint32(nil), p.RetriableStatusCodes...),
 	}
-	if p.NumRetries > 0 {
-		out.NumRetries = wrapperspb.UInt32(p.NumRetries)
-	}
+	// Always explicit: Envoy takes an unset num_retries as 1, and 0 is how
+	// the DAG says retryPolicy.count -1, no retries.
+	out.NumRetries = wrapperspb.UInt32(p.NumRetries)
 	if p.PerTryTimeout.IsSet() {
 		out.PerTryTimeout = timeout(p.PerTryTimeout)
 	}
@@ -404,13 +447,19 @@ func removable(names []string) []string {
 
 func modifiable(name string) bool { return name != "" && !strings.HasPrefix(name, ":") }
 
-// envoyVariable matches the header formatter commands we let through, such
-// as %REQ(x-foo)% or %DOWNSTREAM_REMOTE_ADDRESS%.
-var envoyVariable = regexp.MustCompile(`%(REQ\([^()%]+\)|` +
+// envoyVariable matches the Envoy command operators a header value may
+// use, the ones Contour lets through: a request header (%REQ(x-foo)%,
+// with an alternative and a length, %REQ(x-foo?x-bar):10%) and a list of
+// connection and TLS properties.
+var envoyVariable = regexp.MustCompile(`%(REQ\(:?[\w-]+(\?:?[\w-]+)?\)(:\d+)?|` +
 	`DOWNSTREAM_REMOTE_ADDRESS|DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT|` +
 	`DOWNSTREAM_LOCAL_ADDRESS|DOWNSTREAM_LOCAL_ADDRESS_WITHOUT_PORT|DOWNSTREAM_LOCAL_PORT|` +
-	`UPSTREAM_REMOTE_ADDRESS|UPSTREAM_REMOTE_ADDRESS_WITHOUT_PORT|` +
-	`REQUESTED_SERVER_NAME|HOSTNAME|PROTOCOL|START_TIME|UPSTREAM_CLUSTER)%`)
+	`DOWNSTREAM_LOCAL_URI_SAN|DOWNSTREAM_PEER_URI_SAN|DOWNSTREAM_LOCAL_SUBJECT|DOWNSTREAM_PEER_SUBJECT|` +
+	`DOWNSTREAM_PEER_ISSUER|DOWNSTREAM_TLS_SESSION_ID|DOWNSTREAM_TLS_CIPHER|DOWNSTREAM_TLS_VERSION|` +
+	`DOWNSTREAM_PEER_FINGERPRINT_256|DOWNSTREAM_PEER_FINGERPRINT_1|DOWNSTREAM_PEER_SERIAL|` +
+	`DOWNSTREAM_PEER_CERT|DOWNSTREAM_PEER_CERT_V_START|DOWNSTREAM_PEER_CERT_V_END|` +
+	`HOSTNAME|PROTOCOL|UPSTREAM_REMOTE_ADDRESS|RESPONSE_FLAGS|RESPONSE_CODE_DETAILS|` +
+	`TLS_JA3_FINGERPRINT|TLS_JA4_FINGERPRINT)%`)
 
 // escapeHeaderValue doubles every '%' that does not start a known Envoy
 // variable: Envoy parses header values as format strings and rejects a

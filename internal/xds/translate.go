@@ -41,8 +41,8 @@ const (
 	DefaultHTTPSPort = 8443
 )
 
-// ListenerConfig says where Envoy listens. Zero fields take the Default
-// values above.
+// ListenerConfig says where Envoy listens and how it treats request paths.
+// Zero fields take the Default values above.
 type ListenerConfig struct {
 	HTTPAddress  string
 	HTTPPort     uint32
@@ -52,6 +52,9 @@ type ListenerConfig struct {
 	// X-Forwarded-For: the client's address is that many entries from
 	// the right. 0 trusts no header: the client is the TCP peer.
 	NumTrustedHops uint32
+	// DisableMergeSlashes keeps repeated slashes in request paths; by
+	// default Envoy merges them ("//a//b" is "/a/b"), as with Contour.
+	DisableMergeSlashes bool
 }
 
 func (c ListenerConfig) withDefaults() ListenerConfig {

@@ -38,11 +38,15 @@ type backend struct {
 
 func newStack(t *testing.T, backendNames ...string) *stack {
 	t.Helper()
+	return newStackArgs(t, nil, backendNames...)
+}
+
+// newStackArgs is newStack with extra `proxyctl serve` flags.
+func newStackArgs(t *testing.T, serveArgs []string, backendNames ...string) *stack {
+	t.Helper()
 	s := &stack{net: netns.New(t), backends: map[string]backend{}}
-	for i, name := range backendNames {
-		addr := net.JoinHostPort(s.net.IP(), strconv.Itoa(9000+i))
-		s.net.ServeEcho(t, addr, name)
-		s.backends[name] = backend{ip: s.net.IP(), port: int32(9000 + i)}
+	for _, name := range backendNames {
+		s.addBackend(t, name, netns.EchoHandler(name))
 	}
 	ports, err := cluster.FreePorts(2)
 	if err != nil {
@@ -54,8 +58,8 @@ func newStack(t *testing.T, backendNames ...string) *stack {
 	s.replica = replica.Start(t, replica.Options{
 		Binary: bin, Kubeconfig: kube.Kubeconfig, Identity: "replica-0",
 		LeaseNamespace: kube.NewNamespace(t), LogDir: t.TempDir(),
-		Args: []string{"--envoy-address", "127.0.0.1",
-			"--envoy-http-port", strconv.Itoa(ports[0]), "--envoy-https-port", strconv.Itoa(ports[1])},
+		Args: append([]string{"--envoy-address", "127.0.0.1",
+			"--envoy-http-port", strconv.Itoa(ports[0]), "--envoy-https-port", strconv.Itoa(ports[1])}, serveArgs...),
 	})
 	host, port, _ := net.SplitHostPort(s.replica.XDSAddr)
 	xdsPort, _ := strconv.Atoi(port)
@@ -64,6 +68,15 @@ func newStack(t *testing.T, backendNames ...string) *stack {
 		t.Fatalf("envoy never became ready: %v", err)
 	}
 	return s
+}
+
+// addBackend serves h inside the namespace as the backend name, on the
+// next port from 9000.
+func (s *stack) addBackend(t *testing.T, name string, h http.Handler) {
+	t.Helper()
+	port := 9000 + len(s.backends)
+	s.net.ServeHTTP(t, net.JoinHostPort(s.net.IP(), strconv.Itoa(port)), h)
+	s.backends[name] = backend{ip: s.net.IP(), port: int32(port)}
 }
 
 // service creates a Service in ns whose endpoint is the named backend.
@@ -129,10 +142,17 @@ func (s *stack) get(host, path string, header http.Header) (response, error) {
 // getTLS sends GET https://host/path through Envoy's HTTPS listener with
 // SNI host, trusting roots.
 func (s *stack) getTLS(host, path string, roots *tls.Config) (response, error) {
-	cfg := roots.Clone()
-	cfg.ServerName = host
+	return s.getTLSAs(host, host, path, roots, nil)
+}
+
+// getTLSAs sends GET https://host/path through Envoy's HTTPS listener with
+// the TLS server name sni (which may differ from host), trusting cfg, on
+// a connection of its own.
+func (s *stack) getTLSAs(sni, host, path string, cfg *tls.Config, header http.Header) (response, error) {
+	cfg = cfg.Clone()
+	cfg.ServerName = sni
 	client := &http.Client{
-		Transport: &http.Transport{Proxy: nil, TLSClientConfig: cfg},
+		Transport: &http.Transport{Proxy: nil, TLSClientConfig: cfg, DisableKeepAlives: true},
 		Timeout:   5 * time.Second,
 	}
 	req, err := http.NewRequest(http.MethodGet, "https://"+s.httpsAddr+path, nil)
@@ -140,6 +160,9 @@ func (s *stack) getTLS(host, path string, roots *tls.Config) (response, error) {
 		return response{}, err
 	}
 	req.Host = host
+	for k, v := range header {
+		req.Header[k] = v
+	}
 	resp, err := client.Do(req)
 	if err != nil {
 		return response{}, err

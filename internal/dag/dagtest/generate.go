@@ -125,9 +125,9 @@ func genProxy(r *byteReader) *contourv1.HTTPProxy {
 		case 5:
 			rt.HealthCheckPolicy = &contourv1.HTTPHealthCheckPolicy{Path: pick(r, "/hc", "")}
 		case 6:
-			rt.PathRewritePolicy = &contourv1.PathRewritePolicy{ReplacePrefix: []contourv1.ReplacePrefix{{Replacement: "/"}}}
+			rt.PathRewritePolicy = &contourv1.PathRewritePolicy{ReplacePrefix: []contourv1.ReplacePrefix{{Replacement: pick(r, "/", "/bar/")}}}
 		case 7:
-			rt.RequestHeadersPolicy = &contourv1.HeadersPolicy{Set: []contourv1.HeaderValue{{Name: pick(r, "Host", "x", "bad name"), Value: "v"}}}
+			rt.RequestHeadersPolicy = &contourv1.HeadersPolicy{Set: []contourv1.HeaderValue{{Name: pick(r, "Host", "x", "bad name"), Value: pick(r, "v", "%REQ(x-foo)%", "%CONTOUR_NAMESPACE% 5%")}}}
 		}
 		p.Spec.Routes = append(p.Spec.Routes, rt)
 	}
