@@ -228,17 +228,7 @@ spec:
 		ns := kube.NewNamespace(t)
 		s.service(t, ns, "foo", "echo-a")
 		s.service(t, ns, "rest", "echo-b")
-		apply(t, ns, `
-apiVersion: projectcontour.io/v1
-kind: HTTPProxy
-metadata: {name: slashes}
-spec:
-  virtualhost: {fqdn: slashes.example.com}
-  routes:
-  - conditions: [{prefix: /foo}]
-    services: [{name: foo, port: 80}]
-  - services: [{name: rest, port: 80}]
-`)
+		apply(t, ns, slashesProxy)
 		eventually(t, "//foo//bar", s.wantPath(t, "slashes.example.com", "//foo//bar", "echo-a", "/foo/bar"))
 		eventually(t, "//foo", s.wantPath(t, "slashes.example.com", "//foo", "echo-a", "/foo"))
 	})
@@ -473,7 +463,13 @@ func TestParityMergeSlashesDisabled(t *testing.T) {
 	ns := kube.NewNamespace(t)
 	s.service(t, ns, "foo", "echo-a")
 	s.service(t, ns, "rest", "echo-b")
-	apply(t, ns, `
+	apply(t, ns, slashesProxy)
+	eventually(t, "/foo/bar", s.wantPath(t, "slashes.example.com", "/foo/bar", "echo-a", "/foo/bar"))
+	eventually(t, "//foo//bar", s.wantPath(t, "slashes.example.com", "//foo//bar", "echo-b", "//foo//bar"))
+}
+
+// slashesProxy sends /foo to Service foo and the rest to Service rest.
+const slashesProxy = `
 apiVersion: projectcontour.io/v1
 kind: HTTPProxy
 metadata: {name: slashes}
@@ -483,7 +479,4 @@ spec:
   - conditions: [{prefix: /foo}]
     services: [{name: foo, port: 80}]
   - services: [{name: rest, port: 80}]
-`)
-	eventually(t, "/foo/bar", s.wantPath(t, "slashes.example.com", "/foo/bar", "echo-a", "/foo/bar"))
-	eventually(t, "//foo//bar", s.wantPath(t, "slashes.example.com", "//foo//bar", "echo-b", "//foo//bar"))
-}
+`
