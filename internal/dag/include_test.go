@@ -176,7 +176,7 @@ func TestIncludes(t *testing.T) {
 				child("default", "child", route("/", svcRef("kuard", 8080))),
 				child("default", "other", route("/", svcRef("kuard", 8080))),
 				kuard),
-			routes: []string{"prefix:/api -> default/kuard:8080", "prefix:/web -> default/kuard:8080"},
+			routes:  []string{"prefix:/api -> default/kuard:8080", "prefix:/web -> default/kuard:8080"},
 			reasons: map[string][]string{"default/root": {"valid"}},
 		},
 		// Contour's exception: includes matching everything are not
@@ -187,7 +187,7 @@ func TestIncludes(t *testing.T) {
 				child("default", "child", route("/a", svcRef("kuard", 8080))),
 				child("default", "other", route("/b", svcRef("kuard", 8080))),
 				kuard),
-			routes: []string{"prefix:/a -> default/kuard:8080", "prefix:/b -> default/kuard:8080"},
+			routes:  []string{"prefix:/a -> default/kuard:8080", "prefix:/b -> default/kuard:8080"},
 			reasons: map[string][]string{"default/root": {"valid"}, "default/other": {"valid"}},
 		},
 		"duplicate route across parent and child": {
