@@ -277,6 +277,14 @@ func fixtures() map[string]*dag.DAG {
 			tcpHost("tcp.example.com", secure, weight(kuard, 3), weight(kuard2, 1), weight(kuard3, 0)),
 		),
 
+		// Routes next to a tcpproxy: on the HTTP listener only.
+		"tcpproxy-with-routes": build(hosts(vhost("tcp.example.com",
+			prefix("/open", to(kuard2)),
+			prefix("/", redirectTo(dag.Redirect{Scheme: "https", StatusCode: 301})),
+		)),
+			tcpHost("tcp.example.com", secure, weight(kuard, 0)),
+		),
+
 		"direct-response": build(hosts(vhost("example.com",
 			prefix("/missing-include", direct(502, "")),
 			prefix("/", direct(503, "")),
