@@ -508,8 +508,9 @@ spec:
 		if err != nil {
 			t.Fatal(err)
 		}
-		if p.Status.CurrentStatus != "" || len(p.Status.Conditions) != 0 {
-			t.Errorf("%s, not ours, got a status: %q %+v", name, p.Status.CurrentStatus, p.Status.Conditions)
+		// Untouched: what the CRD defaults, no more.
+		if p.Status.CurrentStatus != contourv1.StatusNotReconciled || p.Status.Description != contourv1.DescriptionNotReconciled || len(p.Status.Conditions) != 0 {
+			t.Errorf("%s, not ours, got a status: %q %q %+v", name, p.Status.CurrentStatus, p.Status.Description, p.Status.Conditions)
 		}
 	}
 }
