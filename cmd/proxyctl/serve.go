@@ -31,9 +31,9 @@ type serveContext struct {
 	xds   xdsFlags
 	envoy envoyFlags
 
-	rootNamespaces   []string
-	watchNamespaces  []string
-	ingressClassName string
+	rootNamespaces    []string
+	watchNamespaces   []string
+	ingressClassNames []string
 
 	election electionFlags
 
@@ -102,8 +102,8 @@ func registerServe(app *kingpin.Application) (*kingpin.CmdClause, *serveContext)
 		Envar("ROOT_NAMESPACES").StringsVar(&ctx.rootNamespaces)
 	cmd.Flag("watch-namespaces", "Comma-separated namespaces to watch; empty watches the whole cluster.").
 		Envar("WATCH_NAMESPACES").StringsVar(&ctx.watchNamespaces)
-	cmd.Flag("ingress-class-name", "Serve only HTTPProxies of this class; empty serves those with no class (or Contour's default class).").
-		Envar("INGRESS_CLASS_NAME").StringVar(&ctx.ingressClassName)
+	cmd.Flag("ingress-class-name", "Comma-separated ingress classes to serve (e.g. contour,team1); empty serves HTTPProxies with no class or Contour's default class.").
+		Envar("INGRESS_CLASS_NAME").StringsVar(&ctx.ingressClassNames)
 
 	e := &ctx.election
 	cmd.Flag("disable-leader-election", "Act as leader without an election (one replica only).").BoolVar(&e.disabled)
@@ -123,6 +123,7 @@ func registerServe(app *kingpin.Application) (*kingpin.CmdClause, *serveContext)
 func (s *serveContext) splitLists() {
 	s.rootNamespaces = splitCommas(s.rootNamespaces)
 	s.watchNamespaces = splitCommas(s.watchNamespaces)
+	s.ingressClassNames = splitCommas(s.ingressClassNames)
 }
 
 func splitCommas(values []string) []string {

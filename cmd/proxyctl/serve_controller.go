@@ -11,13 +11,13 @@ import (
 // newController builds the event loop that feeds every DAG to observers.
 func newController(s *serveContext, c *clients, reg prometheus.Registerer, log logrus.FieldLogger, observers ...controller.Observer) (*controller.Controller, error) {
 	return controller.New(controller.Config{
-		Kube:             c.kube,
-		Contour:          c.contour,
-		WatchNamespaces:  s.watchNamespaces,
-		IngressClassName: s.ingressClassName,
-		DAG:              dag.Config{RootNamespaces: s.rootNamespaces},
-		Observers:        observers,
-		Registerer:       reg,
-		Log:              log,
+		Kube:              c.kube,
+		Contour:           c.contour,
+		WatchNamespaces:   s.watchNamespaces,
+		IngressClassNames: s.ingressClassNames,
+		DAG:               dag.Config{RootNamespaces: s.rootNamespaces},
+		Observers:         observers,
+		Registerer:        reg,
+		Log:               log,
 	})
 }

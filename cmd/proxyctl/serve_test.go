@@ -32,6 +32,18 @@ func TestServeNamespaceListsAreCommaSeparatedOrRepeated(t *testing.T) {
 	}
 }
 
+// --ingress-class-name takes several classes, comma-separated as Contour
+// takes them (or repeated).
+func TestServeIngressClassList(t *testing.T) {
+	s, err := parseServe(t, "--insecure", "--ingress-class-name", "contour, team1", "--ingress-class-name", "team2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"contour", "team1", "team2"}; !slices.Equal(s.ingressClassNames, want) {
+		t.Errorf("ingress classes = %q, want %q", s.ingressClassNames, want)
+	}
+}
+
 func TestServeRejectsBadFlags(t *testing.T) {
 	for name, c := range map[string]struct {
 		args []string

@@ -18,19 +18,19 @@ import (
 // of another application, the EndpointSlices of an unrouted Service) and
 // our own status writes do not cause rebuilds.
 type objectCache struct {
-	objs         *dag.Objects
-	ingressClass string
+	objs           *dag.Objects
+	ingressClasses []string
 
 	// refs counts what the cached HTTPProxies reference, kept current as
 	// proxies come and go.
 	refs references
 }
 
-func newObjectCache(ingressClass string) *objectCache {
+func newObjectCache(ingressClasses []string) *objectCache {
 	return &objectCache{
-		objs:         dag.NewObjects(),
-		ingressClass: ingressClass,
-		refs:         newReferences(),
+		objs:           dag.NewObjects(),
+		ingressClasses: ingressClasses,
+		refs:           newReferences(),
 	}
 }
 
@@ -48,7 +48,7 @@ func (c *objectCache) insert(obj any) bool {
 	switch o := obj.(type) {
 	case *contourv1.HTTPProxy:
 		k := key(o.Namespace, o.Name)
-		if !classMatches(o, c.ingressClass) {
+		if !classMatches(o, c.ingressClasses) {
 			return c.remove(o)
 		}
 		// A status write leaves generation and annotations alone; ignoring

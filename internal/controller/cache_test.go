@@ -43,7 +43,7 @@ func secret(name string, typ corev1.SecretType) *corev1.Secret {
 }
 
 func TestCacheReportsOnlyChangesThatMatter(t *testing.T) {
-	c := newObjectCache("")
+	c := newObjectCache(nil)
 	steps := []struct {
 		name   string
 		obj    any
@@ -83,56 +83,55 @@ func TestCacheReportsOnlyChangesThatMatter(t *testing.T) {
 	}
 }
 
+// TestClassMatches follows Contour's ingressclass package: annotations
+// take precedence over spec.ingressClassName, projectcontour.io's over
+// kubernetes.io's (the first present, even empty); with classes configured
+// the class must be one of them, without, it must be empty or "contour".
 func TestClassMatches(t *testing.T) {
-	withClass := func(field, annotation string) *contourv1.HTTPProxy {
+	withClass := func(field string, annotations ...string) *contourv1.HTTPProxy {
 		return proxy("p", 1, func(p *contourv1.HTTPProxy) {
 			p.Spec.IngressClassName = field
-			if annotation != "" {
-				p.Annotations = map[string]string{legacyClassAnnotation: annotation}
+			for i := 0; i+1 < len(annotations); i += 2 {
+				if p.Annotations == nil {
+					p.Annotations = map[string]string{}
+				}
+				p.Annotations[annotations[i]] = annotations[i+1]
 			}
 		})
 	}
+	none := []string(nil)
+	edge := []string{"edge"}
+	two := []string{"contour", "team1"}
 	for name, c := range map[string]struct {
 		proxy      *contourv1.HTTPProxy
-		configured string
+		configured []string
 		want       bool
 	}{
-		"no class, none configured":          {withClass("", ""), "", true},
-		"contour's default, none configured": {withClass("contour", ""), "", true},
-		"other class, none configured":       {withClass("nginx", ""), "", false},
-		"no class, one configured":           {withClass("", ""), "edge", false},
-		"matching field":                     {withClass("edge", ""), "edge", true},
-		"matching legacy annotation":         {withClass("", "edge"), "edge", true},
-		"field wins over annotation":         {withClass("other", "edge"), "edge", false},
+		"no class, none configured":                   {withClass(""), none, true},
+		"contour's default, none configured":          {withClass("contour"), none, true},
+		"contour's default annotation, none":          {withClass("", classAnnotation, "contour"), none, true},
+		"other class, none configured":                {withClass("nginx"), none, false},
+		"other annotation, none configured":           {withClass("", legacyClassAnnotation, "nginx"), none, false},
+		"no class, one configured":                    {withClass(""), edge, false},
+		"matching field":                              {withClass("edge"), edge, true},
+		"matching annotation":                         {withClass("", classAnnotation, "edge"), edge, true},
+		"matching legacy annotation":                  {withClass("", legacyClassAnnotation, "edge"), edge, true},
+		"annotation wins over field":                  {withClass("edge", legacyClassAnnotation, "other"), edge, false},
+		"annotation wins over field, matching":        {withClass("other", classAnnotation, "edge"), edge, true},
+		"projectcontour.io wins over kubernetes.io":   {withClass("", classAnnotation, "other", legacyClassAnnotation, "edge"), edge, false},
+		"empty annotation leaves it to the field":     {withClass("edge", classAnnotation, ""), edge, true},
+		"empty first annotation hides the second":     {withClass("", classAnnotation, "", legacyClassAnnotation, "edge"), edge, false},
+		"first of two configured":                     {withClass("contour"), two, true},
+		"second of two configured":                    {withClass("team1"), two, true},
+		"second of two by annotation":                 {withClass("", legacyClassAnnotation, "team1"), two, true},
+		"none of two configured":                      {withClass("team2"), two, false},
+		"no class, two configured":                    {withClass(""), two, false},
+		"contour is not implied when classes are set": {withClass(""), edge, false},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if got := classMatches(c.proxy, c.configured); got != c.want {
 				t.Errorf("classMatches = %v, want %v", got, c.want)
 			}
 		})
-	}
-}
-
-// TestCacheKeepsObjectsOnUpdatesThatChangeNothing: the DAG builder reuses
-// its work for unchanged pointers, so an update the DAG cannot see keeps the
-// object already cached.
-func TestCacheKeepsObjectsOnUpdatesThatChangeNothing(t *testing.T) {
-	c := newObjectCache("")
-	first := proxy("a", 1)
-	c.apply(event{obj: first})
-	c.apply(event{obj: proxy("a", 1, func(p *contourv1.HTTPProxy) { p.Status.CurrentStatus = "valid" })})
-	if c.objs.HTTPProxies[key("ns", "a")] != first {
-		t.Error("a status-only update replaced the cached HTTPProxy")
-	}
-	svc := service("web", "1")
-	c.apply(event{obj: svc})
-	c.apply(event{obj: service("web", "2")})
-	if c.objs.Services[key("ns", "web")] != svc {
-		t.Error("an update with the same spec replaced the cached Service")
-	}
-	second := proxy("a", 2)
-	c.apply(event{obj: second})
-	if c.objs.HTTPProxies[key("ns", "a")] != second {
-		t.Error("a spec change did not replace the cached HTTPProxy")
 	}
 }

@@ -61,8 +61,10 @@ type Config struct {
 	// WatchNamespaces limits every informer to these namespaces; empty
 	// watches the whole cluster.
 	WatchNamespaces []string
-	// IngressClassName selects the HTTPProxies this controller serves.
-	IngressClassName string
+	// IngressClassNames select the HTTPProxies this controller serves: those
+	// of one of these classes; when empty, those with no class or
+	// Contour's default class.
+	IngressClassNames []string
 	// DAG is passed to every dag.Build.
 	DAG dag.Config
 	// HoldOff is the quiet time after the last event before a rebuild;
@@ -263,7 +265,7 @@ func (c *Controller) enqueue(ctx context.Context, e event) {
 // the first pending event, whichever is sooner. Nothing is built before the
 // caches have synced, so observers never see a partial view.
 func (c *Controller) loop(ctx context.Context, syncedCh <-chan error) error {
-	objects := newObjectCache(c.cfg.IngressClassName)
+	objects := newObjectCache(c.cfg.IngressClassNames)
 	synced := false
 	pending := false
 	var firstPending time.Time

@@ -200,16 +200,35 @@ func TestStatusOnlyUpdatesDoNotRebuild(t *testing.T) {
 }
 
 func TestOtherIngressClassIsIgnored(t *testing.T) {
-	e := start(t, func(c *Config) { c.IngressClassName = "edge" })
+	e := start(t, func(c *Config) { c.IngressClassNames = []string{"edge", "team1"} })
 	e.createProxy(t, "theirs", "nginx")
 	e.createProxy(t, "unclassed", "")
 	e.createProxy(t, "ours", "edge")
-	d := e.rec.waitForDAG(t, "our vhost", hasVhost("ours.example.com"))
-	if hasVhost("theirs.example.com")(d) || hasVhost("unclassed.example.com")(d) {
-		t.Fatalf("proxies of another class served: %v", d.HTTP)
+	e.createProxy(t, "team", "team1")
+	// The annotation takes precedence over the field, both ways.
+	annotated := func(name, class, annotation string) {
+		p := e.createProxy(t, name, class)
+		p.Annotations = map[string]string{classAnnotation: annotation}
+		if _, err := e.contour.ProjectcontourV1().HTTPProxies(e.ns).Update(context.Background(), p, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// annotated-theirs is ours until its update: made first, it is
+	// settled in any DAG that has annotated-ours (one watch, in order).
+	annotated("annotated-theirs", "edge", "nginx")
+	annotated("annotated-ours", "nginx", "team1")
+	d := e.rec.waitForDAG(t, "our vhosts", func(d *dag.DAG) bool {
+		return hasVhost("ours.example.com")(d) && hasVhost("team.example.com")(d) && hasVhost("annotated-ours.example.com")(d)
+	})
+	for _, theirs := range []string{"theirs", "unclassed", "annotated-theirs"} {
+		if hasVhost(theirs + ".example.com")(d) {
+			t.Errorf("%s, of another class, is served: %v", theirs, d.HTTP)
+		}
 	}
 	for key := range d.Statuses {
-		if key.Name != "ours" {
+		switch key.Name {
+		case "ours", "team", "annotated-ours":
+		default:
 			t.Errorf("a proxy of another class has a status result: %v", key)
 		}
 	}

@@ -7,7 +7,7 @@ import (
 )
 
 func TestReferencesFollowProxies(t *testing.T) {
-	c := newObjectCache("")
+	c := newObjectCache(nil)
 	toAPI := func(p *contourv1.HTTPProxy) {
 		p.Spec.Routes[0].Services[0].Name = "api"
 		p.Spec.VirtualHost.TLS.SecretName = "certs/wild"

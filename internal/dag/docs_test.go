@@ -67,8 +67,10 @@ func TestContourDocumentationExamples(t *testing.T) {
 		}
 		for _, s := range refs {
 			k := [2]string{p.Namespace, s.Name}
-			if !slices.Contains(ports[k], int32(s.Port)) {
-				ports[k] = append(ports[k], int32(s.Port))
+			for _, port := range []int{s.Port, s.HealthPort} {
+				if port != 0 && !slices.Contains(ports[k], int32(port)) {
+					ports[k] = append(ports[k], int32(port))
+				}
 			}
 		}
 	}

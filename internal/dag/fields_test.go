@@ -60,12 +60,12 @@ var fieldTable = slices.Concat(
 	group(served, "TestTLS/termination, redirect and permitInsecure", "spec.routes[].permitInsecure"),
 	group(refusedVhost, "", "spec.routes[].authPolicy", "spec.routes[].jwtVerificationPolicy"),
 	ipFilterFields("spec.routes[]"),
-	group(served, "TestTimeoutPolicy; TestGolden", "spec.routes[].timeoutPolicy.response",
+	group(served, "TestTimeoutPolicy; TestGolden; TestIdleConnectionTimeout", "spec.routes[].timeoutPolicy.response",
 		"spec.routes[].timeoutPolicy.idle", "spec.routes[].timeoutPolicy.idleConnection"),
 	group(served, "TestRetryPolicy; TestGolden; TestParityRoutes/retry counts", "spec.routes[].retryPolicy.count",
 		"spec.routes[].retryPolicy.perTryTimeout", "spec.routes[].retryPolicy.retryOn",
 		"spec.routes[].retryPolicy.retriableStatusCodes"),
-	group(served, "TestHealthCheckPolicy; TestGolden", "spec.routes[].healthCheckPolicy.path",
+	group(served, "TestHealthCheckPolicy; TestGolden; TestHealthCheckTakesEndpointsOut", "spec.routes[].healthCheckPolicy.path",
 		"spec.routes[].healthCheckPolicy.host", "spec.routes[].healthCheckPolicy.intervalSeconds",
 		"spec.routes[].healthCheckPolicy.timeoutSeconds", "spec.routes[].healthCheckPolicy.unhealthyThresholdCount",
 		"spec.routes[].healthCheckPolicy.healthyThresholdCount",
@@ -100,7 +100,7 @@ var fieldTable = slices.Concat(
 
 	group(served, "TestIncludes; TestRouting/include from another namespace", "spec.includes[].name", "spec.includes[].namespace"),
 	conditionFields("spec.includes[].conditions[]", "TestIncludes; TestConditions; TestRouting/include from another namespace"),
-	group(served, "TestOtherIngressClassIsIgnored; TestClassMatches", "spec.ingressClassName"),
+	group(served, "TestOtherIngressClassIsIgnored; TestClassMatches; TestIngressClasses", "spec.ingressClassName"),
 
 	group(served, "TestTLS; TestEveryStatusReason", "spec.delegations[].secretName", "spec.delegations[].targetNamespaces"),
 )
@@ -130,7 +130,7 @@ func serviceFields(prefix string) []apiField {
 		group(served, "TestServices; TestRouting/weighted split; TestRouting/missing service is 503, siblings still route",
 			prefix+".name", prefix+".port", prefix+".weight"),
 		group(served, "TestUpstreamProtocol; TestGolden", prefix+".protocol"),
-		group(served, "TestHealthCheckPolicy; TestGolden", prefix+".healthPort"),
+		group(served, "TestHealthCheckPolicy; TestGolden; TestHealthPort", prefix+".healthPort"),
 		group(served, "TestServices; TestMirrorPercent; TestGolden; TestParityRoutes/mirror honours weight", prefix+".mirror"),
 		headersFields(prefix+".requestHeadersPolicy", "TestHeadersPolicy; TestDynamicHeaders; TestRouting/header policies; TestParityRoutes/dynamic headers and host from a request header"),
 		headersFields(prefix+".responseHeadersPolicy", "TestHeadersPolicy; TestDynamicHeaders; TestRouting/header policies; TestParityRoutes/dynamic headers and host from a request header"),

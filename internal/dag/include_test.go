@@ -138,6 +138,58 @@ func TestIncludes(t *testing.T) {
 			routes:  []string{"prefix:/c -> default/kuard:8080"},
 			reasons: map[string][]string{"default/root": {"IncludeError/DuplicateMatchConditions"}},
 		},
+		// Contour: the same conditions on two includes make the root
+		// invalid whatever they include; the second include is dropped.
+		"two children with the same conditions": {
+			objs: objects(
+				withIncludes(root("default", "root", "example.com"), include("child", "", "/api"), include("other", "", "/api")),
+				child("default", "child", route("/", svcRef("kuard", 8080))),
+				child("default", "other", route("/v2", svcRef("kuard", 8080))),
+				kuard),
+			routes: []string{"prefix:/api -> default/kuard:8080"},
+			reasons: map[string][]string{
+				"default/root":  {"IncludeError/DuplicateMatchConditions"},
+				"default/child": {"valid"},
+				"default/other": {"orphaned"},
+			},
+		},
+		"same conditions with headers in another order": {
+			objs: objects(
+				withIncludes(root("default", "root", "example.com"),
+					contourv1.Include{Name: "child", Conditions: []contourv1.MatchCondition{{Prefix: "/api"},
+						{Header: &contourv1.HeaderMatchCondition{Name: "x-a", Present: true}}, {Header: &contourv1.HeaderMatchCondition{Name: "x-b", Exact: "1"}}}},
+					contourv1.Include{Name: "other", Conditions: []contourv1.MatchCondition{{Prefix: "/api"},
+						{Header: &contourv1.HeaderMatchCondition{Name: "x-b", Exact: "1"}}, {Header: &contourv1.HeaderMatchCondition{Name: "x-a", Present: true}}}},
+				),
+				child("default", "child", route("/", svcRef("kuard", 8080))),
+				child("default", "other", route("/v2", svcRef("kuard", 8080))),
+				kuard),
+			routes: []string{"prefix:/api header:x-a0= header:x-b1=1 -> default/kuard:8080"},
+			reasons: map[string][]string{
+				"default/root":  {"IncludeError/DuplicateMatchConditions"},
+				"default/other": {"orphaned"},
+			},
+		},
+		"different conditions are no duplicates": {
+			objs: objects(
+				withIncludes(root("default", "root", "example.com"), include("child", "", "/api"), include("other", "", "/web")),
+				child("default", "child", route("/", svcRef("kuard", 8080))),
+				child("default", "other", route("/", svcRef("kuard", 8080))),
+				kuard),
+			routes:  []string{"prefix:/api -> default/kuard:8080", "prefix:/web -> default/kuard:8080"},
+			reasons: map[string][]string{"default/root": {"valid"}},
+		},
+		// Contour's exception: includes matching everything are not
+		// compared (an empty condition list or a lone "/").
+		"several children with no conditions": {
+			objs: objects(
+				withIncludes(root("default", "root", "example.com"), include("child", "", ""), include("other", "", "/")),
+				child("default", "child", route("/a", svcRef("kuard", 8080))),
+				child("default", "other", route("/b", svcRef("kuard", 8080))),
+				kuard),
+			routes:  []string{"prefix:/a -> default/kuard:8080", "prefix:/b -> default/kuard:8080"},
+			reasons: map[string][]string{"default/root": {"valid"}, "default/other": {"valid"}},
+		},
 		"duplicate route across parent and child": {
 			objs: objects(
 				withIncludes(root("default", "root", "example.com", route("/c/x", svcRef("kuard", 8080))), include("child", "", "/c")),

@@ -295,8 +295,17 @@ type Cluster struct {
 	// LoadBalancer is one of the LB constants; empty means RoundRobin.
 	LoadBalancer string
 	HealthCheck  *HealthCheck
+	// HealthPort and HealthPortName are the Service port health checks go
+	// to, when a health check is set and it differs from Port; else 0 and
+	// "".
+	HealthPort     int32
+	HealthPortName string
+	// IdleTimeout closes upstream connections idle this long
+	// (timeoutPolicy.idleConnection); unset keeps Envoy's default.
+	IdleTimeout Timeout
 	// Endpoints are the ready endpoints of the Service port, from its
-	// EndpointSlices, sorted by Address then Port.
+	// EndpointSlices, sorted by Address then Port, each address and port
+	// once.
 	Endpoints []Endpoint
 }
 
@@ -304,6 +313,8 @@ type Cluster struct {
 type Endpoint struct {
 	Address string
 	Port    uint32
+	// HealthPort, when not 0, is where health checks go instead of Port.
+	HealthPort uint32
 }
 
 // HealthCheck is an active health check of a cluster's endpoints. Path is

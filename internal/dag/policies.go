@@ -55,12 +55,14 @@ func parseTimeout(s string) (Timeout, error) {
 	return Timeout{Duration: d}, nil
 }
 
-func timeoutPolicy(tp *contourv1.TimeoutPolicy) (TimeoutPolicy, *policyError) {
+// timeoutPolicy returns a route's timeouts and, apart, idleConnection,
+// which Envoy applies to the upstream cluster rather than to the route.
+func timeoutPolicy(tp *contourv1.TimeoutPolicy) (TimeoutPolicy, Timeout, *policyError) {
 	if tp == nil {
-		return TimeoutPolicy{}, nil
+		return TimeoutPolicy{}, Timeout{}, nil
 	}
-	bad := func(field, value string, err error) (TimeoutPolicy, *policyError) {
-		return TimeoutPolicy{}, &policyError{contourv1.ConditionTypeRouteError, contourv1.ReasonTimeoutPolicyNotValid,
+	bad := func(field, value string, err error) (TimeoutPolicy, Timeout, *policyError) {
+		return TimeoutPolicy{}, Timeout{}, &policyError{contourv1.ConditionTypeRouteError, contourv1.ReasonTimeoutPolicyNotValid,
 			fmt.Sprintf("timeoutPolicy.%s %q is not valid: %v", field, value, err)}
 	}
 	resp, err := parseTimeout(tp.Response)
@@ -71,10 +73,11 @@ func timeoutPolicy(tp *contourv1.TimeoutPolicy) (TimeoutPolicy, *policyError) {
 	if err != nil {
 		return bad("idle", tp.Idle, err)
 	}
-	if _, err := parseTimeout(tp.IdleConnection); err != nil {
+	idleConn, err := parseTimeout(tp.IdleConnection)
+	if err != nil {
 		return bad("idleConnection", tp.IdleConnection, err)
 	}
-	return TimeoutPolicy{Response: resp, Idle: idle}, nil
+	return TimeoutPolicy{Response: resp, Idle: idle}, idleConn, nil
 }
 
 // validRetryOn are the retry conditions Envoy understands.

@@ -85,7 +85,7 @@ func (b *rootBuild) template(key types.NamespacedName) *proxyTemplate {
 			t.routes = append(t.routes, rt)
 		}
 	}
-	seen := map[string]bool{}
+	seen := map[string]int{} // include conditions -> index of the first
 	for i, inc := range p.Spec.Includes {
 		ns := inc.Namespace
 		if ns == "" {
@@ -98,13 +98,13 @@ func (b *rootBuild) template(key types.NamespacedName) *proxyTemplate {
 			continue
 		}
 		it := includeTemplate{child: child, conds: conds}
-		dup := child.String() + "\x00" + matchKey(conds.path, conds.headers, conds.queries)
-		if seen[dup] {
+		if first, ok := seen[includeDupKey(child, conds)]; ok {
 			b.errorf(key, contourv1.ConditionTypeIncludeError, contourv1.ReasonDuplicateMatchConditions,
-				"includes[%d]: %s is already included with the same conditions", i, child)
+				"includes[%d] (%s): its conditions %s duplicate those of includes[%d] (%s)", i, child,
+				describeMatch(includePath(conds), conds.headers, conds.queries), first, p.Spec.Includes[first].Name)
 			continue
 		}
-		seen[dup] = true
+		seen[includeDupKey(child, conds)] = i
 		cp, ok := b.proxy(child)
 		switch {
 		case child == key:
@@ -154,7 +154,8 @@ func (b *rootBuild) routeTemplate(key types.NamespacedName, idx int, r *contourv
 	rt := routeTemplate{conds: conds, permitInsecure: r.PermitInsecure}
 	route := Route{Owner: key, Websocket: r.EnableWebsockets}
 	var perr *policyError
-	if route.Timeouts, perr = timeoutPolicy(r.TimeoutPolicy); perr != nil {
+	var idleConn Timeout
+	if route.Timeouts, idleConn, perr = timeoutPolicy(r.TimeoutPolicy); perr != nil {
 		return fail(perr.condType, perr.reason, "%s", perr.msg)
 	}
 	if route.Retry, perr = retryPolicy(r.RetryPolicy); perr != nil {
@@ -200,7 +201,7 @@ func (b *rootBuild) routeTemplate(key types.NamespacedName, idx int, r *contourv
 		b.warnf(key, contourv1.ConditionTypeSpecError, contourv1.ReasonIgnoredField, "routes[%d]: %s", idx, w)
 	}
 	route.HashPolicies = hashes
-	set := clusterSettings{lb: lb, hc: hc}
+	set := clusterSettings{lb: lb, hc: hc, idleConnection: idleConn}
 
 	mirrors := 0
 	for i, s := range r.Services {
@@ -456,4 +457,27 @@ func mergeQueries(a, b []QueryMatch) []QueryMatch {
 	out = append(append(out, a...), b...)
 	sortQueries(out)
 	return out
+}
+
+// includePath is the path condition of an include: a prefix, "/" when it
+// sets none.
+func includePath(conds matchConds) PathMatch {
+	if !conds.hasPath || conds.path.Value == "" {
+		return PathMatch{Kind: PathPrefix, Value: "/"}
+	}
+	return conds.path
+}
+
+// includeDupKey identifies an include's conditions: two includes of one
+// proxy with the same conditions are duplicates, whatever they include
+// (as in Contour). Includes that match everything (no conditions, or a
+// lone "/" prefix) may be several, as Contour allows, but not twice the
+// same child, whose routes would all collide.
+func includeDupKey(child types.NamespacedName, conds matchConds) string {
+	path := includePath(conds)
+	k := matchKey(path, conds.headers, conds.queries)
+	if path.Value == "/" && len(conds.headers) == 0 && len(conds.queries) == 0 {
+		k = child.String() + "\x00" + k
+	}
+	return k
 }

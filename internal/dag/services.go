@@ -28,6 +28,10 @@ var upstreamProtocolAnnotations = []string{
 type clusterSettings struct {
 	lb string
 	hc *HealthCheck
+	// idleConnection is timeoutPolicy.idleConnection: Envoy applies it to
+	// the cluster's upstream connections, so routes asking for different
+	// values need different clusters.
+	idleConnection Timeout
 }
 
 // svcError is a service reference that cannot be used.
@@ -43,6 +47,10 @@ func (b *rootBuild) cluster(ns string, s contourv1.Service, set clusterSettings)
 	if s.Name == "" {
 		return nil, &svcError{contourv1.ReasonServiceUnresolvedReference, "service name must not be empty"}
 	}
+	// Contour checks the range first, whether or not the Service exists.
+	if s.Port < 1 || s.Port > 65535 {
+		return nil, &svcError{contourv1.ReasonServicePortInvalid, fmt.Sprintf("port %d of service %q is not a valid port number", s.Port, key.String())}
+	}
 	// No Service name has a "/" (Kubernetes forbids it), so none is found:
 	// looking one up could only find an object that cannot exist, and
 	// would make cluster names ambiguous ("a" "b/c" against "a/b" "c").
@@ -53,18 +61,22 @@ func (b *rootBuild) cluster(ns string, s contourv1.Service, set clusterSettings)
 	if svc == nil {
 		return nil, &svcError{contourv1.ReasonServiceUnresolvedReference, fmt.Sprintf("service %q not found", key.String())}
 	}
-	if s.Port < 1 || s.Port > 65535 {
-		return nil, &svcError{contourv1.ReasonServicePortInvalid, fmt.Sprintf("port %d of service %q is not a valid port number", s.Port, key.String())}
-	}
-	var port *corev1.ServicePort
-	for i := range svc.Spec.Ports {
-		if int(svc.Spec.Ports[i].Port) == s.Port {
-			port = &svc.Spec.Ports[i]
-			break
-		}
-	}
+	// A port the Service does not define is an unresolved reference, as
+	// in Contour (people alert on the reason); the message says which.
+	port := servicePort(svc, s.Port)
 	if port == nil {
-		return nil, &svcError{contourv1.ReasonServicePortInvalid, fmt.Sprintf("port %d is not defined on service %q", s.Port, key.String())}
+		return nil, &svcError{contourv1.ReasonServiceUnresolvedReference, fmt.Sprintf("port %d is not defined on service %q", s.Port, key.String())}
+	}
+	// healthPort only matters with a health check (Contour ignores it
+	// otherwise); it must be a port of the same Service.
+	var health *corev1.ServicePort
+	if set.hc != nil && s.HealthPort != 0 && s.HealthPort != s.Port {
+		if s.HealthPort < 1 || s.HealthPort > 65535 {
+			return nil, &svcError{contourv1.ReasonServicePortInvalid, fmt.Sprintf("healthPort %d of service %q is not a valid port number", s.HealthPort, key.String())}
+		}
+		if health = servicePort(svc, s.HealthPort); health == nil {
+			return nil, &svcError{contourv1.ReasonServiceUnresolvedReference, fmt.Sprintf("healthPort %d is not defined on service %q", s.HealthPort, key.String())}
+		}
 	}
 
 	protocol := annotatedProtocol(svc, port)
@@ -84,6 +96,10 @@ func (b *rootBuild) cluster(ns string, s contourv1.Service, set clusterSettings)
 		Protocol:     protocol,
 		LoadBalancer: set.lb,
 		HealthCheck:  set.hc,
+		IdleTimeout:  set.idleConnection,
+	}
+	if health != nil {
+		c.HealthPort, c.HealthPortName = health.Port, health.Name
 	}
 	c.Name = key.Namespace + "/" + key.Name + "/" + strconv.Itoa(int(port.Port)) + "/" + b.bl.hashes.get(&c)
 	// Whether the cluster is made or shared, this root depends on the
@@ -112,7 +128,7 @@ func (bl *Builder) sharedCluster(c Cluster, sl []sliceRef) *Cluster {
 		return ce.c
 	}
 	made := c
-	made.Endpoints = bl.serviceEndpoints(c.Service, c.PortName, sl)
+	made.Endpoints = bl.serviceEndpoints(c.Service, c.PortName, c.HealthPortName, sl)
 	if ce == nil {
 		ce = &clusterEntry{}
 		bl.clusters[c.Name] = ce
@@ -131,6 +147,14 @@ func settingsHash(c *Cluster) string {
 	if hc := c.HealthCheck; hc != nil {
 		fmt.Fprintf(&sb, ";hc=%q,%q,%d,%d,%d,%d,%v", hc.Path, hc.Host, hc.Interval, hc.Timeout,
 			hc.UnhealthyThreshold, hc.HealthyThreshold, hc.ExpectedStatuses)
+	}
+	// Appended only when set, so that the names of clusters without them
+	// stay what they were.
+	if c.HealthPortName != "" || c.HealthPort != 0 {
+		fmt.Fprintf(&sb, ";healthport=%s,%d", c.HealthPortName, c.HealthPort)
+	}
+	if c.IdleTimeout.IsSet() {
+		fmt.Fprintf(&sb, ";idle=%d,%v", c.IdleTimeout.Duration, c.IdleTimeout.Infinite)
 	}
 	sum := sha256.Sum256([]byte(sb.String()))
 	return hex.EncodeToString(sum[:5])
@@ -151,10 +175,14 @@ type settingsKey struct {
 	interval, timeout      time.Duration
 	unhealthy, healthy     uint32
 	expected               string
+	healthPortName         string
+	healthPort             int32
+	idle                   Timeout
 }
 
 func (h *settingsHashes) get(c *Cluster) string {
-	k := settingsKey{portName: c.PortName, protocol: c.Protocol, lb: c.LoadBalancer}
+	k := settingsKey{portName: c.PortName, protocol: c.Protocol, lb: c.LoadBalancer,
+		healthPortName: c.HealthPortName, healthPort: c.HealthPort, idle: c.IdleTimeout}
 	if hc := c.HealthCheck; hc != nil {
 		k.hasHC, k.path, k.host = true, hc.Path, hc.Host
 		k.interval, k.timeout = hc.Interval, hc.Timeout
@@ -187,6 +215,16 @@ func (h *settingsHashes) rotate() {
 	}
 }
 
+// servicePort returns the port of svc numbered number, or nil.
+func servicePort(svc *corev1.Service, number int) *corev1.ServicePort {
+	for i := range svc.Spec.Ports {
+		if int(svc.Spec.Ports[i].Port) == number {
+			return &svc.Spec.Ports[i]
+		}
+	}
+	return nil
+}
+
 // annotatedProtocol reads the upstream protocol of port from the Service's
 // annotations, which list port names or numbers per protocol.
 func annotatedProtocol(svc *corev1.Service, port *corev1.ServicePort) string {
@@ -216,17 +254,23 @@ func annotatedProtocol(svc *corev1.Service, port *corev1.ServicePort) string {
 	return ProtocolHTTP1
 }
 
-// endpointsKey is a Service port, by name.
+// endpointsKey is a Service port, by name, with the port health checks
+// go to.
 type endpointsKey struct {
-	svc      types.NamespacedName
-	portName string
+	svc            types.NamespacedName
+	portName       string
+	healthPortName string
 }
 
 // serviceEndpoints returns the ready endpoints of the Service port named
 // portName, from the Service's EndpointSlices, deduplicated and sorted.
-// Within one Build, the result is shared by every cluster of that port.
-func (bl *Builder) serviceEndpoints(svc types.NamespacedName, portName string, sl []sliceRef) []Endpoint {
-	cacheKey := endpointsKey{svc, portName}
+// When healthPortName is not empty, each endpoint's HealthPort is the
+// number its slice gives that port (as Contour does, for the slice's
+// endpoints only: a slice without it leaves health checks on the serving
+// port). Within one Build, the result is shared by every cluster of that
+// port.
+func (bl *Builder) serviceEndpoints(svc types.NamespacedName, portName, healthPortName string, sl []sliceRef) []Endpoint {
+	cacheKey := endpointsKey{svc, portName, healthPortName}
 	if eps, ok := bl.endpoints[cacheKey]; ok {
 		return eps
 	}
@@ -235,6 +279,14 @@ func (bl *Builder) serviceEndpoints(svc types.NamespacedName, portName string, s
 		s := ref.s
 		if s.AddressType == discoveryv1.AddressTypeFQDN {
 			continue
+		}
+		var healthPort uint32
+		if healthPortName != "" {
+			for _, p := range s.Ports {
+				if p.Name != nil && *p.Name == healthPortName && p.Port != nil && *p.Port >= 1 && *p.Port <= 65535 {
+					healthPort = uint32(*p.Port)
+				}
+			}
 		}
 		for _, p := range s.Ports {
 			name := ""
@@ -252,7 +304,7 @@ func (bl *Builder) serviceEndpoints(svc types.NamespacedName, portName string, s
 					if addr == "" {
 						continue
 					}
-					eps = append(eps, Endpoint{Address: addr, Port: uint32(*p.Port)})
+					eps = append(eps, Endpoint{Address: addr, Port: uint32(*p.Port), HealthPort: healthPort})
 				}
 			}
 		}
@@ -261,9 +313,14 @@ func (bl *Builder) serviceEndpoints(svc types.NamespacedName, portName string, s
 		if c := strings.Compare(a.Address, b.Address); c != 0 {
 			return c
 		}
-		return int(a.Port) - int(b.Port)
+		if c := int(a.Port) - int(b.Port); c != 0 {
+			return c
+		}
+		return int(a.HealthPort) - int(b.HealthPort)
 	})
-	eps = slices.Compact(eps)
+	// One address and port is one endpoint, even when two slices give it
+	// different health ports (the lowest is kept).
+	eps = slices.CompactFunc(eps, func(a, b Endpoint) bool { return a.Address == b.Address && a.Port == b.Port })
 	if bl.endpoints == nil {
 		bl.endpoints = map[endpointsKey][]Endpoint{}
 	}

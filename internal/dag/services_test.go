@@ -3,6 +3,9 @@ package dag
 import (
 	"strings"
 	"testing"
+	"time"
+
+	discoveryv1 "k8s.io/api/discovery/v1"
 
 	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
 )
@@ -20,8 +23,15 @@ func TestServices(t *testing.T) {
 			want:    []string{"prefix:/missing -> 503", "prefix:/ -> default/kuard:8080"},
 			reasons: []string{"ServiceError/ServiceUnresolvedReference"},
 		},
+		// Contour: a port the Service lacks is an unresolved reference;
+		// ServicePortInvalid is for numbers outside 1-65535.
 		"port not on service": {
 			routes:  []contourv1.Route{route("/", svcRef("kuard", 9999))},
+			want:    []string{"prefix:/ -> 503"},
+			reasons: []string{"ServiceError/ServiceUnresolvedReference"},
+		},
+		"port out of range on a missing service": {
+			routes:  []contourv1.Route{route("/", svcRef("missing", 0))},
 			want:    []string{"prefix:/ -> 503"},
 			reasons: []string{"ServiceError/ServicePortInvalid"},
 		},
@@ -82,8 +92,8 @@ func TestServiceErrorMessage(t *testing.T) {
 	d := Build(objects(root("default", "a", "example.com", route("/", svcRef("kuard", 8080)), route("/x", svcRef("kuard", 81))),
 		service("default", "kuard", 80)), Config{})
 	diff(t, []Condition{
-		{Type: "ServiceError", Reason: "ServicePortInvalid", Message: `routes[0]: port 8080 is not defined on service "default/kuard"`},
-		{Type: "ServiceError", Reason: "ServicePortInvalid", Message: `routes[1]: port 81 is not defined on service "default/kuard"`},
+		{Type: "ServiceError", Reason: "ServiceUnresolvedReference", Message: `routes[0]: port 8080 is not defined on service "default/kuard"`},
+		{Type: "ServiceError", Reason: "ServiceUnresolvedReference", Message: `routes[1]: port 81 is not defined on service "default/kuard"`},
 	}, d.Statuses[nn("default", "a")].Errors)
 
 	d = Build(objects(root("default", "a", "example.com", route("/", svcRef("nope", 80)))), Config{})
@@ -135,8 +145,8 @@ func TestClusters(t *testing.T) {
 	if byPrefix["/"] == byPrefix["/lb"] || byPrefix["/lb"].LoadBalancer != LBRandom {
 		t.Errorf("load balancer strategy did not make a distinct cluster: %+v", byPrefix["/lb"])
 	}
-	diff(t, []Endpoint{{"10.0.0.1", 8080}, {"10.0.0.2", 8080}, {"10.0.0.3", 8080}}, byPrefix["/"].Endpoints)
-	diff(t, []Endpoint{{"10.0.0.1", 8443}}, byPrefix["/tls"].Endpoints)
+	diff(t, []Endpoint{{Address: "10.0.0.1", Port: 8080}, {Address: "10.0.0.2", Port: 8080}, {Address: "10.0.0.3", Port: 8080}}, byPrefix["/"].Endpoints)
+	diff(t, []Endpoint{{Address: "10.0.0.1", Port: 8443}}, byPrefix["/tls"].Endpoints)
 	diff(t, "p443", byPrefix["/tls"].PortName)
 
 	// Names are stable across builds.
@@ -184,5 +194,82 @@ func TestEndpointReadiness(t *testing.T) {
 		discoveryEndpoint("10.0.0.3", &notReady),
 	)
 	d := Build(objects(root("default", "a", "example.com", route("/", svcRef("kuard", 8080))), service("default", "kuard", 8080), s), Config{})
-	diff(t, []Endpoint{{"10.0.0.1", 8080}, {"10.0.0.2", 8080}}, d.Clusters[0].Endpoints)
+	diff(t, []Endpoint{{Address: "10.0.0.1", Port: 8080}, {Address: "10.0.0.2", Port: 8080}}, d.Clusters[0].Endpoints)
+}
+
+// healthPort sends health checks to another port of the Service: each
+// endpoint carries the number its EndpointSlice gives that port, as
+// Contour does. It is ignored without a health check, and must be a port
+// of the Service.
+func TestHealthPort(t *testing.T) {
+	svc := service("default", "web", 80, 81) // ports p80 and p81
+	slice := endpointSlice("default", "web-1", "web", "p80", 8080, "10.0.0.1", "10.0.0.2")
+	p81, n81 := "p81", int32(8081)
+	slice.Ports = append(slice.Ports, discoveryv1.EndpointPort{Name: &p81, Port: &n81})
+	hc := &contourv1.HTTPHealthCheckPolicy{Path: "/healthz"}
+	withHC := func(prefix string, s contourv1.Service, hc *contourv1.HTTPHealthCheckPolicy) contourv1.Route {
+		r := route(prefix, s)
+		r.HealthCheckPolicy = hc
+		return r
+	}
+	d := Build(objects(root("default", "a", "example.com",
+		withHC("/", contourv1.Service{Name: "web", Port: 80, HealthPort: 81}, hc),
+		withHC("/same", contourv1.Service{Name: "web", Port: 80, HealthPort: 80}, hc),
+		withHC("/nohc", contourv1.Service{Name: "web", Port: 80, HealthPort: 81}, nil),
+	), svc, slice), Config{})
+	diff(t, []string{"valid"}, reasons(d, nn("default", "a")))
+	byPrefix := map[string]*Cluster{}
+	for _, r := range d.HTTP[0].Routes {
+		byPrefix[r.PathMatch.Value] = r.Clusters[0].Cluster
+	}
+	c := byPrefix["/"]
+	diff(t, []any{int32(81), "p81"}, []any{c.HealthPort, c.HealthPortName})
+	diff(t, []Endpoint{{Address: "10.0.0.1", Port: 8080, HealthPort: 8081}, {Address: "10.0.0.2", Port: 8080, HealthPort: 8081}}, c.Endpoints)
+	if same := byPrefix["/same"]; same == c || same.HealthPort != 0 || same.Endpoints[0].HealthPort != 0 {
+		t.Errorf("healthPort equal to port: %+v", same)
+	}
+	if nohc := byPrefix["/nohc"]; nohc.HealthPort != 0 || nohc.HealthCheck != nil || nohc.Endpoints[0].HealthPort != 0 {
+		t.Errorf("healthPort without a health check was used: %+v", nohc)
+	}
+
+	d = Build(objects(root("default", "a", "example.com",
+		withHC("/", contourv1.Service{Name: "web", Port: 80, HealthPort: 9999}, hc)), svc, slice), Config{})
+	diff(t, []string{"prefix:/ -> 503"}, httpRoutes(d, "example.com"))
+	diff(t, []Condition{{Type: "ServiceError", Reason: "ServiceUnresolvedReference",
+		Message: `routes[0]: healthPort 9999 is not defined on service "default/web"`}}, d.Statuses[nn("default", "a")].Errors)
+}
+
+// timeoutPolicy.idleConnection is a cluster setting: routes asking for
+// different values get distinct clusters, equal values share one.
+func TestIdleConnectionTimeout(t *testing.T) {
+	withIdle := func(prefix, idle string) contourv1.Route {
+		r := route(prefix, svcRef("kuard", 8080))
+		r.TimeoutPolicy = &contourv1.TimeoutPolicy{IdleConnection: idle}
+		return r
+	}
+	d := Build(objects(root("default", "a", "example.com",
+		route("/", svcRef("kuard", 8080)),
+		withIdle("/ten", "10s"), withIdle("/ten-again", "10s"), withIdle("/never", "infinity"),
+	), service("default", "kuard", 8080)), Config{})
+	diff(t, []string{"valid"}, reasons(d, nn("default", "a")))
+	byPrefix := map[string]*Cluster{}
+	for _, r := range d.HTTP[0].Routes {
+		byPrefix[r.PathMatch.Value] = r.Clusters[0].Cluster
+	}
+	diff(t, Timeout{}, byPrefix["/"].IdleTimeout)
+	diff(t, Timeout{Duration: 10 * time.Second}, byPrefix["/ten"].IdleTimeout)
+	diff(t, Timeout{Infinite: true}, byPrefix["/never"].IdleTimeout)
+	if byPrefix["/ten"] != byPrefix["/ten-again"] {
+		t.Errorf("equal idle timeouts did not share a cluster")
+	}
+	names := map[string]bool{}
+	for _, p := range []string{"/", "/ten", "/never"} {
+		names[byPrefix[p].Name] = true
+	}
+	if len(names) != 3 {
+		t.Errorf("different idle timeouts share cluster names: %v", names)
+	}
+
+	d = Build(objects(root("default", "a", "example.com", withIdle("/", "soon")), service("default", "kuard", 8080)), Config{})
+	diff(t, []string{"RouteError/TimeoutPolicyNotValid"}, reasons(d, nn("default", "a")))
 }

@@ -234,3 +234,48 @@ func TestTCPProxy(t *testing.T) {
 		})
 	}
 }
+
+// Routes next to a tcpproxy are served on the HTTP listener, as Contour
+// does: permitInsecure routes go to their services, the others redirect to
+// HTTPS, which is the tcpproxy's (the HTTPS vhost has no routes). Their
+// includes are followed, so children are not orphaned.
+func TestRoutesNextToTCPProxy(t *testing.T) {
+	db := service("default", "db", 5432)
+	web := service("default", "web", 80)
+	open := route("/open", svcRef("web", 80))
+	open.PermitInsecure = true
+	for name, tls := range map[string]*contourv1.TLS{
+		"passthrough": {Passthrough: true},
+		"terminated":  {SecretName: "cert"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			p := withIncludes(root("default", "a", "db.example.com", open, route("/", svcRef("web", 80))), include("b", "", "/child"))
+			p.Spec.VirtualHost.TLS = tls
+			p.Spec.TCPProxy = &contourv1.TCPProxy{Services: []contourv1.Service{svcRef("db", 5432)}}
+			c := child("default", "b", route("/", svcRef("web", 80)))
+			d := Build(objects(db, web, p, c, tlsSecret(t, "default", "cert")), Config{})
+			diff(t, []string{"valid"}, reasons(d, nn("default", "a")))
+			diff(t, []string{"valid"}, reasons(d, nn("default", "b")))
+			diff(t, []string{
+				"prefix:/child -> redirect https 301",
+				"prefix:/open -> default/web:80",
+				"prefix:/ -> redirect https 301",
+			}, httpRoutes(d, "db.example.com"))
+			svh := secureVhost(d, "db.example.com")
+			if svh == nil || svh.TCPProxy == nil || len(svh.Routes) != 0 {
+				t.Fatalf("HTTPS vhost is not the tcpproxy alone: %+v", svh)
+			}
+			diff(t, "default/db", svh.TCPProxy.Clusters[0].Cluster.Service.String())
+		})
+	}
+
+	// A route's error is the root's, as for any root; the tcpproxy stays.
+	p := root("default", "a", "db.example.com", route("/", svcRef("missing", 80)))
+	p.Spec.VirtualHost.TLS = &contourv1.TLS{Passthrough: true}
+	p.Spec.TCPProxy = &contourv1.TCPProxy{Services: []contourv1.Service{svcRef("db", 5432)}}
+	d := Build(objects(db, p), Config{})
+	diff(t, []string{"ServiceError/ServiceUnresolvedReference"}, reasons(d, nn("default", "a")))
+	if svh := secureVhost(d, "db.example.com"); svh == nil || svh.TCPProxy == nil {
+		t.Errorf("the tcpproxy is not served: %+v", svh)
+	}
+}

@@ -10,8 +10,9 @@ import (
 )
 
 // buildVhost builds the virtual host(s) of root key for fqdn. A root with
-// an invalid TLS or tcpproxy stanza serves nothing at all (as in Contour);
-// its includes are still followed so its children get a status.
+// an invalid TLS stanza serves nothing at all (as in Contour); its
+// includes are still followed so its children get a status. A root with a
+// tcpproxy serves its routes, if any, on the HTTP listener only.
 func (b *rootBuild) buildVhost(key types.NamespacedName, fqdn string) {
 	p, _ := b.proxy(key)
 	b.reach(key)
@@ -44,7 +45,8 @@ func (b *rootBuild) buildVhost(key types.NamespacedName, fqdn string) {
 		}
 		svh.TCPProxy = tp
 		b.https = svh
-		return
+		// Routes next to a tcpproxy are served on the HTTP listener only
+		// (as in Contour): TLS on this fqdn is the tcpproxy's.
 	}
 
 	w := &walk{
@@ -57,7 +59,8 @@ func (b *rootBuild) buildVhost(key types.NamespacedName, fqdn string) {
 	b.addExtra(w)
 	if len(w.closures) > 0 {
 		b.refuseClosedVhost(key, fqdn, w.closures)
-		served = false
+		b.https = nil // a tcpproxy beside the routes too: the whole host
+		return
 	}
 	if !served || len(w.entries) == 0 {
 		return
@@ -71,9 +74,11 @@ func (b *rootBuild) buildVhost(key types.NamespacedName, fqdn string) {
 		b.http = &VirtualHost{Name: fqdn, Routes: routes, IPFilter: filter}
 		return
 	}
-	svh.Routes = routes
-	svh.IPFilter = filter
-	b.https = svh
+	if svh.TCPProxy == nil {
+		svh.Routes = routes
+		svh.IPFilter = filter
+		b.https = svh
+	}
 
 	insecure := make([]*Route, len(w.entries))
 	for i, e := range w.entries {

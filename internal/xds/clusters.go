@@ -56,21 +56,14 @@ func envoyCluster(c *dag.Cluster) *cluster.Cluster {
 		},
 		ConnectTimeout: duration(connectTimeout),
 		LbPolicy:       lbPolicy(c.LoadBalancer),
+		// Panic mode off, as Contour has it: with Envoy's default of 50%,
+		// once fewer than half the endpoints pass their health checks
+		// Envoy would send traffic to all of them, the failing ones too.
+		// Off, failing endpoints get nothing, and a route whose endpoints
+		// all fail answers 503.
+		CommonLbConfig: &cluster.Cluster_CommonLbConfig{HealthyPanicThreshold: &envoytype.Percent{Value: 0}},
 	}
-	switch c.Protocol {
-	case dag.ProtocolH2, dag.ProtocolH2C:
-		out.TypedExtensionProtocolOptions = map[string]*anypb.Any{
-			httpProtocolOptionsKey: toAny(&upstreamhttp.HttpProtocolOptions{
-				UpstreamProtocolOptions: &upstreamhttp.HttpProtocolOptions_ExplicitHttpConfig_{
-					ExplicitHttpConfig: &upstreamhttp.HttpProtocolOptions_ExplicitHttpConfig{
-						ProtocolConfig: &upstreamhttp.HttpProtocolOptions_ExplicitHttpConfig_Http2ProtocolOptions{
-							Http2ProtocolOptions: &core.Http2ProtocolOptions{},
-						},
-					},
-				},
-			}),
-		}
-	}
+	out.TypedExtensionProtocolOptions = protocolOptions(c)
 	switch c.Protocol {
 	case dag.ProtocolH2, dag.ProtocolTLS:
 		// No SNI and no certificate validation: the model asks for neither.
@@ -85,8 +78,36 @@ func envoyCluster(c *dag.Cluster) *cluster.Cluster {
 	}
 	if c.HealthCheck != nil {
 		out.HealthChecks = []*core.HealthCheck{healthCheck(c.HealthCheck, c.Protocol)}
+		// An endpoint removed from EDS goes at once, even while its
+		// health checks still pass (as in Contour).
+		out.IgnoreHealthOnHostRemoval = true
 	}
 	return out
+}
+
+// protocolOptions are the upstream HTTP options: HTTP/2 for h2 and h2c,
+// and the idle timeout of upstream connections
+// (timeoutPolicy.idleConnection), with HTTP/1.1 stated explicitly then as
+// Envoy requires a protocol with them. nil keeps Envoy's defaults.
+func protocolOptions(c *dag.Cluster) map[string]*anypb.Any {
+	h2 := c.Protocol == dag.ProtocolH2 || c.Protocol == dag.ProtocolH2C
+	if !h2 && !c.IdleTimeout.IsSet() {
+		return nil
+	}
+	opts := &upstreamhttp.HttpProtocolOptions{}
+	explicit := &upstreamhttp.HttpProtocolOptions_ExplicitHttpConfig{
+		ProtocolConfig: &upstreamhttp.HttpProtocolOptions_ExplicitHttpConfig_HttpProtocolOptions{},
+	}
+	if h2 {
+		explicit.ProtocolConfig = &upstreamhttp.HttpProtocolOptions_ExplicitHttpConfig_Http2ProtocolOptions{
+			Http2ProtocolOptions: &core.Http2ProtocolOptions{},
+		}
+	}
+	opts.UpstreamProtocolOptions = &upstreamhttp.HttpProtocolOptions_ExplicitHttpConfig_{ExplicitHttpConfig: explicit}
+	if c.IdleTimeout.IsSet() {
+		opts.CommonHttpProtocolOptions = &core.HttpProtocolOptions{IdleTimeout: timeout(c.IdleTimeout)}
+	}
+	return map[string]*anypb.Any{httpProtocolOptionsKey: toAny(opts)}
 }
 
 func lbPolicy(lb string) cluster.Cluster_LbPolicy {

@@ -34,6 +34,9 @@ func upstream(ns, svc string, port int32, opts ...func(*dag.Cluster)) *dag.Clust
 func settingsKey(c *dag.Cluster) string {
 	h := fnv.New32a()
 	fmt.Fprintf(h, "%s|%s|%v", c.Protocol, c.LoadBalancer, c.HealthCheck)
+	if c.HealthPort != 0 || c.IdleTimeout.IsSet() {
+		fmt.Fprintf(h, "|%d|%v", c.HealthPort, c.IdleTimeout)
+	}
 	return fmt.Sprintf("%08x", h.Sum32())
 }
 
@@ -41,6 +44,18 @@ func protocol(p string) func(*dag.Cluster)    { return func(c *dag.Cluster) { c.
 func lb(l string) func(*dag.Cluster)          { return func(c *dag.Cluster) { c.LoadBalancer = l } }
 func noEndpoints() func(*dag.Cluster)         { return func(c *dag.Cluster) { c.Endpoints = nil } }
 func hc(h dag.HealthCheck) func(*dag.Cluster) { return func(c *dag.Cluster) { c.HealthCheck = &h } }
+func idle(t dag.Timeout) func(*dag.Cluster)   { return func(c *dag.Cluster) { c.IdleTimeout = t } }
+
+// healthPort sends health checks to the Service port named name, number
+// port, which the endpoints serve on target.
+func healthPort(name string, port int32, target uint32) func(*dag.Cluster) {
+	return func(c *dag.Cluster) {
+		c.HealthPort, c.HealthPortName = port, name
+		for i := range c.Endpoints {
+			c.Endpoints[i].HealthPort = target
+		}
+	}
+}
 
 // prefix is a route on a path prefix; opts set its action and policies.
 func prefix(prefix string, opts ...func(*dag.Route)) *dag.Route {
@@ -262,6 +277,14 @@ func fixtures() map[string]*dag.DAG {
 			tcpHost("tcp.example.com", secure, weight(kuard, 3), weight(kuard2, 1), weight(kuard3, 0)),
 		),
 
+		// Routes next to a tcpproxy: on the HTTP listener only.
+		"tcpproxy-with-routes": build(hosts(vhost("tcp.example.com",
+			prefix("/open", to(kuard2)),
+			prefix("/", redirectTo(dag.Redirect{Scheme: "https", StatusCode: 301})),
+		)),
+			tcpHost("tcp.example.com", secure, weight(kuard, 0)),
+		),
+
 		"direct-response": build(hosts(vhost("example.com",
 			prefix("/missing-include", direct(502, "")),
 			prefix("/", direct(503, "")),
@@ -339,6 +362,14 @@ func fixtures() map[string]*dag.DAG {
 			})))),
 			prefix("/h2", to(upstream("default", "grpc", 9000, protocol(dag.ProtocolH2C), hc(dag.HealthCheck{Path: "/ready"})))),
 			prefix("/tcp", to(upstream("default", "db", 5432, hc(dag.HealthCheck{})))),
+			prefix("/healthport", to(upstream("default", "web", 80, hc(dag.HealthCheck{Path: "/healthz"}), healthPort("health", 81, 8081)))),
+		))),
+
+		"idle-connection": build(hosts(vhost("example.com",
+			prefix("/ten", to(upstream("default", "web", 80, idle(dag.Timeout{Duration: 10 * time.Second})))),
+			prefix("/never", to(upstream("default", "web", 80, idle(dag.Timeout{Infinite: true})))),
+			prefix("/h2c", to(upstream("default", "grpc", 9000, protocol(dag.ProtocolH2C), idle(dag.Timeout{Duration: time.Minute})))),
+			prefix("/", to(upstream("default", "web", 80))),
 		))),
 
 		// A virtual host that admits two ranges (one by the address

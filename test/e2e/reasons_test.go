@@ -187,6 +187,33 @@ spec:
 `,
 		proxy: "root", reason: contourv1.ReasonDuplicateMatchConditions, typ: contourv1.ConditionTypeIncludeError,
 	},
+	// Contour's rule: two includes with the same conditions, whatever
+	// they include.
+	"DuplicateMatchConditions/include of two children": {
+		manifest: `
+apiVersion: projectcontour.io/v1
+kind: HTTPProxy
+metadata: {name: root}
+spec:
+  virtualhost: {fqdn: dupchildren.reasons.example.com}
+  includes:
+  - {name: blog, conditions: [{prefix: /api}]}
+  - {name: shop, conditions: [{prefix: /api}]}
+---
+apiVersion: projectcontour.io/v1
+kind: HTTPProxy
+metadata: {name: blog}
+spec:
+  routes: [{services: [{name: web, port: 80}]}]
+---
+apiVersion: projectcontour.io/v1
+kind: HTTPProxy
+metadata: {name: shop}
+spec:
+  routes: [{services: [{name: web, port: 80}]}]
+`,
+		proxy: "root", reason: contourv1.ReasonDuplicateMatchConditions, typ: contourv1.ConditionTypeIncludeError,
+	},
 	// Ours beyond Contour: two routes of one virtual host with the same
 	// match.
 	"DuplicateMatchConditions/route": {
@@ -252,10 +279,10 @@ spec:
 `,
 		proxy: "ghost", reason: contourv1.ReasonServiceUnresolvedReference, typ: contourv1.ConditionTypeServiceError,
 	},
-	// The Service exists but has no port 8080. (Contour reports this as
+	// The Service exists but has no port 8080: Contour reports this as
 	// ServiceUnresolvedReference and keeps ServicePortInvalid for ports
-	// outside 1-65535, which the schema refuses: see the next case.)
-	"ServicePortInvalid": {
+	// outside 1-65535, which the schema refuses (see the next case).
+	"ServiceUnresolvedReference/port not defined": {
 		manifest: `
 apiVersion: projectcontour.io/v1
 kind: HTTPProxy
@@ -264,7 +291,7 @@ spec:
   virtualhost: {fqdn: port.reasons.example.com}
   routes: [{services: [{name: web, port: 8080}]}]
 `,
-		proxy: "wrong-port", reason: contourv1.ReasonServicePortInvalid, typ: contourv1.ConditionTypeServiceError,
+		proxy: "wrong-port", reason: contourv1.ReasonServiceUnresolvedReference, typ: contourv1.ConditionTypeServiceError,
 	},
 	// The schema's port range refuses port 0.
 	"ServicePortInvalid/out of range": {

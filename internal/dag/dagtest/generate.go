@@ -40,6 +40,7 @@ func generated(data []byte) *dag.Objects {
 		endpointSlice("a", "svc0-1", "svc0", "p80", 8080, "10.0.0.1", "!10.0.0.2"),
 		endpointSlice("a", "svc0-2", "svc0", "p81", 8081, "10.0.0.1"),
 		endpointSlice("a", "svc1-1", "svc1", "", 80, "10.0.1.1", "10.0.1.1"),
+		withPort(endpointSlice("a", "svc0-3", "svc0", "p80", 8090, "10.0.0.3"), "p81", 8091),
 	} {
 		objs.EndpointSlices[nn(s.Namespace, s.Name)] = s
 	}
@@ -111,6 +112,8 @@ func genProxy(r *byteReader) *contourv1.HTTPProxy {
 				Port:   pick(r, 80, 81, 0, 70000),
 				Weight: int64(r.next() % 3),
 				Mirror: r.next()%5 == 0,
+				// healthPort counts only with a health check.
+				HealthPort: pick(r, 0, 0, 81, 99),
 			})
 		}
 		switch r.next() % 8 {
@@ -121,7 +124,7 @@ func genProxy(r *byteReader) *contourv1.HTTPProxy {
 		case 3:
 			rt.LoadBalancerPolicy = &contourv1.LoadBalancerPolicy{Strategy: pick(r, "Cookie", "Random", "RequestHash")}
 		case 4:
-			rt.TimeoutPolicy = &contourv1.TimeoutPolicy{Response: pick(r, "1s", "infinity", "x")}
+			rt.TimeoutPolicy = &contourv1.TimeoutPolicy{Response: pick(r, "1s", "infinity", "x"), IdleConnection: pick(r, "", "2s", "infinity", "y")}
 		case 5:
 			rt.HealthCheckPolicy = &contourv1.HTTPHealthCheckPolicy{Path: pick(r, "/hc", "")}
 		case 6:
@@ -160,6 +163,12 @@ func service(ns, name string, ports ...int32) *corev1.Service {
 		}
 		s.Spec.Ports = append(s.Spec.Ports, sp)
 	}
+	return s
+}
+
+// withPort adds a port to an EndpointSlice.
+func withPort(s *discoveryv1.EndpointSlice, name string, port int32) *discoveryv1.EndpointSlice {
+	s.Ports = append(s.Ports, discoveryv1.EndpointPort{Name: &name, Port: &port})
 	return s
 }
 

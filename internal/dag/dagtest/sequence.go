@@ -253,10 +253,17 @@ func changeProxy(r *byteReader, o *dag.Objects, k types.NamespacedName) *contour
 	case 6:
 		p.Spec.Routes = nil
 	case 7:
-		p.Spec.Routes = append(p.Spec.Routes, contourv1.Route{
+		rt := contourv1.Route{
 			Conditions: []contourv1.MatchCondition{{Prefix: pick(r, "/r", "/", "/s")}},
-			Services:   []contourv1.Service{{Name: pickService(r, o, k.Namespace), Port: pick(r, 80, 81, 8080, 5432)}},
-		})
+			Services:   []contourv1.Service{{Name: pickService(r, o, k.Namespace), Port: pick(r, 80, 81, 8080, 5432), HealthPort: pick(r, 0, 81, 8080)}},
+		}
+		switch r.next() % 3 {
+		case 1:
+			rt.HealthCheckPolicy = &contourv1.HTTPHealthCheckPolicy{Path: "/hc"}
+		case 2:
+			rt.TimeoutPolicy = &contourv1.TimeoutPolicy{IdleConnection: pick(r, "1s", "infinity")}
+		}
+		p.Spec.Routes = append(p.Spec.Routes, rt)
 	case 8:
 		switch r.next() % 3 {
 		case 0:
