@@ -25,6 +25,9 @@ func (b *rootBuild) buildVhost(key types.NamespacedName, fqdn string) {
 		served = false
 	}
 
+	providers, jwt, jwtOK := b.jwtProviders(key, vh)
+	served = served && jwtOK
+
 	var svh *SecureVirtualHost
 	if tls != nil {
 		var ok bool
@@ -52,11 +55,15 @@ func (b *rootBuild) buildVhost(key types.NamespacedName, fqdn string) {
 		seen:   map[string]bool{},
 		budget: maxIncludeVisits,
 		onPath: map[types.NamespacedName]bool{},
+		jwt:    jwt,
 	}
 	b.walkProxy(w, key, "", nil, nil)
 	b.addExtra(w)
 	if len(w.closures) > 0 {
 		b.refuseClosedVhost(key, fqdn, w.closures)
+		served = false
+	}
+	if jwtOK && !b.checkJWTRoutes(key, fqdn, jwt) {
 		served = false
 	}
 	if !served || len(w.entries) == 0 {
@@ -73,11 +80,14 @@ func (b *rootBuild) buildVhost(key types.NamespacedName, fqdn string) {
 	}
 	svh.Routes = routes
 	svh.IPFilter = filter
+	svh.JWTProviders = providers
 	b.https = svh
 
 	insecure := make([]*Route, len(w.entries))
 	for i, e := range w.entries {
-		if e.permitInsecure {
+		// Plain HTTP has no token verification: a route requiring a
+		// token redirects to HTTPS even when it permits insecure requests.
+		if e.permitInsecure && e.route.JWTProvider == "" {
 			insecure[i] = e.route
 			continue
 		}
