@@ -150,7 +150,7 @@ func ipFilterFields(prefix string) []apiField {
 func jwtProviderFields() []apiField {
 	const p = "spec.virtualhost.jwtProviders[]"
 	return slices.Concat(
-		group(served, "TestJWTProviders; TestGolden; TestJWT/valid token is forwarded; TestJWT/no token is 401; TestJWT/expired token is 401; TestJWT/wrong issuer is 401; TestJWT/wrong audience is 401",
+		group(served, "TestJWTProviders; TestGolden; TestJWT/valid token is forwarded; TestJWT/no token is 401; TestJWT/expired token is 401; TestJWT/wrong issuer is 401; TestJWT/wrong audience is 403",
 			p+".name", p+".default", p+".issuer", p+".audiences", p+".forwardJWT"),
 		group(served, "TestJWTProviders; TestGolden; TestJWT/valid token is forwarded; TestJWT/unparsable JWKS URI invalidates only its proxy",
 			p+".remoteJWKS.uri", p+".remoteJWKS.timeout", p+".remoteJWKS.cacheDuration", p+".remoteJWKS.dnsLookupFamily"),

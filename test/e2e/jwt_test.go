@@ -228,6 +228,19 @@ spec:
       remoteJWKS: {uri: "http://jwks.example.com:port/keys"}
   routes:
   - services: [{name: web, port: 80}]
+---
+apiVersion: projectcontour.io/v1
+kind: HTTPProxy
+metadata: {name: plain}
+spec:
+  virtualhost:
+    fqdn: plain.example.com
+    jwtProviders:
+    - name: idp
+      default: true
+      remoteJWKS: {uri: "%[3]s/keys"}
+  routes:
+  - services: [{name: web, port: 80}]
 `, iss, aud, plainURL, httpsURL, s.net.IP()))
 
 	// get sends GET https://host/path with header through Envoy and
@@ -273,8 +286,11 @@ spec:
 	t.Run("wrong issuer is 401", func(t *testing.T) {
 		eventually(t, "a token of another issuer", get("jwt.example.com", "/orders", bearer(idp.token(t, claims("https://evil.example.com", aud))), 401))
 	})
-	t.Run("wrong audience is 401", func(t *testing.T) {
-		eventually(t, "a token for another audience", get("jwt.example.com", "/orders", bearer(idp.token(t, claims(iss, "billing"))), 401))
+	// Envoy (and so Contour) answers a well-signed token for another
+	// audience 403 Forbidden ("Audiences in Jwt are not allowed"): the
+	// client is known, just not allowed here.
+	t.Run("wrong audience is 403", func(t *testing.T) {
+		eventually(t, "a token for another audience", get("jwt.example.com", "/orders", bearer(idp.token(t, claims(iss, "billing"))), 403))
 	})
 	t.Run("unknown signing key is 401", func(t *testing.T) {
 		eventually(t, "a token signed by a key not in the set", get("jwt.example.com", "/orders", bearer(other.token(t, claims(iss, aud))), 401))
@@ -315,5 +331,9 @@ spec:
 			return nil
 		})
 		eventually(t, "other hosts are served", get("jwt.example.com", "/orders", bearer(valid), 200))
+	})
+	t.Run("providers without TLS are not permitted", func(t *testing.T) {
+		eventually(t, "the proxy is invalid", proxyError(ns, "plain", "JWTVerificationNotPermitted", "terminates TLS"))
+		eventually(t, "its host is not served over plain HTTP", s.expect(t, "plain.example.com", "/", 404, ""))
 	})
 }
