@@ -143,7 +143,7 @@ func TestJWT(t *testing.T) {
 	ca := newTestCA(t)
 	ns := kube.NewNamespace(t)
 	s.service(t, ns, "web", "echo-a")
-	for _, host := range []string{"jwt.example.com", "local.example.com", "verified.example.com", "broken.example.com"} {
+	for _, host := range []string{"jwt.example.com", "local.example.com", "verified.example.com", "misverified.example.com", "broken.example.com"} {
 		cert, key := ca.issue(t, host)
 		tlsSecret(t, ns, strings.SplitN(host, ".", 2)[0]+"-cert", cert, key)
 	}
@@ -212,6 +212,22 @@ spec:
       remoteJWKS:
         uri: %[4]s/keys
         validation: {caSecret: jwks-ca, subjectName: "%[5]s"}
+  routes:
+  - services: [{name: web, port: 80}]
+---
+apiVersion: projectcontour.io/v1
+kind: HTTPProxy
+metadata: {name: misverified}
+spec:
+  virtualhost:
+    fqdn: misverified.example.com
+    tls: {secretName: misverified-cert}
+    jwtProviders:
+    - name: idp
+      default: true
+      remoteJWKS:
+        uri: %[4]s/keys
+        validation: {caSecret: jwks-ca, subjectName: idp.example.com}
   routes:
   - services: [{name: web, port: 80}]
 ---
@@ -320,6 +336,9 @@ spec:
 	t.Run("remote JWKS over verified HTTPS", func(t *testing.T) {
 		eventually(t, "a token verified with keys fetched over HTTPS", get("verified.example.com", "/", bearer(valid), 200))
 		eventually(t, "no token", get("verified.example.com", "/", nil, 401))
+		// The key server's certificate does not name idp.example.com:
+		// Envoy refuses it, gets no keys, and so accepts no token.
+		eventually(t, "a key server failing validation", get("misverified.example.com", "/", bearer(valid), 401))
 	})
 	t.Run("unparsable JWKS URI invalidates only its proxy", func(t *testing.T) {
 		eventually(t, "the proxy is invalid", proxyError(ns, "broken", "RemoteJWKSURIInvalid", "remoteJWKS.uri is not a valid URI"))
