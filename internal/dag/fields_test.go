@@ -59,7 +59,7 @@ var fieldTable = slices.Concat(
 	group(served, "TestTLS/websocket upgrade", "spec.routes[].enableWebsockets"),
 	group(served, "TestTLS/termination, redirect and permitInsecure", "spec.routes[].permitInsecure"),
 	group(refusedVhost, "", "spec.routes[].authPolicy"),
-	group(served, "TestJWTRoutes; TestGolden; TestJWT/valid token is forwarded; TestJWT/disabled route needs no token",
+	group(served, "TestJWTRoutes; TestJWTRouteIsNotServedInsecure; TestGolden; TestJWT/valid token is forwarded; TestJWT/disabled route needs no token; TestJWT/plain HTTP never skips verification",
 		"spec.routes[].jwtVerificationPolicy.require", "spec.routes[].jwtVerificationPolicy.disabled"),
 	ipFilterFields("spec.routes[]"),
 	group(served, "TestTimeoutPolicy; TestGolden", "spec.routes[].timeoutPolicy.response",

@@ -181,6 +181,10 @@ spec:
   - services: [{name: web, port: 80}]
   - conditions: [{prefix: /public}]
     jwtVerificationPolicy: {disabled: true}
+    permitInsecure: true
+    services: [{name: web, port: 80}]
+  - conditions: [{prefix: /insecure}]
+    permitInsecure: true
     services: [{name: web, port: 80}]
 ---
 apiVersion: projectcontour.io/v1
@@ -313,6 +317,12 @@ spec:
 	})
 	t.Run("disabled route needs no token", func(t *testing.T) {
 		eventually(t, "jwtVerificationPolicy.disabled", get("jwt.example.com", "/public/page", nil, 200))
+	})
+	t.Run("plain HTTP never skips verification", func(t *testing.T) {
+		eventually(t, "a permitInsecure route without verification is served over HTTP", s.expect(t, "jwt.example.com", "/public/page", 200, "echo-a"))
+		// The HTTP listener verifies no token: a route that requires one
+		// redirects to HTTPS even when it permits insecure requests.
+		eventually(t, "a permitInsecure route requiring a token redirects", s.expect(t, "jwt.example.com", "/insecure", 301, ""))
 	})
 	t.Run("local JWKS from a Secret", func(t *testing.T) {
 		eventually(t, "a token verified with the Secret's key set", get("local.example.com", "/", bearer(idp.token(t, claims(iss, "any"))), 200))
