@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"bytes"
 	"maps"
 	"reflect"
 
@@ -128,12 +129,28 @@ func sliceService(s *discoveryv1.EndpointSlice) types.NamespacedName {
 }
 
 // usableSecret keeps only Secrets a virtual host could serve or validate
-// with: TLS key pairs and CA bundles. Other Secrets (tokens, Helm releases)
+// with: TLS key pairs, CA bundles and JWT key sets. Other Secrets (tokens, Helm releases)
 // can be large and are never needed.
 func usableSecret(s *corev1.Secret) bool {
 	if s.Type == corev1.SecretTypeTLS {
 		return true
 	}
-	_, hasCA := s.Data["ca.crt"]
-	return hasCA
+	if _, hasCA := s.Data["ca.crt"]; hasCA {
+		return true
+	}
+	return s.Type == corev1.SecretTypeOpaque && holdsJWKS(s.Data)
+}
+
+// holdsJWKS reports whether a value looks like a JSON Web Key Set (a JSON
+// object with a "keys" member), which a JWT provider's localJWKS may name
+// under any key. The DAG checks it properly; this only keeps the data of
+// Secrets that could be one.
+func holdsJWKS(data map[string][]byte) bool {
+	for _, v := range data {
+		v = bytes.TrimSpace(v)
+		if len(v) > 0 && v[0] == '{' && bytes.Contains(v, []byte(`"keys"`)) {
+			return true
+		}
+	}
+	return false
 }

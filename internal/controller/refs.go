@@ -86,4 +86,13 @@ func eachReference(p *contourv1.HTTPProxy, f func(refKind, types.NamespacedName)
 		secret(v.CACertificate)
 		secret(v.CertificateRevocationList)
 	}
+	for _, jp := range vh.JWTProviders {
+		// A local key set is always in the proxy's namespace.
+		if n := jp.LocalJWKS.SecretName; n != "" {
+			f(secretRef, key(p.Namespace, n))
+		}
+		if v := jp.RemoteJWKS.UpstreamValidation; v != nil {
+			secret(v.CACertificate)
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"strings"
 	"testing"
 
 	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
@@ -37,5 +38,23 @@ func TestReferencesFollowProxies(t *testing.T) {
 	check("a went to another class", false, false, false, false)
 	if len(c.refs.services)+len(c.refs.secrets) != 0 {
 		t.Errorf("counts left behind: %v %v", c.refs.services, c.refs.secrets)
+	}
+}
+
+// The Secrets of JWT providers (a local key set, the CA of a remote one)
+// are references: their changes rebuild.
+func TestReferencesOfJWTProviders(t *testing.T) {
+	c := newObjectCache(nil)
+	c.apply(event{obj: proxy("a", 1, func(p *contourv1.HTTPProxy) {
+		p.Spec.VirtualHost.JWTProviders = []contourv1.JWTProvider{
+			{Name: "l", LocalJWKS: contourv1.LocalJWKS{SecretName: "jwks", Key: "k"}},
+			{Name: "r", RemoteJWKS: contourv1.RemoteJWKS{URI: "https://x/", UpstreamValidation: &contourv1.UpstreamValidation{CACertificate: "cas/ca", SubjectName: "x"}}},
+		}
+	})})
+	for _, k := range []string{"ns/jwks", "cas/ca"} {
+		ns, name, _ := strings.Cut(k, "/")
+		if !c.refs.secret(key(ns, name)) {
+			t.Errorf("secret %s is not referenced", k)
+		}
 	}
 }

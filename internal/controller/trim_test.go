@@ -21,7 +21,8 @@ func TestTrimDropsWhatNothingReads(t *testing.T) {
 	token := &corev1.Secret{ObjectMeta: meta(), Type: corev1.SecretTypeOpaque, Data: map[string][]byte{"token": []byte("s3cret")}}
 	ca := &corev1.Secret{ObjectMeta: meta(), Type: corev1.SecretTypeOpaque, Data: map[string][]byte{"ca.crt": []byte("pem")}}
 	cert := &corev1.Secret{ObjectMeta: meta(), Type: corev1.SecretTypeTLS, Data: map[string][]byte{"tls.crt": []byte("pem")}}
-	for _, obj := range []metav1.Object{p, token, ca, cert} {
+	jwks := &corev1.Secret{ObjectMeta: meta(), Type: corev1.SecretTypeOpaque, Data: map[string][]byte{"jwks.json": []byte(` {"keys": []}`)}}
+	for _, obj := range []metav1.Object{p, token, ca, cert, jwks} {
 		if _, err := trim(obj); err != nil {
 			t.Fatal(err)
 		}
@@ -38,8 +39,8 @@ func TestTrimDropsWhatNothingReads(t *testing.T) {
 	if token.Data != nil {
 		t.Error("an opaque Secret kept its data")
 	}
-	if ca.Data == nil || cert.Data == nil {
-		t.Error("a CA bundle or TLS Secret lost its data")
+	if ca.Data == nil || cert.Data == nil || jwks.Data == nil {
+		t.Error("a CA bundle, TLS or JWKS Secret lost its data")
 	}
 	if _, err := trim("not an object"); err != nil {
 		t.Errorf("trim(string) = %v, want it passed through", err)

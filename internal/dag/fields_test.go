@@ -50,15 +50,17 @@ var fieldTable = slices.Concat(
 	group(served, "TestTCPProxy; TestTLS/tcpproxy passthrough", "spec.virtualhost.tls.passthrough"),
 	group(refusedVhost, "",
 		"spec.virtualhost.tls.clientValidation", "spec.virtualhost.tls.enableFallbackCertificate",
-		"spec.virtualhost.authorization", "spec.virtualhost.corsPolicy", "spec.virtualhost.rateLimitPolicy",
-		"spec.virtualhost.jwtProviders"),
+		"spec.virtualhost.authorization", "spec.virtualhost.corsPolicy", "spec.virtualhost.rateLimitPolicy"),
 	ipFilterFields("spec.virtualhost"),
+	jwtProviderFields(),
 
 	conditionFields("spec.routes[].conditions[]", "TestConditions; TestGolden; TestRouting/header condition"),
 	serviceFields("spec.routes[].services[]"),
 	group(served, "TestTLS/websocket upgrade", "spec.routes[].enableWebsockets"),
 	group(served, "TestTLS/termination, redirect and permitInsecure", "spec.routes[].permitInsecure"),
-	group(refusedVhost, "", "spec.routes[].authPolicy", "spec.routes[].jwtVerificationPolicy"),
+	group(refusedVhost, "", "spec.routes[].authPolicy"),
+	group(served, "TestJWTRoutes; TestJWTRouteIsNotServedInsecure; TestGolden; TestJWT/valid token is forwarded; TestJWT/disabled route needs no token; TestJWT/plain HTTP never skips verification",
+		"spec.routes[].jwtVerificationPolicy.require", "spec.routes[].jwtVerificationPolicy.disabled"),
 	ipFilterFields("spec.routes[]"),
 	group(served, "TestTimeoutPolicy; TestGolden; TestIdleConnectionTimeout", "spec.routes[].timeoutPolicy.response",
 		"spec.routes[].timeoutPolicy.idle", "spec.routes[].timeoutPolicy.idleConnection"),
@@ -143,6 +145,20 @@ func ipFilterFields(prefix string) []apiField {
 	return group(served, "TestIPFilter; TestGolden; TestIPFilters",
 		prefix+".ipAllowPolicy[].source", prefix+".ipAllowPolicy[].cidr",
 		prefix+".ipDenyPolicy[].source", prefix+".ipDenyPolicy[].cidr")
+}
+
+func jwtProviderFields() []apiField {
+	const p = "spec.virtualhost.jwtProviders[]"
+	return slices.Concat(
+		group(served, "TestJWTProviders; TestGolden; TestJWT/valid token is forwarded; TestJWT/no token is 401; TestJWT/expired token is 401; TestJWT/wrong issuer is 401; TestJWT/wrong audience is 403",
+			p+".name", p+".default", p+".issuer", p+".audiences", p+".forwardJWT"),
+		group(served, "TestJWTProviders; TestGolden; TestJWT/valid token is forwarded; TestJWT/unparsable JWKS URI invalidates only its proxy",
+			p+".remoteJWKS.uri", p+".remoteJWKS.timeout", p+".remoteJWKS.cacheDuration", p+".remoteJWKS.dnsLookupFamily"),
+		group(served, "TestJWTProviders; TestGolden; TestJWT/remote JWKS over verified HTTPS",
+			p+".remoteJWKS.validation.caSecret", p+".remoteJWKS.validation.subjectName", p+".remoteJWKS.validation.subjectNames"),
+		group(served, "TestJWTProviders; TestGolden; TestJWT/local JWKS from a Secret",
+			p+".localJWKS.secretName", p+".localJWKS.key"),
+	)
 }
 
 func headersFields(prefix, proof string) []apiField {

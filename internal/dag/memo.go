@@ -428,6 +428,7 @@ func (r *record) entry(key types.NamespacedName, fqdn string, vh *VirtualHost, s
 	}
 	if svh != nil {
 		addRoutes(svh.Routes)
+		names = jwtClusters(names, svh)
 		if svh.TCPProxy != nil {
 			addWeighted(svh.TCPProxy.Clusters)
 		}

@@ -78,6 +78,9 @@ type SecureVirtualHost struct {
 	// TCPProxy, when set, makes this a TCP virtual host: the (terminated or
 	// passed-through) stream goes to its clusters and Routes is empty.
 	TCPProxy *TCPProxy
+	// JWTProviders are the token issuers its routes may require (see
+	// Route.JWTProvider), in the order written.
+	JWTProviders []JWTProvider
 }
 
 // PathMatchKind says how a route matches the request path.
@@ -169,6 +172,9 @@ type Route struct {
 	ResponseHeaders *HeadersPolicy
 	// IPFilter, when set, replaces the virtual host's.
 	IPFilter *IPFilter
+	// JWTProvider names the provider of the virtual host whose valid token
+	// the route requires; empty requires none.
+	JWTProvider string
 
 	// Owner is the HTTPProxy whose routes stanza produced this route.
 	Owner types.NamespacedName
@@ -307,6 +313,10 @@ type Cluster struct {
 	// EndpointSlices, sorted by Address then Port, each address and port
 	// once.
 	Endpoints []Endpoint
+	// DNS, when set, makes this the cluster of a server Envoy finds by DNS
+	// (a JWT key set server), not of a Service: Service, ports, settings
+	// and Endpoints are unset.
+	DNS *DNSUpstream
 }
 
 // Endpoint is one ready backend address.

@@ -24,6 +24,9 @@ type proxyTemplate struct {
 	// closures are the security refusals of its routes: any virtual host
 	// that reaches this proxy is not served.
 	closures []closure
+	// jwtInvalid marks a route's invalid jwtVerificationPolicy: any
+	// virtual host that reaches this proxy is not served.
+	jwtInvalid bool
 }
 
 type routeTemplate struct {
@@ -31,6 +34,9 @@ type routeTemplate struct {
 	route          Route // everything but the match
 	permitInsecure bool
 	replacements   []contourv1.ReplacePrefix
+	// jwtRequire and jwtDisabled are the route's jwtVerificationPolicy.
+	jwtRequire  string
+	jwtDisabled bool
 }
 
 type includeTemplate struct {
@@ -58,6 +64,8 @@ type walk struct {
 	path   []types.NamespacedName
 	// closures are the security refusals met: the host is not served.
 	closures []closure
+	// jwt resolves the routes' token requirements.
+	jwt *jwtScope
 }
 
 // template validates key's routes and includes once, recording their
@@ -81,7 +89,12 @@ func (b *rootBuild) template(key types.NamespacedName) *proxyTemplate {
 			}
 			continue
 		}
+		require, disabled, ok := b.jwtPolicy(key, i, r, t)
+		if !ok {
+			continue
+		}
 		if rt, ok := b.routeTemplate(key, i, r); ok {
+			rt.jwtRequire, rt.jwtDisabled = require, disabled
 			t.routes = append(t.routes, rt)
 		}
 	}
@@ -293,6 +306,9 @@ func (b *rootBuild) walkProxy(w *walk, key types.NamespacedName, prefix string, 
 
 	t := b.template(key)
 	w.closures = append(w.closures, t.closures...)
+	if t.jwtInvalid {
+		w.jwt.invalid = append(w.jwt.invalid, key)
+	}
 	placed := make([]routeEntry, 0, len(t.routes))
 	for i := range t.routes {
 		rt := &t.routes[i]
@@ -311,6 +327,7 @@ func (b *rootBuild) walkProxy(w *walk, key types.NamespacedName, prefix string, 
 		if r.PathMatch.Kind == PathPrefix && len(rt.replacements) > 0 {
 			r.PrefixRewrite = prefixRewrite(rt.replacements, r.PathMatch.Value)
 		}
+		r.JWTProvider = w.jwt.provider(rt, &r)
 		placed = append(placed, routeEntry{route: &r, permitInsecure: rt.permitInsecure})
 	}
 	splitPrefixRewrites(w, placed)

@@ -73,7 +73,6 @@ func virtualHostRefusals(vh *contourv1.VirtualHost) refusals {
 	var rs refusals
 	const p = "spec.virtualhost"
 	rs.check(vh.Authorization != nil, p+".authorization", scopeVirtualHost, true)
-	rs.check(len(vh.JWTProviders) > 0, p+".jwtProviders", scopeVirtualHost, true)
 	if tls := vh.TLS; tls != nil {
 		rs.check(tls.ClientValidation != nil, p+".tls.clientValidation", scopeVirtualHost, true)
 		rs.check(tls.EnableFallbackCertificate, p+".tls.enableFallbackCertificate", scopeVirtualHost, false)
@@ -89,7 +88,6 @@ func routeRefusals(idx int, r *contourv1.Route) refusals {
 	var rs refusals
 	p := fmt.Sprintf("spec.routes[%d]", idx)
 	rs.check(r.AuthPolicy != nil, p+".authPolicy", scopeRoute, true)
-	rs.check(r.JWTVerificationPolicy != nil, p+".jwtVerificationPolicy", scopeRoute, true)
 	rs.check(len(r.CookieRewritePolicies) > 0, p+".cookieRewritePolicies", scopeRoute, false)
 	rs.check(r.RateLimitPolicy != nil, p+".rateLimitPolicy", scopeRoute, false)
 	rs.check(r.InternalRedirectPolicy != nil, p+".internalRedirectPolicy", scopeRoute, false)

@@ -26,6 +26,9 @@ func (b *rootBuild) buildVhost(key types.NamespacedName, fqdn string) {
 		served = false
 	}
 
+	providers, jwt, jwtOK := b.jwtProviders(key, vh)
+	served = served && jwtOK
+
 	var svh *SecureVirtualHost
 	if tls != nil {
 		var ok bool
@@ -54,6 +57,7 @@ func (b *rootBuild) buildVhost(key types.NamespacedName, fqdn string) {
 		seen:   map[string]bool{},
 		budget: maxIncludeVisits,
 		onPath: map[types.NamespacedName]bool{},
+		jwt:    jwt,
 	}
 	b.walkProxy(w, key, "", nil, nil)
 	b.addExtra(w)
@@ -61,6 +65,9 @@ func (b *rootBuild) buildVhost(key types.NamespacedName, fqdn string) {
 		b.refuseClosedVhost(key, fqdn, w.closures)
 		b.https = nil // a tcpproxy beside the routes too: the whole host
 		return
+	}
+	if jwtOK && !b.checkJWTRoutes(key, fqdn, jwt) {
+		served = false
 	}
 	if !served || len(w.entries) == 0 {
 		return
@@ -77,12 +84,15 @@ func (b *rootBuild) buildVhost(key types.NamespacedName, fqdn string) {
 	if svh.TCPProxy == nil {
 		svh.Routes = routes
 		svh.IPFilter = filter
+		svh.JWTProviders = providers
 		b.https = svh
 	}
 
 	insecure := make([]*Route, len(w.entries))
 	for i, e := range w.entries {
-		if e.permitInsecure {
+		// Plain HTTP has no token verification: a route requiring a
+		// token redirects to HTTPS even when it permits insecure requests.
+		if e.permitInsecure && e.route.JWTProvider == "" {
 			insecure[i] = e.route
 			continue
 		}

@@ -45,6 +45,9 @@ func clusters(cs []*dag.Cluster) []*cluster.Cluster {
 // envoyCluster is an EDS cluster whose endpoints come over ADS in the
 // ClusterLoadAssignment of the same name.
 func envoyCluster(c *dag.Cluster) *cluster.Cluster {
+	if c.DNS != nil {
+		return dnsCluster(c)
+	}
 	out := &cluster.Cluster{
 		Name: c.Name,
 		// Cluster names hold '/'; stats read better with '_'.

@@ -8,11 +8,12 @@ import (
 
 // endpoints returns one ClusterLoadAssignment per cluster, named as the
 // cluster (its EDS service_name), even when the cluster has no endpoints:
-// Envoy then knows the cluster is empty rather than waiting for it.
+// Envoy then knows the cluster is empty rather than waiting for it. A
+// cluster found by DNS has its address inline and none.
 func endpoints(cs []*dag.Cluster) []*endpoint.ClusterLoadAssignment {
 	out := make([]*endpoint.ClusterLoadAssignment, 0, len(cs))
 	for _, c := range cs {
-		if c != nil {
+		if c != nil && c.DNS == nil {
 			out = append(out, clusterLoadAssignment(c))
 		}
 	}

@@ -170,6 +170,11 @@ func build(http []*dag.VirtualHost, https ...*dag.SecureVirtualHost) *dag.DAG {
 		if vh.Secret != nil {
 			secrets[vh.Secret.Name] = vh.Secret
 		}
+		for _, jp := range vh.JWTProviders {
+			if jp.RemoteJWKS != nil {
+				clusters[jp.RemoteJWKS.Cluster.Name] = jp.RemoteJWKS.Cluster
+			}
+		}
 	}
 	for _, c := range clusters {
 		d.Clusters = append(d.Clusters, c)
@@ -260,6 +265,42 @@ func fixtures() map[string]*dag.DAG {
 			}(),
 			tlsHost("*.wild.example.com", secret("certs", "wild-tls"), prefix("/", to(kuard3))),
 		),
+
+		// A TLS vhost verifying JWTs: a remote key set over verified
+		// HTTPS (the default provider), a remote one over HTTP resolving
+		// every address, and a local one; one route requires the local
+		// provider, one disables verification.
+		"jwt": build(nil, func() *dag.SecureVirtualHost {
+			vh := tlsHost("jwt.example.com", secure,
+				prefix("/local", to(kuard), with(func(r *dag.Route) { r.JWTProvider = "local" })),
+				prefix("/public", to(kuard)),
+				prefix("/", to(kuard), with(func(r *dag.Route) { r.JWTProvider = "remote" })),
+			)
+			vh.JWTProviders = []dag.JWTProvider{
+				{
+					Name: "remote", Issuer: "https://issuer.example.com", Audiences: []string{"api", "web"}, ForwardJWT: true,
+					RemoteJWKS: &dag.RemoteJWKS{
+						URI: "https://jwks.example.com/keys", Timeout: 3 * time.Second, CacheDuration: time.Hour,
+						Cluster: &dag.Cluster{Name: "dnsname/https/jwks.example.com:443/0123456789", DNS: &dag.DNSUpstream{
+							Host: "jwks.example.com", Port: 443, TLS: true, DNSLookupFamily: "v4",
+							CACertificate: []byte("-----BEGIN CERTIFICATE-----\nca\n-----END CERTIFICATE-----\n"),
+							SubjectNames:  []string{"jwks.example.com", "192.0.2.10"},
+						}},
+					},
+				},
+				{
+					Name: "plain",
+					RemoteJWKS: &dag.RemoteJWKS{
+						URI: "http://keys.internal:8080/jwks.json", Timeout: time.Second,
+						Cluster: &dag.Cluster{Name: "dnsname/http/keys.internal:8080/9876543210", DNS: &dag.DNSUpstream{
+							Host: "keys.internal", Port: 8080, DNSLookupFamily: "all",
+						}},
+					},
+				},
+				{Name: "local", LocalJWKS: []byte(`{"keys":[]}`)},
+			}
+			return vh
+		}()),
 
 		"redirects": build(hosts(vhost("example.com",
 			prefix("/moved", redirectTo(dag.Redirect{Hostname: "new.example.com", Port: 8443, Path: "/new", StatusCode: 302})),

@@ -73,7 +73,7 @@ func secureFilterChain(vh *dag.SecureVirtualHost, cfg ListenerConfig) *listener.
 	}
 	switch {
 	case servesHTTP(vh):
-		fc.Filters = []*listener.Filter{httpConnectionManager(HTTPSListenerName, httpsRoutePrefix+vh.Name, cfg, true)}
+		fc.Filters = []*listener.Filter{httpConnectionManager(HTTPSListenerName, httpsRoutePrefix+vh.Name, cfg, true, jwtAuthnFilter(vh.JWTProviders)...)}
 	case vh.TCPProxy != nil:
 		f := tcpProxy(HTTPSListenerName, vh.TCPProxy)
 		if f == nil {
@@ -97,13 +97,16 @@ func servesHTTP(vh *dag.SecureVirtualHost) bool {
 // httpConnectionManager is the HTTP network filter, taking its routes over
 // RDS from the route configuration routeConfig. On a TLS filter chain
 // (misdirected true) it first answers 421 to requests for another host
-// than the SNI chose.
-func httpConnectionManager(statPrefix, routeConfig string, cfg ListenerConfig, misdirected bool) *listener.Filter {
+// than the SNI chose. The extra filters (a virtual host's own, such as
+// JWT verification) run after the IP filter, just before the router.
+func httpConnectionManager(statPrefix, routeConfig string, cfg ListenerConfig, misdirected bool, extra ...*hcm.HttpFilter) *listener.Filter {
 	var filters []*hcm.HttpFilter
 	if misdirected {
 		filters = append(filters, misdirectedRequests())
 	}
-	filters = append(filters, rbacHTTPFilter(), &hcm.HttpFilter{
+	filters = append(filters, rbacHTTPFilter())
+	filters = append(filters, extra...)
+	filters = append(filters, &hcm.HttpFilter{
 		Name:       wellknown.Router,
 		ConfigType: &hcm.HttpFilter_TypedConfig{TypedConfig: toAny(&router.Router{})},
 	})

@@ -84,7 +84,7 @@ func wildcardAuthority(name string) *route.HeaderMatcher {
 }
 
 func envoyRoute(r *dag.Route) *route.Route {
-	out := &route.Route{Match: routeMatch(r), TypedPerFilterConfig: ipFilterConfig(r.IPFilter)}
+	out := &route.Route{Match: routeMatch(r), TypedPerFilterConfig: withJWTRequirement(ipFilterConfig(r.IPFilter), r.JWTProvider)}
 	var hostRewrite string
 	out.RequestHeadersToAdd, out.RequestHeadersToRemove, hostRewrite = requestHeaders(r.RequestHeaders)
 	out.ResponseHeadersToAdd, out.ResponseHeadersToRemove = responseHeaders(r.ResponseHeaders)

@@ -57,6 +57,8 @@ type secureParts struct {
 	route *Resource
 }
 
+// clusterParts is a cluster and its ClusterLoadAssignment; the latter has
+// no Name for a cluster found by DNS, which has none.
 type clusterParts struct {
 	cluster, endpoints Resource
 }
@@ -213,7 +215,9 @@ func (t *Translator) upstreams(d *dag.DAG) (clusters, endpoints []Resource, err 
 			return nil, nil, err
 		}
 		clusters = append(clusters, p.cluster)
-		endpoints = append(endpoints, p.endpoints)
+		if p.endpoints.Name != "" {
+			endpoints = append(endpoints, p.endpoints)
+		}
 	}
 	return clusters, endpoints, nil
 }
@@ -268,6 +272,9 @@ func clusterResources(c *dag.Cluster) (clusterParts, error) {
 	cr, err := encode(envoyCluster(c))
 	if err != nil {
 		return clusterParts{}, err
+	}
+	if c.DNS != nil {
+		return clusterParts{cluster: cr}, nil
 	}
 	er, err := encode(clusterLoadAssignment(c))
 	if err != nil {

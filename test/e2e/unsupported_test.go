@@ -59,28 +59,6 @@ spec:
 			"authz.example.com")
 	})
 
-	t.Run("jwt providers and a route's verification policy", func(t *testing.T) {
-		ns := kube.NewNamespace(t)
-		s.service(t, ns, "svc", "echo-a")
-		refused(t, ns, `
-apiVersion: projectcontour.io/v1
-kind: HTTPProxy
-metadata: {name: jwt}
-spec:
-  virtualhost:
-    fqdn: jwt.example.com
-    jwtProviders:
-    - name: idp
-      default: true
-      remoteJWKS: {uri: "https://idp.example.com/jwks.json"}
-  routes:
-  - services: [{name: svc, port: 80}]
-  - conditions: [{prefix: /public}]
-    jwtVerificationPolicy: {disabled: true}
-    services: [{name: svc, port: 80}]
-`, "jwt", "spec.virtualhost.jwtProviders is not supported yet", "jwt.example.com")
-	})
-
 	t.Run("an auth policy in an included proxy closes the root's host", func(t *testing.T) {
 		ns := kube.NewNamespace(t)
 		s.service(t, ns, "svc", "echo-a")

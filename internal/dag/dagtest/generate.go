@@ -100,6 +100,10 @@ func genProxy(r *byteReader) *contourv1.HTTPProxy {
 			p.Spec.VirtualHost.TLS = &contourv1.TLS{SecretName: pick(r, "s", "b/s", "bad", "none", "c/s", "/")}
 		case 2:
 			p.Spec.VirtualHost.TLS = &contourv1.TLS{Passthrough: true, MinimumProtocolVersion: pick(r, "", "1.3", "1.0")}
+		case 3:
+			p.Spec.VirtualHost.TLS = &contourv1.TLS{SecretName: "s"}
+			p.Spec.VirtualHost.JWTProviders = []contourv1.JWTProvider{{Name: "a", Default: r.next()%2 == 0,
+				RemoteJWKS: contourv1.RemoteJWKS{URI: pick(r, "https://idp.example.com/keys", "http://idp:80/k", "https://idp:port/")}}}
 		}
 	}
 	nRoutes := r.next() % 4
@@ -116,7 +120,9 @@ func genProxy(r *byteReader) *contourv1.HTTPProxy {
 				HealthPort: pick(r, 0, 0, 81, 99),
 			})
 		}
-		switch r.next() % 8 {
+		switch r.next() % 9 {
+		case 8:
+			rt.JWTVerificationPolicy = pick(r, &contourv1.JWTVerificationPolicy{Require: "a"}, &contourv1.JWTVerificationPolicy{Disabled: true})
 		case 1:
 			rt.DirectResponsePolicy = &contourv1.HTTPDirectResponsePolicy{StatusCode: pick(r, 200, 404, 42)}
 		case 2:

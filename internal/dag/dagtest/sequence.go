@@ -287,7 +287,12 @@ func changeProxy(r *byteReader, o *dag.Objects, k types.NamespacedName) *contour
 		switch n := len(p.Spec.Routes); {
 		case n > 0 && r.next()%2 == 0:
 			rt := &p.Spec.Routes[r.next()%n]
-			switch r.next() % 3 {
+			switch r.next() % 4 {
+			case 3:
+				rt.JWTVerificationPolicy = pick(r,
+					&contourv1.JWTVerificationPolicy{Require: "a"},
+					&contourv1.JWTVerificationPolicy{Disabled: true},
+					&contourv1.JWTVerificationPolicy{Require: "b", Disabled: true})
 			case 0:
 				rt.AuthPolicy = &contourv1.AuthorizationPolicy{Disabled: true}
 			case 1:
@@ -297,6 +302,20 @@ func changeProxy(r *byteReader, o *dag.Objects, k types.NamespacedName) *contour
 			}
 		case p.Spec.VirtualHost != nil && r.next()%2 == 0:
 			p.Spec.VirtualHost.CORSPolicy = &contourv1.CORSPolicy{AllowOrigin: []string{"*"}}
+		case p.Spec.VirtualHost != nil && r.next()%2 == 0:
+			// A JWT provider: key sets from several servers (some URIs
+			// do not parse), from a Secret, or verified with a CA.
+			jp := contourv1.JWTProvider{Name: pick(r, "a", "b"), Default: r.next()%2 == 0}
+			switch r.next() % 3 {
+			case 0:
+				jp.RemoteJWKS.URI = pick(r, "https://idp.example.com/keys", "http://idp:8080/k", "https://idp.example.com:port/", "ftp://idp/")
+			case 1:
+				jp.LocalJWKS = contourv1.LocalJWKS{SecretName: pick(r, "jwks", "s"), Key: "k"}
+			case 2:
+				jp.RemoteJWKS = contourv1.RemoteJWKS{URI: "https://idp.example.com/keys",
+					UpstreamValidation: &contourv1.UpstreamValidation{CACertificate: pick(r, "jwks", "b/jwks"), SubjectName: "idp.example.com"}}
+			}
+			p.Spec.VirtualHost.JWTProviders = append(p.Spec.VirtualHost.JWTProviders, jp)
 		case p.Spec.VirtualHost != nil:
 			p.Spec.VirtualHost.IPDenyFilterPolicy = []contourv1.IPFilterPolicy{{Source: contourv1.IPFilterSourceRemote, CIDR: pick(r, "192.0.2.1", "10.0.0.0/8")}}
 		}
@@ -384,8 +403,15 @@ func changeSlice(r *byteReader, o *dag.Objects) {
 
 // changeSecret replaces, adds or deletes a Secret.
 func changeSecret(r *byteReader, o *dag.Objects) {
-	k := pickKeyOr(r, o.Secrets, nn("a", "s"), nn("c", "s"), nn("certs", "wild"))
-	switch r.next() % 5 {
+	k := pickKeyOr(r, o.Secrets, nn("a", "s"), nn("c", "s"), nn("certs", "wild"), nn("a", "jwks"), nn("b", "jwks"))
+	switch r.next() % 6 {
+	case 5:
+		// A JWT key set, and a CA bundle for a key server.
+		o.Secrets[k] = &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Namespace: k.Namespace, Name: k.Name},
+			Type:       corev1.SecretTypeOpaque,
+			Data:       map[string][]byte{"k": []byte(pick(r, `{"keys":[]}`, `{"keys":[{"kty":"EC"}]}`, `[]`)), "ca.crt": []byte(testCert)},
+		}
 	case 0:
 		delete(o.Secrets, k)
 	case 1:
