@@ -26,8 +26,9 @@ var upstreamProtocolAnnotations = []string{
 // clusterSettings are the per-route settings that make a cluster distinct
 // from another cluster of the same Service port.
 type clusterSettings struct {
-	lb string
-	hc *HealthCheck
+	lb   string
+	hc   *HealthCheck
+	slow *SlowStart
 }
 
 // svcError is a service reference that cannot be used.
@@ -84,6 +85,7 @@ func (b *rootBuild) cluster(ns string, s contourv1.Service, set clusterSettings)
 		Protocol:     protocol,
 		LoadBalancer: set.lb,
 		HealthCheck:  set.hc,
+		SlowStart:    set.slow,
 	}
 	c.Name = key.Namespace + "/" + key.Name + "/" + strconv.Itoa(int(port.Port)) + "/" + b.bl.hashes.get(&c)
 	// Whether the cluster is made or shared, this root depends on the
@@ -132,6 +134,9 @@ func settingsHash(c *Cluster) string {
 		fmt.Fprintf(&sb, ";hc=%q,%q,%d,%d,%d,%d,%v", hc.Path, hc.Host, hc.Interval, hc.Timeout,
 			hc.UnhealthyThreshold, hc.HealthyThreshold, hc.ExpectedStatuses)
 	}
+	if ss := c.SlowStart; ss != nil {
+		fmt.Fprintf(&sb, ";slowstart=%d,%g,%d", ss.Window, ss.Aggression, ss.MinWeightPercent)
+	}
 	sum := sha256.Sum256([]byte(sb.String()))
 	return hex.EncodeToString(sum[:5])
 }
@@ -151,6 +156,10 @@ type settingsKey struct {
 	interval, timeout      time.Duration
 	unhealthy, healthy     uint32
 	expected               string
+	hasSlow                bool
+	window                 time.Duration
+	aggression             float64
+	minWeight              uint32
 }
 
 func (h *settingsHashes) get(c *Cluster) string {
@@ -165,6 +174,9 @@ func (h *settingsHashes) get(c *Cluster) string {
 			sb.WriteByte(',')
 		}
 		k.expected = sb.String()
+	}
+	if ss := c.SlowStart; ss != nil {
+		k.hasSlow, k.window, k.aggression, k.minWeight = true, ss.Window, ss.Aggression, ss.MinWeightPercent
 	}
 	if v, ok := h.cur[k]; ok {
 		return v

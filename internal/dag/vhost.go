@@ -24,6 +24,16 @@ func (b *rootBuild) buildVhost(key types.NamespacedName, fqdn string) {
 		b.errorf(key, perr.condType, perr.reason, "spec.virtualhost.%s", perr.msg)
 		served = false
 	}
+	cors, err := corsPolicy(vh.CORSPolicy)
+	if err != nil {
+		b.errorf(key, contourv1.ConditionTypeCORSError, reasonCORSPolicyDidNotParse, "Spec.VirtualHost.CORSPolicy: %v", err)
+		served = false
+	}
+	limit, err := rateLimitPolicy(vh.RateLimitPolicy)
+	if err != nil {
+		b.errorf(key, contourv1.ConditionTypeVirtualHostError, reasonRateLimitPolicyNotValid, "Spec.VirtualHost.RateLimitPolicy is invalid: %v", err)
+		served = false
+	}
 
 	var svh *SecureVirtualHost
 	if tls != nil {
@@ -68,11 +78,11 @@ func (b *rootBuild) buildVhost(key types.NamespacedName, fqdn string) {
 		routes[i] = e.route
 	}
 	if svh == nil {
-		b.http = &VirtualHost{Name: fqdn, Routes: routes, IPFilter: filter}
+		b.http = &VirtualHost{Name: fqdn, Routes: routes, IPFilter: filter, CORS: cors, RateLimit: limit}
 		return
 	}
 	svh.Routes = routes
-	svh.IPFilter = filter
+	svh.IPFilter, svh.CORS, svh.RateLimit = filter, cors, limit
 	b.https = svh
 
 	insecure := make([]*Route, len(w.entries))
@@ -91,7 +101,7 @@ func (b *rootBuild) buildVhost(key types.NamespacedName, fqdn string) {
 			Owner:    e.route.Owner,
 		}
 	}
-	b.http = &VirtualHost{Name: fqdn, Routes: insecure, IPFilter: filter}
+	b.http = &VirtualHost{Name: fqdn, Routes: insecure, IPFilter: filter, CORS: cors, RateLimit: limit}
 }
 
 // secureVhost validates a root's tls stanza. ok is false when the virtual

@@ -103,6 +103,7 @@ func httpConnectionManager(statPrefix, routeConfig string, cfg ListenerConfig, m
 	if misdirected {
 		filters = append(filters, misdirectedRequests())
 	}
+	filters = append(filters, trafficHTTPFilters()...)
 	filters = append(filters, rbacHTTPFilter(), &hcm.HttpFilter{
 		Name:       wellknown.Router,
 		ConfigType: &hcm.HttpFilter_TypedConfig{TypedConfig: toAny(&router.Router{})},
