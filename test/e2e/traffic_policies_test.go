@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -336,6 +337,44 @@ spec:
     services: [{name: app, port: 80, slowStartPolicy: {window: 10s}}]
 `)
 		eventually(t, "a slow-start cluster serves", s.expect(t, "slow.example.com", "/", 200, "app"))
+		eventually(t, "Envoy holds the cluster with its slow start", func() error {
+			b, err := s.envoy.Admin("/config_dump?resource=dynamic_active_clusters")
+			if err != nil {
+				return err
+			}
+			var dump struct {
+				Configs []struct {
+					Cluster struct {
+						Name                 string `json:"name"`
+						LeastRequestLbConfig *struct {
+							SlowStartConfig struct {
+								Window     string `json:"slow_start_window"`
+								Aggression struct {
+									DefaultValue float64 `json:"default_value"`
+								} `json:"aggression"`
+								MinWeightPercent struct {
+									Value float64 `json:"value"`
+								} `json:"min_weight_percent"`
+							} `json:"slow_start_config"`
+						} `json:"least_request_lb_config"`
+					} `json:"cluster"`
+				} `json:"configs"`
+			}
+			if err := json.Unmarshal(b, &dump); err != nil {
+				return err
+			}
+			for _, c := range dump.Configs {
+				if !strings.HasPrefix(c.Cluster.Name, ns+"/app/80/") || c.Cluster.LeastRequestLbConfig == nil {
+					continue
+				}
+				ss := c.Cluster.LeastRequestLbConfig.SlowStartConfig
+				if ss.Window != "10s" || ss.Aggression.DefaultValue != 1.5 || ss.MinWeightPercent.Value != 20 {
+					return fmt.Errorf("cluster %s: slow start %+v", c.Cluster.Name, ss)
+				}
+				return nil
+			}
+			return fmt.Errorf("no least-request cluster of %s/app in Envoy", ns)
+		})
 		eventually(t, "slow start with Random is refused", proxyError(ns, "slow", "SlowStartInvalid",
 			"slow start is only supported with RoundRobin or WeightedLeastRequest load balancer strategy"))
 	})
