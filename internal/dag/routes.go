@@ -254,6 +254,11 @@ func (b *rootBuild) routeTemplate(key types.NamespacedName, idx int, r *contourv
 		}
 		if s.Mirror {
 			route.Mirror, route.MirrorPercent = c, mirrorPercent(s.Weight)
+			if len(cookies) > 0 {
+				// Said rather than silently dropped (Contour is silent).
+				b.warnf(key, contourv1.ConditionTypeServiceError, contourv1.ReasonIgnoredField,
+					"routes[%d]: services[%d] (%s): ignoring cookieRewritePolicies of a mirror, whose responses are discarded", idx, i, s.Name)
+			}
 			continue
 		}
 		route.Clusters = append(route.Clusters, &WeightedCluster{

@@ -301,3 +301,16 @@ func TestCookieRewritePolicies(t *testing.T) {
 		})
 	}
 }
+
+// A mirror's responses are discarded: its cookie rules are a warning.
+func TestMirrorCookieRewriteWarns(t *testing.T) {
+	m := svcRef("shadow", 8080)
+	m.Mirror = true
+	m.CookieRewritePolicies = []contourv1.CookieRewritePolicy{{Name: "a", Secure: ptrTo(true)}}
+	p := root("default", "p", "p.example.com", route("/", svcRef("kuard", 8080), m))
+	d := Build(objects(p, service("default", "kuard", 8080), service("default", "shadow", 8080)), Config{})
+	ps := d.Statuses[nn("default", "p")]
+	diff(t, "valid", ps.CurrentStatus)
+	diff(t, []Condition{{Type: "ServiceError", Reason: "IgnoredField",
+		Message: "routes[0]: services[1] (shadow): ignoring cookieRewritePolicies of a mirror, whose responses are discarded"}}, ps.Warnings)
+}
