@@ -50,9 +50,15 @@ var fieldTable = slices.Concat(
 	group(served, "TestTCPProxy; TestTLS/tcpproxy passthrough", "spec.virtualhost.tls.passthrough"),
 	group(refusedVhost, "",
 		"spec.virtualhost.tls.clientValidation", "spec.virtualhost.tls.enableFallbackCertificate",
-		"spec.virtualhost.authorization", "spec.virtualhost.corsPolicy", "spec.virtualhost.rateLimitPolicy"),
+		"spec.virtualhost.authorization", "spec.virtualhost.rateLimitPolicy.global"),
 	ipFilterFields("spec.virtualhost"),
 	jwtProviderFields(),
+	group(served, "TestCORSPolicy; TestGolden; TestTrafficPolicies/cors",
+		"spec.virtualhost.corsPolicy.allowOrigin", "spec.virtualhost.corsPolicy.allowMethods",
+		"spec.virtualhost.corsPolicy.allowHeaders", "spec.virtualhost.corsPolicy.exposeHeaders",
+		"spec.virtualhost.corsPolicy.maxAge", "spec.virtualhost.corsPolicy.allowCredentials",
+		"spec.virtualhost.corsPolicy.allowPrivateNetwork"),
+	localRateLimitFields("spec.virtualhost.rateLimitPolicy.local"),
 
 	conditionFields("spec.routes[].conditions[]", "TestConditions; TestGolden; TestRouting/header condition"),
 	serviceFields("spec.routes[].services[]"),
@@ -77,8 +83,12 @@ var fieldTable = slices.Concat(
 		"spec.routes[].pathRewritePolicy.replacePrefix[].prefix", "spec.routes[].pathRewritePolicy.replacePrefix[].replacement"),
 	headersFields("spec.routes[].requestHeadersPolicy", "TestHeadersPolicy; TestDynamicHeaders; TestRouting/header policies; TestParityRoutes/dynamic headers and host from a request header"),
 	headersFields("spec.routes[].responseHeadersPolicy", "TestHeadersPolicy; TestDynamicHeaders; TestRouting/header policies; TestParityRoutes/dynamic headers and host from a request header"),
-	group(refusedRoute, "", "spec.routes[].cookieRewritePolicies", "spec.routes[].rateLimitPolicy",
-		"spec.routes[].internalRedirectPolicy"),
+	group(refusedRoute, "", "spec.routes[].rateLimitPolicy.global"),
+	localRateLimitFields("spec.routes[].rateLimitPolicy.local"),
+	group(served, "TestInternalRedirectPolicy; TestGolden; TestTrafficPolicies/internal redirect",
+		"spec.routes[].internalRedirectPolicy.maxInternalRedirects", "spec.routes[].internalRedirectPolicy.redirectResponseCodes",
+		"spec.routes[].internalRedirectPolicy.allowCrossSchemeRedirect", "spec.routes[].internalRedirectPolicy.denyRepeatedRouteRedirect"),
+	cookieRewriteFields("spec.routes[].cookieRewritePolicies[]"),
 	group(served, "TestRedirectPolicy; TestGolden", "spec.routes[].requestRedirectPolicy.scheme",
 		"spec.routes[].requestRedirectPolicy.hostname", "spec.routes[].requestRedirectPolicy.port",
 		"spec.routes[].requestRedirectPolicy.statusCode", "spec.routes[].requestRedirectPolicy.path",
@@ -137,8 +147,21 @@ func serviceFields(prefix string) []apiField {
 		headersFields(prefix+".requestHeadersPolicy", "TestHeadersPolicy; TestDynamicHeaders; TestRouting/header policies; TestParityRoutes/dynamic headers and host from a request header"),
 		headersFields(prefix+".responseHeadersPolicy", "TestHeadersPolicy; TestDynamicHeaders; TestRouting/header policies; TestParityRoutes/dynamic headers and host from a request header"),
 		group(refusedVhost, "", prefix+".validation"),
-		group(refusedRoute, "", prefix+".cookieRewritePolicies", prefix+".slowStartPolicy"),
+		cookieRewriteFields(prefix+".cookieRewritePolicies[]"),
+		group(served, "TestSlowStartPolicy; TestGolden; TestTrafficPolicies/slow start", prefix+".slowStartPolicy.window",
+			prefix+".slowStartPolicy.aggression", prefix+".slowStartPolicy.minWeightPercent"),
 	)
+}
+
+func localRateLimitFields(prefix string) []apiField {
+	return group(served, "TestLocalRateLimit; TestGolden; TestTrafficPolicies/local rate limit",
+		prefix+".requests", prefix+".unit", prefix+".burst", prefix+".responseStatusCode",
+		prefix+".responseHeadersToAdd[].name", prefix+".responseHeadersToAdd[].value")
+}
+
+func cookieRewriteFields(prefix string) []apiField {
+	return group(served, "TestCookieRewritePolicies; TestGolden; TestTrafficPolicies/cookie rewrite",
+		prefix+".name", prefix+".pathRewrite.value", prefix+".domainRewrite.value", prefix+".secure", prefix+".sameSite")
 }
 
 func ipFilterFields(prefix string) []apiField {

@@ -43,6 +43,79 @@ type VirtualHost struct {
 	// IPFilter, when set, admits or rejects requests by client address,
 	// unless a route has a filter of its own.
 	IPFilter *IPFilter
+	// CORS, when set, is the host's cross-origin resource sharing policy:
+	// Envoy answers preflight requests and adds the response headers.
+	CORS *CORSPolicy
+	// RateLimit, when set, limits the host's requests unless a route has
+	// a limit of its own.
+	RateLimit *LocalRateLimit
+}
+
+// CORSPolicy is a virtual host's CORS policy.
+type CORSPolicy struct {
+	// AllowOrigins are the origins allowed, in the order written.
+	AllowOrigins     []CORSOrigin
+	AllowMethods     []string
+	AllowHeaders     []string
+	ExposeHeaders    []string
+	AllowCredentials bool
+	// MaxAge is how long a preflight answer may be cached: "" is the
+	// browser's default, else seconds ("0" disables caching).
+	MaxAge              string
+	AllowPrivateNetwork bool
+}
+
+// CORSOrigin is one allowed origin: an exact origin (or "*", any origin),
+// compared without case, or an RE2 regular expression.
+type CORSOrigin struct {
+	Value string
+	Regex bool
+}
+
+// LocalRateLimit is a token bucket, kept by each Envoy on its own: it
+// holds MaxTokens, and gets TokensPerFill back every FillInterval. A
+// request with no token left is answered StatusCode (0: 429) with
+// ResponseHeaders added.
+type LocalRateLimit struct {
+	MaxTokens       uint32
+	TokensPerFill   uint32
+	FillInterval    time.Duration
+	StatusCode      uint32
+	ResponseHeaders []Header // in the order written
+}
+
+// InternalRedirect lets Envoy follow an upstream's redirect itself.
+type InternalRedirect struct {
+	// MaxRedirects is how many redirects one request may follow (0 is
+	// Envoy's default, 1).
+	MaxRedirects uint32
+	// StatusCodes are the redirect codes followed; empty is Envoy's
+	// default, 302 only.
+	StatusCodes []uint32
+	// CrossScheme is "Never" (the default), "Always" or "SafeOnly"
+	// (Envoy's safe_cross_scheme: from HTTPS to HTTP, not the reverse).
+	CrossScheme string
+	// DenyRepeatedRoute refuses a redirect to a route already visited.
+	DenyRepeatedRoute bool
+}
+
+// CookieRewrite rewrites the attributes of the Set-Cookie response
+// header of the cookie Name; nil or empty fields are kept as they are.
+type CookieRewrite struct {
+	Name     string
+	Path     *string
+	Domain   *string
+	Secure   *bool
+	SameSite *string
+}
+
+// SlowStart ramps up the traffic of a cluster's new endpoints over
+// Window: an endpoint's weight is scaled by (time since it became
+// healthy / Window)^(1/Aggression), never below MinWeightPercent.
+type SlowStart struct {
+	Window           time.Duration
+	Aggression       float64
+	MinWeightPercent uint32
 }
 
 // IPFilter admits (Allow) or rejects the requests whose client address is
@@ -175,6 +248,13 @@ type Route struct {
 	// JWTProvider names the provider of the virtual host whose valid token
 	// the route requires; empty requires none.
 	JWTProvider string
+	// RateLimit, when set, replaces the virtual host's.
+	RateLimit *LocalRateLimit
+	// InternalRedirect, when set, makes Envoy follow upstream redirects.
+	InternalRedirect *InternalRedirect
+	// CookieRewrites rewrite the Set-Cookie headers of every upstream's
+	// responses (before those of a WeightedCluster), sorted by Name.
+	CookieRewrites []CookieRewrite
 
 	// Owner is the HTTPProxy whose routes stanza produced this route.
 	Owner types.NamespacedName
@@ -188,6 +268,9 @@ type WeightedCluster struct {
 	Weight          uint32
 	RequestHeaders  *HeadersPolicy
 	ResponseHeaders *HeadersPolicy
+	// CookieRewrites are this service's, sorted by Name; for a cookie
+	// both rewrite, a field set here wins over the route's.
+	CookieRewrites []CookieRewrite
 }
 
 // Redirect is a redirect response.
@@ -309,6 +392,9 @@ type Cluster struct {
 	// IdleTimeout closes upstream connections idle this long
 	// (timeoutPolicy.idleConnection); unset keeps Envoy's default.
 	IdleTimeout Timeout
+	// SlowStart, when set, ramps up new endpoints (RoundRobin and
+	// WeightedLeastRequest only).
+	SlowStart *SlowStart
 	// Endpoints are the ready endpoints of the Service port, from its
 	// EndpointSlices, sorted by Address then Port, each address and port
 	// once.

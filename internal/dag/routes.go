@@ -177,10 +177,19 @@ func (b *rootBuild) routeTemplate(key types.NamespacedName, idx int, r *contourv
 	if route.IPFilter, perr = ipFilter(r.IPAllowFilterPolicy, r.IPDenyFilterPolicy); perr != nil {
 		return fail(perr.condType, perr.reason, "%s", perr.msg)
 	}
-	if rt.replacements, perr = prefixReplacements(r.PathRewritePolicy); perr != nil {
+	if route.InternalRedirect, perr = internalRedirect(r.InternalRedirectPolicy); perr != nil {
 		return fail(perr.condType, perr.reason, "%s", perr.msg)
 	}
 	var err error
+	if route.RateLimit, err = rateLimitPolicy(r.RateLimitPolicy); err != nil {
+		return fail(contourv1.ConditionTypeRouteError, reasonRateLimitPolicyNotValid, "route.rateLimitPolicy is invalid: %v", err)
+	}
+	if route.CookieRewrites, err = cookieRewrites(r.CookieRewritePolicies); err != nil {
+		return fail(contourv1.ConditionTypeRouteError, reasonCookieRewritePolicesInvalid, "%v on route cookie rewrite rules", err)
+	}
+	if rt.replacements, perr = prefixReplacements(r.PathRewritePolicy); perr != nil {
+		return fail(perr.condType, perr.reason, "%s", perr.msg)
+	}
 	if route.RequestHeaders, err = headersPolicy(r.RequestHeadersPolicy, routeRequest, routeDynamic(key.Namespace)); err != nil {
 		return fail(contourv1.ConditionTypeRouteError, "RequestHeadersPolicyInvalid", "requestHeadersPolicy: %v", err)
 	}
@@ -243,7 +252,15 @@ func (b *rootBuild) routeTemplate(key types.NamespacedName, idx int, r *contourv
 		if err != nil {
 			return fail(contourv1.ConditionTypeRouteError, "ResponseHeadersPolicyInvalid", "services[%d] (%s) responseHeadersPolicy: %v", i, s.Name, err)
 		}
-		c, serr := b.cluster(key.Namespace, s, set)
+		cookies, err := cookieRewrites(s.CookieRewritePolicies)
+		if err != nil {
+			return fail(contourv1.ConditionTypeRouteError, reasonCookieRewritePolicesInvalid, "services[%d] (%s): %v on service cookie rewrite rules", i, s.Name, err)
+		}
+		sset := set
+		if sset.slow, err = slowStart(s.SlowStartPolicy, lb); err != nil {
+			return fail(contourv1.ConditionTypeServiceError, reasonSlowStartInvalid, "services[%d] (%s): %v", i, s.Name, err)
+		}
+		c, serr := b.cluster(key.Namespace, s, sset)
 		if serr != nil {
 			b.errorf(key, contourv1.ConditionTypeServiceError, serr.reason, "routes[%d]: %s", idx, serr.msg)
 			unresolved = true
@@ -251,6 +268,11 @@ func (b *rootBuild) routeTemplate(key types.NamespacedName, idx int, r *contourv
 		}
 		if s.Mirror {
 			route.Mirror, route.MirrorPercent = c, mirrorPercent(s.Weight)
+			if len(cookies) > 0 {
+				// Said rather than silently dropped (Contour is silent).
+				b.warnf(key, contourv1.ConditionTypeServiceError, contourv1.ReasonIgnoredField,
+					"routes[%d]: services[%d] (%s): ignoring cookieRewritePolicies of a mirror, whose responses are discarded", idx, i, s.Name)
+			}
 			continue
 		}
 		route.Clusters = append(route.Clusters, &WeightedCluster{
@@ -258,6 +280,7 @@ func (b *rootBuild) routeTemplate(key types.NamespacedName, idx int, r *contourv
 			Weight:          uint32(s.Weight),
 			RequestHeaders:  reqH,
 			ResponseHeaders: respH,
+			CookieRewrites:  cookies,
 		})
 	}
 	if unresolved {

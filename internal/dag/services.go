@@ -32,6 +32,7 @@ type clusterSettings struct {
 	// the cluster's upstream connections, so routes asking for different
 	// values need different clusters.
 	idleConnection Timeout
+	slow           *SlowStart
 }
 
 // svcError is a service reference that cannot be used.
@@ -97,6 +98,7 @@ func (b *rootBuild) cluster(ns string, s contourv1.Service, set clusterSettings)
 		LoadBalancer: set.lb,
 		HealthCheck:  set.hc,
 		IdleTimeout:  set.idleConnection,
+		SlowStart:    set.slow,
 	}
 	if health != nil {
 		c.HealthPort, c.HealthPortName = health.Port, health.Name
@@ -156,6 +158,9 @@ func settingsHash(c *Cluster) string {
 	if c.IdleTimeout.IsSet() {
 		fmt.Fprintf(&sb, ";idle=%d,%v", c.IdleTimeout.Duration, c.IdleTimeout.Infinite)
 	}
+	if ss := c.SlowStart; ss != nil {
+		fmt.Fprintf(&sb, ";slowstart=%d,%g,%d", ss.Window, ss.Aggression, ss.MinWeightPercent)
+	}
 	sum := sha256.Sum256([]byte(sb.String()))
 	return hex.EncodeToString(sum[:5])
 }
@@ -178,6 +183,10 @@ type settingsKey struct {
 	healthPortName         string
 	healthPort             int32
 	idle                   Timeout
+	hasSlow                bool
+	window                 time.Duration
+	aggression             float64
+	minWeight              uint32
 }
 
 func (h *settingsHashes) get(c *Cluster) string {
@@ -193,6 +202,9 @@ func (h *settingsHashes) get(c *Cluster) string {
 			sb.WriteByte(',')
 		}
 		k.expected = sb.String()
+	}
+	if ss := c.SlowStart; ss != nil {
+		k.hasSlow, k.window, k.aggression, k.minWeight = true, ss.Window, ss.Aggression, ss.MinWeightPercent
 	}
 	if v, ok := h.cur[k]; ok {
 		return v

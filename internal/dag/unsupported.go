@@ -77,8 +77,9 @@ func virtualHostRefusals(vh *contourv1.VirtualHost) refusals {
 		rs.check(tls.ClientValidation != nil, p+".tls.clientValidation", scopeVirtualHost, true)
 		rs.check(tls.EnableFallbackCertificate, p+".tls.enableFallbackCertificate", scopeVirtualHost, false)
 	}
-	rs.check(vh.CORSPolicy != nil, p+".corsPolicy", scopeVirtualHost, false)
-	rs.check(vh.RateLimitPolicy != nil, p+".rateLimitPolicy", scopeVirtualHost, false)
+	// Only the local rate limit is served: the global one needs a rate
+	// limit service proxyctl does not configure.
+	rs.check(vh.RateLimitPolicy != nil && vh.RateLimitPolicy.Global != nil, p+".rateLimitPolicy.global", scopeVirtualHost, false)
 	return rs
 }
 
@@ -88,15 +89,11 @@ func routeRefusals(idx int, r *contourv1.Route) refusals {
 	var rs refusals
 	p := fmt.Sprintf("spec.routes[%d]", idx)
 	rs.check(r.AuthPolicy != nil, p+".authPolicy", scopeRoute, true)
-	rs.check(len(r.CookieRewritePolicies) > 0, p+".cookieRewritePolicies", scopeRoute, false)
-	rs.check(r.RateLimitPolicy != nil, p+".rateLimitPolicy", scopeRoute, false)
-	rs.check(r.InternalRedirectPolicy != nil, p+".internalRedirectPolicy", scopeRoute, false)
+	rs.check(r.RateLimitPolicy != nil && r.RateLimitPolicy.Global != nil, p+".rateLimitPolicy.global", scopeRoute, false)
 	for i := range r.Services {
 		s := &r.Services[i]
 		sp := fmt.Sprintf("%s.services[%d]", p, i)
 		rs.check(s.UpstreamValidation != nil, sp+".validation", scopeRoute, true)
-		rs.check(len(s.CookieRewritePolicies) > 0, sp+".cookieRewritePolicies", scopeRoute, false)
-		rs.check(s.SlowStartPolicy != nil, sp+".slowStartPolicy", scopeRoute, false)
 	}
 	return rs
 }

@@ -35,15 +35,15 @@ func TestSecurityStanzaInIncludeClosesTheVirtualHost(t *testing.T) {
 // A non-security stanza refuses only its route; the proxy's other routes,
 // and its includes, are served.
 func TestRouteStanzaRefusesOnlyItsRoute(t *testing.T) {
-	p := root("default", "p", "p.example.com", route("/", svcRef("kuard", 8080)), route("/cookies", svcRef("kuard", 8080)))
-	p.Spec.Routes[1].CookieRewritePolicies = []contourv1.CookieRewritePolicy{{Name: "session"}}
+	p := root("default", "p", "p.example.com", route("/", svcRef("kuard", 8080)), route("/limited", svcRef("kuard", 8080)))
+	p.Spec.Routes[1].RateLimitPolicy = &contourv1.RateLimitPolicy{Global: &contourv1.GlobalRateLimitPolicy{Disabled: true}}
 	d := Build(objects(p, service("default", "kuard", 8080)), Config{})
 	ps := d.Statuses[nn("default", "p")]
 	if ps.CurrentStatus != contourv1.StatusInvalid || len(ps.Errors) != 1 ||
-		ps.Errors[0].Message != "spec.routes[1].cookieRewritePolicies is not supported yet; the route is not served" {
+		ps.Errors[0].Message != "spec.routes[1].rateLimitPolicy.global is not supported yet; the route is not served" {
 		t.Fatalf("status: %s %+v", ps.CurrentStatus, ps.Errors)
 	}
-	if got := httpRoutes(d, "p.example.com"); len(got) != 1 || strings.Contains(got[0], "/cookies") {
+	if got := httpRoutes(d, "p.example.com"); len(got) != 1 || strings.Contains(got[0], "/limited") {
 		t.Errorf("want only / served, got %v", got)
 	}
 }

@@ -25,6 +25,16 @@ func (b *rootBuild) buildVhost(key types.NamespacedName, fqdn string) {
 		b.errorf(key, perr.condType, perr.reason, "spec.virtualhost.%s", perr.msg)
 		served = false
 	}
+	cors, err := corsPolicy(vh.CORSPolicy)
+	if err != nil {
+		b.errorf(key, contourv1.ConditionTypeCORSError, reasonCORSPolicyDidNotParse, "Spec.VirtualHost.CORSPolicy: %v", err)
+		served = false
+	}
+	limit, err := rateLimitPolicy(vh.RateLimitPolicy)
+	if err != nil {
+		b.errorf(key, contourv1.ConditionTypeVirtualHostError, reasonRateLimitPolicyNotValid, "Spec.VirtualHost.RateLimitPolicy is invalid: %v", err)
+		served = false
+	}
 
 	providers, jwt, jwtOK := b.jwtProviders(key, vh)
 	served = served && jwtOK
@@ -78,12 +88,12 @@ func (b *rootBuild) buildVhost(key types.NamespacedName, fqdn string) {
 		routes[i] = e.route
 	}
 	if svh == nil {
-		b.http = &VirtualHost{Name: fqdn, Routes: routes, IPFilter: filter}
+		b.http = &VirtualHost{Name: fqdn, Routes: routes, IPFilter: filter, CORS: cors, RateLimit: limit}
 		return
 	}
 	if svh.TCPProxy == nil {
 		svh.Routes = routes
-		svh.IPFilter = filter
+		svh.IPFilter, svh.CORS, svh.RateLimit = filter, cors, limit
 		svh.JWTProviders = providers
 		b.https = svh
 	}
@@ -106,7 +116,7 @@ func (b *rootBuild) buildVhost(key types.NamespacedName, fqdn string) {
 			Owner:    e.route.Owner,
 		}
 	}
-	b.http = &VirtualHost{Name: fqdn, Routes: insecure, IPFilter: filter}
+	b.http = &VirtualHost{Name: fqdn, Routes: insecure, IPFilter: filter, CORS: cors, RateLimit: limit}
 }
 
 // secureVhost validates a root's tls stanza. ok is false when the virtual

@@ -79,6 +79,7 @@ func envoyCluster(c *dag.Cluster) *cluster.Cluster {
 			ConfigType: &core.TransportSocket_TypedConfig{TypedConfig: toAny(ctx)},
 		}
 	}
+	withSlowStart(out, c.SlowStart)
 	if c.HealthCheck != nil {
 		out.HealthChecks = []*core.HealthCheck{healthCheck(c.HealthCheck, c.Protocol)}
 		// An endpoint removed from EDS goes at once, even while its

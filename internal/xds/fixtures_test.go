@@ -33,7 +33,7 @@ func upstream(ns, svc string, port int32, opts ...func(*dag.Cluster)) *dag.Clust
 
 func settingsKey(c *dag.Cluster) string {
 	h := fnv.New32a()
-	fmt.Fprintf(h, "%s|%s|%v", c.Protocol, c.LoadBalancer, c.HealthCheck)
+	fmt.Fprintf(h, "%s|%s|%v|%v", c.Protocol, c.LoadBalancer, c.HealthCheck, c.SlowStart)
 	if c.HealthPort != 0 || c.IdleTimeout.IsSet() {
 		fmt.Fprintf(h, "|%d|%v", c.HealthPort, c.IdleTimeout)
 	}
@@ -426,6 +426,44 @@ func fixtures() map[string]*dag.DAG {
 				{Address: "10.0.0.0", PrefixLen: 8},
 				{Remote: true, Address: "2001:db8::", PrefixLen: 32},
 			}}
+			return vh
+		}())),
+
+		// A virtual host with CORS and a local rate limit; routes with
+		// their own limit, an internal redirect policy, cookie rewrites
+		// of the route and of one service (merged), and slow start
+		// clusters of both strategies that allow it.
+		"traffic-policies": build(hosts(func() *dag.VirtualHost {
+			slow := &dag.SlowStart{Window: 30 * time.Second, Aggression: 1.5, MinWeightPercent: 20}
+			rr := upstream("default", "app", 80, func(c *dag.Cluster) { c.SlowStart = slow })
+			wlr := upstream("default", "app", 80, lb(dag.LBWeightedLeastRequest), func(c *dag.Cluster) { c.SlowStart = slow })
+			vh := vhost("example.com",
+				prefix("/limited", to(kuard), with(func(r *dag.Route) {
+					r.RateLimit = &dag.LocalRateLimit{MaxTokens: 3, TokensPerFill: 1, FillInterval: time.Hour, StatusCode: 503,
+						ResponseHeaders: []dag.Header{{Name: "X-Limited", Value: "route"}}}
+				})),
+				prefix("/follow", to(kuard), with(func(r *dag.Route) {
+					r.InternalRedirect = &dag.InternalRedirect{MaxRedirects: 2, StatusCodes: []uint32{301, 302}, CrossScheme: "SafeOnly", DenyRepeatedRoute: true}
+				})),
+				prefix("/always", to(kuard), with(func(r *dag.Route) {
+					r.InternalRedirect = &dag.InternalRedirect{CrossScheme: "Always"}
+				})),
+				prefix("/cookies", split(&dag.WeightedCluster{Cluster: kuard, CookieRewrites: []dag.CookieRewrite{
+					{Name: "session", SameSite: ptr("Lax")},
+				}}, &dag.WeightedCluster{Cluster: rr}), with(func(r *dag.Route) {
+					r.CookieRewrites = []dag.CookieRewrite{{Name: "session", Path: ptr("/"), Domain: ptr("example.com"), Secure: ptr(false), SameSite: ptr("Strict")}}
+				})),
+				prefix("/slow", to(wlr)),
+				prefix("/", to(rr)),
+			)
+			vh.CORS = &dag.CORSPolicy{
+				AllowOrigins:     []dag.CORSOrigin{{Value: "https://www.example.com"}, {Value: `https://.*\.example\.org`, Regex: true}},
+				AllowMethods:     []string{"GET", "PUT"},
+				AllowHeaders:     []string{"X-Custom"},
+				ExposeHeaders:    []string{"X-Echo-Name"},
+				AllowCredentials: true, MaxAge: "600", AllowPrivateNetwork: true,
+			}
+			vh.RateLimit = &dag.LocalRateLimit{MaxTokens: 100, TokensPerFill: 100, FillInterval: time.Second}
 			return vh
 		}())),
 

@@ -74,19 +74,15 @@ func jwtAuthnFilter(providers []dag.JWTProvider) []*hcm.HttpFilter {
 	}}
 }
 
-// withJWTRequirement adds to a route's typed_per_filter_config the
-// requirement of provider, when it names one.
-func withJWTRequirement(perFilter map[string]*anypb.Any, provider string) map[string]*anypb.Any {
+// jwtRequirementConfig is the jwt_authn per-route configuration of a
+// route that requires a valid token of provider; nil when it requires none.
+func jwtRequirementConfig(provider string) *anypb.Any {
 	if provider == "" {
-		return perFilter
+		return nil
 	}
-	if perFilter == nil {
-		perFilter = map[string]*anypb.Any{}
-	}
-	perFilter[jwtAuthnFilterName] = toAny(&jwtauthn.PerRouteConfig{
+	return toAny(&jwtauthn.PerRouteConfig{
 		RequirementSpecifier: &jwtauthn.PerRouteConfig_RequirementName{RequirementName: provider},
 	})
-	return perFilter
 }
 
 // dnsCluster is the cluster of a server Envoy resolves by name, with its

@@ -104,6 +104,7 @@ func httpConnectionManager(statPrefix, routeConfig string, cfg ListenerConfig, m
 	if misdirected {
 		filters = append(filters, misdirectedRequests())
 	}
+	filters = append(filters, trafficHTTPFilters()...)
 	filters = append(filters, rbacHTTPFilter())
 	filters = append(filters, extra...)
 	filters = append(filters, &hcm.HttpFilter{

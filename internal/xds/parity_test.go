@@ -2,6 +2,7 @@ package xds
 
 import (
 	"regexp"
+	"slices"
 	"testing"
 
 	hcm "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
@@ -70,11 +71,11 @@ func TestMergeSlashesAndMisdirectedFilter(t *testing.T) {
 			for _, f := range m.HttpFilters {
 				filters = append(filters, f.Name)
 			}
-			want := []string{rbacFilterName, "envoy.filters.http.router"}
+			want := []string{corsFilterName, localRateLimitFilterName, cookieRewriteFilterName, rbacFilterName, "envoy.filters.http.router"}
 			if l.Name == HTTPSListenerName {
 				want = append([]string{"envoy.filters.http.lua"}, want...)
 			}
-			if len(filters) != len(want) || filters[0] != want[0] {
+			if !slices.Equal(filters, want) {
 				t.Errorf("listener %d (%s) filters %v, want %v", i, l.Name, filters, want)
 			}
 		}

@@ -24,10 +24,10 @@ func rbacHTTPFilter() *hcm.HttpFilter {
 	}
 }
 
-// ipFilterConfig is the typed_per_filter_config of a virtual host or
-// route with filter f, or nil without one. An allow list admits only
+// ipFilterConfig is the RBAC filter's per-route configuration of a
+// virtual host or route with filter f, or nil without one. An allow list admits only
 // matching clients (the rest get 403); a deny list rejects them.
-func ipFilterConfig(f *dag.IPFilter) map[string]*anypb.Any {
+func ipFilterConfig(f *dag.IPFilter) *anypb.Any {
 	if f == nil {
 		return nil
 	}
@@ -44,7 +44,7 @@ func ipFilterConfig(f *dag.IPFilter) map[string]*anypb.Any {
 		}
 		principals = append(principals, p)
 	}
-	return map[string]*anypb.Any{rbacFilterName: toAny(&rbac.RBACPerRoute{Rbac: &rbac.RBAC{
+	return toAny(&rbac.RBACPerRoute{Rbac: &rbac.RBAC{
 		Rules: &rbacconfig.RBAC{
 			Action: action,
 			Policies: map[string]*rbacconfig.Policy{"ip-filter": {
@@ -52,5 +52,5 @@ func ipFilterConfig(f *dag.IPFilter) map[string]*anypb.Any {
 				Principals:  principals,
 			}},
 		},
-	}})}
+	}})
 }

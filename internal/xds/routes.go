@@ -47,14 +47,18 @@ func routeConfiguration(name string, vhosts []*route.VirtualHost) *route.RouteCo
 // virtualHost keeps the DAG's route order: most specific first.
 func virtualHost(vh *dag.VirtualHost) *route.VirtualHost {
 	out := &route.VirtualHost{
-		Name:                 vh.Name,
-		Domains:              []string{vh.Name, vh.Name + ":*"},
-		TypedPerFilterConfig: ipFilterConfig(vh.IPFilter),
+		Name:    vh.Name,
+		Domains: []string{vh.Name, vh.Name + ":*"},
+		TypedPerFilterConfig: perFilterConfig(
+			filterConfig{rbacFilterName, ipFilterConfig(vh.IPFilter)},
+			filterConfig{corsFilterName, corsConfig(vh.CORS)},
+			filterConfig{localRateLimitFilterName, rateLimitConfig(vh.RateLimit, vh.Name)},
+		),
 	}
 	wildcard := wildcardAuthority(vh.Name)
 	for _, r := range vh.Routes {
 		if r != nil {
-			er := envoyRoute(r)
+			er := envoyRoute(r, vh.Name)
 			if wildcard != nil {
 				er.Match.Headers = append(er.Match.Headers, wildcard)
 			}
@@ -83,8 +87,13 @@ func wildcardAuthority(name string) *route.HeaderMatcher {
 	}
 }
 
-func envoyRoute(r *dag.Route) *route.Route {
-	out := &route.Route{Match: routeMatch(r), TypedPerFilterConfig: withJWTRequirement(ipFilterConfig(r.IPFilter), r.JWTProvider)}
+func envoyRoute(r *dag.Route, vhost string) *route.Route {
+	out := &route.Route{Match: routeMatch(r), TypedPerFilterConfig: perFilterConfig(
+		filterConfig{rbacFilterName, ipFilterConfig(r.IPFilter)},
+		filterConfig{localRateLimitFilterName, rateLimitConfig(r.RateLimit, vhost)},
+		filterConfig{cookieRewriteFilterName, cookieRewriteConfig(r.CookieRewrites, nil)},
+		filterConfig{jwtAuthnFilterName, jwtRequirementConfig(r.JWTProvider)},
+	)}
 	var hostRewrite string
 	out.RequestHeadersToAdd, out.RequestHeadersToRemove, hostRewrite = requestHeaders(r.RequestHeaders)
 	out.ResponseHeadersToAdd, out.ResponseHeadersToRemove = responseHeaders(r.ResponseHeaders)
@@ -250,11 +259,11 @@ func routeAction(r *dag.Route, hostRewrite string) *route.RouteAction {
 	if len(wcs) == 0 {
 		return nil
 	}
-	a := &route.RouteAction{}
-	if len(wcs) == 1 && wcs[0].RequestHeaders == nil && wcs[0].ResponseHeaders == nil {
+	a := &route.RouteAction{InternalRedirectPolicy: internalRedirectPolicy(r.InternalRedirect)}
+	if len(wcs) == 1 && wcs[0].RequestHeaders == nil && wcs[0].ResponseHeaders == nil && len(wcs[0].CookieRewrites) == 0 {
 		a.ClusterSpecifier = &route.RouteAction_Cluster{Cluster: wcs[0].Cluster.Name}
 	} else {
-		a.ClusterSpecifier = &route.RouteAction_WeightedClusters{WeightedClusters: weightedClusters(wcs)}
+		a.ClusterSpecifier = &route.RouteAction_WeightedClusters{WeightedClusters: weightedClusters(wcs, r.CookieRewrites)}
 	}
 	switch {
 	case hostRewrite != "":
@@ -308,7 +317,10 @@ func mirrorFraction(percent uint32) *core.RuntimeFractionalPercent {
 
 // weightedClusters splits traffic by weight; when every weight is 0 each
 // cluster gets an equal share.
-func weightedClusters(wcs []*dag.WeightedCluster) *route.WeightedCluster {
+// A cluster with cookie rewrites of its own gets the route's merged with
+// them (the most specific per-filter configuration is the only one Envoy
+// reads).
+func weightedClusters(wcs []*dag.WeightedCluster, routeCookies []dag.CookieRewrite) *route.WeightedCluster {
 	allZero := true
 	for _, wc := range wcs {
 		if wc.Weight > 0 {
@@ -328,6 +340,9 @@ func weightedClusters(wcs []*dag.WeightedCluster) *route.WeightedCluster {
 		var host string
 		cw.RequestHeadersToAdd, cw.RequestHeadersToRemove, host = requestHeaders(wc.RequestHeaders)
 		cw.ResponseHeadersToAdd, cw.ResponseHeadersToRemove = responseHeaders(wc.ResponseHeaders)
+		if len(wc.CookieRewrites) > 0 {
+			cw.TypedPerFilterConfig = perFilterConfig(filterConfig{cookieRewriteFilterName, cookieRewriteConfig(routeCookies, wc.CookieRewrites)})
+		}
 		if host != "" {
 			cw.HostRewriteSpecifier = &route.WeightedCluster_ClusterWeight_HostRewriteLiteral{HostRewriteLiteral: host}
 		}

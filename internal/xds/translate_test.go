@@ -150,7 +150,7 @@ func TestWeightedClusters(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			got := weightedClusters(tc.in).GetClusters()
+			got := weightedClusters(tc.in, nil).GetClusters()
 			if diff := cmp.Diff(tc.want, got, protocmp.Transform()); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
 			}

@@ -111,26 +111,26 @@ spec:
 		}
 	})
 
-	t.Run("cookie rewriting refuses only its route", func(t *testing.T) {
+	t.Run("a global rate limit refuses only its route", func(t *testing.T) {
 		ns := kube.NewNamespace(t)
 		s.service(t, ns, "svc", "echo-a")
 		apply(t, ns, `
 apiVersion: projectcontour.io/v1
 kind: HTTPProxy
-metadata: {name: cookies}
+metadata: {name: limits}
 spec:
-  virtualhost: {fqdn: cookies.example.com}
+  virtualhost: {fqdn: limits.example.com}
   routes:
   - conditions: [{prefix: /cart}]
-    cookieRewritePolicies: [{name: session, secure: true}]
+    rateLimitPolicy: {global: {descriptors: [{entries: [{remoteAddress: {}}]}]}}
     services: [{name: svc, port: 80}]
   - conditions: [{exact: /}]
     services: [{name: svc, port: 80}]
 `)
-		eventually(t, "the route is refused, naming the field", proxyError(ns, "cookies", contourv1.ReasonFeatureNotSupported,
-			"spec.routes[0].cookieRewritePolicies is not supported yet; the route is not served"))
-		eventually(t, "the other route serves", s.expect(t, "cookies.example.com", "/", 200, "echo-a"))
-		eventually(t, "the refused route does not", s.expect(t, "cookies.example.com", "/cart", 404, ""))
+		eventually(t, "the route is refused, naming the field", proxyError(ns, "limits", contourv1.ReasonFeatureNotSupported,
+			"spec.routes[0].rateLimitPolicy.global is not supported yet; the route is not served"))
+		eventually(t, "the other route serves", s.expect(t, "limits.example.com", "/", 200, "echo-a"))
+		eventually(t, "the refused route does not", s.expect(t, "limits.example.com", "/cart", 404, ""))
 	})
 }
 

@@ -287,8 +287,8 @@ func changeProxy(r *byteReader, o *dag.Objects, k types.NamespacedName) *contour
 		switch n := len(p.Spec.Routes); {
 		case n > 0 && r.next()%2 == 0:
 			rt := &p.Spec.Routes[r.next()%n]
-			switch r.next() % 4 {
-			case 3:
+			switch r.next() % 9 {
+			case 8:
 				rt.JWTVerificationPolicy = pick(r,
 					&contourv1.JWTVerificationPolicy{Require: "a"},
 					&contourv1.JWTVerificationPolicy{Disabled: true},
@@ -296,12 +296,34 @@ func changeProxy(r *byteReader, o *dag.Objects, k types.NamespacedName) *contour
 			case 0:
 				rt.AuthPolicy = &contourv1.AuthorizationPolicy{Disabled: true}
 			case 1:
-				rt.CookieRewritePolicies = []contourv1.CookieRewritePolicy{{Name: "c"}}
+				// Valid, or rewriting nothing (invalid).
+				rt.CookieRewritePolicies = []contourv1.CookieRewritePolicy{{Name: "c", SameSite: pick(r, nil, ptr("Lax"))}}
 			case 2:
 				rt.IPAllowFilterPolicy = []contourv1.IPFilterPolicy{{Source: contourv1.IPFilterSourcePeer, CIDR: pick(r, "10.0.0.0/8", "::1", "bad")}}
+			case 3:
+				rt.RateLimitPolicy = &contourv1.RateLimitPolicy{Local: &contourv1.LocalRateLimitPolicy{Requests: pick(r, uint32(0), 1, 10), Unit: "minute"}}
+				if r.next()%4 == 0 {
+					rt.RateLimitPolicy.Global = &contourv1.GlobalRateLimitPolicy{Disabled: true}
+				}
+			case 4:
+				rt.InternalRedirectPolicy = &contourv1.HTTPInternalRedirectPolicy{MaxInternalRedirects: 2,
+					RedirectResponseCodes: []contourv1.RedirectResponseCode{pick(r, contourv1.RedirectResponseCode(302), 301, 300)}}
+			case 5, 6, 7:
+				// Slow start and cookies on a service: the slow start is a
+				// cluster setting, shared by the routes that agree on it.
+				if len(rt.Services) > 0 {
+					svc := &rt.Services[r.next()%len(rt.Services)]
+					if r.next()%2 == 0 {
+						svc.SlowStartPolicy = &contourv1.SlowStartPolicy{Window: pick(r, "10s", "30s", "bad")}
+					} else {
+						svc.CookieRewritePolicies = []contourv1.CookieRewritePolicy{{Name: "c", Secure: ptr(true)}}
+					}
+				}
 			}
+		case p.Spec.VirtualHost != nil && r.next()%3 == 0:
+			p.Spec.VirtualHost.CORSPolicy = &contourv1.CORSPolicy{AllowOrigin: []string{pick(r, "*", "https://a.example", "(")}, AllowMethods: []contourv1.CORSHeaderValue{"GET"}}
 		case p.Spec.VirtualHost != nil && r.next()%2 == 0:
-			p.Spec.VirtualHost.CORSPolicy = &contourv1.CORSPolicy{AllowOrigin: []string{"*"}}
+			p.Spec.VirtualHost.RateLimitPolicy = &contourv1.RateLimitPolicy{Local: &contourv1.LocalRateLimitPolicy{Requests: 5, Unit: pick(r, "second", "hour", "day")}}
 		case p.Spec.VirtualHost != nil && r.next()%2 == 0:
 			// A JWT provider: key sets from several servers (some URIs
 			// do not parse), from a Secret, or verified with a CA.
