@@ -45,6 +45,8 @@ type Server struct {
 	// translator is used by OnChange only, which the controller calls
 	// from its one event loop goroutine.
 	translator *Translator
+	// consistency checks each snapshot's references; OnChange only, too.
+	consistency consistency
 
 	mu      sync.Mutex
 	version string // of the last snapshot set, for logs and tests
@@ -94,7 +96,7 @@ func (s *Server) OnChange(d *dag.DAG) {
 // so the last good snapshot stays served and the refusal is counted and
 // logged: it is a bug in translation. It reports whether snap is served.
 func (s *Server) publish(snap *Snapshot) bool {
-	if err := snap.Consistent(); err != nil {
+	if err := s.consistency.check(snap); err != nil {
 		s.log.WithError(err).Error("not serving an inconsistent snapshot; keeping the last good one")
 		s.metrics.snapshotsInconsistent.Inc()
 		s.metrics.snapshotErrors.Inc()

@@ -146,3 +146,35 @@ func versionOfType(t *testing.T, d *dag.DAG, typ string) string {
 	}
 	return snap.Version(typ)
 }
+
+// TestConsistencyRechecksWhatMayHaveBroken: the server's checker skips the
+// references it verified before, unless their targets lost a name since.
+func TestConsistencyRechecksWhatMayHaveBroken(t *testing.T) {
+	snap, err := newTestTranslator(t).Snapshot(consistencyDAG())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c consistency
+	if err := c.check(snap); err != nil {
+		t.Fatalf("the translated snapshot: %v", err)
+	}
+	b := "ns/b/80/" + settingsKey(upstream("ns", "b", 80))
+	for name, tc := range map[string]struct {
+		typ, name string
+	}{
+		"a cluster gone":     {resourcev3.ClusterType, b},
+		"endpoints gone":     {resourcev3.EndpointType, b},
+		"route config gone":  {resourcev3.RouteType, HTTPListenerName},
+		"the secret is gone": {resourcev3.SecretType, "ns/tls"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if err := c.check(without(t, snap, tc.typ, tc.name)); err == nil || !strings.Contains(err.Error(), tc.name) {
+				t.Fatalf("check = %v, want an error naming %s", err, tc.name)
+			}
+			// Back to the consistent one: the references verified again.
+			if err := c.check(snap); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
