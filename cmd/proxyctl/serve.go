@@ -13,6 +13,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/proxyctl/proxyctl/internal/build"
+	"github.com/proxyctl/proxyctl/internal/httpserver"
 	"github.com/proxyctl/proxyctl/internal/metrics"
 	"github.com/proxyctl/proxyctl/internal/rungroup"
 )
@@ -79,7 +80,7 @@ func registerServe(app *kingpin.Application) (*kingpin.CmdClause, *serveContext)
 
 	cmd.Flag("http-address", "Address for /healthz, /readyz, /metrics and /leader.").Default("0.0.0.0").StringVar(&ctx.httpAddress)
 	cmd.Flag("http-port", "Port for /healthz, /readyz, /metrics and /leader.").Default("8000").IntVar(&ctx.httpPort)
-	cmd.Flag("debug-address", "host:port for pprof; empty disables it. Keep it on loopback.").Default("127.0.0.1:6060").StringVar(&ctx.debugAddress)
+	cmd.Flag("debug-address", "host:port for pprof and the DAG dump (/debug/dag); empty disables it. Keep it on loopback.").Default("127.0.0.1:6060").StringVar(&ctx.debugAddress)
 
 	x := &ctx.xds
 	cmd.Flag("xds-address", "Address the xDS (ADS) gRPC server listens on.").Default("127.0.0.1").StringVar(&x.address)
@@ -238,12 +239,15 @@ func (s *serveContext) run() error {
 	}
 	ctrl.AddObserver(statusWriter)
 	ctrl.AddObserver(xdsServer)
+	// The debug listener dumps the latest DAG.
+	dagDump := &httpserver.DAGDump{}
+	ctrl.AddObserver(dagDump)
 	ctrl.AddProxyObserver(statusWriter)
 	group.Add("controller", ctrl.Run)
 	group.Add("status writer", statusWriter.Run)
 	// The HTTP listeners are bound here, before the election starts, so a
 	// replica that never leads still answers health checks and scrapes.
-	if err := addHTTPServers(&group, s, reg, elector, ctrl.Ready, log); err != nil {
+	if err := addHTTPServers(&group, s, reg, elector, ctrl.Ready, dagDump, log); err != nil {
 		return err
 	}
 	group.Add("leader election", elector.Run)

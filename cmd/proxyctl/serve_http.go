@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,7 +17,7 @@ import (
 
 // addHTTPServers binds the operational and debug listeners now, so a port
 // conflict fails start-up, and adds their servers to the group.
-func addHTTPServers(g *rungroup.Group, s *serveContext, reg *prometheus.Registry, elector *leader.Elector, ready func() error, log logrus.FieldLogger) error {
+func addHTTPServers(g *rungroup.Group, s *serveContext, reg *prometheus.Registry, elector *leader.Elector, ready func() error, dagDump http.Handler, log logrus.FieldLogger) error {
 	addr := net.JoinHostPort(s.httpAddress, strconv.Itoa(s.httpPort))
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -34,7 +35,7 @@ func addHTTPServers(g *rungroup.Group, s *serveContext, reg *prometheus.Registry
 		ln.Close()
 		return fmt.Errorf("debug listener: %w", err)
 	}
-	log.WithField("address", dln.Addr().String()).Info("serving pprof")
-	g.Add("debug server", func(ctx context.Context) error { return httpserver.Serve(ctx, dln, httpserver.DebugHandler()) })
+	log.WithField("address", dln.Addr().String()).Info("serving pprof and /debug/dag")
+	g.Add("debug server", func(ctx context.Context) error { return httpserver.Serve(ctx, dln, httpserver.DebugHandler(dagDump)) })
 	return nil
 }

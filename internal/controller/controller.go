@@ -203,7 +203,23 @@ func (c *Controller) Ready() error {
 func (c *Controller) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	syncedCh, stop, err := c.start(ctx)
+	if err != nil {
+		return err
+	}
+	// stop waits for the informer goroutines, after ctx is cancelled.
+	defer func() {
+		cancel()
+		stop()
+	}()
+	return c.loop(ctx, syncedCh)
+}
 
+// start registers the event handlers and starts the informers. The
+// returned channel receives one value once every handler registration has
+// synced (nil), or an error if ctx ended first; stop waits for the
+// informers' goroutines once ctx is cancelled.
+func (c *Controller) start(ctx context.Context) (<-chan error, func(), error) {
 	handler := cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { c.observe(obj); c.enqueue(ctx, event{obj: obj}) },
 		UpdateFunc: func(_, obj any) { c.observe(obj); c.enqueue(ctx, event{obj: obj}) },
@@ -213,30 +229,30 @@ func (c *Controller) Run(ctx context.Context) error {
 	for _, inf := range c.informers {
 		reg, err := inf.AddEventHandler(handler)
 		if err != nil {
-			return fmt.Errorf("controller: add event handler: %w", err)
+			return nil, nil, fmt.Errorf("controller: add event handler: %w", err)
 		}
 		synced = append(synced, reg.HasSynced)
 	}
 	for _, start := range c.starters {
 		start(ctx.Done())
 	}
-	// Shutdown waits for the informer goroutines, after ctx is cancelled.
-	defer func() {
-		cancel()
-		for _, stop := range c.stoppers {
-			stop()
-		}
-	}()
-
 	syncedCh := make(chan error, 1)
+	waited := make(chan struct{})
 	go func() {
+		defer close(waited)
 		if !cache.WaitForCacheSync(ctx.Done(), synced...) {
 			syncedCh <- errors.New("controller: informer caches did not sync")
 			return
 		}
 		syncedCh <- nil
 	}()
-	return c.loop(ctx, syncedCh)
+	stop := func() {
+		<-waited
+		for _, stop := range c.stoppers {
+			stop()
+		}
+	}
+	return syncedCh, stop, nil
 }
 
 // observe tells the proxy observers of an HTTPProxy event.
@@ -263,7 +279,8 @@ func (c *Controller) enqueue(ctx context.Context, e event) {
 // loop is the only goroutine that touches the cache. It applies events,
 // and rebuilds once no event has arrived for HoldOff, or MaxHoldOff after
 // the first pending event, whichever is sooner. Nothing is built before the
-// caches have synced, so observers never see a partial view.
+// caches have synced and every object of the initial lists is applied, so
+// observers never see a partial view.
 func (c *Controller) loop(ctx context.Context, syncedCh <-chan error) error {
 	objects := newObjectCache(c.cfg.IngressClassNames)
 	synced := false
@@ -297,13 +314,21 @@ func (c *Controller) loop(ctx context.Context, syncedCh <-chan error) error {
 				}
 				return err
 			}
+			// A registration reports synced once its handler has returned
+			// for every object of the initial list, that is once the
+			// object is in c.events, not once this loop applied it. Every
+			// initial object is therefore applied already or buffered
+			// now: apply what is buffered before the first build, or the
+			// first DAG (and the first xDS answer, and a new leader's
+			// status writes) would miss objects that exist.
+			for n := len(c.events); n > 0; n-- {
+				c.apply(objects, <-c.events)
+			}
 			synced = true
 			c.log.Info("informer caches synced; building the first DAG")
 			build()
 		case e := <-c.events:
-			c.metrics.events.Inc()
-			changed := objects.apply(e)
-			if changed && synced {
+			if c.apply(objects, e) && synced {
 				schedule()
 			}
 		case <-timer.C:
@@ -312,6 +337,13 @@ func (c *Controller) loop(ctx context.Context, syncedCh <-chan error) error {
 			}
 		}
 	}
+}
+
+// apply counts e and applies it to objects, reporting whether it can
+// change the DAG.
+func (c *Controller) apply(objects *objectCache, e event) bool {
+	c.metrics.events.Inc()
+	return objects.apply(e)
 }
 
 func (o *objectCache) apply(e event) bool {

@@ -213,7 +213,16 @@ func (e *Elector) Run(ctx context.Context) error {
 	// its write, long before the next renewal would; the ticker is the
 	// fallback when the watch is down.
 	stolen := make(chan string, 1)
-	go e.watchHolder(electionCtx, stolen)
+	watching := make(chan struct{})
+	go func() {
+		defer close(watching)
+		e.watchHolder(electionCtx, stolen)
+	}()
+	// Run owns the watch: whichever way it returns, the watch ends first.
+	defer func() {
+		cancel()
+		<-watching
+	}()
 	ticker := time.NewTicker(e.checkEvery)
 	defer ticker.Stop()
 	deposed := false
@@ -272,40 +281,63 @@ func (e *Elector) release() error {
 }
 
 // watchHolder watches the Lease and, once this replica leads, sends the
-// first other holder it sees. It re-establishes the watch until ctx ends.
+// first other holder it sees. It re-establishes the watch until ctx ends,
+// and returns promptly once it has: it does not rely on the watch closing
+// its channel when ctx ends (not every client's watch does).
 func (e *Elector) watchHolder(ctx context.Context, stolen chan<- string) {
+	retry := time.NewTimer(0)
+	defer retry.Stop()
 	for ctx.Err() == nil {
 		w, err := e.leases.Leases(e.namespace).Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + e.name})
 		if err != nil {
+			retry.Reset(e.checkEvery)
 			select {
 			case <-ctx.Done():
-			case <-time.After(e.checkEvery):
+			case <-retry.C:
 			}
 			continue
 		}
-		for ev := range w.ResultChan() {
-			lease, ok := ev.Object.(*coordinationv1.Lease)
-			if !ok || ev.Type == watch.Deleted {
-				continue
-			}
-			holder := ""
-			if lease.Spec.HolderIdentity != nil {
-				holder = *lease.Spec.HolderIdentity
-			}
-			select {
-			case <-e.elected:
-			default:
-				continue // not leading yet: another holder is expected
-			}
-			if holder != "" && holder != e.identity {
-				e.taker.Store(&holder)
-				e.stopped.Store(true) // stop reporting leadership at once
-				w.Stop()
-				stolen <- holder
-				return
-			}
-		}
+		holder, ok := e.otherHolder(ctx, w)
 		w.Stop()
+		if ok {
+			e.taker.Store(&holder)
+			e.stopped.Store(true) // stop reporting leadership at once
+			stolen <- holder
+			return
+		}
+	}
+}
+
+// otherHolder reads w until, this replica leading, it shows another holder
+// (true), or until w ends or ctx is done (false).
+func (e *Elector) otherHolder(ctx context.Context, w watch.Interface) (string, bool) {
+	for {
+		var ev watch.Event
+		select {
+		case <-ctx.Done():
+			return "", false
+		case next, open := <-w.ResultChan():
+			if !open {
+				return "", false
+			}
+			ev = next
+		}
+		lease, ok := ev.Object.(*coordinationv1.Lease)
+		if !ok || ev.Type == watch.Deleted {
+			continue
+		}
+		holder := ""
+		if lease.Spec.HolderIdentity != nil {
+			holder = *lease.Spec.HolderIdentity
+		}
+		select {
+		case <-e.elected:
+		default:
+			continue // not leading yet: another holder is expected
+		}
+		if holder != "" && holder != e.identity {
+			return holder, true
+		}
 	}
 }
 

@@ -3,6 +3,7 @@ package leader
 import (
 	"context"
 	"errors"
+	goruntime "runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -211,4 +212,87 @@ func TestIdentity(t *testing.T) {
 	if !strings.HasPrefix(a, "node1-") || a == b {
 		t.Fatalf("hostname identities %q and %q should share the host and differ", a, b)
 	}
+}
+
+// ourGoroutines returns the stacks of the goroutines, other than the
+// tests', running code of this package.
+func ourGoroutines() []string {
+	buf := make([]byte, 1<<20)
+	for {
+		n := goruntime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	var out []string
+	for i, g := range strings.Split(string(buf), "\n\n") {
+		if i > 0 && strings.Contains(g, "proxyctl/internal/leader.") && !strings.Contains(g, "testing.tRunner") {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// checkNoGoroutines fails unless every goroutine of this package has ended
+// by a short deadline; one that is still there by then is never joined.
+func checkNoGoroutines(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		left := ourGoroutines()
+		if len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines left after Run returned, the first:\n%s", len(left), left[0])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestRunLeavesNoGoroutine: whichever way Run returns (cancelled, or
+// deposed), it has stopped what it started, the Lease watch included.
+func TestRunLeavesNoGoroutine(t *testing.T) {
+	t.Run("cancelled", func(t *testing.T) {
+		client := fake.NewClientset()
+		e := newElector(t, client, "replica-a")
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- e.Run(ctx) }()
+		<-e.Elected()
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		checkNoGoroutines(t)
+	})
+	t.Run("deposed", func(t *testing.T) {
+		client := fake.NewClientset()
+		var stolen atomic.Bool
+		client.PrependReactor("update", "leases", func(action k8stesting.Action) (bool, runtime.Object, error) {
+			l := action.(k8stesting.UpdateAction).GetObject().(*coordinationv1.Lease)
+			if stolen.Load() && ptr.Deref(l.Spec.HolderIdentity, "") == "replica-a" {
+				return true, nil, apierrors.NewConflict(coordinationv1.Resource("leases"), name, errors.New("stale"))
+			}
+			return false, nil, nil
+		})
+		e := newElector(t, client, "replica-a")
+		done := make(chan error, 1)
+		go func() { done <- e.Run(context.Background()) }()
+		<-e.Elected()
+		l := lease(t, client)
+		l.Spec.HolderIdentity = ptr.To("thief")
+		l.Spec.RenewTime = &metav1.MicroTime{Time: time.Now()}
+		l.Spec.LeaseDurationSeconds = ptr.To[int32](60)
+		stolen.Store(true)
+		if _, err := client.CoordinationV1().Leases(ns).Update(context.Background(), l, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; !errors.Is(err, ErrLeadershipLost) {
+			t.Fatalf("Run = %v, want ErrLeadershipLost", err)
+		}
+		checkNoGoroutines(t)
+	})
 }

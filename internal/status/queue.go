@@ -18,14 +18,19 @@ type queue struct {
 	items      []types.NamespacedName // dirty and not processing, FIFO
 	dirty      map[types.NamespacedName]bool
 	processing map[types.NamespacedName]bool
-	delayed    int
-	shutdown   bool
+	// timers are the pending delayed additions; shutDown stops them, and
+	// fired counts the callbacks that may still be running, so that no
+	// timer and no callback outlives shutDown.
+	timers   map[*time.Timer]struct{}
+	fired    sync.WaitGroup
+	shutdown bool
 }
 
 func newQueue() *queue {
 	q := &queue{
 		dirty:      map[types.NamespacedName]bool{},
 		processing: map[types.NamespacedName]bool{},
+		timers:     map[*time.Timer]struct{}{},
 	}
 	q.cond = sync.NewCond(&q.mu)
 	return q
@@ -56,13 +61,19 @@ func (q *queue) addAfter(k types.NamespacedName, d time.Duration) {
 	if q.shutdown {
 		return
 	}
-	q.delayed++
-	time.AfterFunc(d, func() {
+	q.fired.Add(1)
+	var t *time.Timer
+	t = time.AfterFunc(d, func() {
+		defer q.fired.Done()
 		q.mu.Lock()
 		defer q.mu.Unlock()
-		q.delayed--
+		if _, pending := q.timers[t]; !pending {
+			return // shutDown stopped it too late
+		}
+		delete(q.timers, t)
 		q.addLocked(k)
 	})
+	q.timers[t] = struct{}{}
 }
 
 // get blocks until a key is available and hands it to the caller, who
@@ -99,12 +110,22 @@ func (q *queue) done(k types.NamespacedName) {
 func (q *queue) len() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return len(q.items) + len(q.processing) + q.delayed
+	return len(q.items) + len(q.processing) + len(q.timers)
 }
 
+// shutDown wakes every get, stops the delayed additions and returns once
+// no callback of theirs is running.
 func (q *queue) shutDown() {
 	q.mu.Lock()
-	defer q.mu.Unlock()
 	q.shutdown = true
 	q.cond.Broadcast()
+	for t := range q.timers {
+		if t.Stop() {
+			q.fired.Done() // its callback will never run
+		}
+		delete(q.timers, t)
+	}
+	q.mu.Unlock()
+	// A callback that had fired already is waiting for mu, or done.
+	q.fired.Wait()
 }

@@ -45,6 +45,8 @@ type Server struct {
 	// translator is used by OnChange only, which the controller calls
 	// from its one event loop goroutine.
 	translator *Translator
+	// consistency checks each snapshot's references; OnChange only, too.
+	consistency consistency
 
 	mu      sync.Mutex
 	version string // of the last snapshot set, for logs and tests
@@ -82,15 +84,33 @@ func (s *Server) OnChange(d *dag.DAG) {
 		s.metrics.snapshotErrors.Inc()
 		return
 	}
+	if s.publish(snap) {
+		s.metrics.snapshotDuration.Observe(time.Since(start).Seconds())
+	}
+}
+
+// publish makes snap the configuration every Envoy gets, unless it is
+// inconsistent: a route to a cluster it lacks, an EDS cluster without its
+// ClusterLoadAssignment, a listener naming a route configuration or secret
+// it lacks. Envoy would wait for the missing resource or reject the update,
+// so the last good snapshot stays served and the refusal is counted and
+// logged: it is a bug in translation. It reports whether snap is served.
+func (s *Server) publish(snap *Snapshot) bool {
+	if err := s.consistency.check(snap); err != nil {
+		s.log.WithError(err).Error("not serving an inconsistent snapshot; keeping the last good one")
+		s.metrics.snapshotsInconsistent.Inc()
+		s.metrics.snapshotErrors.Inc()
+		return false
+	}
 	if err := s.cache.SetSnapshot(snap); err != nil {
 		s.log.WithError(err).Error("setting the xDS snapshot")
 		s.metrics.snapshotErrors.Inc()
-		return
+		return false
 	}
-	s.metrics.snapshotDuration.Observe(time.Since(start).Seconds())
 	s.mu.Lock()
 	s.version = versionsOf(snap)
 	s.mu.Unlock()
+	return true
 }
 
 // Version returns the per-type versions of the snapshot being served, or ""

@@ -17,6 +17,9 @@ type serverMetrics struct {
 	pushes           *prometheus.CounterVec
 	snapshotDuration prometheus.Histogram
 	snapshotErrors   prometheus.Counter
+	// snapshotsInconsistent counts the part of snapshotErrors refused by
+	// the consistency check.
+	snapshotsInconsistent prometheus.Counter
 }
 
 func newServerMetrics(reg prometheus.Registerer) (*serverMetrics, error) {
@@ -36,10 +39,14 @@ func newServerMetrics(reg prometheus.Registerer) (*serverMetrics, error) {
 		}),
 		snapshotErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: pmetrics.Namespace, Name: "xds_snapshot_errors_total",
-			Help: "Snapshots not served because they were inconsistent or could not be set.",
+			Help: "Snapshots not served because they were inconsistent, failed to translate or could not be set.",
+		}),
+		snapshotsInconsistent: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: pmetrics.Namespace, Name: "xds_snapshots_inconsistent_total",
+			Help: "Snapshots not served because a resource referenced one they lack (route to cluster, EDS cluster to endpoints, listener to route configuration or secret); the last good one stayed served.",
 		}),
 	}
-	if err := pmetrics.Register(reg, m.streams, m.pushes, m.snapshotDuration, m.snapshotErrors); err != nil {
+	if err := pmetrics.Register(reg, m.streams, m.pushes, m.snapshotDuration, m.snapshotErrors, m.snapshotsInconsistent); err != nil {
 		return nil, fmt.Errorf("xds: register metrics: %w", err)
 	}
 	return m, nil

@@ -40,6 +40,8 @@ type TypeSnapshot struct {
 // served type in PushOrder. It is immutable once made.
 type Snapshot struct {
 	Types []TypeSnapshot
+	// refs are what the Translator's parts reference, for Consistent.
+	refs []*refs
 }
 
 // PushOrder is the order in which an ADS server sends the types that

@@ -32,19 +32,27 @@ import (
 type Translator struct {
 	cfg ListenerConfig
 
-	vhosts   memo[*dag.VirtualHost, []byte]
+	vhosts   memo[*dag.VirtualHost, vhostPart]
 	secure   memo[*dag.SecureVirtualHost, secureParts]
 	clusters memo[*dag.Cluster, clusterParts]
 	secrets  memo[*dag.Secret, Resource]
 
 	// httpListener depends on cfg alone.
-	httpListener Resource
+	httpListener     Resource
+	httpListenerRefs *refs
 	// The fixed fields of ingress_http and ingress_https around their
 	// repeated virtual hosts and filter chains.
 	routesHead, routesTail []byte
 	httpsHead, httpsTail   []byte
 
 	prev translated
+}
+
+// vhostPart is one encoded virtual host of ingress_http and the clusters
+// it routes to.
+type vhostPart struct {
+	enc  []byte
+	refs *refs
 }
 
 // secureParts is what one secure virtual host contributes.
@@ -55,12 +63,15 @@ type secureParts struct {
 	chainName string
 	// route is its "https/<fqdn>" route configuration, when it routes HTTP.
 	route *Resource
+	// refs are what the chain and the route configuration name.
+	refs *refs
 }
 
 // clusterParts is a cluster and its ClusterLoadAssignment; the latter has
 // no Name for a cluster found by DNS, which has none.
 type clusterParts struct {
 	cluster, endpoints Resource
+	refs               *refs
 }
 
 // translated is what the previous Translate made, to reuse whole resources
@@ -71,6 +82,8 @@ type translated struct {
 	chains      []*dag.SecureVirtualHost
 	ingressTLS  *Resource
 	snap        *Snapshot
+	// refs are the references of every part of snap that has any.
+	refs []*refs
 }
 
 // NewTranslator returns a Translator for Envoy listeners at cfg.
@@ -78,7 +91,11 @@ func NewTranslator(cfg ListenerConfig) (*Translator, error) {
 	cfg = cfg.withDefaults()
 	t := &Translator{cfg: cfg}
 	var err error
-	if t.httpListener, err = encode(listeners(&dag.DAG{}, cfg)[0]); err != nil {
+	http := listeners(&dag.DAG{}, cfg)[0]
+	if t.httpListener, err = encode(http); err != nil {
+		return nil, err
+	}
+	if t.httpListenerRefs, err = listenerRefs(http); err != nil {
 		return nil, err
 	}
 	rc := routeConfiguration(HTTPListenerName, nil)
@@ -98,12 +115,14 @@ func NewTranslator(cfg ListenerConfig) (*Translator, error) {
 }
 
 // Snapshot translates d. An error means a resource could not be encoded, a
-// bug in translation; the caller keeps serving what it had.
+// bug in translation; the caller keeps serving what it had. The snapshot
+// carries what each of its parts references, for Consistent.
 func (t *Translator) Snapshot(d *dag.DAG) (*Snapshot, error) {
 	if d == nil {
 		d = &dag.DAG{}
 	}
 	var next translated
+	next.refs = []*refs{t.httpListenerRefs}
 	ingressHTTP, err := t.ingressHTTP(d, &next)
 	if err != nil {
 		return nil, err
@@ -117,7 +136,7 @@ func (t *Translator) Snapshot(d *dag.DAG) (*Snapshot, error) {
 	if ingressTLS != nil {
 		listeners = sortByName(append(listeners, *ingressTLS), resourceName)
 	}
-	clusters, endpoints, err := t.upstreams(d)
+	clusters, endpoints, err := t.upstreams(d, &next)
 	if err != nil {
 		return nil, err
 	}
@@ -133,7 +152,7 @@ func (t *Translator) Snapshot(d *dag.DAG) (*Snapshot, error) {
 		reuseType(prev, resourcev3.ListenerType, listeners),
 		reuseType(prev, resourcev3.RouteType, routes),
 		reuseType(prev, resourcev3.SecretType, secrets),
-	}}
+	}, refs: next.refs}
 	t.prev = next
 	t.vhosts.sweep()
 	t.secure.sweep()
@@ -152,9 +171,17 @@ func (t *Translator) ingressHTTP(d *dag.DAG, next *translated) (Resource, error)
 	// drops what this translation did not ask for.
 	parts := make([][]byte, len(vhs))
 	for i, vh := range vhs {
-		var err error
-		if parts[i], err = t.vhosts.get(vh, func() ([]byte, error) { return marshal(virtualHost(vh)) }); err != nil {
+		p, err := t.vhosts.get(vh, func() (vhostPart, error) {
+			v := virtualHost(vh)
+			b, err := marshal(v)
+			return vhostPart{enc: b, refs: virtualHostRefs(v)}, err
+		})
+		if err != nil {
 			return Resource{}, err
+		}
+		parts[i] = p.enc
+		if !p.refs.empty() {
+			next.refs = append(next.refs, p.refs)
 		}
 	}
 	if slices.Equal(vhs, t.prev.vhosts) && t.prev.ingressHTTP.Name != "" {
@@ -184,6 +211,9 @@ func (t *Translator) secureHosts(d *dag.DAG, next *translated) ([]Resource, *Res
 		if p.route != nil {
 			routes = append(routes, *p.route)
 		}
+		if p.chain != nil || p.route != nil {
+			next.refs = append(next.refs, p.refs)
+		}
 	}
 	served = sortByName(served, func(vh *dag.SecureVirtualHost) string { return chains[vh].chainName })
 	next.chains = served
@@ -205,7 +235,7 @@ func (t *Translator) secureHosts(d *dag.DAG, next *translated) ([]Resource, *Res
 
 // upstreams gives the clusters and their ClusterLoadAssignments, named
 // alike.
-func (t *Translator) upstreams(d *dag.DAG) (clusters, endpoints []Resource, err error) {
+func (t *Translator) upstreams(d *dag.DAG, next *translated) (clusters, endpoints []Resource, err error) {
 	cs := sortByName(nonNil(d.Clusters), func(c *dag.Cluster) string { return c.Name })
 	clusters = make([]Resource, 0, len(cs))
 	endpoints = make([]Resource, 0, len(cs))
@@ -218,6 +248,7 @@ func (t *Translator) upstreams(d *dag.DAG) (clusters, endpoints []Resource, err 
 		if p.endpoints.Name != "" {
 			endpoints = append(endpoints, p.endpoints)
 		}
+		next.refs = append(next.refs, p.refs)
 	}
 	return clusters, endpoints, nil
 }
@@ -250,37 +281,50 @@ func nonNil[T any](s []*T) []*T {
 func resourceName(r Resource) string { return r.Name }
 
 func (t *Translator) secureParts(vh *dag.SecureVirtualHost) (secureParts, error) {
-	var p secureParts
+	p := secureParts{refs: &refs{}}
 	if fc := secureFilterChain(vh, t.cfg); fc != nil {
 		b, err := marshal(fc)
 		if err != nil {
 			return p, err
 		}
 		p.chain, p.chainName = b, fc.GetName()
+		r, err := filterChainRefs(fc)
+		if err != nil {
+			return p, err
+		}
+		p.refs.add(r)
 	}
 	if servesHTTP(vh) {
-		r, err := encode(routeConfiguration(httpsRoutePrefix+vh.Name, []*route.VirtualHost{virtualHost(&vh.VirtualHost)}))
+		rc := routeConfiguration(httpsRoutePrefix+vh.Name, []*route.VirtualHost{virtualHost(&vh.VirtualHost)})
+		r, err := encode(rc)
 		if err != nil {
 			return p, err
 		}
 		p.route = &r
+		p.refs.add(routeConfigurationRefs(rc))
 	}
 	return p, nil
 }
 
 func clusterResources(c *dag.Cluster) (clusterParts, error) {
-	cr, err := encode(envoyCluster(c))
+	ec := envoyCluster(c)
+	cr, err := encode(ec)
+	if err != nil {
+		return clusterParts{}, err
+	}
+	refs, err := clusterRefs(ec)
 	if err != nil {
 		return clusterParts{}, err
 	}
 	if c.DNS != nil {
-		return clusterParts{cluster: cr}, nil
+		// Envoy resolves the address itself: no ClusterLoadAssignment.
+		return clusterParts{cluster: cr, refs: refs}, nil
 	}
 	er, err := encode(clusterLoadAssignment(c))
 	if err != nil {
 		return clusterParts{}, err
 	}
-	return clusterParts{cluster: cr, endpoints: er}, nil
+	return clusterParts{cluster: cr, endpoints: er, refs: refs}, nil
 }
 
 // encode marshals m into a Resource named as go-control-plane names it.

@@ -43,8 +43,11 @@ type Client struct {
 	stream discoveryv3.AggregatedDiscoveryService_StreamAggregatedResourcesClient
 	node   *corev3.Node
 
-	mu      sync.Mutex
-	state   map[string]State
+	mu    sync.Mutex
+	state map[string]State
+	// first is the first response of each type, kept for tests that
+	// check what a server answers before anything else.
+	first   map[string]State
 	changed chan struct{} // closed and replaced on every update
 	err     error
 }
@@ -80,6 +83,7 @@ func Dial(ctx context.Context, addr string, o Options) (*Client, error) {
 		conn: conn, stream: stream,
 		node:    &corev3.Node{Id: id, Cluster: "proxyctl"},
 		state:   map[string]State{},
+		first:   map[string]State{},
 		changed: make(chan struct{}),
 	}
 	for _, typ := range []string{resourcev3.ListenerType, resourcev3.ClusterType} {
@@ -127,6 +131,9 @@ func (c *Client) receive() {
 		c.update(func() {
 			st.Responses = c.state[resp.TypeUrl].Responses + 1
 			c.state[resp.TypeUrl] = st
+			if st.Responses == 1 {
+				c.first[resp.TypeUrl] = st
+			}
 		})
 		if err := c.request(resp.TypeUrl, resp.VersionInfo, resp.Nonce, subscribed[resp.TypeUrl]); err != nil {
 			c.update(func() { c.err = err })
@@ -170,6 +177,15 @@ func (c *Client) State(typ string) State {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.state[typ]
+}
+
+// First returns the first response of a type URL, and false before it
+// arrived.
+func (c *Client) First(typ string) (State, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st, ok := c.first[typ]
+	return st, ok
 }
 
 // Versions returns the version of every type received so far.
