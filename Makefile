@@ -105,6 +105,7 @@ verify-generate:
 
 vet:
 	$(GO) vet ./...
+	cd tools/image && $(GO) vet ./...
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
