@@ -2,7 +2,7 @@
 // it as a container runtime would, with nothing but the OCI image layout
 // format: the index, the manifest of this machine's platform, the config
 // (user, entrypoint, labels) and the layers, unpacked into a root file
-// system from which the binary runs, as the image's user.
+// system from which the binary runs, read-only, as the image's user.
 package image
 
 import (
@@ -18,7 +18,6 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/proxyctl/proxyctl/test/cluster"
@@ -153,20 +152,20 @@ func TestImage(t *testing.T) {
 	})
 
 	t.Run("run", func(t *testing.T) {
-		// As a runtime would: / is the unpacked root file system, the user
-		// is the image's, and only the entrypoint is there to run.
-		cmd := exec.Command("/proxyctl", "version")
-		cmd.Dir = "/"
-		cmd.Env = cfg.Config.Env
-		if os.Geteuid() == 0 {
-			cmd.SysProcAttr = &syscall.SysProcAttr{Chroot: rootfs, Credential: &syscall.Credential{Uid: 65532, Gid: 65532}}
-		} else {
-			t.Log("not root: running the unpacked binary without chroot and as this user")
-			cmd.Path = filepath.Join(rootfs, "proxyctl")
+		// As a runtime would: / is the unpacked root file system, mounted
+		// read-only (as readOnlyRootFilesystem in examples/proxyctl), the
+		// user is the image's, and only the entrypoint is there to run. The
+		// mount lives in a private mount namespace, gone with the command.
+		if os.Geteuid() != 0 {
+			t.Fatal("needs root (chroot, mounts), as the rest of the suite")
 		}
+		script := `mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && exec chroot --userspec=65532:65532 "$1" /proxyctl version`
+		cmd := exec.Command("unshare", "--mount", "--propagation", "private", "--", "sh", "-c", script, "sh", rootfs)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
 		got, err := cmd.Output()
 		if err != nil {
-			t.Fatalf("proxyctl version in the image: %v", err)
+			t.Fatalf("proxyctl version in the image: %v\n%s", err, stderr.String())
 		}
 		var v struct{ Version, Commit string }
 		if err := json.Unmarshal(got, &v); err != nil {
