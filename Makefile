@@ -97,8 +97,10 @@ envoy: $(BIN)/envoy
 $(BIN)/envoy: hack/install-envoy.sh
 	hack/install-envoy.sh
 
+# The CRDs are part of the install manifest: render it again with them.
 generate:
 	hack/update-codegen.sh
+	$(MAKE) --no-print-directory render
 
 verify-generate:
 	hack/verify-codegen.sh
