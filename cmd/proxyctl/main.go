@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/sirupsen/logrus"
@@ -38,6 +39,7 @@ func main() {
 	versionCmd := registerVersion(app)
 	bootstrapCmd, bootstrapCtx := registerBootstrap(app)
 	certgenCmd, certgenCtx := registerCertgen(app)
+	cliCmd, cliCtx := registerCLI(app)
 
 	cmd, err := app.Parse(os.Args[1:])
 	if err != nil {
@@ -54,6 +56,11 @@ func main() {
 		err = bootstrapCtx.run()
 	case certgenCmd.FullCommand():
 		err = certgenCtx.run()
+	default:
+		// `cli lds`, `cli rds`, ...: the subcommand names the type.
+		if kind, ok := strings.CutPrefix(cmd, cliCmd.FullCommand()+" "); ok {
+			err = cliCtx.run(kind)
+		}
 	}
 	if err == nil {
 		return

@@ -42,7 +42,8 @@ type manifest struct {
 }
 
 // manifests walks examples/, skipping the generated CRDs (the harness
-// installs them), and decodes every YAML or JSON file.
+// installs them) and the Grafana dashboard, and decodes every YAML or JSON
+// file.
 func manifests(t *testing.T, root string) []manifest {
 	t.Helper()
 	dir := filepath.Join(root, "examples")
@@ -52,7 +53,9 @@ func manifests(t *testing.T, root string) []manifest {
 			return err
 		}
 		if d.IsDir() {
-			if path == filepath.Join(dir, "crds") {
+			// The CRDs are generated (the harness installs them); the
+			// Grafana dashboard is no Kubernetes object.
+			if path == filepath.Join(dir, "crds") || path == filepath.Join(dir, "grafana") {
 				return filepath.SkipDir
 			}
 			return nil
@@ -107,7 +110,7 @@ func TestExamples(t *testing.T) {
 	}
 	files := manifests(t, root)
 	// A walk that found nothing would pass every check below.
-	for _, want := range []string{"proxyctl/01-rbac.yaml", "proxyctl/03-proxyctl.yaml", "proxyctl/04-envoy.yaml", "httpproxy/delegation.yaml"} {
+	for _, want := range []string{"proxyctl/01-rbac.yaml", "proxyctl/03-proxyctl.yaml", "proxyctl/04-envoy.yaml", "httpproxy/delegation.yaml", "render/proxyctl.yaml"} {
 		if !slices.ContainsFunc(files, func(m manifest) bool { return m.rel == want }) {
 			t.Fatalf("examples/%s not found: the walk is broken or the file moved", want)
 		}
