@@ -128,12 +128,15 @@ func sliceService(s *discoveryv1.EndpointSlice) types.NamespacedName {
 }
 
 // usableSecret keeps only Secrets a virtual host could serve or validate
-// with: TLS key pairs and CA bundles. Other Secrets (tokens, Helm releases)
-// can be large and are never needed.
+// with: TLS key pairs, CA bundles (ca.crt) and certificate revocation
+// lists (crl.pem), the last two in Secrets of any type (Opaque, as
+// Contour documents). Other Secrets (tokens, Helm releases) can be large
+// and are never needed.
 func usableSecret(s *corev1.Secret) bool {
 	if s.Type == corev1.SecretTypeTLS {
 		return true
 	}
 	_, hasCA := s.Data["ca.crt"]
-	return hasCA
+	_, hasCRL := s.Data["crl.pem"]
+	return hasCA || hasCRL
 }

@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"strings"
 	"testing"
 
 	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
@@ -37,5 +38,29 @@ func TestReferencesFollowProxies(t *testing.T) {
 	check("a went to another class", false, false, false, false)
 	if len(c.refs.services)+len(c.refs.secrets) != 0 {
 		t.Errorf("counts left behind: %v %v", c.refs.services, c.refs.secrets)
+	}
+}
+
+// The CA and CRL Secrets of client and upstream validation are references
+// too: a new CA must reach Envoy.
+func TestReferencesIncludeValidationSecrets(t *testing.T) {
+	c := newObjectCache("")
+	c.apply(event{obj: proxy("a", 1, func(p *contourv1.HTTPProxy) {
+		p.Spec.VirtualHost.TLS.ClientValidation = &contourv1.DownstreamValidation{
+			CACertificate: "client-ca", CertificateRevocationList: "certs/crl",
+		}
+		p.Spec.Routes[0].Services[0].UpstreamValidation = &contourv1.UpstreamValidation{CACertificate: "backend-ca"}
+		p.Spec.TCPProxy = &contourv1.TCPProxy{Services: []contourv1.Service{{
+			Name: "tcp", UpstreamValidation: &contourv1.UpstreamValidation{CACertificate: "certs/tcp-ca"},
+		}}}
+	})})
+	for _, k := range []string{"ns/client-ca", "certs/crl", "ns/backend-ca", "certs/tcp-ca"} {
+		ns, name, _ := strings.Cut(k, "/")
+		if !c.refs.secret(key(ns, name)) {
+			t.Errorf("secret %s is not referenced", k)
+		}
+	}
+	if !c.refs.service(key("ns", "tcp")) {
+		t.Error("tcpproxy service is not referenced")
 	}
 }

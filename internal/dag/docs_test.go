@@ -18,7 +18,7 @@ import (
 
 // TestContourDocumentationExamples builds the HTTPProxies of
 // testdata/contour-docs.yaml, one per feature of Contour's documentation,
-// with every Service and Secret they name, and checks each is served as
+// with every Service and Secret (TLS, CA, CRL) they name, and checks each is served as
 // written or refused with only FeatureNotSupported errors, as its
 // proxyctl.test/expect annotation says.
 func TestContourDocumentationExamples(t *testing.T) {
@@ -75,7 +75,8 @@ func TestContourDocumentationExamples(t *testing.T) {
 	for k, ps := range ports {
 		objs = append(objs, service(k[0], k[1], ps...))
 	}
-	objs = append(objs, tlsSecret(t, "docs", "secure-cert"), tlsSecret(t, "certs", "wildcard"))
+	objs = append(objs, tlsSecret(t, "docs", "secure-cert"), tlsSecret(t, "certs", "wildcard"),
+		caSecret(t, "docs", "client-root-ca"), crlSecret(t, "docs", "client-crl"), caSecret(t, "docs", "backend-ca"))
 	d := Build(objects(objs...), Config{})
 
 	for _, p := range proxies {

@@ -78,6 +78,34 @@ type SecureVirtualHost struct {
 	// TCPProxy, when set, makes this a TCP virtual host: the (terminated or
 	// passed-through) stream goes to its clusters and Routes is empty.
 	TCPProxy *TCPProxy
+	// ClientValidation, when set, asks clients for a certificate during
+	// the handshake and checks it.
+	ClientValidation *ClientValidation
+}
+
+// ClientValidation is how a TLS virtual host checks client certificates.
+type ClientValidation struct {
+	// CA is the PEM bundle of trusted CAs; nil only with SkipVerify.
+	CA []byte
+	// SkipVerify accepts any client certificate (Envoy still asks for
+	// one, and forwards its details).
+	SkipVerify bool
+	// Optional lets clients without a certificate in; a certificate that
+	// is sent is still checked.
+	Optional bool
+	// CRL, when set, is a PEM list of revoked certificates; with
+	// CRLLeafOnly only the client's own certificate is checked against
+	// it, not its intermediates.
+	CRL         []byte
+	CRLLeafOnly bool
+	// Forward, when set, puts these details of the client certificate in
+	// the X-Forwarded-Client-Cert header sent upstream.
+	Forward *ForwardClientCert
+}
+
+// ForwardClientCert selects the client certificate details sent upstream.
+type ForwardClientCert struct {
+	Subject, Cert, Chain, DNS, URI bool
 }
 
 // PathMatchKind says how a route matches the request path.
@@ -295,9 +323,21 @@ type Cluster struct {
 	// LoadBalancer is one of the LB constants; empty means RoundRobin.
 	LoadBalancer string
 	HealthCheck  *HealthCheck
+	// Validation, when set, verifies the upstream's certificate (Protocol
+	// is then h2 or tls).
+	Validation *UpstreamValidation
 	// Endpoints are the ready endpoints of the Service port, from its
 	// EndpointSlices, sorted by Address then Port.
 	Endpoints []Endpoint
+}
+
+// UpstreamValidation verifies an upstream's certificate: it must chain to
+// CA and carry one of SubjectNames as a DNS subject alternative name.
+type UpstreamValidation struct {
+	// CAName is "namespace/name" of the Secret CA came from.
+	CAName       string
+	CA           []byte
+	SubjectNames []string
 }
 
 // Endpoint is one ready backend address.

@@ -75,7 +75,6 @@ func virtualHostRefusals(vh *contourv1.VirtualHost) refusals {
 	rs.check(vh.Authorization != nil, p+".authorization", scopeVirtualHost, true)
 	rs.check(len(vh.JWTProviders) > 0, p+".jwtProviders", scopeVirtualHost, true)
 	if tls := vh.TLS; tls != nil {
-		rs.check(tls.ClientValidation != nil, p+".tls.clientValidation", scopeVirtualHost, true)
 		rs.check(tls.EnableFallbackCertificate, p+".tls.enableFallbackCertificate", scopeVirtualHost, false)
 	}
 	rs.check(vh.CORSPolicy != nil, p+".corsPolicy", scopeVirtualHost, false)
@@ -96,7 +95,6 @@ func routeRefusals(idx int, r *contourv1.Route) refusals {
 	for i := range r.Services {
 		s := &r.Services[i]
 		sp := fmt.Sprintf("%s.services[%d]", p, i)
-		rs.check(s.UpstreamValidation != nil, sp+".validation", scopeRoute, true)
 		rs.check(len(s.CookieRewritePolicies) > 0, sp+".cookieRewritePolicies", scopeRoute, false)
 		rs.check(s.SlowStartPolicy != nil, sp+".slowStartPolicy", scopeRoute, false)
 	}
@@ -111,7 +109,6 @@ func tcpProxyRefusals(tcp *contourv1.TCPProxy) refusals {
 	for i := range tcp.Services {
 		s := &tcp.Services[i]
 		sp := fmt.Sprintf("spec.tcpproxy.services[%d]", i)
-		rs.check(s.UpstreamValidation != nil, sp+".validation", scopeTCPProxy, true)
 		rs.check(s.Mirror, sp+".mirror", scopeTCPProxy, false)
 		rs.check(s.RequestHeadersPolicy != nil, sp+".requestHeadersPolicy", scopeTCPProxy, false)
 		rs.check(s.ResponseHeadersPolicy != nil, sp+".responseHeadersPolicy", scopeTCPProxy, false)

@@ -34,6 +34,9 @@ func upstream(ns, svc string, port int32, opts ...func(*dag.Cluster)) *dag.Clust
 func settingsKey(c *dag.Cluster) string {
 	h := fnv.New32a()
 	fmt.Fprintf(h, "%s|%s|%v", c.Protocol, c.LoadBalancer, c.HealthCheck)
+	if v := c.Validation; v != nil {
+		fmt.Fprintf(h, "|%s|%s|%q", v.CAName, v.CA, v.SubjectNames)
+	}
 	return fmt.Sprintf("%08x", h.Sum32())
 }
 
@@ -41,6 +44,24 @@ func protocol(p string) func(*dag.Cluster)    { return func(c *dag.Cluster) { c.
 func lb(l string) func(*dag.Cluster)          { return func(c *dag.Cluster) { c.LoadBalancer = l } }
 func noEndpoints() func(*dag.Cluster)         { return func(c *dag.Cluster) { c.Endpoints = nil } }
 func hc(h dag.HealthCheck) func(*dag.Cluster) { return func(c *dag.Cluster) { c.HealthCheck = &h } }
+
+// validated verifies the upstream's certificate against the CA of Secret
+// caName for names.
+func validated(caName string, names ...string) func(*dag.Cluster) {
+	return func(c *dag.Cluster) {
+		c.Validation = &dag.UpstreamValidation{CAName: caName, CA: pemBlock("CERTIFICATE", caName), SubjectNames: names}
+	}
+}
+
+func pemBlock(typ, content string) []byte {
+	return []byte("-----BEGIN " + typ + "-----\n" + content + "\n-----END " + typ + "-----\n")
+}
+
+// withClientValidation asks vh's clients for a certificate and checks it.
+func withClientValidation(vh *dag.SecureVirtualHost, cv dag.ClientValidation) *dag.SecureVirtualHost {
+	vh.ClientValidation = &cv
+	return vh
+}
 
 // prefix is a route on a path prefix; opts set its action and policies.
 func prefix(prefix string, opts ...func(*dag.Route)) *dag.Route {
@@ -260,6 +281,28 @@ func fixtures() map[string]*dag.DAG {
 
 		"tcpproxy-terminated": build(nil,
 			tcpHost("tcp.example.com", secure, weight(kuard, 3), weight(kuard2, 1), weight(kuard3, 0)),
+		),
+
+		// Client certificates checked against a CA and a CRL with every
+		// detail forwarded, optional ones, and any accepted; upstreams
+		// whose certificates are verified, on routes and a tcpproxy.
+		"tls-validation": build(
+			hosts(vhost("upstream.example.com", prefix("/", redirectTo(dag.Redirect{Scheme: "https", StatusCode: 301})))),
+			withClientValidation(tlsHost("mtls.example.com", secure, prefix("/", to(kuard))), dag.ClientValidation{
+				CA: pemBlock("CERTIFICATE", "client-ca"), CRL: pemBlock("X509 CRL", "client-crl"), CRLLeafOnly: true,
+				Forward: &dag.ForwardClientCert{Subject: true, Cert: true, Chain: true, DNS: true, URI: true},
+			}),
+			withClientValidation(tlsHost("optional.example.com", secure, prefix("/", to(kuard))), dag.ClientValidation{
+				CA: pemBlock("CERTIFICATE", "client-ca"), Optional: true,
+			}),
+			withClientValidation(tlsHost("skip.example.com", secure, prefix("/", to(kuard))), dag.ClientValidation{
+				SkipVerify: true, Forward: &dag.ForwardClientCert{Subject: true},
+			}),
+			tlsHost("upstream.example.com", secure,
+				prefix("/h2", to(upstream("default", "backend", 443, protocol(dag.ProtocolH2), validated("default/backend-ca", "a.example.com", "b.example.com")))),
+				prefix("/", to(upstream("default", "backend", 443, protocol(dag.ProtocolTLS), validated("default/backend-ca", "backend.example.com")))),
+			),
+			tcpHost("tcp.example.com", secure, weight(upstream("default", "db", 5432, protocol(dag.ProtocolTLS), validated("certs/db-ca", "db.example.com")), 0)),
 		),
 
 		"direct-response": build(hosts(vhost("example.com",
