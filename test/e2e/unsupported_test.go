@@ -108,28 +108,27 @@ spec:
 			fmt.Sprintf(`virtual host "shop.example.com" is not served: included HTTPProxy %s/admin sets spec.routes[0].authPolicy`, ns)))
 	})
 
-	t.Run("client certificate validation on a TLS host", func(t *testing.T) {
+	t.Run("fallback certificate on a TLS host", func(t *testing.T) {
 		ns := kube.NewNamespace(t)
 		s.service(t, ns, "svc", "echo-a")
-		cert, key := ca.issue(t, "mtls.example.com")
-		tlsSecret(t, ns, "mtls-cert", cert, key)
+		cert, key := ca.issue(t, "fallback.example.com")
+		tlsSecret(t, ns, "fallback-cert", cert, key)
 		refused(t, ns, `
 apiVersion: projectcontour.io/v1
 kind: HTTPProxy
-metadata: {name: mtls}
+metadata: {name: fallback}
 spec:
   virtualhost:
-    fqdn: mtls.example.com
+    fqdn: fallback.example.com
     tls:
-      secretName: mtls-cert
-      clientValidation: {caSecret: client-ca}
+      secretName: fallback-cert
+      enableFallbackCertificate: true
   routes:
   - services: [{name: svc, port: 80}]
-`, "mtls", "spec.virtualhost.tls.clientValidation is not supported yet", "mtls.example.com")
-		// No filter chain for the name: the handshake fails rather than
-		// reaching the backend without a client certificate.
-		if r, err := s.getTLS("mtls.example.com", "/", ca.clientConfig()); err == nil {
-			t.Errorf("HTTPS without a client certificate answered %d %q", r.status, r.body)
+`, "fallback", "spec.virtualhost.tls.enableFallbackCertificate is not supported yet", "fallback.example.com")
+		// No filter chain for the name: the handshake fails.
+		if r, err := s.getTLS("fallback.example.com", "/", ca.clientConfig()); err == nil {
+			t.Errorf("HTTPS to a refused host answered %d %q", r.status, r.body)
 		}
 	})
 
