@@ -8,6 +8,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"math/big"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -329,5 +330,49 @@ func TestUpstreamValidationClusterNames(t *testing.T) {
 	}
 	if shared != 1 {
 		t.Errorf("want only the unvalidated cluster kept after a CA change, got %v then %v", n1, n2)
+	}
+}
+
+// TestIncrementalValidation changes the CA and CRL Secrets and the
+// delegation that client and upstream validation read: the Builder must
+// give what a build from scratch gives at each step.
+func TestIncrementalValidation(t *testing.T) {
+	proto := "tls"
+	mtls := withTLS(root("default", "mtls", "mtls.com", route("/", svcRef("kuard", 8080))), "certs/wild")
+	mtls.Spec.VirtualHost.TLS.ClientValidation = &contourv1.DownstreamValidation{CACertificate: "certs/ca", CertificateRevocationList: "crl"}
+	upstream := root("default", "up", "up.com", route("/", contourv1.Service{Name: "kuard", Port: 8080, Protocol: &proto,
+		UpstreamValidation: &contourv1.UpstreamValidation{CACertificate: "certs/ca", SubjectName: "kuard.default"}}))
+	o := world(t)
+	put(mtls, upstream, caSecret(t, "certs", "ca"), crlSecret(t, "default", "crl"),
+		delegation("certs", "d", "wild", "default"))(o)
+	delegateCA := put(&contourv1.TLSCertificateDelegation{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "certs", Name: "d"},
+		Spec: contourv1.TLSCertificateDelegationSpec{Delegations: []contourv1.CertificateDelegation{
+			{SecretName: "wild", TargetNamespaces: []string{"default"}},
+			{SecretName: "ca", TargetNamespaces: []string{"default"}},
+		}},
+	})
+	newCA := func(o *Objects) {
+		s := caSecret(t, "certs", "ca")
+		s.Data["ca.crt"] = append([]byte("\n"), s.Data["ca.crt"]...)
+		o.Secrets[nn("certs", "ca")] = s
+	}
+	dags := checkSequence(t, Config{}, o,
+		step{"the CA is delegated", delegateCA},
+		step{"the CA changes", newCA},
+		step{"the CRL goes", func(o *Objects) { delete(o.Secrets, nn("default", "crl")) }},
+		step{"the CRL comes back", put(crlSecret(t, "default", "crl"))},
+		step{"the CA is not a CA", put(opaqueSecret("certs", "ca", map[string][]byte{"ca.crt": []byte("x")}))},
+		step{"the CA is back", newCA},
+		step{"the delegation goes", put(delegation("certs", "d", "wild", "default"))},
+	)
+	// Not vacuous: once delegated, both validations are served.
+	if svh := secureVhost(dags[1], "mtls.com"); svh == nil || svh.ClientValidation == nil {
+		t.Errorf("mtls.com not served with client validation: %+v", svh)
+	}
+	if c := findCluster(dags[1], "default", "kuard", 8080); c == nil {
+		t.Error("no kuard cluster")
+	} else if !slices.ContainsFunc(dags[1].Clusters, func(c *Cluster) bool { return c.Validation != nil }) {
+		t.Error("no validated cluster")
 	}
 }

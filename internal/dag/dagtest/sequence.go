@@ -248,7 +248,8 @@ func changeProxy(r *byteReader, o *dag.Objects, k types.NamespacedName) *contour
 			p.Spec.VirtualHost.TLS = pick(r,
 				nil,
 				&contourv1.TLS{SecretName: pick(r, "s", "b/s", "certs/wild", "bad", "c/s", "wild")},
-				&contourv1.TLS{Passthrough: true})
+				&contourv1.TLS{Passthrough: true},
+				&contourv1.TLS{SecretName: pick(r, "s", "certs/wild"), ClientValidation: clientValidation(r)})
 		}
 	case 6:
 		p.Spec.Routes = nil
@@ -280,7 +281,11 @@ func changeProxy(r *byteReader, o *dag.Objects, k types.NamespacedName) *contour
 		switch n := len(p.Spec.Routes); {
 		case n > 0 && r.next()%2 == 0:
 			rt := &p.Spec.Routes[r.next()%n]
-			switch r.next() % 3 {
+			switch r.next() % 4 {
+			case 3:
+				if len(rt.Services) > 0 {
+					upstreamValidation(r, &rt.Services[0])
+				}
 			case 0:
 				rt.AuthPolicy = &contourv1.AuthorizationPolicy{Disabled: true}
 			case 1:
@@ -377,8 +382,15 @@ func changeSlice(r *byteReader, o *dag.Objects) {
 
 // changeSecret replaces, adds or deletes a Secret.
 func changeSecret(r *byteReader, o *dag.Objects) {
-	k := pickKeyOr(r, o.Secrets, nn("a", "s"), nn("c", "s"), nn("certs", "wild"))
-	switch r.next() % 5 {
+	k := pickKeyOr(r, o.Secrets, nn("a", "s"), nn("c", "s"), nn("certs", "wild"), nn("a", "ca"))
+	switch r.next() % 7 {
+	case 5:
+		o.Secrets[k] = caSecret(k.Namespace, k.Name)
+	case 6:
+		// A CA bundle whose revocation list is gone.
+		s := caSecret(k.Namespace, k.Name)
+		delete(s.Data, "crl.pem")
+		o.Secrets[k] = s
 	case 0:
 		delete(o.Secrets, k)
 	case 1:
