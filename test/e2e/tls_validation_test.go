@@ -282,6 +282,12 @@ spec:
       port: 80
       protocol: tls
       validation: {caSecret: %s/shared-ca, subjectName: api.example.com, subjectNames: [api.example.com, backend.example.com]}
+  - conditions: [{prefix: /h2}]
+    services:
+    - name: good
+      port: 80
+      protocol: h2
+      validation: {caSecret: backend-ca, subjectName: backend.example.com}
   - conditions: [{prefix: /wrong-name}]
     services:
     - name: wrong-name
@@ -302,6 +308,13 @@ spec:
 `, caNS))
 		eventually(t, "a backend with a certificate from the CA for the name", s.expect(t, "upstream.example.com", "/good", 200, "tls-good"))
 		eventually(t, "a delegated CA and one of several subject names", s.expect(t, "upstream.example.com", "/names", 200, "tls-good"))
+		r, err := s.get("upstream.example.com", "/h2", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.status != 200 || r.echo(t).Proto != "HTTP/2.0" {
+			t.Errorf("protocol h2 with validation: %d %q, want 200 over HTTP/2", r.status, r.body)
+		}
 		// The same backend without validation answers: the 503s below are
 		// the validation's doing.
 		eventually(t, "without validation the backend answers", s.expect(t, "upstream.example.com", "/unvalidated", 200, "tls-wrong-ca"))
