@@ -24,6 +24,14 @@ type objectCache struct {
 	// refs counts what the cached HTTPProxies reference, kept current as
 	// proxies come and go.
 	refs references
+	// fallback is the fallback certificate's Secret, which no proxy names
+	// but the DAG reads: it always matters.
+	fallback types.NamespacedName
+}
+
+// secretMatters reports whether the Secret k can change the DAG.
+func (c *objectCache) secretMatters(k types.NamespacedName) bool {
+	return c.refs.secret(k) || (c.fallback.Name != "" && k == c.fallback)
 }
 
 func newObjectCache(ingressClass string) *objectCache {
@@ -90,7 +98,7 @@ func (c *objectCache) insert(obj any) bool {
 			return false
 		}
 		c.objs.Secrets[k] = o
-		return c.refs.secret(k)
+		return c.secretMatters(k)
 	}
 	return false
 }
@@ -111,7 +119,7 @@ func (c *objectCache) remove(obj any) bool {
 		return deleteKey(c.objs.EndpointSlices, key(o.Namespace, o.Name)) && c.refs.service(sliceService(o))
 	case *corev1.Secret:
 		k := key(o.Namespace, o.Name)
-		return deleteKey(c.objs.Secrets, k) && c.refs.secret(k)
+		return deleteKey(c.objs.Secrets, k) && c.secretMatters(k)
 	}
 	return false
 }

@@ -64,3 +64,16 @@ func TestReferencesIncludeValidationSecrets(t *testing.T) {
 		t.Error("tcpproxy service is not referenced")
 	}
 }
+
+// The fallback certificate is named by no proxy but read by the DAG: its
+// Secret's changes always rebuild.
+func TestFallbackCertificateSecretMatters(t *testing.T) {
+	c := newObjectCache("")
+	c.fallback = key("certs", "fallback")
+	if !c.secretMatters(key("certs", "fallback")) {
+		t.Error("the fallback certificate does not matter")
+	}
+	if c.secretMatters(key("certs", "other")) {
+		t.Error("an unreferenced Secret matters")
+	}
+}

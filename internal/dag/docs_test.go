@@ -77,7 +77,9 @@ func TestContourDocumentationExamples(t *testing.T) {
 	}
 	objs = append(objs, tlsSecret(t, "docs", "secure-cert"), tlsSecret(t, "certs", "wildcard"),
 		caSecret(t, "docs", "client-root-ca"), crlSecret(t, "docs", "client-crl"), caSecret(t, "docs", "backend-ca"))
-	d := Build(objects(objs...), Config{})
+	// The fallback certificate is configured (proxyctl serve
+	// --fallback-certificate docs/secure-cert).
+	d := Build(objects(objs...), Config{FallbackCertificate: nn("docs", "secure-cert")})
 
 	for _, p := range proxies {
 		ps := d.Statuses[nn(p.Namespace, p.Name)]

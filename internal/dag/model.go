@@ -81,6 +81,10 @@ type SecureVirtualHost struct {
 	// ClientValidation, when set, asks clients for a certificate during
 	// the handshake and checks it.
 	ClientValidation *ClientValidation
+	// FallbackCertificate, when set, is served to TLS clients that send no
+	// server name or an unknown one; their requests are routed by Host to
+	// every virtual host that has it.
+	FallbackCertificate *Secret
 }
 
 // ClientValidation is how a TLS virtual host checks client certificates.

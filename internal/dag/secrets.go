@@ -43,9 +43,6 @@ func (b *rootBuild) tlsSecret(key types.NamespacedName) (*Secret, error) {
 		se.src, se.sec, se.err = src, sec, err
 		bl.ch.secret(key)
 	}
-	if se.sec != nil {
-		b.rec.secret = key
-	}
 	return se.sec, se.err
 }
 

@@ -74,9 +74,6 @@ func virtualHostRefusals(vh *contourv1.VirtualHost) refusals {
 	const p = "spec.virtualhost"
 	rs.check(vh.Authorization != nil, p+".authorization", scopeVirtualHost, true)
 	rs.check(len(vh.JWTProviders) > 0, p+".jwtProviders", scopeVirtualHost, true)
-	if tls := vh.TLS; tls != nil {
-		rs.check(tls.EnableFallbackCertificate, p+".tls.enableFallbackCertificate", scopeVirtualHost, false)
-	}
 	rs.check(vh.CORSPolicy != nil, p+".corsPolicy", scopeVirtualHost, false)
 	rs.check(vh.RateLimitPolicy != nil, p+".rateLimitPolicy", scopeVirtualHost, false)
 	return rs

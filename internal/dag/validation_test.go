@@ -376,3 +376,125 @@ func TestIncrementalValidation(t *testing.T) {
 		t.Error("no validated cluster")
 	}
 }
+
+func TestFallbackCertificate(t *testing.T) {
+	fallback := func(mod func(*contourv1.HTTPProxy)) *contourv1.HTTPProxy {
+		p := withTLS(root("default", "a", "example.com", route("/", svcRef("kuard", 8080))), "cert")
+		p.Spec.VirtualHost.TLS.EnableFallbackCertificate = true
+		if mod != nil {
+			mod(p)
+		}
+		return p
+	}
+	tests := map[string]struct {
+		cfg     Config
+		objs    []any
+		want    string // the fallback Secret served, "" for none
+		reasons []string
+	}{
+		"same namespace": {
+			cfg:     Config{FallbackCertificate: nn("default", "fallback")},
+			objs:    []any{fallback(nil), tlsSecret(t, "default", "fallback")},
+			want:    "default/fallback",
+			reasons: []string{"valid"},
+		},
+		"delegated": {
+			cfg:     Config{FallbackCertificate: nn("certs", "fallback")},
+			objs:    []any{fallback(nil), tlsSecret(t, "certs", "fallback"), delegation("certs", "d", "fallback", "*")},
+			want:    "certs/fallback",
+			reasons: []string{"valid"},
+		},
+		"not delegated": {
+			cfg:     Config{FallbackCertificate: nn("certs", "fallback")},
+			objs:    []any{fallback(nil), tlsSecret(t, "certs", "fallback")},
+			reasons: []string{"TLSError/FallbackNotDelegated"},
+		},
+		"not configured": {
+			objs:    []any{fallback(nil)},
+			reasons: []string{"TLSError/FallbackNotPresent"},
+		},
+		"missing": {
+			cfg:     Config{FallbackCertificate: nn("default", "fallback")},
+			objs:    []any{fallback(nil)},
+			reasons: []string{"TLSError/FallbackNotValid"},
+		},
+		"with client validation": {
+			cfg: Config{FallbackCertificate: nn("default", "fallback")},
+			objs: []any{fallback(func(p *contourv1.HTTPProxy) {
+				p.Spec.VirtualHost.TLS.ClientValidation = &contourv1.DownstreamValidation{CACertificate: "ca"}
+			}), tlsSecret(t, "default", "fallback"), caSecret(t, "default", "ca")},
+			reasons: []string{"TLSError/TLSIncompatibleFeatures"},
+		},
+		"with a tcpproxy": {
+			cfg: Config{FallbackCertificate: nn("default", "fallback")},
+			objs: []any{fallback(func(p *contourv1.HTTPProxy) {
+				p.Spec.Routes = nil
+				p.Spec.TCPProxy = &contourv1.TCPProxy{Services: []contourv1.Service{svcRef("kuard", 8080)}}
+			}), tlsSecret(t, "default", "fallback")},
+			reasons: []string{"TLSError/TLSIncompatibleFeatures"},
+		},
+		"with passthrough": {
+			cfg: Config{FallbackCertificate: nn("default", "fallback")},
+			objs: []any{fallback(func(p *contourv1.HTTPProxy) {
+				p.Spec.VirtualHost.TLS.SecretName = ""
+				p.Spec.VirtualHost.TLS.Passthrough = true
+				p.Spec.Routes = nil
+				p.Spec.TCPProxy = &contourv1.TCPProxy{Services: []contourv1.Service{svcRef("kuard", 8080)}}
+			}), tlsSecret(t, "default", "fallback")},
+			reasons: []string{"TLSError/TLSIncompatibleFeatures"},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			objs := append([]any{service("default", "kuard", 8080), tlsSecret(t, "default", "cert")}, tc.objs...)
+			d := Build(objects(objs...), tc.cfg)
+			diff(t, tc.reasons, reasons(d, nn("default", "a")))
+			svh := secureVhost(d, "example.com")
+			if tc.want == "" {
+				if svh != nil {
+					t.Fatalf("served: %+v", svh)
+				}
+				return
+			}
+			if svh == nil || svh.FallbackCertificate == nil {
+				t.Fatalf("not served with a fallback certificate: %+v", svh)
+			}
+			diff(t, tc.want, svh.FallbackCertificate.Name)
+			var names []string
+			for _, s := range d.Secrets {
+				names = append(names, s.Name)
+			}
+			want := []string{"default/cert", tc.want}
+			slices.Sort(want)
+			diff(t, want, names)
+		})
+	}
+}
+
+// TestIncrementalFallback changes the fallback certificate's Secret and
+// delegation, and which hosts enable it.
+func TestIncrementalFallback(t *testing.T) {
+	enable := func(p *contourv1.HTTPProxy) { p.Spec.VirtualHost.TLS.EnableFallbackCertificate = true }
+	o := world(t)
+	put(withTLS(root("default", "fb", "fb.com", route("/", svcRef("kuard", 8080))), "certs/wild"))(o)
+	editProxy("default", "fb", enable)(o)
+	cfg := Config{FallbackCertificate: nn("certs", "fallback")}
+	delegateBoth := put(&contourv1.TLSCertificateDelegation{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "certs", Name: "d"},
+		Spec: contourv1.TLSCertificateDelegationSpec{Delegations: []contourv1.CertificateDelegation{
+			{SecretName: "wild", TargetNamespaces: []string{"default"}},
+			{SecretName: "fallback", TargetNamespaces: []string{"default"}},
+		}},
+	})
+	dags := checkSequence(t, cfg, o,
+		step{"the fallback Secret appears", put(tlsSecret(t, "certs", "fallback"))},
+		step{"it is delegated", delegateBoth},
+		step{"a second host enables it", editProxy("default", "tls", enable)},
+		step{"the fallback Secret changes", put(tlsSecret(t, "certs", "fallback"))},
+		step{"one host stops", editProxy("default", "fb", func(p *contourv1.HTTPProxy) { p.Spec.VirtualHost.TLS.EnableFallbackCertificate = false })},
+		step{"the fallback Secret goes", func(o *Objects) { delete(o.Secrets, nn("certs", "fallback")) }},
+	)
+	if svh := secureVhost(dags[3], "tls.com"); svh == nil || svh.FallbackCertificate == nil {
+		t.Errorf("tls.com not served with the fallback certificate: %+v", svh)
+	}
+}

@@ -109,6 +109,9 @@ func (b *rootBuild) secureVhost(key types.NamespacedName, fqdn string, tls *cont
 	case !tls.Passthrough && tls.SecretName == "":
 		return bad(contourv1.ConditionTypeTLSError, contourv1.ReasonTLSConfigNotValid,
 			"virtualhost.tls must set either secretName or passthrough")
+	case tls.Passthrough && tls.EnableFallbackCertificate:
+		return bad(contourv1.ConditionTypeTLSError, "TLSIncompatibleFeatures",
+			"virtualhost.tls: both passthrough and enableFallbackCertificate were specified")
 	case tls.Passthrough && tls.ClientValidation != nil:
 		return bad(contourv1.ConditionTypeTLSError, "TLSIncompatibleFeatures",
 			"virtualhost.tls.passthrough cannot be combined with virtualhost.tls.clientValidation")
@@ -151,7 +154,46 @@ func (b *rootBuild) secureVhost(key types.NamespacedName, fqdn string, tls *cont
 		}
 		svh.ClientValidation = cv
 	}
+	if tls.EnableFallbackCertificate {
+		fb, ok := b.fallbackCertificate(key, tls, hasTCPProxy)
+		if !ok {
+			return nil, false
+		}
+		svh.FallbackCertificate = fb
+	}
 	return svh, true
+}
+
+// fallbackCertificate resolves virtualhost.tls.enableFallbackCertificate
+// with Contour's rules and reasons: the serve flag must name a Secret,
+// delegated to the proxy's namespace when it is in another, and the
+// virtual host must not check client certificates (the fallback filter
+// chain serves every fallback host alike).
+func (b *rootBuild) fallbackCertificate(key types.NamespacedName, tls *contourv1.TLS, hasTCPProxy bool) (*Secret, bool) {
+	bad := func(reason, format string, args ...any) (*Secret, bool) {
+		b.errorf(key, contourv1.ConditionTypeTLSError, reason, format, args...)
+		return nil, false
+	}
+	fk := b.bl.cfg.FallbackCertificate
+	switch {
+	case tls.ClientValidation != nil:
+		return bad("TLSIncompatibleFeatures", "virtualhost.tls: fallback & client validation are incompatible")
+	case hasTCPProxy:
+		// The fallback filter chain routes HTTP: a TCP virtual host has
+		// nothing to put there.
+		return bad("TLSIncompatibleFeatures", "virtualhost.tls: fallback & tcpproxy are incompatible")
+	case fk.Name == "":
+		return bad("FallbackNotPresent",
+			"virtualhost.tls enabled fallback but the fallback certificate Secret is not configured (proxyctl serve --fallback-certificate)")
+	case fk.Namespace != key.Namespace && !b.delegated(fk, key.Namespace):
+		return bad("FallbackNotDelegated",
+			"virtualhost.tls fallback certificate Secret %q is not configured for certificate delegation", fk.String())
+	}
+	sec, err := b.tlsSecret(fk)
+	if err != nil {
+		return bad("FallbackNotValid", "virtualhost.tls fallback certificate Secret %q is invalid: %v", fk.String(), err)
+	}
+	return sec, true
 }
 
 // clientValidation resolves virtualhost.tls.clientValidation with

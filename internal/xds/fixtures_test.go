@@ -57,6 +57,13 @@ func pemBlock(typ, content string) []byte {
 	return []byte("-----BEGIN " + typ + "-----\n" + content + "\n-----END " + typ + "-----\n")
 }
 
+// withFallback serves s to TLS clients without a known server name, with
+// vh among the hosts they reach.
+func withFallback(vh *dag.SecureVirtualHost, s *dag.Secret) *dag.SecureVirtualHost {
+	vh.FallbackCertificate = s
+	return vh
+}
+
 // withClientValidation asks vh's clients for a certificate and checks it.
 func withClientValidation(vh *dag.SecureVirtualHost, cv dag.ClientValidation) *dag.SecureVirtualHost {
 	vh.ClientValidation = &cv
@@ -175,6 +182,9 @@ func build(http []*dag.VirtualHost, https ...*dag.SecureVirtualHost) *dag.DAG {
 		}
 		if vh.Secret != nil {
 			secrets[vh.Secret.Name] = vh.Secret
+		}
+		if vh.FallbackCertificate != nil {
+			secrets[vh.FallbackCertificate.Name] = vh.FallbackCertificate
 		}
 	}
 	for _, c := range clusters {
@@ -303,6 +313,14 @@ func fixtures() map[string]*dag.DAG {
 				prefix("/", to(upstream("default", "backend", 443, protocol(dag.ProtocolTLS), validated("default/backend-ca", "backend.example.com")))),
 			),
 			tcpHost("tcp.example.com", secure, weight(upstream("default", "db", 5432, protocol(dag.ProtocolTLS), validated("certs/db-ca", "db.example.com")), 0)),
+		),
+
+		// Two hosts enable the fallback certificate, one does not: the
+		// fallback chain routes among the two.
+		"tls-fallback": build(nil,
+			withFallback(tlsHost("a.example.com", secure, prefix("/", to(kuard))), secret("certs", "fallback")),
+			withFallback(tlsHost("b.example.com", secure, prefix("/", to(kuard2))), secret("certs", "fallback")),
+			tlsHost("c.example.com", secure, prefix("/", to(kuard3))),
 		),
 
 		"direct-response": build(hosts(vhost("example.com",

@@ -32,6 +32,9 @@ func listeners(d *dag.DAG, cfg ListenerConfig) []*listener.Listener {
 			chains = append(chains, fc)
 		}
 	}
+	if name := fallbackSecret(sortByName(nonNil(d.HTTPS), func(vh *dag.SecureVirtualHost) string { return vh.Name })); name != "" {
+		chains = append(chains, fallbackFilterChain(name, cfg))
+	}
 	chains = sortByName(chains, (*listener.FilterChain).GetName)
 	if len(chains) == 0 {
 		return out
@@ -93,6 +96,26 @@ func secureFilterChain(vh *dag.SecureVirtualHost, cfg ListenerConfig) *listener.
 		return nil
 	}
 	return fc
+}
+
+// fallbackFilterChain serves the fallback certificate secretName to TLS
+// clients that send no server name, or one no other chain has (Envoy
+// picks a chain without server names then), and routes their requests by
+// Host among the virtual hosts that enable the fallback certificate. As
+// in Contour it has no 421 filter: the hosts it serves are several, and
+// the client named none of them.
+func fallbackFilterChain(secretName string, cfg ListenerConfig) *listener.FilterChain {
+	return &listener.FilterChain{
+		Name:             fallbackChainName,
+		FilterChainMatch: &listener.FilterChainMatch{TransportProtocol: "tls"},
+		TransportSocket: &core.TransportSocket{
+			Name: wellknown.TransportSocketTLS,
+			ConfigType: &core.TransportSocket_TypedConfig{TypedConfig: toAny(
+				downstreamTLSContext(secretName, "", "", []string{"h2", "http/1.1"}),
+			)},
+		},
+		Filters: []*listener.Filter{httpConnectionManager(HTTPSListenerName, FallbackRouteName, cfg, false, nil)},
+	}
 }
 
 // servesHTTP reports whether vh terminates TLS and routes HTTP, i.e. has a

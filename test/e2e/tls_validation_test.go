@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -226,6 +228,25 @@ spec:
 		}
 	})
 
+	t.Run("fallback certificate not configured", func(t *testing.T) {
+		ns := kube.NewNamespace(t)
+		s.service(t, ns, "svc", "echo-a")
+		cert, key := ca.issue(t, "nofallback.example.com")
+		tlsSecret(t, ns, "serving", cert, key)
+		apply(t, ns, `
+apiVersion: projectcontour.io/v1
+kind: HTTPProxy
+metadata: {name: nofallback}
+spec:
+  virtualhost:
+    fqdn: nofallback.example.com
+    tls: {secretName: serving, enableFallbackCertificate: true}
+  routes:
+  - services: [{name: svc, port: 80}]
+`)
+		eventually(t, "without --fallback-certificate the proxy is invalid", proxyError(ns, "nofallback", "FallbackNotPresent", "--fallback-certificate"))
+	})
+
 	t.Run("invalid CA Secret affects only its proxy", func(t *testing.T) {
 		ns := kube.NewNamespace(t)
 		opaqueSecret(t, ns, "not-a-ca", map[string][]byte{"ca.crt": []byte("not PEM")})
@@ -401,5 +422,132 @@ spec:
 		if got, err := greeting("tcp-wrong-ca.example.com"); err == nil {
 			t.Errorf("a backend with a certificate from another CA greeted %q", got)
 		}
+	})
+}
+
+// TestTLSFallbackCertificate serves `proxyctl serve --fallback-certificate`
+// to TLS clients that send no server name or an unknown one: their
+// requests reach, by Host, the virtual hosts that enable it, and only
+// those.
+func TestTLSFallbackCertificate(t *testing.T) {
+	ca := newTestCA(t)
+	fbNS := kube.NewNamespace(t)
+	cert, key := ca.issue(t, "fallback.example.com")
+	tlsSecret(t, fbNS, "fallback", cert, key)
+	ns := kube.NewNamespace(t)
+	apply(t, fbNS, fmt.Sprintf(`
+apiVersion: projectcontour.io/v1
+kind: TLSCertificateDelegation
+metadata: {name: fallback}
+spec:
+  delegations:
+  - secretName: fallback
+    targetNamespaces: [%s]
+`, ns))
+	s := newStackArgs(t, []string{"--fallback-certificate", fbNS + "/fallback"}, "echo-a", "echo-b")
+
+	// get sends GET / with Host host over a TLS session with server name
+	// sni ("" sends none), and checks that Envoy presents a certificate
+	// from ca for certName.
+	get := func(sni, host, certName string) (response, error) {
+		cfg := &tls.Config{
+			MinVersion:         tls.VersionTLS12,
+			ServerName:         sni,
+			InsecureSkipVerify: true, // verified below, for certName rather than the SNI
+			VerifyConnection: func(cs tls.ConnectionState) error {
+				if len(cs.PeerCertificates) == 0 {
+					return fmt.Errorf("no certificate")
+				}
+				_, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{Roots: ca.pool, DNSName: certName})
+				return err
+			},
+		}
+		client := &http.Client{
+			Transport: &http.Transport{Proxy: nil, TLSClientConfig: cfg, DisableKeepAlives: true},
+			Timeout:   5 * time.Second,
+		}
+		req, err := http.NewRequest(http.MethodGet, "https://"+s.httpsAddr+"/", nil)
+		if err != nil {
+			return response{}, err
+		}
+		req.Host = host
+		resp, err := client.Do(req)
+		if err != nil {
+			return response{}, err
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		return response{status: resp.StatusCode, header: resp.Header, body: body}, err
+	}
+	expect := func(sni, host, certName string, status int, backendName string) func() error {
+		return func() error {
+			r, err := get(sni, host, certName)
+			if err != nil {
+				return err
+			}
+			if r.status != status {
+				return fmt.Errorf("SNI %q Host %s: %d %q, want %d", sni, host, r.status, r.body, status)
+			}
+			if backendName != "" && r.echo(t).Name != backendName {
+				return fmt.Errorf("SNI %q Host %s: answered by %s, want %s", sni, host, r.echo(t).Name, backendName)
+			}
+			return nil
+		}
+	}
+
+	t.Run("client without SNI", func(t *testing.T) {
+		s.service(t, ns, "svc-a", "echo-a")
+		s.service(t, ns, "svc-b", "echo-b")
+		for _, h := range []string{"a", "b"} {
+			c, k := ca.issue(t, h+".example.com")
+			tlsSecret(t, ns, h+"-cert", c, k)
+		}
+		apply(t, ns, `
+apiVersion: projectcontour.io/v1
+kind: HTTPProxy
+metadata: {name: a}
+spec:
+  virtualhost:
+    fqdn: a.example.com
+    tls: {secretName: a-cert, enableFallbackCertificate: true}
+  routes:
+  - services: [{name: svc-a, port: 80}]
+---
+apiVersion: projectcontour.io/v1
+kind: HTTPProxy
+metadata: {name: b}
+spec:
+  virtualhost:
+    fqdn: b.example.com
+    tls: {secretName: b-cert}
+  routes:
+  - services: [{name: svc-b, port: 80}]
+`)
+		eventually(t, "no SNI: the fallback certificate, and the host that enables it", expect("", "a.example.com", "fallback.example.com", 200, "echo-a"))
+		eventually(t, "an unknown SNI: the same", expect("unknown.example.com", "a.example.com", "fallback.example.com", 200, "echo-a"))
+		eventually(t, "with its SNI, the host's own certificate", expect("a.example.com", "a.example.com", "a.example.com", 200, "echo-a"))
+		eventually(t, "a host without the fallback is served with its SNI", expect("b.example.com", "b.example.com", "b.example.com", 200, "echo-b"))
+		if err := expect("", "b.example.com", "fallback.example.com", 404, "")(); err != nil {
+			t.Errorf("a host without the fallback, reached without SNI: %v", err)
+		}
+	})
+
+	t.Run("fallback not delegated", func(t *testing.T) {
+		other := kube.NewNamespace(t)
+		s.service(t, other, "svc", "echo-a")
+		c, k := ca.issue(t, "nodelegation.example.com")
+		tlsSecret(t, other, "cert", c, k)
+		apply(t, other, `
+apiVersion: projectcontour.io/v1
+kind: HTTPProxy
+metadata: {name: nodelegation}
+spec:
+  virtualhost:
+    fqdn: nodelegation.example.com
+    tls: {secretName: cert, enableFallbackCertificate: true}
+  routes:
+  - services: [{name: svc, port: 80}]
+`)
+		eventually(t, "the fallback Secret is not delegated to the namespace", proxyError(other, "nodelegation", "FallbackNotDelegated", fbNS+"/fallback"))
 	})
 }

@@ -19,7 +19,6 @@ import (
 // never the backend.
 func TestUnsupportedFieldsAreRefused(t *testing.T) {
 	s := newStack(t, "echo-a")
-	ca := newTestCA(t)
 
 	// refused applies manifest, waits for the proxy's error naming the
 	// field, then for a proxy applied after it to serve (so Envoy has a
@@ -106,30 +105,6 @@ spec:
 `, "admin", "spec.routes[0].authPolicy is not supported yet", "shop.example.com")
 		eventually(t, "the root says why it serves nothing", proxyError(ns, "shop", contourv1.ReasonFeatureNotSupported,
 			fmt.Sprintf(`virtual host "shop.example.com" is not served: included HTTPProxy %s/admin sets spec.routes[0].authPolicy`, ns)))
-	})
-
-	t.Run("fallback certificate on a TLS host", func(t *testing.T) {
-		ns := kube.NewNamespace(t)
-		s.service(t, ns, "svc", "echo-a")
-		cert, key := ca.issue(t, "fallback.example.com")
-		tlsSecret(t, ns, "fallback-cert", cert, key)
-		refused(t, ns, `
-apiVersion: projectcontour.io/v1
-kind: HTTPProxy
-metadata: {name: fallback}
-spec:
-  virtualhost:
-    fqdn: fallback.example.com
-    tls:
-      secretName: fallback-cert
-      enableFallbackCertificate: true
-  routes:
-  - services: [{name: svc, port: 80}]
-`, "fallback", "spec.virtualhost.tls.enableFallbackCertificate is not supported yet", "fallback.example.com")
-		// No filter chain for the name: the handshake fails.
-		if r, err := s.getTLS("fallback.example.com", "/", ca.clientConfig()); err == nil {
-			t.Errorf("HTTPS to a refused host answered %d %q", r.status, r.body)
-		}
 	})
 
 	t.Run("cookie rewriting refuses only its route", func(t *testing.T) {

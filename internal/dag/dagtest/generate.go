@@ -101,6 +101,7 @@ func genProxy(r *byteReader) *contourv1.HTTPProxy {
 			if r.next()%3 == 0 {
 				p.Spec.VirtualHost.TLS.ClientValidation = clientValidation(r)
 			}
+			p.Spec.VirtualHost.TLS.EnableFallbackCertificate = r.next()%3 == 0
 		case 2:
 			p.Spec.VirtualHost.TLS = &contourv1.TLS{Passthrough: true, MinimumProtocolVersion: pick(r, "", "1.3", "1.0")}
 		}

@@ -249,7 +249,8 @@ func changeProxy(r *byteReader, o *dag.Objects, k types.NamespacedName) *contour
 				nil,
 				&contourv1.TLS{SecretName: pick(r, "s", "b/s", "certs/wild", "bad", "c/s", "wild")},
 				&contourv1.TLS{Passthrough: true},
-				&contourv1.TLS{SecretName: pick(r, "s", "certs/wild"), ClientValidation: clientValidation(r)})
+				&contourv1.TLS{SecretName: pick(r, "s", "certs/wild"), ClientValidation: clientValidation(r)},
+				&contourv1.TLS{SecretName: pick(r, "s", "certs/wild"), EnableFallbackCertificate: true})
 		}
 	case 6:
 		p.Spec.Routes = nil
