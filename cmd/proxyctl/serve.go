@@ -11,6 +11,7 @@ import (
 
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/sirupsen/logrus"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/proxyctl/proxyctl/internal/build"
 	"github.com/proxyctl/proxyctl/internal/httpserver"
@@ -35,6 +36,10 @@ type serveContext struct {
 	rootNamespaces    []string
 	watchNamespaces   []string
 	ingressClassNames []string
+	// fallbackCertificate is "namespace/name" of the fallback certificate
+	// Secret, or empty; fallbackKey is it parsed by validate.
+	fallbackCertificate string
+	fallbackKey         types.NamespacedName
 
 	election electionFlags
 
@@ -101,6 +106,8 @@ func registerServe(app *kingpin.Application) (*kingpin.CmdClause, *serveContext)
 
 	cmd.Flag("root-namespaces", "Comma-separated namespaces whose HTTPProxies may be roots (have a virtualhost); empty allows all.").
 		Envar("ROOT_NAMESPACES").StringsVar(&ctx.rootNamespaces)
+	cmd.Flag("fallback-certificate", "namespace/name of a kubernetes.io/tls Secret served to TLS clients that send no server name (or an unknown one) by the virtual hosts that set tls.enableFallbackCertificate; empty disables it, as in Contour.").
+		Envar("FALLBACK_CERTIFICATE").StringVar(&ctx.fallbackCertificate)
 	cmd.Flag("watch-namespaces", "Comma-separated namespaces to watch; empty watches the whole cluster.").
 		Envar("WATCH_NAMESPACES").StringsVar(&ctx.watchNamespaces)
 	cmd.Flag("ingress-class-name", "Comma-separated ingress classes to serve (e.g. contour,team1); empty serves HTTPProxies with no class or Contour's default class.").
@@ -165,6 +172,13 @@ func (s *serveContext) validate() error {
 		return usagef("--insecure and the --xds-*-file flags are mutually exclusive")
 	case !x.insecure && tlsFiles != 3:
 		return usagef("xDS needs mutual TLS (--xds-ca-file, --xds-cert-file and --xds-key-file) or --insecure")
+	}
+	if f := s.fallbackCertificate; f != "" {
+		ns, name, ok := strings.Cut(f, "/")
+		if !ok || ns == "" || name == "" || strings.Contains(name, "/") {
+			return usagef("--fallback-certificate %q must be namespace/name", f)
+		}
+		s.fallbackKey = types.NamespacedName{Namespace: ns, Name: name}
 	}
 	if s.clientQPS <= 0 || s.clientBurst <= 0 {
 		return usagef("--kubernetes-client-qps and --kubernetes-client-burst must be positive")

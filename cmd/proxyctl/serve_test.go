@@ -56,7 +56,8 @@ func TestServeRejectsBadFlags(t *testing.T) {
 		"same envoy ports":        {[]string{"--insecure", "--envoy-http-port", "1", "--envoy-https-port", "1"}, "must differ"},
 		"renew not below lease": {[]string{"--insecure", "--leader-election-lease-duration", "5s",
 			"--leader-election-renew-deadline", "5s"}, "timings"},
-		"kubeconfig and incluster": {[]string{"--insecure", "--incluster", "--kubeconfig", "k"}, "mutually exclusive"},
+		"kubeconfig and incluster":   {[]string{"--insecure", "--incluster", "--kubeconfig", "k"}, "mutually exclusive"},
+		"fallback without namespace": {[]string{"--insecure", "--fallback-certificate", "cert"}, "namespace/name"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := parseServe(t, c.args...)
@@ -64,6 +65,16 @@ func TestServeRejectsBadFlags(t *testing.T) {
 				t.Fatalf("error = %v, want one mentioning %q", err, c.want)
 			}
 		})
+	}
+}
+
+func TestServeFallbackCertificate(t *testing.T) {
+	s, err := parseServe(t, "--insecure", "--fallback-certificate", "certs/fallback")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.fallbackKey.String(); got != "certs/fallback" {
+		t.Errorf("fallback certificate = %q, want certs/fallback", got)
 	}
 }
 

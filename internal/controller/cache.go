@@ -25,6 +25,14 @@ type objectCache struct {
 	// refs counts what the cached HTTPProxies reference, kept current as
 	// proxies come and go.
 	refs references
+	// fallback is the fallback certificate's Secret, which no proxy names
+	// but the DAG reads: it always matters.
+	fallback types.NamespacedName
+}
+
+// secretMatters reports whether the Secret k can change the DAG.
+func (c *objectCache) secretMatters(k types.NamespacedName) bool {
+	return c.refs.secret(k) || (c.fallback.Name != "" && k == c.fallback)
 }
 
 func newObjectCache(ingressClasses []string) *objectCache {
@@ -91,7 +99,7 @@ func (c *objectCache) insert(obj any) bool {
 			return false
 		}
 		c.objs.Secrets[k] = o
-		return c.refs.secret(k)
+		return c.secretMatters(k)
 	}
 	return false
 }
@@ -112,7 +120,7 @@ func (c *objectCache) remove(obj any) bool {
 		return deleteKey(c.objs.EndpointSlices, key(o.Namespace, o.Name)) && c.refs.service(sliceService(o))
 	case *corev1.Secret:
 		k := key(o.Namespace, o.Name)
-		return deleteKey(c.objs.Secrets, k) && c.refs.secret(k)
+		return deleteKey(c.objs.Secrets, k) && c.secretMatters(k)
 	}
 	return false
 }
@@ -129,13 +137,17 @@ func sliceService(s *discoveryv1.EndpointSlice) types.NamespacedName {
 }
 
 // usableSecret keeps only Secrets a virtual host could serve or validate
-// with: TLS key pairs, CA bundles and JWT key sets. Other Secrets (tokens, Helm releases)
-// can be large and are never needed.
+// with: TLS key pairs, CA bundles (ca.crt) and certificate revocation
+// lists (crl.pem), the last two in Secrets of any type (Opaque, as
+// Contour documents), and JWT key sets. Other Secrets (tokens, Helm
+// releases) can be large and are never needed.
 func usableSecret(s *corev1.Secret) bool {
 	if s.Type == corev1.SecretTypeTLS {
 		return true
 	}
-	if _, hasCA := s.Data["ca.crt"]; hasCA {
+	_, hasCA := s.Data["ca.crt"]
+	_, hasCRL := s.Data["crl.pem"]
+	if hasCA || hasCRL {
 		return true
 	}
 	return s.Type == corev1.SecretTypeOpaque && holdsJWKS(s.Data)

@@ -283,6 +283,7 @@ func (c *Controller) enqueue(ctx context.Context, e event) {
 // observers never see a partial view.
 func (c *Controller) loop(ctx context.Context, syncedCh <-chan error) error {
 	objects := newObjectCache(c.cfg.IngressClassNames)
+	objects.fallback = c.cfg.DAG.FallbackCertificate
 	synced := false
 	pending := false
 	var firstPending time.Time

@@ -56,20 +56,6 @@ func (r references) add(kind refKind, k types.NamespacedName, n int) {
 // mention (counts stay balanced because insert and remove see the same
 // object).
 func eachReference(p *contourv1.HTTPProxy, f func(refKind, types.NamespacedName)) {
-	for _, r := range p.Spec.Routes {
-		for _, s := range r.Services {
-			f(serviceRef, key(p.Namespace, s.Name))
-		}
-	}
-	if tcp := p.Spec.TCPProxy; tcp != nil {
-		for _, s := range tcp.Services {
-			f(serviceRef, key(p.Namespace, s.Name))
-		}
-	}
-	vh := p.Spec.VirtualHost
-	if vh == nil || vh.TLS == nil {
-		return
-	}
 	secret := func(ref string) {
 		if ref == "" {
 			return
@@ -80,6 +66,26 @@ func eachReference(p *contourv1.HTTPProxy, f func(refKind, types.NamespacedName)
 			return
 		}
 		f(secretRef, key(p.Namespace, ref))
+	}
+	service := func(s *contourv1.Service) {
+		f(serviceRef, key(p.Namespace, s.Name))
+		if v := s.UpstreamValidation; v != nil {
+			secret(v.CACertificate)
+		}
+	}
+	for i := range p.Spec.Routes {
+		for j := range p.Spec.Routes[i].Services {
+			service(&p.Spec.Routes[i].Services[j])
+		}
+	}
+	if tcp := p.Spec.TCPProxy; tcp != nil {
+		for i := range tcp.Services {
+			service(&tcp.Services[i])
+		}
+	}
+	vh := p.Spec.VirtualHost
+	if vh == nil || vh.TLS == nil {
+		return
 	}
 	secret(vh.TLS.SecretName)
 	if v := vh.TLS.ClientValidation; v != nil {

@@ -58,3 +58,40 @@ func TestReferencesOfJWTProviders(t *testing.T) {
 		}
 	}
 }
+
+// The CA and CRL Secrets of client and upstream validation are references
+// too: a new CA must reach Envoy.
+func TestReferencesIncludeValidationSecrets(t *testing.T) {
+	c := newObjectCache(nil)
+	c.apply(event{obj: proxy("a", 1, func(p *contourv1.HTTPProxy) {
+		p.Spec.VirtualHost.TLS.ClientValidation = &contourv1.DownstreamValidation{
+			CACertificate: "client-ca", CertificateRevocationList: "certs/crl",
+		}
+		p.Spec.Routes[0].Services[0].UpstreamValidation = &contourv1.UpstreamValidation{CACertificate: "backend-ca"}
+		p.Spec.TCPProxy = &contourv1.TCPProxy{Services: []contourv1.Service{{
+			Name: "tcp", UpstreamValidation: &contourv1.UpstreamValidation{CACertificate: "certs/tcp-ca"},
+		}}}
+	})})
+	for _, k := range []string{"ns/client-ca", "certs/crl", "ns/backend-ca", "certs/tcp-ca"} {
+		ns, name, _ := strings.Cut(k, "/")
+		if !c.refs.secret(key(ns, name)) {
+			t.Errorf("secret %s is not referenced", k)
+		}
+	}
+	if !c.refs.service(key("ns", "tcp")) {
+		t.Error("tcpproxy service is not referenced")
+	}
+}
+
+// The fallback certificate is named by no proxy but read by the DAG: its
+// Secret's changes always rebuild.
+func TestFallbackCertificateSecretMatters(t *testing.T) {
+	c := newObjectCache(nil)
+	c.fallback = key("certs", "fallback")
+	if !c.secretMatters(key("certs", "fallback")) {
+		t.Error("the fallback certificate does not matter")
+	}
+	if c.secretMatters(key("certs", "other")) {
+		t.Error("an unreferenced Secret matters")
+	}
+}

@@ -20,9 +20,10 @@ func TestTrimDropsWhatNothingReads(t *testing.T) {
 	p := &contourv1.HTTPProxy{ObjectMeta: meta()}
 	token := &corev1.Secret{ObjectMeta: meta(), Type: corev1.SecretTypeOpaque, Data: map[string][]byte{"token": []byte("s3cret")}}
 	ca := &corev1.Secret{ObjectMeta: meta(), Type: corev1.SecretTypeOpaque, Data: map[string][]byte{"ca.crt": []byte("pem")}}
+	crl := &corev1.Secret{ObjectMeta: meta(), Type: corev1.SecretTypeOpaque, Data: map[string][]byte{"crl.pem": []byte("pem")}}
 	cert := &corev1.Secret{ObjectMeta: meta(), Type: corev1.SecretTypeTLS, Data: map[string][]byte{"tls.crt": []byte("pem")}}
 	jwks := &corev1.Secret{ObjectMeta: meta(), Type: corev1.SecretTypeOpaque, Data: map[string][]byte{"jwks.json": []byte(` {"keys": []}`)}}
-	for _, obj := range []metav1.Object{p, token, ca, cert, jwks} {
+	for _, obj := range []metav1.Object{p, token, ca, crl, cert, jwks} {
 		if _, err := trim(obj); err != nil {
 			t.Fatal(err)
 		}
@@ -39,8 +40,8 @@ func TestTrimDropsWhatNothingReads(t *testing.T) {
 	if token.Data != nil {
 		t.Error("an opaque Secret kept its data")
 	}
-	if ca.Data == nil || cert.Data == nil || jwks.Data == nil {
-		t.Error("a CA bundle, TLS or JWKS Secret lost its data")
+	if ca.Data == nil || crl.Data == nil || cert.Data == nil || jwks.Data == nil {
+		t.Error("a CA bundle, CRL, TLS or JWKS Secret lost its data")
 	}
 	if _, err := trim("not an object"); err != nil {
 		t.Errorf("trim(string) = %v, want it passed through", err)

@@ -253,9 +253,9 @@ func (bl *Builder) add(e *rootEntry, ch *changes) {
 		bl.clusters[name].refs++
 		ch.cluster(name)
 	}
-	if e.hasSecret {
-		bl.secrets[e.secret].refs++
-		ch.secret(e.secret)
+	for _, k := range e.secrets {
+		bl.secrets[k].refs++
+		ch.secret(k)
 	}
 }
 
@@ -291,9 +291,9 @@ func (bl *Builder) drop(e *rootEntry, ch *changes) {
 		bl.clusters[name].refs--
 		ch.cluster(name)
 	}
-	if e.hasSecret {
-		bl.secrets[e.secret].refs--
-		ch.secret(e.secret)
+	for _, k := range e.secrets {
+		bl.secrets[k].refs--
+		ch.secret(k)
 	}
 }
 

@@ -18,7 +18,7 @@ import (
 
 // TestContourDocumentationExamples builds the HTTPProxies of
 // testdata/contour-docs.yaml, one per feature of Contour's documentation,
-// with every Service and Secret they name, and checks each is served as
+// with every Service and Secret (TLS, CA, CRL) they name, and checks each is served as
 // written or refused with only FeatureNotSupported errors, as its
 // proxyctl.test/expect annotation says.
 func TestContourDocumentationExamples(t *testing.T) {
@@ -77,8 +77,11 @@ func TestContourDocumentationExamples(t *testing.T) {
 	for k, ps := range ports {
 		objs = append(objs, service(k[0], k[1], ps...))
 	}
-	objs = append(objs, tlsSecret(t, "docs", "secure-cert"), tlsSecret(t, "certs", "wildcard"))
-	d := Build(objects(objs...), Config{})
+	objs = append(objs, tlsSecret(t, "docs", "secure-cert"), tlsSecret(t, "certs", "wildcard"),
+		caSecret(t, "docs", "client-root-ca"), crlSecret(t, "docs", "client-crl"), caSecret(t, "docs", "backend-ca"))
+	// The fallback certificate is configured (proxyctl serve
+	// --fallback-certificate docs/secure-cert).
+	d := Build(objects(objs...), Config{FallbackCertificate: nn("docs", "secure-cert")})
 
 	for _, p := range proxies {
 		ps := d.Statuses[nn(p.Namespace, p.Name)]

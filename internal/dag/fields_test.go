@@ -48,8 +48,10 @@ var fieldTable = slices.Concat(
 		"spec.virtualhost.tls.secretName", "spec.virtualhost.tls.minimumProtocolVersion",
 		"spec.virtualhost.tls.maximumProtocolVersion"),
 	group(served, "TestTCPProxy; TestTLS/tcpproxy passthrough", "spec.virtualhost.tls.passthrough"),
+	clientValidationFields("spec.virtualhost.tls.clientValidation"),
+	group(served, "TestFallbackCertificate; TestGolden; TestTLSFallbackCertificate/client without SNI",
+		"spec.virtualhost.tls.enableFallbackCertificate"),
 	group(refusedVhost, "",
-		"spec.virtualhost.tls.clientValidation", "spec.virtualhost.tls.enableFallbackCertificate",
 		"spec.virtualhost.authorization", "spec.virtualhost.rateLimitPolicy.global"),
 	ipFilterFields("spec.virtualhost"),
 	jwtProviderFields(),
@@ -100,7 +102,9 @@ var fieldTable = slices.Concat(
 	group(served, "TestTCPProxy; TestTLS/tcpproxy passthrough", "spec.tcpproxy.services[].name",
 		"spec.tcpproxy.services[].port", "spec.tcpproxy.services[].weight"),
 	group(served, "TestTCPProxy; TestUpstreamProtocol", "spec.tcpproxy.services[].protocol", "spec.tcpproxy.services[].healthPort"),
-	group(refusedVhost, "", "spec.tcpproxy.services[].validation"),
+	group(served, "TestUpstreamValidation; TestGolden; TestTLSValidation/tcpproxy upstream validation",
+		"spec.tcpproxy.services[].validation.caSecret", "spec.tcpproxy.services[].validation.subjectName",
+		"spec.tcpproxy.services[].validation.subjectNames"),
 	group(refusedTCPProxy, "", "spec.tcpproxy.services[].mirror", "spec.tcpproxy.services[].requestHeadersPolicy",
 		"spec.tcpproxy.services[].responseHeadersPolicy", "spec.tcpproxy.services[].cookieRewritePolicies",
 		"spec.tcpproxy.services[].slowStartPolicy"),
@@ -146,7 +150,8 @@ func serviceFields(prefix string) []apiField {
 		group(served, "TestServices; TestMirrorPercent; TestGolden; TestParityRoutes/mirror honours weight", prefix+".mirror"),
 		headersFields(prefix+".requestHeadersPolicy", "TestHeadersPolicy; TestDynamicHeaders; TestRouting/header policies; TestParityRoutes/dynamic headers and host from a request header"),
 		headersFields(prefix+".responseHeadersPolicy", "TestHeadersPolicy; TestDynamicHeaders; TestRouting/header policies; TestParityRoutes/dynamic headers and host from a request header"),
-		group(refusedVhost, "", prefix+".validation"),
+		group(served, "TestUpstreamValidation; TestGolden; TestTLSValidation/upstream validation",
+			prefix+".validation.caSecret", prefix+".validation.subjectName", prefix+".validation.subjectNames"),
 		cookieRewriteFields(prefix+".cookieRewritePolicies[]"),
 		group(served, "TestSlowStartPolicy; TestGolden; TestTrafficPolicies/slow start", prefix+".slowStartPolicy.window",
 			prefix+".slowStartPolicy.aggression", prefix+".slowStartPolicy.minWeightPercent"),
@@ -162,6 +167,23 @@ func localRateLimitFields(prefix string) []apiField {
 func cookieRewriteFields(prefix string) []apiField {
 	return group(served, "TestCookieRewritePolicies; TestGolden; TestTrafficPolicies/cookie rewrite",
 		prefix+".name", prefix+".pathRewrite.value", prefix+".domainRewrite.value", prefix+".secure", prefix+".sameSite")
+}
+
+func clientValidationFields(prefix string) []apiField {
+	return slices.Concat(
+		group(served, "TestClientValidation; TestGolden; TestTLSValidation/client certificate required",
+			prefix+".caSecret"),
+		group(served, "TestClientValidation; TestGolden; TestTLSValidation/skip client certificate validation",
+			prefix+".skipClientCertValidation"),
+		group(served, "TestClientValidation; TestGolden; TestTLSValidation/forwarded client certificate",
+			prefix+".forwardClientCertificate.subject", prefix+".forwardClientCertificate.cert",
+			prefix+".forwardClientCertificate.chain", prefix+".forwardClientCertificate.dns",
+			prefix+".forwardClientCertificate.uri"),
+		group(served, "TestClientValidation; TestGolden; TestTLSValidation/revoked client certificate",
+			prefix+".crlSecret", prefix+".crlOnlyVerifyLeafCert"),
+		group(served, "TestClientValidation; TestGolden; TestTLSValidation/optional client certificate",
+			prefix+".optionalClientCertificate"),
+	)
 }
 
 func ipFilterFields(prefix string) []apiField {

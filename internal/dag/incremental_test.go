@@ -121,8 +121,8 @@ func (bl *Builder) checkMemo(o *Objects, d *DAG) error {
 		for _, n := range e.clusters {
 			refs[n]++
 		}
-		if e.hasSecret {
-			secrets[e.secret]++
+		for _, k := range e.secrets {
+			secrets[k]++
 		}
 	}
 	if len(refs) != len(bl.clusters) || len(refs) != len(d.Clusters) {

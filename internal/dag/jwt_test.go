@@ -21,15 +21,6 @@ func jwksSecret(ns, name, key, data string) *corev1.Secret {
 	}
 }
 
-func caSecret(t testing.TB, ns, name string) *corev1.Secret {
-	cert, _ := certPair(t)
-	return &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-		Type:       corev1.SecretTypeOpaque,
-		Data:       map[string][]byte{"ca.crt": cert},
-	}
-}
-
 func remote(name, uri string) contourv1.JWTProvider {
 	return contourv1.JWTProvider{Name: name, RemoteJWKS: contourv1.RemoteJWKS{URI: uri}}
 }

@@ -2,6 +2,7 @@ package dag
 
 import (
 	"slices"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -31,12 +32,12 @@ type rootEntry struct {
 	touches []touch
 
 	// clusters are the names of the clusters http and https refer to,
-	// each once; secret is the Secret https serves (hasSecret). Build
-	// counts references by name, so the DAG lists exactly the clusters
-	// and secrets served virtual hosts use.
-	clusters  []string
-	secret    types.NamespacedName
-	hasSecret bool
+	// each once; secrets are the Secrets https serves (its certificate and
+	// the fallback certificate), each once. Build counts references by
+	// name, so the DAG lists exactly the clusters and secrets served
+	// virtual hosts use.
+	clusters []string
+	secrets  []types.NamespacedName
 
 	// dropped is set when the entry stops being its root's.
 	dropped bool
@@ -304,8 +305,6 @@ type record struct {
 	touches []*touch
 	index   map[types.NamespacedName]*touch // once touches is long
 
-	// secret is the Secret the root's TLS stanza resolved to, if any.
-	secret types.NamespacedName
 }
 
 // smallList is how long a list is searched linearly before it gets a map:
@@ -432,8 +431,16 @@ func (r *record) entry(key types.NamespacedName, fqdn string, vh *VirtualHost, s
 		if svh.TCPProxy != nil {
 			addWeighted(svh.TCPProxy.Clusters)
 		}
-		if svh.Secret != nil {
-			e.secret, e.hasSecret = r.secret, true
+		for _, s := range []*Secret{svh.Secret, svh.FallbackCertificate} {
+			if s == nil {
+				continue
+			}
+			// A Secret's Name is its key, "namespace/name"; neither part
+			// can hold a '/'.
+			ns, name, _ := strings.Cut(s.Name, "/")
+			if k := (types.NamespacedName{Namespace: ns, Name: name}); !slices.Contains(e.secrets, k) {
+				e.secrets = append(e.secrets, k)
+			}
 		}
 	}
 	slices.Sort(names)

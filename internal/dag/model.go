@@ -154,6 +154,38 @@ type SecureVirtualHost struct {
 	// JWTProviders are the token issuers its routes may require (see
 	// Route.JWTProvider), in the order written.
 	JWTProviders []JWTProvider
+	// ClientValidation, when set, asks clients for a certificate during
+	// the handshake and checks it.
+	ClientValidation *ClientValidation
+	// FallbackCertificate, when set, is served to TLS clients that send no
+	// server name or an unknown one; their requests are routed by Host to
+	// every virtual host that has it.
+	FallbackCertificate *Secret
+}
+
+// ClientValidation is how a TLS virtual host checks client certificates.
+type ClientValidation struct {
+	// CA is the PEM bundle of trusted CAs; nil only with SkipVerify.
+	CA []byte
+	// SkipVerify accepts any client certificate (Envoy still asks for
+	// one, and forwards its details).
+	SkipVerify bool
+	// Optional lets clients without a certificate in; a certificate that
+	// is sent is still checked.
+	Optional bool
+	// CRL, when set, is a PEM list of revoked certificates; with
+	// CRLLeafOnly only the client's own certificate is checked against
+	// it, not its intermediates.
+	CRL         []byte
+	CRLLeafOnly bool
+	// Forward, when set, puts these details of the client certificate in
+	// the X-Forwarded-Client-Cert header sent upstream.
+	Forward *ForwardClientCert
+}
+
+// ForwardClientCert selects the client certificate details sent upstream.
+type ForwardClientCert struct {
+	Subject, Cert, Chain, DNS, URI bool
 }
 
 // PathMatchKind says how a route matches the request path.
@@ -395,6 +427,9 @@ type Cluster struct {
 	// SlowStart, when set, ramps up new endpoints (RoundRobin and
 	// WeightedLeastRequest only).
 	SlowStart *SlowStart
+	// Validation, when set, verifies the upstream's certificate (Protocol
+	// is then h2 or tls).
+	Validation *UpstreamValidation
 	// Endpoints are the ready endpoints of the Service port, from its
 	// EndpointSlices, sorted by Address then Port, each address and port
 	// once.
@@ -403,6 +438,15 @@ type Cluster struct {
 	// (a JWT key set server), not of a Service: Service, ports, settings
 	// and Endpoints are unset.
 	DNS *DNSUpstream
+}
+
+// UpstreamValidation verifies an upstream's certificate: it must chain to
+// CA and carry one of SubjectNames as a DNS subject alternative name.
+type UpstreamValidation struct {
+	// CAName is "namespace/name" of the Secret CA came from.
+	CAName       string
+	CA           []byte
+	SubjectNames []string
 }
 
 // Endpoint is one ready backend address.

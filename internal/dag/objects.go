@@ -42,4 +42,8 @@ type Config struct {
 	// RootNamespaces, when not empty, are the only namespaces whose
 	// HTTPProxies may be roots (have a virtualhost).
 	RootNamespaces []string
+	// FallbackCertificate, when its Name is set, is the kubernetes.io/tls
+	// Secret served to TLS clients that send no server name, or one no
+	// virtual host has, by the virtual hosts that enable it.
+	FallbackCertificate types.NamespacedName
 }

@@ -262,7 +262,7 @@ func (b *rootBuild) routeTemplate(key types.NamespacedName, idx int, r *contourv
 		}
 		c, serr := b.cluster(key.Namespace, s, sset)
 		if serr != nil {
-			b.errorf(key, contourv1.ConditionTypeServiceError, serr.reason, "routes[%d]: %s", idx, serr.msg)
+			b.errorf(key, serr.conditionType(), serr.reason, "routes[%d]: %s", idx, serr.msg)
 			unresolved = true
 			continue
 		}

@@ -1,9 +1,13 @@
 package dag
 
 import (
+	"bytes"
 	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -39,9 +43,6 @@ func (b *rootBuild) tlsSecret(key types.NamespacedName) (*Secret, error) {
 		se.src, se.sec, se.err = src, sec, err
 		bl.ch.secret(key)
 	}
-	if se.sec != nil {
-		b.rec.secret = key
-	}
 	return se.sec, se.err
 }
 
@@ -60,4 +61,126 @@ func validateTLSSecret(s *corev1.Secret) (*Secret, error) {
 		return nil, fmt.Errorf("%s and %s are not a valid certificate and key pair: %v", corev1.TLSCertKey, corev1.TLSPrivateKeyKey, err)
 	}
 	return &Secret{Cert: cert, Key: key}, nil
+}
+
+// Keys of the Secrets that hold CA bundles and revocation lists, as in
+// Contour.
+const (
+	caCertKey = "ca.crt"
+	crlKey    = "crl.pem"
+)
+
+// errNotDelegated is a Secret of another namespace that no
+// TLSCertificateDelegation shares with the proxy's.
+var errNotDelegated = errors.New("certificate delegation not permitted")
+
+// refSecret resolves a Secret reference written in a proxy of namespace
+// ns: "name" in ns, or "namespace/name" when that namespace delegates it
+// to ns. The Secret is nil when it does not exist.
+func (b *rootBuild) refSecret(ns, ref string) (types.NamespacedName, *corev1.Secret, error) {
+	name := ref
+	if i := strings.IndexByte(ref, '/'); i >= 0 {
+		ns, name = ref[:i], ref[i+1:]
+	}
+	if ns == "" || name == "" || strings.Contains(name, "/") {
+		return types.NamespacedName{}, nil, fmt.Errorf("%q is not a valid secret name", ref)
+	}
+	key := types.NamespacedName{Namespace: ns, Name: name}
+	return key, b.secret(key), nil
+}
+
+// caSecret returns the CA bundle of the Secret ref names for a proxy of
+// namespace ns, or why it cannot be used: errNotDelegated, or an error
+// saying what is wrong with the reference or the Secret.
+func (b *rootBuild) caSecret(ns, ref string) (types.NamespacedName, []byte, error) {
+	return b.pemSecret(ns, ref, validateCASecret)
+}
+
+// crlSecret is caSecret for a certificate revocation list.
+func (b *rootBuild) crlSecret(ns, ref string) (types.NamespacedName, []byte, error) {
+	return b.pemSecret(ns, ref, validateCRLSecret)
+}
+
+func (b *rootBuild) pemSecret(ns, ref string, validate func(*corev1.Secret) ([]byte, error)) (types.NamespacedName, []byte, error) {
+	key, s, err := b.refSecret(ns, ref)
+	if err != nil {
+		return key, nil, err
+	}
+	if key.Namespace != ns && !b.delegated(key, ns) {
+		return key, nil, errNotDelegated
+	}
+	data, err := validate(s)
+	return key, data, err
+}
+
+// validateCASecret returns the ca.crt of a kubernetes.io/tls or Opaque
+// Secret: PEM certificates only, each of which parses, so that Envoy
+// never rejects the configuration it is put in.
+func validateCASecret(s *corev1.Secret) ([]byte, error) {
+	data, err := secretKey(s, caCertKey)
+	if err != nil {
+		return nil, err
+	}
+	n := 0
+	for rest := data; len(bytes.TrimSpace(rest)) > 0; {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			return nil, errors.New("invalid CA certificate bundle: failed to parse PEM block")
+		}
+		if block.Type != "CERTIFICATE" {
+			return nil, fmt.Errorf("invalid CA certificate bundle: unexpected block type %q", block.Type)
+		}
+		if _, err := x509.ParseCertificate(block.Bytes); err != nil {
+			return nil, fmt.Errorf("invalid CA certificate bundle: %v", err)
+		}
+		n++
+	}
+	if n == 0 {
+		return nil, errors.New("invalid CA certificate bundle: failed to locate certificate")
+	}
+	return data, nil
+}
+
+// validateCRLSecret returns the crl.pem of a kubernetes.io/tls or Opaque
+// Secret: at least one PEM "X509 CRL", each of which parses.
+func validateCRLSecret(s *corev1.Secret) ([]byte, error) {
+	data, err := secretKey(s, crlKey)
+	if err != nil {
+		return nil, err
+	}
+	n := 0
+	for rest := data; len(bytes.TrimSpace(rest)) > 0; {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			return nil, errors.New("failed to parse PEM block")
+		}
+		if block.Type != "X509 CRL" {
+			continue
+		}
+		if _, err := x509.ParseRevocationList(block.Bytes); err != nil {
+			return nil, fmt.Errorf("invalid CRL: %v", err)
+		}
+		n++
+	}
+	if n == 0 {
+		return nil, errors.New("failed to locate CRL")
+	}
+	return data, nil
+}
+
+// secretKey returns the non-empty value of key in a kubernetes.io/tls or
+// Opaque Secret, with Contour's messages.
+func secretKey(s *corev1.Secret, key string) ([]byte, error) {
+	if s == nil {
+		return nil, errors.New("Secret not found")
+	}
+	if s.Type != corev1.SecretTypeTLS && s.Type != corev1.SecretTypeOpaque && s.Type != "" {
+		return nil, fmt.Errorf("secret type is not %q or %q", corev1.SecretTypeTLS, corev1.SecretTypeOpaque)
+	}
+	if len(s.Data[key]) == 0 {
+		return nil, fmt.Errorf("empty %q key", key)
+	}
+	return s.Data[key], nil
 }

@@ -73,28 +73,18 @@ func virtualHostRefusals(vh *contourv1.VirtualHost) refusals {
 	var rs refusals
 	const p = "spec.virtualhost"
 	rs.check(vh.Authorization != nil, p+".authorization", scopeVirtualHost, true)
-	if tls := vh.TLS; tls != nil {
-		rs.check(tls.ClientValidation != nil, p+".tls.clientValidation", scopeVirtualHost, true)
-		rs.check(tls.EnableFallbackCertificate, p+".tls.enableFallbackCertificate", scopeVirtualHost, false)
-	}
 	// Only the local rate limit is served: the global one needs a rate
 	// limit service proxyctl does not configure.
 	rs.check(vh.RateLimitPolicy != nil && vh.RateLimitPolicy.Global != nil, p+".rateLimitPolicy.global", scopeVirtualHost, false)
 	return rs
 }
 
-// routeRefusals are the refused fields of spec.routes[idx], its services
-// included.
+// routeRefusals are the refused fields of spec.routes[idx].
 func routeRefusals(idx int, r *contourv1.Route) refusals {
 	var rs refusals
 	p := fmt.Sprintf("spec.routes[%d]", idx)
 	rs.check(r.AuthPolicy != nil, p+".authPolicy", scopeRoute, true)
 	rs.check(r.RateLimitPolicy != nil && r.RateLimitPolicy.Global != nil, p+".rateLimitPolicy.global", scopeRoute, false)
-	for i := range r.Services {
-		s := &r.Services[i]
-		sp := fmt.Sprintf("%s.services[%d]", p, i)
-		rs.check(s.UpstreamValidation != nil, sp+".validation", scopeRoute, true)
-	}
 	return rs
 }
 
@@ -106,7 +96,6 @@ func tcpProxyRefusals(tcp *contourv1.TCPProxy) refusals {
 	for i := range tcp.Services {
 		s := &tcp.Services[i]
 		sp := fmt.Sprintf("spec.tcpproxy.services[%d]", i)
-		rs.check(s.UpstreamValidation != nil, sp+".validation", scopeTCPProxy, true)
 		rs.check(s.Mirror, sp+".mirror", scopeTCPProxy, false)
 		rs.check(s.RequestHeadersPolicy != nil, sp+".requestHeadersPolicy", scopeTCPProxy, false)
 		rs.check(s.ResponseHeadersPolicy != nil, sp+".responseHeadersPolicy", scopeTCPProxy, false)

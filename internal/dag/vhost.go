@@ -1,6 +1,7 @@
 package dag
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -133,6 +134,12 @@ func (b *rootBuild) secureVhost(key types.NamespacedName, fqdn string, tls *cont
 	case !tls.Passthrough && tls.SecretName == "":
 		return bad(contourv1.ConditionTypeTLSError, contourv1.ReasonTLSConfigNotValid,
 			"virtualhost.tls must set either secretName or passthrough")
+	case tls.Passthrough && tls.EnableFallbackCertificate:
+		return bad(contourv1.ConditionTypeTLSError, "TLSIncompatibleFeatures",
+			"virtualhost.tls: both passthrough and enableFallbackCertificate were specified")
+	case tls.Passthrough && tls.ClientValidation != nil:
+		return bad(contourv1.ConditionTypeTLSError, "TLSIncompatibleFeatures",
+			"virtualhost.tls.passthrough cannot be combined with virtualhost.tls.clientValidation")
 	case tls.Passthrough && !hasTCPProxy:
 		return bad(contourv1.ConditionTypeTLSError, contourv1.ReasonTLSConfigNotValid,
 			"virtualhost.tls.passthrough requires a tcpproxy")
@@ -165,7 +172,105 @@ func (b *rootBuild) secureVhost(key types.NamespacedName, fqdn string, tls *cont
 		return nil, false
 	}
 	svh.Secret = sec
+	if tls.ClientValidation != nil {
+		cv, ok := b.clientValidation(key, tls.ClientValidation)
+		if !ok {
+			return nil, false
+		}
+		svh.ClientValidation = cv
+	}
+	if tls.EnableFallbackCertificate {
+		fb, ok := b.fallbackCertificate(key, tls, hasTCPProxy)
+		if !ok {
+			return nil, false
+		}
+		svh.FallbackCertificate = fb
+	}
 	return svh, true
+}
+
+// fallbackCertificate resolves virtualhost.tls.enableFallbackCertificate
+// with Contour's rules and reasons: the serve flag must name a Secret,
+// delegated to the proxy's namespace when it is in another, and the
+// virtual host must not check client certificates (the fallback filter
+// chain serves every fallback host alike).
+func (b *rootBuild) fallbackCertificate(key types.NamespacedName, tls *contourv1.TLS, hasTCPProxy bool) (*Secret, bool) {
+	bad := func(reason, format string, args ...any) (*Secret, bool) {
+		b.errorf(key, contourv1.ConditionTypeTLSError, reason, format, args...)
+		return nil, false
+	}
+	fk := b.bl.cfg.FallbackCertificate
+	switch {
+	case tls.ClientValidation != nil:
+		return bad("TLSIncompatibleFeatures", "virtualhost.tls: fallback & client validation are incompatible")
+	case hasTCPProxy:
+		// The fallback filter chain routes HTTP: a TCP virtual host has
+		// nothing to put there.
+		return bad("TLSIncompatibleFeatures", "virtualhost.tls: fallback & tcpproxy are incompatible")
+	case fk.Name == "":
+		return bad("FallbackNotPresent",
+			"virtualhost.tls enabled fallback but the fallback certificate Secret is not configured (proxyctl serve --fallback-certificate)")
+	case fk.Namespace != key.Namespace && !b.delegated(fk, key.Namespace):
+		return bad("FallbackNotDelegated",
+			"virtualhost.tls fallback certificate Secret %q is not configured for certificate delegation", fk.String())
+	}
+	sec, err := b.tlsSecret(fk)
+	if err != nil {
+		return bad("FallbackNotValid", "virtualhost.tls fallback certificate Secret %q is invalid: %v", fk.String(), err)
+	}
+	return sec, true
+}
+
+// clientValidation resolves virtualhost.tls.clientValidation with
+// Contour's rules and reasons: a CA Secret is required unless
+// skipClientCertValidation, and a CA or CRL Secret that is not delegated
+// or not valid makes the virtual host unserved (never served without the
+// checks asked for).
+func (b *rootBuild) clientValidation(key types.NamespacedName, v *contourv1.DownstreamValidation) (*ClientValidation, bool) {
+	cv := &ClientValidation{
+		SkipVerify: v.SkipClientCertValidation,
+		Optional:   v.OptionalClientCertificate,
+	}
+	if f := v.ForwardClientCertificate; f != nil {
+		cv.Forward = &ForwardClientCert{Subject: f.Subject, Cert: f.Cert, Chain: f.Chain, DNS: f.DNS, URI: f.URI}
+	}
+	secretErr := func(what, ref string, err error) (*ClientValidation, bool) {
+		if errors.Is(err, errNotDelegated) {
+			b.errorf(key, contourv1.ConditionTypeTLSError, contourv1.ReasonDelegationNotPermitted,
+				"virtualhost.tls.clientValidation %s Secret %q is invalid: %v", what, ref, err)
+		} else {
+			b.errorf(key, contourv1.ConditionTypeTLSError, "ClientValidationInvalid",
+				"virtualhost.tls client validation is invalid: invalid %s Secret %q: %v", what, ref, err)
+		}
+		return nil, false
+	}
+	switch {
+	case v.CACertificate != "":
+		_, ca, err := b.caSecret(key.Namespace, v.CACertificate)
+		if err != nil {
+			return secretErr("CA", v.CACertificate, err)
+		}
+		cv.CA = ca
+	case !v.SkipClientCertValidation:
+		b.errorf(key, contourv1.ConditionTypeTLSError, "ClientValidationInvalid",
+			"virtualhost.tls client validation is invalid: CA Secret must be specified")
+		return nil, false
+	}
+	if v.CertificateRevocationList != "" {
+		if cv.CA == nil {
+			// Envoy checks a CRL only against trusted CAs, and refuses
+			// the whole listener when there are none.
+			b.errorf(key, contourv1.ConditionTypeTLSError, "ClientValidationInvalid",
+				"virtualhost.tls client validation is invalid: crlSecret requires caSecret")
+			return nil, false
+		}
+		_, crl, err := b.crlSecret(key.Namespace, v.CertificateRevocationList)
+		if err != nil {
+			return secretErr("CRL", v.CertificateRevocationList, err)
+		}
+		cv.CRL, cv.CRLLeafOnly = crl, v.OnlyVerifyLeafCertCrl
+	}
+	return cv, true
 }
 
 // servingSecret resolves virtualhost.tls.secretName for the proxy key:
@@ -269,7 +374,7 @@ func (b *rootBuild) tcpProxy(root types.NamespacedName, tcp *contourv1.TCPProxy)
 		}
 		c, serr := b.cluster(owner.Namespace, s, set)
 		if serr != nil {
-			b.errorf(owner, contourv1.ConditionTypeServiceError, serr.reason, "tcpproxy: %s", serr.msg)
+			b.errorf(owner, serr.conditionType(), serr.reason, "tcpproxy: %s", serr.msg)
 			ok = false
 			continue
 		}

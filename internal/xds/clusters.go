@@ -8,6 +8,7 @@ import (
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	tls "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	upstreamhttp "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
+	matcher "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
 	envoytype "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/wellknown"
 	"google.golang.org/protobuf/types/known/anypb"
@@ -69,10 +70,19 @@ func envoyCluster(c *dag.Cluster) *cluster.Cluster {
 	out.TypedExtensionProtocolOptions = protocolOptions(c)
 	switch c.Protocol {
 	case dag.ProtocolH2, dag.ProtocolTLS:
-		// No SNI and no certificate validation: the model asks for neither.
+		// Without validation the upstream's certificate is not checked,
+		// and no SNI is sent, as in Contour.
 		ctx := &tls.UpstreamTlsContext{CommonTlsContext: &tls.CommonTlsContext{}}
 		if c.Protocol == dag.ProtocolH2 {
 			ctx.CommonTlsContext.AlpnProtocols = []string{"h2"}
+		}
+		if v := c.Validation; v != nil {
+			ctx.CommonTlsContext.ValidationContextType = &tls.CommonTlsContext_ValidationContext{
+				ValidationContext: upstreamValidationContext(v),
+			}
+			// The name the certificate must carry is the one to ask for:
+			// a backend choosing its certificate by SNI presents it.
+			ctx.Sni = v.SubjectNames[0]
 		}
 		out.TransportSocket = &core.TransportSocket{
 			Name:       wellknown.TransportSocketTLS,
@@ -112,6 +122,23 @@ func protocolOptions(c *dag.Cluster) map[string]*anypb.Any {
 		opts.CommonHttpProtocolOptions = &core.HttpProtocolOptions{IdleTimeout: timeout(c.IdleTimeout)}
 	}
 	return map[string]*anypb.Any{httpProtocolOptionsKey: toAny(opts)}
+}
+
+// upstreamValidationContext requires the upstream's certificate to chain
+// to the CA inlined from the DAG and to carry one of the subject names as
+// a DNS subject alternative name.
+func upstreamValidationContext(v *dag.UpstreamValidation) *tls.CertificateValidationContext {
+	vc := &tls.CertificateValidationContext{
+		TrustChainVerification: tls.CertificateValidationContext_VERIFY_TRUST_CHAIN,
+		TrustedCa:              inlineBytes(v.CA),
+	}
+	for _, name := range v.SubjectNames {
+		vc.MatchTypedSubjectAltNames = append(vc.MatchTypedSubjectAltNames, &tls.SubjectAltNameMatcher{
+			SanType: tls.SubjectAltNameMatcher_DNS,
+			Matcher: &matcher.StringMatcher{MatchPattern: &matcher.StringMatcher_Exact{Exact: name}},
+		})
+	}
+	return vc
 }
 
 func lbPolicy(lb string) cluster.Cluster_LbPolicy {

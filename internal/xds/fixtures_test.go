@@ -37,6 +37,9 @@ func settingsKey(c *dag.Cluster) string {
 	if c.HealthPort != 0 || c.IdleTimeout.IsSet() {
 		fmt.Fprintf(h, "|%d|%v", c.HealthPort, c.IdleTimeout)
 	}
+	if v := c.Validation; v != nil {
+		fmt.Fprintf(h, "|%s|%s|%q", v.CAName, v.CA, v.SubjectNames)
+	}
 	return fmt.Sprintf("%08x", h.Sum32())
 }
 
@@ -55,6 +58,31 @@ func healthPort(name string, port int32, target uint32) func(*dag.Cluster) {
 			c.Endpoints[i].HealthPort = target
 		}
 	}
+}
+
+// validated verifies the upstream's certificate against the CA of Secret
+// caName for names.
+func validated(caName string, names ...string) func(*dag.Cluster) {
+	return func(c *dag.Cluster) {
+		c.Validation = &dag.UpstreamValidation{CAName: caName, CA: pemBlock("CERTIFICATE", caName), SubjectNames: names}
+	}
+}
+
+func pemBlock(typ, content string) []byte {
+	return []byte("-----BEGIN " + typ + "-----\n" + content + "\n-----END " + typ + "-----\n")
+}
+
+// withFallback serves s to TLS clients without a known server name, with
+// vh among the hosts they reach.
+func withFallback(vh *dag.SecureVirtualHost, s *dag.Secret) *dag.SecureVirtualHost {
+	vh.FallbackCertificate = s
+	return vh
+}
+
+// withClientValidation asks vh's clients for a certificate and checks it.
+func withClientValidation(vh *dag.SecureVirtualHost, cv dag.ClientValidation) *dag.SecureVirtualHost {
+	vh.ClientValidation = &cv
+	return vh
 }
 
 // prefix is a route on a path prefix; opts set its action and policies.
@@ -174,6 +202,9 @@ func build(http []*dag.VirtualHost, https ...*dag.SecureVirtualHost) *dag.DAG {
 			if jp.RemoteJWKS != nil {
 				clusters[jp.RemoteJWKS.Cluster.Name] = jp.RemoteJWKS.Cluster
 			}
+		}
+		if vh.FallbackCertificate != nil {
+			secrets[vh.FallbackCertificate.Name] = vh.FallbackCertificate
 		}
 	}
 	for _, c := range clusters {
@@ -324,6 +355,36 @@ func fixtures() map[string]*dag.DAG {
 			prefix("/", redirectTo(dag.Redirect{Scheme: "https", StatusCode: 301})),
 		)),
 			tcpHost("tcp.example.com", secure, weight(kuard, 0)),
+		),
+
+		// Client certificates checked against a CA and a CRL with every
+		// detail forwarded, optional ones, and any accepted; upstreams
+		// whose certificates are verified, on routes and a tcpproxy.
+		"tls-validation": build(
+			hosts(vhost("upstream.example.com", prefix("/", redirectTo(dag.Redirect{Scheme: "https", StatusCode: 301})))),
+			withClientValidation(tlsHost("mtls.example.com", secure, prefix("/", to(kuard))), dag.ClientValidation{
+				CA: pemBlock("CERTIFICATE", "client-ca"), CRL: pemBlock("X509 CRL", "client-crl"), CRLLeafOnly: true,
+				Forward: &dag.ForwardClientCert{Subject: true, Cert: true, Chain: true, DNS: true, URI: true},
+			}),
+			withClientValidation(tlsHost("optional.example.com", secure, prefix("/", to(kuard))), dag.ClientValidation{
+				CA: pemBlock("CERTIFICATE", "client-ca"), Optional: true,
+			}),
+			withClientValidation(tlsHost("skip.example.com", secure, prefix("/", to(kuard))), dag.ClientValidation{
+				SkipVerify: true, Forward: &dag.ForwardClientCert{Subject: true},
+			}),
+			tlsHost("upstream.example.com", secure,
+				prefix("/h2", to(upstream("default", "backend", 443, protocol(dag.ProtocolH2), validated("default/backend-ca", "a.example.com", "b.example.com")))),
+				prefix("/", to(upstream("default", "backend", 443, protocol(dag.ProtocolTLS), validated("default/backend-ca", "backend.example.com")))),
+			),
+			tcpHost("tcp.example.com", secure, weight(upstream("default", "db", 5432, protocol(dag.ProtocolTLS), validated("certs/db-ca", "db.example.com")), 0)),
+		),
+
+		// Two hosts enable the fallback certificate, one does not: the
+		// fallback chain routes among the two.
+		"tls-fallback": build(nil,
+			withFallback(tlsHost("a.example.com", secure, prefix("/", to(kuard))), secret("certs", "fallback")),
+			withFallback(tlsHost("b.example.com", secure, prefix("/", to(kuard2))), secret("certs", "fallback")),
+			tlsHost("c.example.com", secure, prefix("/", to(kuard3))),
 		),
 
 		"direct-response": build(hosts(vhost("example.com",

@@ -22,7 +22,7 @@ func listeners(d *dag.DAG, cfg ListenerConfig) []*listener.Listener {
 		Name:    HTTPListenerName,
 		Address: socketAddress(cfg.HTTPAddress, cfg.HTTPPort),
 		FilterChains: []*listener.FilterChain{{
-			Filters: []*listener.Filter{httpConnectionManager(HTTPListenerName, HTTPListenerName, cfg, false)},
+			Filters: []*listener.Filter{httpConnectionManager(HTTPListenerName, HTTPListenerName, cfg, false, nil)},
 		}},
 	}}
 
@@ -31,6 +31,9 @@ func listeners(d *dag.DAG, cfg ListenerConfig) []*listener.Listener {
 		if fc := secureFilterChain(vh, cfg); fc != nil {
 			chains = append(chains, fc)
 		}
+	}
+	if name := fallbackSecret(sortByName(nonNil(d.HTTPS), func(vh *dag.SecureVirtualHost) string { return vh.Name })); name != "" {
+		chains = append(chains, fallbackFilterChain(name, cfg))
 	}
 	chains = sortByName(chains, (*listener.FilterChain).GetName)
 	if len(chains) == 0 {
@@ -64,16 +67,25 @@ func secureFilterChain(vh *dag.SecureVirtualHost, cfg ListenerConfig) *listener.
 		if vh.TCPProxy == nil {
 			alpn = []string{"h2", "http/1.1"}
 		}
+		ctx := downstreamTLSContext(vh.Secret.Name, vh.MinTLSVersion, vh.MaxTLSVersion, alpn)
+		if cv := vh.ClientValidation; cv != nil {
+			ctx.CommonTlsContext.ValidationContextType = &tls.CommonTlsContext_ValidationContext{
+				ValidationContext: clientValidationContext(cv),
+			}
+			ctx.RequireClientCertificate = wrapperspb.Bool(!cv.Optional)
+		}
 		fc.TransportSocket = &core.TransportSocket{
-			Name: wellknown.TransportSocketTLS,
-			ConfigType: &core.TransportSocket_TypedConfig{TypedConfig: toAny(
-				downstreamTLSContext(vh.Secret.Name, vh.MinTLSVersion, vh.MaxTLSVersion, alpn),
-			)},
+			Name:       wellknown.TransportSocketTLS,
+			ConfigType: &core.TransportSocket_TypedConfig{TypedConfig: toAny(ctx)},
 		}
 	}
 	switch {
 	case servesHTTP(vh):
-		fc.Filters = []*listener.Filter{httpConnectionManager(HTTPSListenerName, httpsRoutePrefix+vh.Name, cfg, true, jwtAuthnFilter(vh.JWTProviders)...)}
+		var forward *dag.ForwardClientCert
+		if vh.ClientValidation != nil {
+			forward = vh.ClientValidation.Forward
+		}
+		fc.Filters = []*listener.Filter{httpConnectionManager(HTTPSListenerName, httpsRoutePrefix+vh.Name, cfg, true, forward, jwtAuthnFilter(vh.JWTProviders)...)}
 	case vh.TCPProxy != nil:
 		f := tcpProxy(HTTPSListenerName, vh.TCPProxy)
 		if f == nil {
@@ -84,6 +96,26 @@ func secureFilterChain(vh *dag.SecureVirtualHost, cfg ListenerConfig) *listener.
 		return nil
 	}
 	return fc
+}
+
+// fallbackFilterChain serves the fallback certificate secretName to TLS
+// clients that send no server name, or one no other chain has (Envoy
+// picks a chain without server names then), and routes their requests by
+// Host among the virtual hosts that enable the fallback certificate. As
+// in Contour it has no 421 filter: the hosts it serves are several, and
+// the client named none of them.
+func fallbackFilterChain(secretName string, cfg ListenerConfig) *listener.FilterChain {
+	return &listener.FilterChain{
+		Name:             fallbackChainName,
+		FilterChainMatch: &listener.FilterChainMatch{TransportProtocol: "tls"},
+		TransportSocket: &core.TransportSocket{
+			Name: wellknown.TransportSocketTLS,
+			ConfigType: &core.TransportSocket_TypedConfig{TypedConfig: toAny(
+				downstreamTLSContext(secretName, "", "", []string{"h2", "http/1.1"}),
+			)},
+		},
+		Filters: []*listener.Filter{httpConnectionManager(HTTPSListenerName, FallbackRouteName, cfg, false, nil)},
+	}
 }
 
 // servesHTTP reports whether vh terminates TLS and routes HTTP, i.e. has a
@@ -97,9 +129,12 @@ func servesHTTP(vh *dag.SecureVirtualHost) bool {
 // httpConnectionManager is the HTTP network filter, taking its routes over
 // RDS from the route configuration routeConfig. On a TLS filter chain
 // (misdirected true) it first answers 421 to requests for another host
-// than the SNI chose. The extra filters (a virtual host's own, such as
-// JWT verification) run after the IP filter, just before the router.
-func httpConnectionManager(statPrefix, routeConfig string, cfg ListenerConfig, misdirected bool, extra ...*hcm.HttpFilter) *listener.Filter {
+// than the SNI chose. With forward set, the details it selects of the
+// client's certificate replace any X-Forwarded-Client-Cert the client
+// sent; otherwise the header is removed (Envoy's default, SANITIZE). The
+// extra filters (a virtual host's own, such as JWT verification) run after
+// the IP filter, just before the router.
+func httpConnectionManager(statPrefix, routeConfig string, cfg ListenerConfig, misdirected bool, forward *dag.ForwardClientCert, extra ...*hcm.HttpFilter) *listener.Filter {
 	var filters []*hcm.HttpFilter
 	if misdirected {
 		filters = append(filters, misdirectedRequests())
@@ -130,6 +165,16 @@ func httpConnectionManager(statPrefix, routeConfig string, cfg ListenerConfig, m
 		// "//a//b" is "/a/b" unless the operator says otherwise, as with
 		// Contour (its disableMergeSlashes).
 		MergeSlashes: !cfg.DisableMergeSlashes,
+	}
+	if forward != nil {
+		m.ForwardClientCertDetails = hcm.HttpConnectionManager_SANITIZE_SET
+		m.SetCurrentClientCertDetails = &hcm.HttpConnectionManager_SetCurrentClientCertDetails{
+			Subject: wrapperspb.Bool(forward.Subject),
+			Cert:    forward.Cert,
+			Chain:   forward.Chain,
+			Dns:     forward.DNS,
+			Uri:     forward.URI,
+		}
 	}
 	return &listener.Filter{
 		Name:       wellknown.HTTPConnectionManager,
@@ -227,6 +272,27 @@ func downstreamTLSContext(secretName, minVersion, maxVersion string, alpn []stri
 			AlpnProtocols: alpn,
 		},
 	}
+}
+
+// clientValidationContext checks client certificates against the CA (and
+// CRL) inlined from the DAG, so the listener is complete in itself and
+// changes exactly when the Secrets do. With SkipVerify any certificate
+// is accepted.
+func clientValidationContext(cv *dag.ClientValidation) *tls.CertificateValidationContext {
+	vc := &tls.CertificateValidationContext{
+		TrustChainVerification: tls.CertificateValidationContext_VERIFY_TRUST_CHAIN,
+	}
+	if cv.SkipVerify {
+		vc.TrustChainVerification = tls.CertificateValidationContext_ACCEPT_UNTRUSTED
+	}
+	if len(cv.CA) > 0 {
+		vc.TrustedCa = inlineBytes(cv.CA)
+	}
+	if len(cv.CRL) > 0 {
+		vc.Crl = inlineBytes(cv.CRL)
+		vc.OnlyVerifyLeafCertCrl = cv.CRLLeafOnly
+	}
+	return vc
 }
 
 // tlsVersion maps the model's "1.2"/"1.3" to Envoy's enum; anything else

@@ -25,12 +25,31 @@ func routeConfigurations(d *dag.DAG) []*route.RouteConfiguration {
 		}
 	}
 	out := []*route.RouteConfiguration{routeConfiguration(HTTPListenerName, vhosts)}
+	var fallback []*route.VirtualHost
 	for _, vh := range d.HTTPS {
 		if servesHTTP(vh) {
 			out = append(out, routeConfiguration(httpsRoutePrefix+vh.Name, []*route.VirtualHost{virtualHost(&vh.VirtualHost)}))
+			if vh.FallbackCertificate != nil {
+				fallback = append(fallback, virtualHost(&vh.VirtualHost))
+			}
 		}
 	}
+	if len(fallback) > 0 {
+		out = append(out, routeConfiguration(FallbackRouteName, fallback))
+	}
 	return out
+}
+
+// fallbackSecret is the fallback certificate's name when a virtual host
+// that routes HTTP enables it, else "". Every such host has the same one
+// (the serve flag's); the first by name decides.
+func fallbackSecret(vhs []*dag.SecureVirtualHost) string {
+	for _, vh := range vhs {
+		if servesHTTP(vh) && vh.FallbackCertificate != nil {
+			return vh.FallbackCertificate.Name
+		}
+	}
+	return ""
 }
 
 func routeConfiguration(name string, vhosts []*route.VirtualHost) *route.RouteConfiguration {

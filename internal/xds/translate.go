@@ -32,6 +32,12 @@ const (
 	// httpsRoutePrefix prefixes the fqdn to name a TLS virtual host's route
 	// configuration: "https/<fqdn>".
 	httpsRoutePrefix = "https/"
+	// FallbackRouteName is the route configuration of the fallback
+	// certificate's filter chain: every virtual host that enables it.
+	FallbackRouteName = "ingress_fallbackcert"
+	// fallbackChainName names that filter chain; the '_' keeps it apart
+	// from every fqdn, which name the other chains.
+	fallbackChainName = "fallback_certificate"
 )
 
 // Defaults applied by Translate when a ListenerConfig field is zero.

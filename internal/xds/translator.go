@@ -3,6 +3,7 @@ package xds
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	listener "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
@@ -42,8 +43,13 @@ type Translator struct {
 	httpListenerRefs *refs
 	// The fixed fields of ingress_http and ingress_https around their
 	// repeated virtual hosts and filter chains.
-	routesHead, routesTail []byte
-	httpsHead, httpsTail   []byte
+	routesHead, routesTail     []byte
+	httpsHead, httpsTail       []byte
+	fallbackHead, fallbackTail []byte
+	// fallbackChain is the encoded fallback filter chain of the fallback
+	// certificate fallbackName.
+	fallbackName  string
+	fallbackChain []byte
 
 	prev translated
 }
@@ -65,6 +71,10 @@ type secureParts struct {
 	route *Resource
 	// refs are what the chain and the route configuration name.
 	refs *refs
+	// fallbackVhost is its encoded virtual host in the fallback route
+	// configuration, when it routes HTTP and enables the fallback
+	// certificate.
+	fallbackVhost []byte
 }
 
 // clusterParts is a cluster and its ClusterLoadAssignment; the latter has
@@ -84,6 +94,12 @@ type translated struct {
 	snap        *Snapshot
 	// refs are the references of every part of snap that has any.
 	refs []*refs
+	// fallback are the virtual hosts of the fallback route configuration,
+	// fallbackRoute that configuration, fallbackName the certificate of
+	// the fallback chain in ingressTLS ("" for none).
+	fallback      []*dag.SecureVirtualHost
+	fallbackRoute *Resource
+	fallbackName  string
 }
 
 // NewTranslator returns a Translator for Envoy listeners at cfg.
@@ -100,6 +116,9 @@ func NewTranslator(cfg ListenerConfig) (*Translator, error) {
 	}
 	rc := routeConfiguration(HTTPListenerName, nil)
 	if t.routesHead, t.routesTail, err = around(rc, "virtual_hosts"); err != nil {
+		return nil, err
+	}
+	if t.fallbackHead, t.fallbackTail, err = around(routeConfiguration(FallbackRouteName, nil), "virtual_hosts"); err != nil {
 		return nil, err
 	}
 	// An HTTPS listener with one placeholder chain, to cut out its fixed
@@ -193,11 +212,13 @@ func (t *Translator) ingressHTTP(d *dag.DAG, next *translated) (Resource, error)
 }
 
 // secureHosts gives the "https/<fqdn>" route configurations of the secure
-// virtual hosts that route HTTP, and the listener ingress_https with a
-// filter chain per servable one (nil when there is none).
+// virtual hosts that route HTTP (and the fallback route configuration when
+// any enables the fallback certificate), and the listener ingress_https
+// with a filter chain per servable one, plus the fallback chain (nil when
+// there is no chain).
 func (t *Translator) secureHosts(d *dag.DAG, next *translated) ([]Resource, *Resource, error) {
 	var routes []Resource
-	var served []*dag.SecureVirtualHost
+	var served, fallback []*dag.SecureVirtualHost
 	chains := map[*dag.SecureVirtualHost]secureParts{}
 	for _, vh := range nonNil(d.HTTPS) {
 		p, err := t.secure.get(vh, func() (secureParts, error) { return t.secureParts(vh) })
@@ -214,23 +235,73 @@ func (t *Translator) secureHosts(d *dag.DAG, next *translated) ([]Resource, *Res
 		if p.chain != nil || p.route != nil {
 			next.refs = append(next.refs, p.refs)
 		}
+		if p.fallbackVhost != nil {
+			fallback = append(fallback, vh)
+		}
 	}
 	served = sortByName(served, func(vh *dag.SecureVirtualHost) string { return chains[vh].chainName })
-	next.chains = served
+	fallback = sortByName(fallback, func(vh *dag.SecureVirtualHost) string { return vh.Name })
+	next.chains, next.fallback = served, fallback
+	if len(fallback) > 0 {
+		// As Translate: the first fallback host by name names the secret.
+		next.fallbackName = fallback[0].FallbackCertificate.Name
+		if slices.Equal(fallback, t.prev.fallback) && t.prev.fallbackRoute != nil {
+			next.fallbackRoute = t.prev.fallbackRoute
+		} else {
+			parts := make([][]byte, len(fallback))
+			for i, vh := range fallback {
+				parts[i] = chains[vh].fallbackVhost
+			}
+			r := newResource(FallbackRouteName, splice(t.fallbackHead, t.fallbackTail, routeConfigurationVirtualHosts, parts))
+			next.fallbackRoute = &r
+		}
+		routes = append(routes, *next.fallbackRoute)
+	}
 	switch {
 	case len(served) == 0:
 		return routes, nil, nil
-	case slices.Equal(served, t.prev.chains) && t.prev.ingressTLS != nil:
+	case slices.Equal(served, t.prev.chains) && next.fallbackName == t.prev.fallbackName && t.prev.ingressTLS != nil:
 		next.ingressTLS = t.prev.ingressTLS
 	default:
-		parts := make([][]byte, len(served))
-		for i, vh := range served {
-			parts[i] = chains[vh].chain
+		type named struct {
+			name string
+			b    []byte
 		}
-		r := newResource(HTTPSListenerName, splice(t.httpsHead, t.httpsTail, listenerFilterChains, parts))
+		parts := make([]named, 0, len(served)+1)
+		for _, vh := range served {
+			parts = append(parts, named{chains[vh].chainName, chains[vh].chain})
+		}
+		if next.fallbackName != "" {
+			fc, err := t.fallbackFilterChain(next.fallbackName)
+			if err != nil {
+				return nil, nil, err
+			}
+			// In name order, as Translate sorts the chains.
+			i, _ := slices.BinarySearchFunc(parts, fallbackChainName, func(p named, n string) int { return strings.Compare(p.name, n) })
+			parts = slices.Insert(parts, i, named{fallbackChainName, fc})
+		}
+		elems := make([][]byte, len(parts))
+		for i, p := range parts {
+			elems[i] = p.b
+		}
+		r := newResource(HTTPSListenerName, splice(t.httpsHead, t.httpsTail, listenerFilterChains, elems))
 		next.ingressTLS = &r
 	}
 	return routes, next.ingressTLS, nil
+}
+
+// fallbackFilterChain returns the encoded fallback chain of the fallback
+// certificate name, made once per name.
+func (t *Translator) fallbackFilterChain(name string) ([]byte, error) {
+	if t.fallbackChain != nil && t.fallbackName == name {
+		return t.fallbackChain, nil
+	}
+	b, err := marshal(fallbackFilterChain(name, t.cfg))
+	if err != nil {
+		return nil, err
+	}
+	t.fallbackName, t.fallbackChain = name, b
+	return b, nil
 }
 
 // upstreams gives the clusters and their ClusterLoadAssignments, named
@@ -302,6 +373,11 @@ func (t *Translator) secureParts(vh *dag.SecureVirtualHost) (secureParts, error)
 		}
 		p.route = &r
 		p.refs.add(routeConfigurationRefs(rc))
+		if vh.FallbackCertificate != nil {
+			if p.fallbackVhost, err = marshal(virtualHost(&vh.VirtualHost)); err != nil {
+				return p, err
+			}
+		}
 	}
 	return p, nil
 }

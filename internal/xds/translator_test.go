@@ -3,6 +3,7 @@ package xds
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	listener "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
@@ -225,4 +226,33 @@ func BenchmarkTranslatorChange(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestTranslatorFallback changes which hosts enable the fallback
+// certificate, and the certificate, sharing every other pointer: the
+// fallback chain and route configuration must follow.
+func TestTranslatorFallback(t *testing.T) {
+	tr := newTestTranslator(t)
+	d := fixtures()["tls-fallback"]
+	checkTranslator(t, tr, d)
+	withHosts := func(d *dag.DAG, i int, vh *dag.SecureVirtualHost) *dag.DAG {
+		n := *d
+		n.HTTPS = slices.Clone(d.HTTPS)
+		n.HTTPS[i] = vh
+		return &n
+	}
+	without := *d.HTTPS[0]
+	without.FallbackCertificate = nil
+	d1 := withHosts(d, 0, &without)
+	checkTranslator(t, tr, d1)
+	other := *d1.HTTPS[1]
+	other.FallbackCertificate = secret("certs", "other-fallback")
+	d2 := withHosts(d1, 1, &other)
+	d2.Secrets = append(slices.Clone(d2.Secrets), other.FallbackCertificate)
+	slices.SortFunc(d2.Secrets, func(a, b *dag.Secret) int { return strings.Compare(a.Name, b.Name) })
+	checkTranslator(t, tr, d2)
+	none := *d2.HTTPS[1]
+	none.FallbackCertificate = nil
+	checkTranslator(t, tr, withHosts(d2, 1, &none))
+	checkTranslator(t, tr, d)
 }

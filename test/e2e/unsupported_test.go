@@ -19,7 +19,6 @@ import (
 // never the backend.
 func TestUnsupportedFieldsAreRefused(t *testing.T) {
 	s := newStack(t, "echo-a")
-	ca := newTestCA(t)
 
 	// refused applies manifest, waits for the proxy's error naming the
 	// field, then for a proxy applied after it to serve (so Envoy has a
@@ -84,31 +83,6 @@ spec:
 `, "admin", "spec.routes[0].authPolicy is not supported yet", "shop.example.com")
 		eventually(t, "the root says why it serves nothing", proxyError(ns, "shop", contourv1.ReasonFeatureNotSupported,
 			fmt.Sprintf(`virtual host "shop.example.com" is not served: included HTTPProxy %s/admin sets spec.routes[0].authPolicy`, ns)))
-	})
-
-	t.Run("client certificate validation on a TLS host", func(t *testing.T) {
-		ns := kube.NewNamespace(t)
-		s.service(t, ns, "svc", "echo-a")
-		cert, key := ca.issue(t, "mtls.example.com")
-		tlsSecret(t, ns, "mtls-cert", cert, key)
-		refused(t, ns, `
-apiVersion: projectcontour.io/v1
-kind: HTTPProxy
-metadata: {name: mtls}
-spec:
-  virtualhost:
-    fqdn: mtls.example.com
-    tls:
-      secretName: mtls-cert
-      clientValidation: {caSecret: client-ca}
-  routes:
-  - services: [{name: svc, port: 80}]
-`, "mtls", "spec.virtualhost.tls.clientValidation is not supported yet", "mtls.example.com")
-		// No filter chain for the name: the handshake fails rather than
-		// reaching the backend without a client certificate.
-		if r, err := s.getTLS("mtls.example.com", "/", ca.clientConfig()); err == nil {
-			t.Errorf("HTTPS without a client certificate answered %d %q", r.status, r.body)
-		}
 	})
 
 	t.Run("a global rate limit refuses only its route", func(t *testing.T) {

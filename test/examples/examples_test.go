@@ -364,7 +364,9 @@ func TestSampleProxiesValid(t *testing.T) {
 		t.Fatal("no HTTPProxy under examples/")
 	}
 
-	d := dag.Build(objs, dag.Config{})
+	// As `proxyctl serve --fallback-certificate examples/fallback-certificate`
+	// runs, which examples/httpproxy/fallback.yaml asks for.
+	d := dag.Build(objs, dag.Config{FallbackCertificate: types.NamespacedName{Namespace: "examples", Name: "fallback-certificate"}})
 	for key, p := range objs.HTTPProxies {
 		st := d.Statuses[key]
 		if st == nil {

@@ -64,6 +64,23 @@ func (n *NS) ServeEcho(t testing.TB, addr, name string) string {
 	return n.ServeHTTP(t, addr, EchoHandler(name))
 }
 
+// ServeHTTPSEcho serves EchoHandler(name) over TLS with cert (HTTP/1.1,
+// or HTTP/2 when the client asks for h2 by ALPN) inside the namespace on
+// addr ("" for the namespace's first IP and a free port), and returns its
+// URL.
+func (n *NS) ServeHTTPSEcho(t testing.TB, addr, name string, cert tls.Certificate) string {
+	t.Helper()
+	return "https://" + n.serve(t, addr, &http.Server{
+		Handler:           EchoHandler(name),
+		ReadHeaderTimeout: 10 * time.Second,
+		TLSConfig: &tls.Config{
+			Certificates: []tls.Certificate{cert},
+			MinVersion:   tls.VersionTLS12,
+			NextProtos:   []string{"h2", "http/1.1"},
+		},
+	})
+}
+
 // ServeWebsocketEcho serves, inside the namespace, a backend that accepts
 // websocket upgrades (RFC 6455): it first sends the Echo of the handshake
 // request as a text message, then echoes every message back. Plain requests

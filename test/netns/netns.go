@@ -15,6 +15,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -343,14 +344,18 @@ func (n *NS) hostPort(addr string) string {
 }
 
 // serve runs srv on a listener inside the namespace until the test ends and
-// returns the listener's address.
+// returns the listener's address. With srv.TLSConfig set, it serves TLS.
 func (n *NS) serve(t testing.TB, addr string, srv *http.Server) string {
 	t.Helper()
 	l, err := n.Listen("tcp", n.hostPort(addr))
 	if err != nil {
 		t.Fatalf("netns: listen on %s: %v", addr, err)
 	}
-	go srv.Serve(l) //nolint:errcheck // returns once shut down
+	served := l
+	if srv.TLSConfig != nil {
+		served = tls.NewListener(l, srv.TLSConfig)
+	}
+	go srv.Serve(served) //nolint:errcheck // returns once shut down
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

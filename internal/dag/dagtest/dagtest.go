@@ -36,7 +36,16 @@ func Objects(data []byte) (*dag.Objects, dag.Config) {
 			return in.objects(), dag.Config{RootNamespaces: in.RootNamespaces}
 		}
 	}
-	return generated(data), dag.Config{}
+	// The fallback certificate is one of the generated world's Secrets,
+	// delegated to namespace a (b/s), or none.
+	cfg := dag.Config{}
+	switch len(data) % 3 {
+	case 1:
+		cfg.FallbackCertificate = nn("a", "s")
+	case 2:
+		cfg.FallbackCertificate = nn("b", "s")
+	}
+	return generated(data), cfg
 }
 
 func (in *input) objects() *dag.Objects {

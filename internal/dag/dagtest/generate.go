@@ -45,7 +45,7 @@ func generated(data []byte) *dag.Objects {
 		objs.EndpointSlices[nn(s.Namespace, s.Name)] = s
 	}
 	for _, s := range []*corev1.Secret{
-		tlsSecret("a", "s"), tlsSecret("b", "s"),
+		tlsSecret("a", "s"), tlsSecret("b", "s"), caSecret("a", "ca"), caSecret("b", "ca"),
 		{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "bad"}, Type: corev1.SecretTypeTLS},
 	} {
 		objs.Secrets[nn(s.Namespace, s.Name)] = s
@@ -54,6 +54,7 @@ func generated(data []byte) *dag.Objects {
 		ObjectMeta: metav1.ObjectMeta{Namespace: "b", Name: "d"},
 		Spec: contourv1.TLSCertificateDelegationSpec{Delegations: []contourv1.CertificateDelegation{
 			{SecretName: "s", TargetNamespaces: []string{"a"}},
+			{SecretName: "ca", TargetNamespaces: []string{"a"}},
 		}},
 	}
 
@@ -98,6 +99,10 @@ func genProxy(r *byteReader) *contourv1.HTTPProxy {
 		switch r.next() % 5 {
 		case 1:
 			p.Spec.VirtualHost.TLS = &contourv1.TLS{SecretName: pick(r, "s", "b/s", "bad", "none", "c/s", "/")}
+			if r.next()%3 == 0 {
+				p.Spec.VirtualHost.TLS.ClientValidation = clientValidation(r)
+			}
+			p.Spec.VirtualHost.TLS.EnableFallbackCertificate = r.next()%3 == 0
 		case 2:
 			p.Spec.VirtualHost.TLS = &contourv1.TLS{Passthrough: true, MinimumProtocolVersion: pick(r, "", "1.3", "1.0")}
 		case 3:
@@ -119,6 +124,9 @@ func genProxy(r *byteReader) *contourv1.HTTPProxy {
 				// healthPort counts only with a health check.
 				HealthPort: pick(r, 0, 0, 81, 99),
 			})
+			if r.next()%6 == 0 {
+				upstreamValidation(r, &rt.Services[k])
+			}
 		}
 		switch r.next() % 9 {
 		case 8:
@@ -152,12 +160,44 @@ func genProxy(r *byteReader) *contourv1.HTTPProxy {
 			p.Spec.TCPProxy.Include = &contourv1.TCPProxyInclude{Name: pick(r, names...)}
 		} else {
 			p.Spec.TCPProxy.Services = []contourv1.Service{{Name: pick(r, "svc0", "missing"), Port: 80}}
+			if r.next()%3 == 0 {
+				upstreamValidation(r, &p.Spec.TCPProxy.Services[0])
+			}
 		}
 	}
 	return p
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// clientValidation derives a clientValidation stanza over the fixed CA
+// Secrets (a/ca, b/ca delegated to a) and ones that are not CAs.
+func clientValidation(r *byteReader) *contourv1.DownstreamValidation {
+	v := &contourv1.DownstreamValidation{
+		CACertificate:             pick(r, "ca", "b/ca", "s", "none", ""),
+		CertificateRevocationList: pick(r, "", "ca", "s"),
+		SkipClientCertValidation:  r.next()%3 == 0,
+		OptionalClientCertificate: r.next()%3 == 0,
+		OnlyVerifyLeafCertCrl:     r.next()%2 == 0,
+	}
+	if r.next()%2 == 0 {
+		v.ForwardClientCertificate = &contourv1.ClientCertificateDetails{Subject: true, DNS: r.next()%2 == 0}
+	}
+	return v
+}
+
+// upstreamValidation makes s a TLS upstream (mostly) with a validation
+// stanza over the fixed CA Secrets.
+func upstreamValidation(r *byteReader, s *contourv1.Service) {
+	s.Protocol = ptr(pick(r, "tls", "h2", "h2c"))
+	s.UpstreamValidation = &contourv1.UpstreamValidation{
+		CACertificate: pick(r, "ca", "b/ca", "s", "none"),
+		SubjectName:   pick(r, "x.com", "y.com", ""),
+	}
+	if r.next()%3 == 0 {
+		s.UpstreamValidation.SubjectNames = []string{s.UpstreamValidation.SubjectName, "z.com"}
+	}
+}
 
 // service is a ClusterIP Service with ports named "" (single) or by number.
 func service(ns, name string, ports ...int32) *corev1.Service {
@@ -207,6 +247,28 @@ func tlsSecret(ns, name string) *corev1.Secret {
 		Data:       map[string][]byte{corev1.TLSCertKey: []byte(testCert), corev1.TLSPrivateKeyKey: []byte(testKey)},
 	}
 }
+
+// caSecret is an Opaque Secret with a CA bundle (testCert) and a
+// certificate revocation list (testCRL).
+func caSecret(ns, name string) *corev1.Secret {
+	return &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Type:       corev1.SecretTypeOpaque,
+		Data:       map[string][]byte{"ca.crt": []byte(testCert), "crl.pem": []byte(testCRL)},
+	}
+}
+
+// testCRL is a certificate revocation list; the DAG checks that it
+// parses, not who signed it.
+const testCRL = `-----BEGIN X509 CRL-----
+MIIBFTCBvAIBATAKBggqhkjOPQQDAjBFMSUwIwYDVQQKExxwcm94eWN0bCBleGFt
+cGxlLCBkbyBub3QgdXNlMRwwGgYDVQQDExNwcm94eWN0bCBleGFtcGxlIENBFw0y
+NjEyMDMxMjI4MzdaFw0zNjExMzAxMzI4MzdaMBUwEwICA+kXDTI2MTIwMzEyMjgz
+N1qgLzAtMB8GA1UdIwQYMBaAFBXifmgGrFV5QmOmGs2GUVUdsUd8MAoGA1UdFAQD
+AgEBMAoGCCqGSM49BAMCA0gAMEUCIQCa7p/kdWzSwZaOMmW4hxS5yOPdn8Z9IcQn
+ZxSM3CnHXAIgblBYfQG+rPZUzRWPY5PZBcTmifOEmrWf7Iieqt9M1/8=
+-----END X509 CRL-----
+`
 
 // testCert and testKey are a self-signed ECDSA P-256 certificate for
 // example.com, valid from 1970 to 2100, and its key. They exist only for

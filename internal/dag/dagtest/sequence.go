@@ -248,7 +248,9 @@ func changeProxy(r *byteReader, o *dag.Objects, k types.NamespacedName) *contour
 			p.Spec.VirtualHost.TLS = pick(r,
 				nil,
 				&contourv1.TLS{SecretName: pick(r, "s", "b/s", "certs/wild", "bad", "c/s", "wild")},
-				&contourv1.TLS{Passthrough: true})
+				&contourv1.TLS{Passthrough: true},
+				&contourv1.TLS{SecretName: pick(r, "s", "certs/wild"), ClientValidation: clientValidation(r)},
+				&contourv1.TLS{SecretName: pick(r, "s", "certs/wild"), EnableFallbackCertificate: true})
 		}
 	case 6:
 		p.Spec.Routes = nil
@@ -287,12 +289,16 @@ func changeProxy(r *byteReader, o *dag.Objects, k types.NamespacedName) *contour
 		switch n := len(p.Spec.Routes); {
 		case n > 0 && r.next()%2 == 0:
 			rt := &p.Spec.Routes[r.next()%n]
-			switch r.next() % 9 {
+			switch r.next() % 10 {
 			case 8:
 				rt.JWTVerificationPolicy = pick(r,
 					&contourv1.JWTVerificationPolicy{Require: "a"},
 					&contourv1.JWTVerificationPolicy{Disabled: true},
 					&contourv1.JWTVerificationPolicy{Require: "b", Disabled: true})
+			case 9:
+				if len(rt.Services) > 0 {
+					upstreamValidation(r, &rt.Services[0])
+				}
 			case 0:
 				rt.AuthPolicy = &contourv1.AuthorizationPolicy{Disabled: true}
 			case 1:
@@ -425,8 +431,8 @@ func changeSlice(r *byteReader, o *dag.Objects) {
 
 // changeSecret replaces, adds or deletes a Secret.
 func changeSecret(r *byteReader, o *dag.Objects) {
-	k := pickKeyOr(r, o.Secrets, nn("a", "s"), nn("c", "s"), nn("certs", "wild"), nn("a", "jwks"), nn("b", "jwks"))
-	switch r.next() % 6 {
+	k := pickKeyOr(r, o.Secrets, nn("a", "s"), nn("c", "s"), nn("certs", "wild"), nn("a", "jwks"), nn("b", "jwks"), nn("a", "ca"))
+	switch r.next() % 8 {
 	case 5:
 		// A JWT key set, and a CA bundle for a key server.
 		o.Secrets[k] = &corev1.Secret{
@@ -434,6 +440,13 @@ func changeSecret(r *byteReader, o *dag.Objects) {
 			Type:       corev1.SecretTypeOpaque,
 			Data:       map[string][]byte{"k": []byte(pick(r, `{"keys":[]}`, `{"keys":[{"kty":"EC"}]}`, `[]`)), "ca.crt": []byte(testCert)},
 		}
+	case 6:
+		o.Secrets[k] = caSecret(k.Namespace, k.Name)
+	case 7:
+		// A CA bundle whose revocation list is gone.
+		s := caSecret(k.Namespace, k.Name)
+		delete(s.Data, "crl.pem")
+		o.Secrets[k] = s
 	case 0:
 		delete(o.Secrets, k)
 	case 1:
