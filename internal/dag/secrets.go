@@ -121,22 +121,14 @@ func validateCASecret(s *corev1.Secret) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := 0
-	for rest := data; len(bytes.TrimSpace(rest)) > 0; {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
-		if block == nil {
-			return nil, errors.New("invalid CA certificate bundle: failed to parse PEM block")
-		}
-		if block.Type != "CERTIFICATE" {
-			return nil, fmt.Errorf("invalid CA certificate bundle: unexpected block type %q", block.Type)
-		}
-		if _, err := x509.ParseCertificate(block.Bytes); err != nil {
-			return nil, fmt.Errorf("invalid CA certificate bundle: %v", err)
-		}
-		n++
-	}
-	if n == 0 {
+	n, err := pemBlocks(data, "CERTIFICATE", false, func(der []byte) error {
+		_, err := x509.ParseCertificate(der)
+		return err
+	})
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("invalid CA certificate bundle: %v", err)
+	case n == 0:
 		return nil, errors.New("invalid CA certificate bundle: failed to locate certificate")
 	}
 	return data, nil
@@ -149,25 +141,43 @@ func validateCRLSecret(s *corev1.Secret) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	n, err := pemBlocks(data, "X509 CRL", true, func(der []byte) error {
+		if _, err := x509.ParseRevocationList(der); err != nil {
+			return fmt.Errorf("invalid CRL: %v", err)
+		}
+		return nil
+	})
+	switch {
+	case err != nil:
+		return nil, err
+	case n == 0:
+		return nil, errors.New("failed to locate CRL")
+	}
+	return data, nil
+}
+
+// pemBlocks parses every PEM block of data of type typ with parse and
+// counts them. A block of another type is skipped when others is true,
+// else an error; data that is not PEM is an error.
+func pemBlocks(data []byte, typ string, others bool, parse func(der []byte) error) (int, error) {
 	n := 0
 	for rest := data; len(bytes.TrimSpace(rest)) > 0; {
 		var block *pem.Block
 		block, rest = pem.Decode(rest)
-		if block == nil {
-			return nil, errors.New("failed to parse PEM block")
-		}
-		if block.Type != "X509 CRL" {
+		switch {
+		case block == nil:
+			return n, errors.New("failed to parse PEM block")
+		case block.Type != typ && others:
 			continue
+		case block.Type != typ:
+			return n, fmt.Errorf("unexpected block type %q", block.Type)
 		}
-		if _, err := x509.ParseRevocationList(block.Bytes); err != nil {
-			return nil, fmt.Errorf("invalid CRL: %v", err)
+		if err := parse(block.Bytes); err != nil {
+			return n, err
 		}
 		n++
 	}
-	if n == 0 {
-		return nil, errors.New("failed to locate CRL")
-	}
-	return data, nil
+	return n, nil
 }
 
 // secretKey returns the non-empty value of key in a kubernetes.io/tls or

@@ -21,38 +21,8 @@ import (
 
 	"github.com/proxyctl/proxyctl/apis/generated/clientset/versioned"
 	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
-	"github.com/proxyctl/proxyctl/test/cluster"
-	"github.com/proxyctl/proxyctl/test/envoy"
 	"github.com/proxyctl/proxyctl/test/netns"
-	"github.com/proxyctl/proxyctl/test/replica"
 )
-
-// newStackWithArgs is newStack without echo backends and with extra
-// `proxyctl serve` flags.
-func newStackWithArgs(t *testing.T, args ...string) *stack {
-	t.Helper()
-	s := &stack{net: netns.New(t), backends: map[string]backend{}}
-	ports, err := cluster.FreePorts(2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.httpAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0]))
-	s.httpsAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[1]))
-	bin := replica.Binary(t)
-	s.replica = replica.Start(t, replica.Options{
-		Binary: bin, Kubeconfig: kube.Kubeconfig, Identity: "replica-0",
-		LeaseNamespace: kube.NewNamespace(t), LogDir: t.TempDir(),
-		Args: append([]string{"--envoy-address", "127.0.0.1",
-			"--envoy-http-port", strconv.Itoa(ports[0]), "--envoy-https-port", strconv.Itoa(ports[1])}, args...),
-	})
-	host, port, _ := net.SplitHostPort(s.replica.XDSAddr)
-	xdsPort, _ := strconv.Atoi(port)
-	s.envoy = envoy.Start(t, envoy.Options{XDSAddress: host, XDSPort: xdsPort, Proxyctl: bin})
-	if err := s.envoy.WaitReady(60 * time.Second); err != nil {
-		t.Fatalf("envoy never became ready: %v", err)
-	}
-	return s
-}
 
 // healthBackend is an echo backend whose health path answers the status
 // the test sets (200 at first); every other path gets the echo.
@@ -170,7 +140,7 @@ func within(t *testing.T, d time.Duration, what string, check func() error) {
 // answers 503, as Contour's Envoy config does (panic mode off: Envoy's
 // default would route to all endpoints once fewer than half are healthy).
 func TestHealthCheckTakesEndpointsOut(t *testing.T) {
-	s := newStackWithArgs(t)
+	s := newStackArgs(t, nil)
 	ns := kube.NewNamespace(t)
 	a := s.serveHealthBackend(t, 9300, "hc-a", "/healthz")
 	b := s.serveHealthBackend(t, 9301, "hc-b", "/healthz")
@@ -255,7 +225,7 @@ spec:
 // the port the Service names health (here 9311), not on the serving port
 // (9310, whose health path always answers 418).
 func TestHealthPort(t *testing.T) {
-	s := newStackWithArgs(t)
+	s := newStackArgs(t, nil)
 	ns := kube.NewNamespace(t)
 	serving := s.serveHealthBackend(t, 9310, "served", "/healthz")
 	serving.status.Store(http.StatusTeapot)
@@ -290,7 +260,7 @@ spec:
 // cluster's upstream_cx_idle_timeout); a route without it keeps Envoy's
 // default of one hour.
 func TestIdleConnectionTimeout(t *testing.T) {
-	s := newStackWithArgs(t)
+	s := newStackArgs(t, nil)
 	ns := kube.NewNamespace(t)
 	s.serveHealthBackend(t, 9320, "idle", "/healthz")
 	serviceWithSlices(t, ns, "quick", map[string]int32{"http": 80}, sliceOf{s.net.IP(), map[string]int32{"http": 9320}})
@@ -350,7 +320,7 @@ spec:
 // their service, the others redirect to HTTPS), while TLS on the same fqdn
 // goes to the tcpproxy, passed through or terminated.
 func TestRoutesNextToTCPProxy(t *testing.T) {
-	s := newStackWithArgs(t)
+	s := newStackArgs(t, nil)
 	ca := newTestCA(t)
 	ns := kube.NewNamespace(t)
 	ip := s.net.IP()
@@ -454,7 +424,7 @@ spec:
 // of those, an annotation taking precedence over spec.ingressClassName as
 // in Contour; the others are left untouched: no status, not served.
 func TestIngressClasses(t *testing.T) {
-	s := newStackWithArgs(t, "--ingress-class-name", "contour,team1")
+	s := newStackArgs(t, []string{"--ingress-class-name", "contour,team1"})
 	ns := kube.NewNamespace(t)
 	s.serveHealthBackend(t, 9340, "classy", "/healthz")
 	backendService(t, ns, "web", s.net.IP(), 9340)
