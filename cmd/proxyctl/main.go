@@ -40,6 +40,7 @@ func main() {
 	bootstrapCmd, bootstrapCtx := registerBootstrap(app)
 	certgenCmd, certgenCtx := registerCertgen(app)
 	cliCmd, cliCtx := registerCLI(app)
+	shutdownManagerCmd, shutdownShutdownCmd, shutdownManagerCtx, shutdownCtx := registerEnvoy(app)
 
 	cmd, err := app.Parse(os.Args[1:])
 	if err != nil {
@@ -56,6 +57,10 @@ func main() {
 		err = bootstrapCtx.run()
 	case certgenCmd.FullCommand():
 		err = certgenCtx.run()
+	case shutdownManagerCmd.FullCommand():
+		err = shutdownManagerCtx.run()
+	case shutdownShutdownCmd.FullCommand():
+		err = shutdownCtx.run()
 	default:
 		// `cli lds`, `cli rds`, ...: the subcommand names the type.
 		if kind, ok := strings.CutPrefix(cmd, cliCmd.FullCommand()+" "); ok {
