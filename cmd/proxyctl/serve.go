@@ -32,6 +32,9 @@ type serveContext struct {
 
 	xds   xdsFlags
 	envoy envoyFlags
+	// envoyService is the Service in front of Envoy, whose
+	// status.loadBalancer every HTTPProxy shows.
+	envoyService envoyServiceFlags
 
 	rootNamespaces    []string
 	watchNamespaces   []string
@@ -63,6 +66,11 @@ type envoyFlags struct {
 	httpsPort           int
 	numTrustedHops      uint32
 	disableMergeSlashes bool
+}
+
+type envoyServiceFlags struct {
+	name      string
+	namespace string
 }
 
 type electionFlags struct {
@@ -104,6 +112,9 @@ func registerServe(app *kingpin.Application) (*kingpin.CmdClause, *serveContext)
 	cmd.Flag("disable-merge-slashes", "Keep repeated slashes in request paths; by default Envoy merges them (\"//a//b\" is \"/a/b\") before routing, as Contour does.").
 		BoolVar(&v.disableMergeSlashes)
 
+	cmd.Flag("envoy-service-name", "Name of the Envoy Service whose status.loadBalancer (its IPs or hostnames) the leader copies to every HTTPProxy's status.loadBalancer, as Contour does; empty disables it.").
+		Default("envoy").StringVar(&ctx.envoyService.name)
+	cmd.Flag("envoy-service-namespace", "Namespace of the Envoy Service.").Default("proxyctl").StringVar(&ctx.envoyService.namespace)
 	cmd.Flag("root-namespaces", "Comma-separated namespaces whose HTTPProxies may be roots (have a virtualhost); empty allows all.").
 		Envar("ROOT_NAMESPACES").StringsVar(&ctx.rootNamespaces)
 	cmd.Flag("fallback-certificate", "namespace/name of a kubernetes.io/tls Secret served to TLS clients that send no server name (or an unknown one) by the virtual hosts that set tls.enableFallbackCertificate; empty disables it, as in Contour.").
@@ -179,6 +190,9 @@ func (s *serveContext) validate() error {
 			return usagef("--fallback-certificate %q must be namespace/name", f)
 		}
 		s.fallbackKey = types.NamespacedName{Namespace: ns, Name: name}
+	}
+	if s.envoyService.name != "" && s.envoyService.namespace == "" {
+		return usagef("--envoy-service-namespace must not be empty when --envoy-service-name is set")
 	}
 	if s.clientQPS <= 0 || s.clientBurst <= 0 {
 		return usagef("--kubernetes-client-qps and --kubernetes-client-burst must be positive")
@@ -259,6 +273,7 @@ func (s *serveContext) run() error {
 	ctrl.AddProxyObserver(statusWriter)
 	group.Add("controller", ctrl.Run)
 	group.Add("status writer", statusWriter.Run)
+	addEnvoyServiceWatch(&group, s, clients.kube, statusWriter, log)
 	// The HTTP listeners are bound here, before the election starts, so a
 	// replica that never leads still answers health checks and scrapes.
 	if err := addHTTPServers(&group, s, reg, elector, ctrl.Ready, dagDump, log); err != nil {

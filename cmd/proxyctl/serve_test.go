@@ -56,8 +56,9 @@ func TestServeRejectsBadFlags(t *testing.T) {
 		"same envoy ports":        {[]string{"--insecure", "--envoy-http-port", "1", "--envoy-https-port", "1"}, "must differ"},
 		"renew not below lease": {[]string{"--insecure", "--leader-election-lease-duration", "5s",
 			"--leader-election-renew-deadline", "5s"}, "timings"},
-		"kubeconfig and incluster":   {[]string{"--insecure", "--incluster", "--kubeconfig", "k"}, "mutually exclusive"},
-		"fallback without namespace": {[]string{"--insecure", "--fallback-certificate", "cert"}, "namespace/name"},
+		"kubeconfig and incluster":        {[]string{"--insecure", "--incluster", "--kubeconfig", "k"}, "mutually exclusive"},
+		"fallback without namespace":      {[]string{"--insecure", "--fallback-certificate", "cert"}, "namespace/name"},
+		"envoy service without namespace": {[]string{"--insecure", "--envoy-service-namespace", ""}, "--envoy-service-namespace"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := parseServe(t, c.args...)
@@ -65,6 +66,21 @@ func TestServeRejectsBadFlags(t *testing.T) {
 				t.Fatalf("error = %v, want one mentioning %q", err, c.want)
 			}
 		})
+	}
+}
+
+// The defaults name the Envoy Service of examples/proxyctl/04-envoy.yaml;
+// an empty name turns the address off, whatever the namespace.
+func TestServeEnvoyService(t *testing.T) {
+	s, err := parseServe(t, "--insecure")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.envoyService; got != (envoyServiceFlags{name: "envoy", namespace: "proxyctl"}) {
+		t.Errorf("default Envoy Service %+v, want envoy in proxyctl", got)
+	}
+	if _, err := parseServe(t, "--insecure", "--envoy-service-name", "", "--envoy-service-namespace", ""); err != nil {
+		t.Errorf("disabled Envoy Service: %v", err)
 	}
 }
 

@@ -6,6 +6,7 @@ package status
 import (
 	"unicode/utf8"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -38,6 +39,17 @@ import (
 // other controllers) and loadBalancer are kept as they are, in their order;
 // the Valid condition replaces ours in place, or is appended.
 func Desired(ps *dag.ProxyStatus, existing contourv1.HTTPProxyStatus, now metav1.Time) contourv1.HTTPProxyStatus {
+	return DesiredWithAddress(ps, existing, nil, now)
+}
+
+// DesiredWithAddress is Desired that also owns loadBalancer when lb is not
+// nil: the proxy then shows lb, the Envoy Service's status.loadBalancer, as
+// it is (IPs, hostnames and ports, in their order). As in Contour, every
+// proxy of our ingress class shows it, whatever its status: Contour's
+// address updater copies the Service's address onto each HTTPProxy that
+// matches its class, valid or not. A nil lb (no Envoy Service configured,
+// or not known yet) leaves loadBalancer as it is.
+func DesiredWithAddress(ps *dag.ProxyStatus, existing contourv1.HTTPProxyStatus, lb *corev1.LoadBalancerStatus, now metav1.Time) contourv1.HTTPProxyStatus {
 	cond := validCondition(ps)
 	cond.ObservedGeneration = ps.Generation
 	cond.LastTransitionTime = now
@@ -64,7 +76,17 @@ func Desired(ps *dag.ProxyStatus, existing contourv1.HTTPProxyStatus, now metav1
 	} else {
 		out.Conditions = append(out.Conditions, cond)
 	}
+	if lb != nil {
+		out.LoadBalancer = *lb.DeepCopy()
+	}
 	return out
+}
+
+// showsAddress reports whether status shows lb already; any status does
+// when lb is nil (loadBalancer is not ours). Nil and empty lists are the
+// same to a reader.
+func showsAddress(status contourv1.HTTPProxyStatus, lb *corev1.LoadBalancerStatus) bool {
+	return lb == nil || equality.Semantic.DeepEqual(status.LoadBalancer, *lb)
 }
 
 // validCondition is the Valid condition for ps, without generation and

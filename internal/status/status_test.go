@@ -173,10 +173,10 @@ func TestDesired(t *testing.T) {
 			if again := Desired(tc.ps, got, t0); NeedsUpdate(got, again) {
 				t.Errorf("Desired is not idempotent:\n%s", cmp.Diff(got, again))
 			}
-			if !upToDate(tc.ps, &contourv1.HTTPProxy{ObjectMeta: metav1.ObjectMeta{Generation: tc.ps.Generation}, Status: got}) {
+			if !upToDate(tc.ps, nil, &contourv1.HTTPProxy{ObjectMeta: metav1.ObjectMeta{Generation: tc.ps.Generation}, Status: got}) {
 				t.Error("upToDate says the desired status is stale")
 			}
-			if upToDate(tc.ps, &contourv1.HTTPProxy{ObjectMeta: metav1.ObjectMeta{Generation: tc.ps.Generation}, Status: tc.existing}) != !NeedsUpdate(tc.existing, got) {
+			if upToDate(tc.ps, nil, &contourv1.HTTPProxy{ObjectMeta: metav1.ObjectMeta{Generation: tc.ps.Generation}, Status: tc.existing}) != !NeedsUpdate(tc.existing, got) {
 				t.Error("upToDate and NeedsUpdate disagree about the existing status")
 			}
 		})
@@ -232,12 +232,12 @@ func TestNeedsUpdate(t *testing.T) {
 
 func TestUpToDateIgnoresNewerGenerations(t *testing.T) {
 	obj := &contourv1.HTTPProxy{ObjectMeta: metav1.ObjectMeta{Generation: 3}}
-	if !upToDate(valid(2), obj) {
+	if !upToDate(valid(2), nil, obj) {
 		t.Error("an object of a newer generation than the result must not be written")
 	}
 	obj = &contourv1.HTTPProxy{ObjectMeta: metav1.ObjectMeta{Generation: 2},
 		Status: contourv1.HTTPProxyStatus{Conditions: []contourv1.DetailedCondition{validCond(3, t0)}}}
-	if !upToDate(invalid(2), obj) {
+	if !upToDate(invalid(2), nil, obj) {
 		t.Error("a status observed at a newer generation must not be replaced")
 	}
 }

@@ -10,6 +10,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -114,6 +116,10 @@ type Writer struct {
 	// our own write: the worker then asks the API server instead of
 	// writing against a stale resourceVersion.
 	written map[types.NamespacedName]dag.ProxyStatus
+	// lb is the Envoy Service's address every proxy shows, once
+	// SetLoadBalancer has told it; nil until then, and loadBalancer is
+	// left alone. Replaced, never modified: workers share it.
+	lb *corev1.LoadBalancerStatus
 }
 
 // NewWriter returns a Writer; it fails if the metrics cannot be
@@ -192,12 +198,37 @@ func (w *Writer) OnChange(d *dag.DAG) {
 			w.metrics.count(ps, +1)
 		}
 	}
+	lb := w.lb
 	w.mu.Unlock()
 	if !leading {
 		return
 	}
 	for _, k := range changed {
-		w.enqueueIfStale(k, desired[k])
+		w.enqueueIfStale(k, desired[k], lb)
+	}
+}
+
+// SetLoadBalancer records the Envoy Service's status.loadBalancer, which
+// every proxy with a result then shows (see DesiredWithAddress); the
+// Service gone is an empty one. When it differs from the one recorded
+// before and this replica leads, every proxy that shows something else is
+// queued: an address change rewrites every proxy, and only those.
+func (w *Writer) SetLoadBalancer(lb corev1.LoadBalancerStatus) {
+	lb = *lb.DeepCopy()
+	w.mu.Lock()
+	if w.lb != nil && equality.Semantic.DeepEqual(*w.lb, lb) {
+		w.mu.Unlock()
+		return
+	}
+	w.lb = &lb
+	// What was written carried the old address: the lister showing an
+	// older status than the last write no longer means it is behind.
+	clear(w.written)
+	leading, desired := w.leading, w.desired
+	w.mu.Unlock()
+	w.log.WithField("loadbalancer", lb.Ingress).Info("Envoy Service address for status.loadBalancer")
+	if leading {
+		w.enqueueStale(desired, &lb)
 	}
 }
 
@@ -209,9 +240,9 @@ func (w *Writer) OnChange(d *dag.DAG) {
 func (w *Writer) OnProxy(p *contourv1.HTTPProxy) {
 	k := types.NamespacedName{Namespace: p.Namespace, Name: p.Name}
 	w.mu.Lock()
-	ps, leading := w.desired[k], w.leading
+	ps, leading, lb := w.desired[k], w.leading, w.lb
 	w.mu.Unlock()
-	if leading && ps != nil && !upToDate(ps, p) {
+	if leading && ps != nil && !upToDate(ps, lb, p) {
 		w.queue.add(k)
 	}
 }
@@ -226,11 +257,11 @@ func (w *Writer) Run(ctx context.Context) error {
 	}
 	w.mu.Lock()
 	w.leading = true
-	desired := w.desired
+	desired, lb := w.desired, w.lb
 	w.metrics.setProxies(desired)
 	w.mu.Unlock()
 	w.log.WithField("proxies", len(desired)).Info("leading: writing stale HTTPProxy statuses")
-	w.enqueueStale(desired)
+	w.enqueueStale(desired, lb)
 
 	var wg sync.WaitGroup
 	for range w.workers {
@@ -247,31 +278,34 @@ func (w *Writer) Run(ctx context.Context) error {
 // with.
 func (w *Writer) Pending() int { return w.queue.len() }
 
-func (w *Writer) enqueueStale(desired map[types.NamespacedName]*dag.ProxyStatus) {
+func (w *Writer) enqueueStale(desired map[types.NamespacedName]*dag.ProxyStatus, lb *corev1.LoadBalancerStatus) {
 	for k, ps := range desired {
 		if ps != nil {
-			w.enqueueIfStale(k, ps)
+			w.enqueueIfStale(k, ps, lb)
 		}
 	}
 }
 
-func (w *Writer) enqueueIfStale(k types.NamespacedName, ps *dag.ProxyStatus) {
+func (w *Writer) enqueueIfStale(k types.NamespacedName, ps *dag.ProxyStatus, lb *corev1.LoadBalancerStatus) {
 	obj, err := w.proxies.HTTPProxy(k.Namespace, k.Name)
 	switch {
 	case apierrors.IsNotFound(err):
 	case err != nil:
 		w.queue.add(k) // let a worker retry and report
-	case !upToDate(ps, obj):
+	case !upToDate(ps, lb, obj):
 		w.queue.add(k)
 	}
 }
 
-// upToDate reports whether obj needs no write for ps: it shows ps already
-// (transition time aside), or it is newer than ps. It is what
-// NeedsUpdate(Desired(...)) says, without copying the status.
-func upToDate(ps *dag.ProxyStatus, obj *contourv1.HTTPProxy) bool {
+// upToDate reports whether obj needs no write for ps and lb: it shows them
+// already (transition time aside), or it is newer than ps. It is what
+// NeedsUpdate(DesiredWithAddress(...)) says, without copying the status.
+func upToDate(ps *dag.ProxyStatus, lb *corev1.LoadBalancerStatus, obj *contourv1.HTTPProxy) bool {
 	if obj.Generation > ps.Generation || stale(obj.Status, ps.Generation) {
 		return true
+	}
+	if !showsAddress(obj.Status, lb) {
+		return false
 	}
 	want := validCondition(ps)
 	want.ObservedGeneration = ps.Generation
@@ -323,7 +357,7 @@ func (w *Writer) work(ctx context.Context) {
 // sync brings one proxy's status in line with the latest result for it.
 func (w *Writer) sync(ctx context.Context, k types.NamespacedName) error {
 	log := w.log.WithField("httpproxy", k.String())
-	ps, lastWritten, wrote := w.lookup(k)
+	ps, lb, lastWritten, wrote := w.lookup(k)
 	if ps == nil {
 		return nil // no longer in the DAG: deleted
 	}
@@ -335,7 +369,7 @@ func (w *Writer) sync(ctx context.Context, k types.NamespacedName) error {
 	if err != nil {
 		return fmt.Errorf("read %s: %w", k, err)
 	}
-	if wrote && reflect.DeepEqual(lastWritten, *ps) && !upToDate(ps, obj) {
+	if wrote && reflect.DeepEqual(lastWritten, *ps) && !upToDate(ps, lb, obj) {
 		// The cache has not seen our own write yet.
 		if obj, err = w.get(ctx, k); obj == nil {
 			return err
@@ -348,7 +382,7 @@ func (w *Writer) sync(ctx context.Context, k types.NamespacedName) error {
 			w.metrics.writes.WithLabelValues(resultUnchanged).Inc()
 			return nil
 		}
-		want := Desired(ps, obj.Status, metav1.NewTime(w.clock()))
+		want := DesiredWithAddress(ps, obj.Status, lb, metav1.NewTime(w.clock()))
 		if !NeedsUpdate(obj.Status, want) {
 			w.metrics.writes.WithLabelValues(resultUnchanged).Inc()
 			return nil
@@ -366,7 +400,9 @@ func (w *Writer) sync(ctx context.Context, k types.NamespacedName) error {
 		case err == nil:
 			w.metrics.writes.WithLabelValues(resultWritten).Inc()
 			w.mu.Lock()
-			if w.desired[k] == ps { // not deleted meanwhile: nothing would clear it
+			// Not deleted meanwhile (nothing would clear it), and written
+			// with the address still current.
+			if w.desired[k] == ps && w.lb == lb {
 				w.written[k] = *ps
 			}
 			w.mu.Unlock()
@@ -391,7 +427,7 @@ func (w *Writer) sync(ctx context.Context, k types.NamespacedName) error {
 		if obj, err = w.get(ctx, k); obj == nil {
 			return err
 		}
-		if ps, _, _ = w.lookup(k); ps == nil {
+		if ps, lb, _, _ = w.lookup(k); ps == nil {
 			return nil
 		}
 	}
@@ -411,12 +447,13 @@ func (w *Writer) get(ctx context.Context, k types.NamespacedName) (*contourv1.HT
 	return obj, nil
 }
 
-// lookup returns the latest result for k and the last one written.
-func (w *Writer) lookup(k types.NamespacedName) (ps *dag.ProxyStatus, lastWritten dag.ProxyStatus, wrote bool) {
+// lookup returns the latest result for k, the address to show, and the
+// last result written.
+func (w *Writer) lookup(k types.NamespacedName) (ps *dag.ProxyStatus, lb *corev1.LoadBalancerStatus, lastWritten dag.ProxyStatus, wrote bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	lastWritten, wrote = w.written[k]
-	return w.desired[k], lastWritten, wrote
+	return w.desired[k], w.lb, lastWritten, wrote
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

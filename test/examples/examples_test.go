@@ -224,6 +224,11 @@ func proxyctlPermissions(t *testing.T, c *cluster.Cluster) {
 		{"list", "secrets", all, true},
 		{"watch", "secrets", all, true},
 		{"get", "secrets", []string{"-n", "examples"}, true},
+		// The Envoy Service, watched alone for its address (a field
+		// selector in its namespace); its status is read, never written.
+		{"list", "services", []string{"-n", "proxyctl"}, true},
+		{"watch", "services", []string{"-n", "proxyctl"}, true},
+		{"update", "services", []string{"--subresource=status", "-n", "proxyctl"}, false},
 		// Status, and only status.
 		{"update", "httpproxies.projectcontour.io", status, true},
 		{"patch", "httpproxies.projectcontour.io", status, true},
