@@ -1,9 +1,7 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
-	"crypto/tls"
 	"fmt"
 	"net"
 	"net/http"
@@ -372,24 +370,8 @@ spec:
 		}
 		return nil
 	})
-	eventually(t, "TLS passes through to the tcpproxy", func() error {
-		cfg := ca.clientConfig()
-		cfg.ServerName = "both.example.com"
-		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 2 * time.Second}, "tcp", s.httpsAddr, cfg)
-		if err != nil {
-			return err
-		}
-		defer conn.Close()
-		_ = conn.SetDeadline(time.Now().Add(3 * time.Second))
-		line, err := bufio.NewReader(conn).ReadString('\n')
-		if err != nil {
-			return err
-		}
-		if got := strings.TrimSpace(line); got != "tls-side both.example.com" {
-			return fmt.Errorf("backend greeted %q", got)
-		}
-		return nil
-	})
+	eventually(t, "TLS passes through to the tcpproxy",
+		s.expectGreeting("both.example.com", ca.clientConfig(), "tls-side both.example.com"))
 
 	eventually(t, "HTTP next to a terminating tcpproxy", s.expect(t, "terminated.example.com", "/", 200, "http-side"))
 	eventually(t, "terminated TLS goes to the tcpproxy", func() error {

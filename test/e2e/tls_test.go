@@ -131,25 +131,40 @@ spec:
   tcpproxy:
     services: [{name: tls-backend, port: 80}]
 `)
-		eventually(t, "passthrough to the backend's own TLS", func() error {
-			cfg := ca.clientConfig()
-			cfg.ServerName = "pass.example.com"
-			conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 2 * time.Second}, "tcp", s.httpsAddr, cfg)
-			if err != nil {
-				return err
-			}
-			defer conn.Close()
-			_ = conn.SetDeadline(time.Now().Add(3 * time.Second))
-			// The backend greets with its name and the SNI it saw: proof
-			// that the TLS session ends at the backend, not at Envoy.
-			line, err := bufio.NewReader(conn).ReadString('\n')
-			if err != nil {
-				return err
-			}
-			if got := strings.TrimSpace(line); got != "tls-backend pass.example.com" {
-				return fmt.Errorf("backend greeted %q", got)
-			}
-			return nil
-		})
+		// The backend greets with its name and the SNI it saw: proof that
+		// the TLS session ends at the backend, not at Envoy.
+		eventually(t, "passthrough to the backend's own TLS",
+			s.expectGreeting("pass.example.com", ca.clientConfig(), "tls-backend pass.example.com"))
 	})
+}
+
+// tlsGreeting opens a TLS session with server name host to Envoy's HTTPS
+// listener and returns the first line the backend sends: the TLS test
+// backends greet with their name and the server name they saw.
+func (s *stack) tlsGreeting(host string, cfg *tls.Config) (string, error) {
+	cfg = cfg.Clone()
+	cfg.ServerName = host
+	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 2 * time.Second}, "tcp", s.httpsAddr, cfg)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(3 * time.Second))
+	line, err := bufio.NewReader(conn).ReadString('\n')
+	return strings.TrimSpace(line), err
+}
+
+// expectGreeting returns a check that the backend behind host greets
+// with want.
+func (s *stack) expectGreeting(host string, cfg *tls.Config, want string) func() error {
+	return func() error {
+		got, err := s.tlsGreeting(host, cfg)
+		if err != nil {
+			return err
+		}
+		if got != want {
+			return fmt.Errorf("backend greeted %q, want %q", got, want)
+		}
+		return nil
+	}
 }

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -369,28 +368,8 @@ spec:
       validation: {caSecret: backend-ca, subjectName: backend.example.com}
 `, backend, host))
 		}
-		greeting := func(host string) (string, error) {
-			cfg := ca.clientConfig()
-			cfg.ServerName = host
-			conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 2 * time.Second}, "tcp", s.httpsAddr, cfg)
-			if err != nil {
-				return "", err
-			}
-			defer conn.Close()
-			_ = conn.SetDeadline(time.Now().Add(3 * time.Second))
-			line, err := bufio.NewReader(conn).ReadString('\n')
-			return strings.TrimSpace(line), err
-		}
-		eventually(t, "the stream reaches a backend whose certificate checks out, with the subject name as SNI", func() error {
-			got, err := greeting("tcp-good.example.com")
-			if err != nil {
-				return err
-			}
-			if got != "tcp-good backend.example.com" {
-				return fmt.Errorf("backend greeted %q", got)
-			}
-			return nil
-		})
+		eventually(t, "the stream reaches a backend whose certificate checks out, with the subject name as SNI",
+			s.expectGreeting("tcp-good.example.com", ca.clientConfig(), "tcp-good backend.example.com"))
 		eventually(t, "the other tcpproxy is configured (its TLS listener answers)", func() error {
 			cfg := ca.clientConfig()
 			cfg.ServerName = "tcp-wrong-ca.example.com"
@@ -400,7 +379,7 @@ spec:
 			}
 			return conn.Close()
 		})
-		if got, err := greeting("tcp-wrong-ca.example.com"); err == nil {
+		if got, err := s.tlsGreeting("tcp-wrong-ca.example.com", ca.clientConfig()); err == nil {
 			t.Errorf("a backend with a certificate from another CA greeted %q", got)
 		}
 	})
