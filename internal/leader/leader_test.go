@@ -93,30 +93,13 @@ func TestElectedClosesAndCancelReleasesLease(t *testing.T) {
 }
 
 func TestLeaseTakenByAnotherHolderEndsRun(t *testing.T) {
-	client := fake.NewClientset()
-	// The fake clientset ignores resourceVersion; make the old holder's
-	// writes conflict, once the Lease is stolen, as a real API server's would.
-	var stolen atomic.Bool
-	client.PrependReactor("update", "leases", func(action k8stesting.Action) (bool, runtime.Object, error) {
-		l := action.(k8stesting.UpdateAction).GetObject().(*coordinationv1.Lease)
-		if stolen.Load() && ptr.Deref(l.Spec.HolderIdentity, "") == "replica-a" {
-			return true, nil, apierrors.NewConflict(coordinationv1.Resource("leases"), name, errors.New("stale"))
-		}
-		return false, nil, nil
-	})
+	client, steal := stealableLease(t)
 	e := newElector(t, client, "replica-a")
 	done := make(chan error, 1)
 	go func() { done <- e.Run(context.Background()) }()
 	<-e.Elected()
 
-	l := lease(t, client)
-	l.Spec.HolderIdentity = ptr.To("thief")
-	l.Spec.RenewTime = &metav1.MicroTime{Time: time.Now()}
-	l.Spec.LeaseDurationSeconds = ptr.To[int32](60)
-	if _, err := client.CoordinationV1().Leases(ns).Update(context.Background(), l, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	stolen.Store(true)
+	steal()
 	select {
 	case err := <-done:
 		if !errors.Is(err, ErrLeadershipLost) {
@@ -269,30 +252,43 @@ func TestRunLeavesNoGoroutine(t *testing.T) {
 		checkNoGoroutines(t)
 	})
 	t.Run("deposed", func(t *testing.T) {
-		client := fake.NewClientset()
-		var stolen atomic.Bool
-		client.PrependReactor("update", "leases", func(action k8stesting.Action) (bool, runtime.Object, error) {
-			l := action.(k8stesting.UpdateAction).GetObject().(*coordinationv1.Lease)
-			if stolen.Load() && ptr.Deref(l.Spec.HolderIdentity, "") == "replica-a" {
-				return true, nil, apierrors.NewConflict(coordinationv1.Resource("leases"), name, errors.New("stale"))
-			}
-			return false, nil, nil
-		})
+		client, steal := stealableLease(t)
 		e := newElector(t, client, "replica-a")
 		done := make(chan error, 1)
 		go func() { done <- e.Run(context.Background()) }()
 		<-e.Elected()
-		l := lease(t, client)
-		l.Spec.HolderIdentity = ptr.To("thief")
-		l.Spec.RenewTime = &metav1.MicroTime{Time: time.Now()}
-		l.Spec.LeaseDurationSeconds = ptr.To[int32](60)
-		stolen.Store(true)
-		if _, err := client.CoordinationV1().Leases(ns).Update(context.Background(), l, metav1.UpdateOptions{}); err != nil {
-			t.Fatal(err)
-		}
+		steal()
 		if err := <-done; !errors.Is(err, ErrLeadershipLost) {
 			t.Fatalf("Run = %v, want ErrLeadershipLost", err)
 		}
 		checkNoGoroutines(t)
 	})
+}
+
+// stealableLease returns a fake client and steal, which gives the Lease to
+// "thief". The fake clientset ignores resourceVersion, so once the Lease is
+// stolen replica-a's writes are made to conflict, as a real API server's
+// would.
+func stealableLease(t *testing.T) (*fake.Clientset, func()) {
+	client := fake.NewClientset()
+	var stolen atomic.Bool
+	client.PrependReactor("update", "leases", func(action k8stesting.Action) (bool, runtime.Object, error) {
+		l := action.(k8stesting.UpdateAction).GetObject().(*coordinationv1.Lease)
+		if stolen.Load() && ptr.Deref(l.Spec.HolderIdentity, "") == "replica-a" {
+			return true, nil, apierrors.NewConflict(coordinationv1.Resource("leases"), name, errors.New("stale"))
+		}
+		return false, nil, nil
+	})
+	steal := func() {
+		t.Helper()
+		l := lease(t, client)
+		l.Spec.HolderIdentity = ptr.To("thief")
+		l.Spec.RenewTime = &metav1.MicroTime{Time: time.Now()}
+		l.Spec.LeaseDurationSeconds = ptr.To[int32](60)
+		if _, err := client.CoordinationV1().Leases(ns).Update(context.Background(), l, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		stolen.Store(true)
+	}
+	return client, steal
 }
