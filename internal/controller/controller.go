@@ -32,12 +32,6 @@ type Observer interface {
 	OnChange(*dag.DAG)
 }
 
-// ObserverFunc adapts a function to Observer.
-type ObserverFunc func(*dag.DAG)
-
-// OnChange calls f.
-func (f ObserverFunc) OnChange(d *dag.DAG) { f(d) }
-
 // ProxyObserver is told of every HTTPProxy the informers deliver (added or
 // updated), on the informer's goroutine, before the event loop sees it and
 // including the status-only updates the loop ignores. It must return

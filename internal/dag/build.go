@@ -80,8 +80,6 @@ func (b *rootBuild) delegated(secret types.NamespacedName, ns string) bool {
 	return ok
 }
 
-func lessName(a, b types.NamespacedName) bool { return compareName(a, b) < 0 }
-
 func compareName(a, b types.NamespacedName) int {
 	switch {
 	case a.Namespace < b.Namespace:

@@ -34,8 +34,6 @@ type policyError struct {
 	msg      string
 }
 
-func (e *policyError) Error() string { return e.msg }
-
 // parseTimeout reads a timeout of the HTTPProxy API: empty or "0s" is the
 // default, "infinity"/"infinite" disables it, else a Go duration.
 func parseTimeout(s string) (Timeout, error) {

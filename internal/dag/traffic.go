@@ -98,10 +98,6 @@ func corsValues(vs []contourv1.CORSHeaderValue) []string {
 var envoyErrorStatuses = []uint32{400, 401, 402, 403, 404, 405, 406, 407, 408, 409, 410, 411, 412, 413, 414,
 	415, 416, 417, 421, 422, 423, 424, 426, 428, 429, 431, 500, 501, 502, 503, 504, 505, 506, 507, 508, 510, 511}
 
-// EnvoyErrorStatuses returns the status codes a local rate limit may
-// answer with.
-func EnvoyErrorStatuses() []uint32 { return slices.Clone(envoyErrorStatuses) }
-
 // rateLimitPolicy validates the local part of a rateLimitPolicy as
 // Contour does: a bucket of requests+burst tokens, refilled with
 // requests tokens every unit. The global part is refused elsewhere.

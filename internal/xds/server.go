@@ -6,12 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"sync"
 	"time"
 
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
-	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/server/sotw/v3"
 	serverv3 "github.com/envoyproxy/go-control-plane/pkg/server/v3"
 	"github.com/prometheus/client_golang/prometheus"
@@ -47,9 +45,6 @@ type Server struct {
 	translator *Translator
 	// consistency checks each snapshot's references; OnChange only, too.
 	consistency consistency
-
-	mu      sync.Mutex
-	version string // of the last snapshot set, for logs and tests
 }
 
 // NewServer returns a Server with an empty cache.
@@ -107,36 +102,7 @@ func (s *Server) publish(snap *Snapshot) bool {
 		s.metrics.snapshotErrors.Inc()
 		return false
 	}
-	s.mu.Lock()
-	s.version = versionsOf(snap)
-	s.mu.Unlock()
 	return true
-}
-
-// Version returns the per-type versions of the snapshot being served, or ""
-// before the first DAG.
-func (s *Server) Version() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.version
-}
-
-// versionsOf is each served type's version followed by "/", in
-// servedTypes order.
-func versionsOf(snap *Snapshot) string {
-	v := snap.Versions()
-	out := ""
-	for _, typ := range servedTypes {
-		out += v[typ] + "/"
-	}
-	return out
-}
-
-// servedTypes are the resource types every snapshot carries, in the order
-// Version lists them.
-var servedTypes = []string{
-	resourcev3.ListenerType, resourcev3.RouteType, resourcev3.ClusterType,
-	resourcev3.EndpointType, resourcev3.SecretType,
 }
 
 // Serve answers xDS on ln until ctx is cancelled.

@@ -91,7 +91,7 @@ func TestServerRefusesInconsistentSnapshot(t *testing.T) {
 	}
 	good := consistencyDAG()
 	srv.OnChange(good)
-	served := srv.Version()
+	served := servedVersions(srv)
 	if served == "" {
 		t.Fatal("the consistent snapshot was not served")
 	}
@@ -100,7 +100,7 @@ func TestServerRefusesInconsistentSnapshot(t *testing.T) {
 	bad.HTTP = append(bad.HTTP, vhost("z.example.com", prefix("/", to(upstream("ns", "unlisted", 80)))))
 	srv.OnChange(bad)
 
-	if v := srv.Version(); v != served {
+	if v := servedVersions(srv); v != served {
 		t.Errorf("an inconsistent snapshot was served: version %s, want the last good %s", v, served)
 	}
 	if got := srv.cache.data(resourcev3.RouteType); got == nil || got.version != versionOfType(t, good, resourcev3.RouteType) {
@@ -126,15 +126,27 @@ func TestServerRefusesInconsistentSnapshot(t *testing.T) {
 
 	// The next consistent DAG is served again.
 	srv.OnChange(consistencyDAG())
-	if srv.Version() != served {
-		t.Errorf("a consistent snapshot equal to the good one gave version %s, want %s", srv.Version(), served)
+	if servedVersions(srv) != served {
+		t.Errorf("a consistent snapshot equal to the good one gave version %s, want %s", servedVersions(srv), served)
 	}
 	fixed := consistencyDAG()
 	fixed.HTTP = append(fixed.HTTP, vhost("z.example.com", prefix("/", to(fixed.Clusters[0]))))
 	srv.OnChange(fixed)
-	if srv.Version() == served {
+	if servedVersions(srv) == served {
 		t.Error("a new consistent snapshot was not served after a refused one")
 	}
+}
+
+// servedVersions is each type's version in srv's cache followed by "/",
+// or "" before the first snapshot.
+func servedVersions(srv *Server) string {
+	out := ""
+	for _, typ := range []string{resourcev3.ListenerType, resourcev3.RouteType, resourcev3.ClusterType, resourcev3.EndpointType, resourcev3.SecretType} {
+		if d := srv.cache.data(typ); d != nil {
+			out += d.version + "/"
+		}
+	}
+	return out
 }
 
 // versionOfType is the version d's snapshot has for typ.

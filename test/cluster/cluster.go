@@ -83,17 +83,6 @@ func WithAuditPolicy(policy string) Option {
 	return func(o *Options) { o.AuditLog, o.AuditPolicy = true, policy }
 }
 
-// WithAPIServerFlags appends flags to the kube-apiserver command line.
-func WithAPIServerFlags(flags ...string) Option {
-	return func(o *Options) { o.APIServerFlags = append(o.APIServerFlags, flags...) }
-}
-
-// WithBinDir uses the binaries in dir instead of <repo>/bin.
-func WithBinDir(dir string) Option { return func(o *Options) { o.BinDir = dir } }
-
-// WithStartTimeout bounds how long each component may take to become ready.
-func WithStartTimeout(d time.Duration) Option { return func(o *Options) { o.StartTimeout = d } }
-
 // Cluster is a running etcd and kube-apiserver.
 type Cluster struct {
 	// Config authenticates as an admin (group system:masters) with no client

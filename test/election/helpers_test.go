@@ -3,7 +3,6 @@ package election
 import (
 	"context"
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -117,16 +116,4 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-// waitForLog polls the replica's log for substr.
-func waitForLog(t *testing.T, r *replica.Replica, substr string, timeout time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !strings.Contains(r.Log(), substr) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s never logged %q", r.Identity, substr)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }

@@ -80,9 +80,6 @@ func (a *ADS) Address() string { return a.listener.Addr().(*net.TCPAddr).IP.Stri
 // Port returns the port the server listens on.
 func (a *ADS) Port() int { return a.listener.Addr().(*net.TCPAddr).Port }
 
-// Cache returns the snapshot cache the server serves from.
-func (a *ADS) Cache() cachev3.SnapshotCache { return a.cache }
-
 // Set serves resources to the Envoy with node id nodeID, as a new snapshot
 // version. Resource types left out are served empty.
 func (a *ADS) Set(nodeID string, resources map[resource.Type][]types.Resource) error {

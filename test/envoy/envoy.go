@@ -256,17 +256,8 @@ func (e *Envoy) AdminPort() int { return e.adminPort }
 // AdminURL returns the base URL of the admin interface.
 func (e *Envoy) AdminURL() string { return fmt.Sprintf("http://127.0.0.1:%d", e.adminPort) }
 
-// BootstrapPath returns the bootstrap Envoy was started with.
-func (e *Envoy) BootstrapPath() string { return e.bootstrapPath }
-
-// LogPath returns the file Envoy logs to.
-func (e *Envoy) LogPath() string { return e.logPath }
-
 // Pid returns Envoy's process id.
 func (e *Envoy) Pid() int { return e.cmd.Process.Pid }
-
-// Exited returns a channel closed once Envoy has exited.
-func (e *Envoy) Exited() <-chan struct{} { return e.done }
 
 // WaitAdminUp waits until the admin interface answers, whatever Envoy's
 // state.

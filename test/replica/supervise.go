@@ -162,13 +162,6 @@ func (s *Supervisor) Current() *Replica {
 	return s.current
 }
 
-// Starts counts the processes started so far, the first included.
-func (s *Supervisor) Starts() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.starts
-}
-
 // Exits lists the processes that ended, in order.
 func (s *Supervisor) Exits() []Exit {
 	s.mu.Lock()
@@ -202,16 +195,6 @@ func (s *Supervisor) wait(timeout time.Duration, what string, cond func() bool) 
 		case <-deadline:
 			return nil, fmt.Errorf("replica %s: no %s after %s", s.Identity, what, timeout)
 		}
-	}
-}
-
-// Running reports whether a process is running now.
-func (s *Supervisor) Running() bool {
-	select {
-	case <-s.Current().Exited():
-		return false
-	default:
-		return true
 	}
 }
 

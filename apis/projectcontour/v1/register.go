@@ -33,11 +33,6 @@ var (
 	AddToScheme = SchemeBuilder.AddToScheme
 )
 
-// Kind returns the group-qualified kind for the given kind name.
-func Kind(kind string) schema.GroupKind {
-	return GroupVersion.WithKind(kind).GroupKind()
-}
-
 // Resource returns the group-qualified resource for the given resource name.
 func Resource(resource string) schema.GroupResource {
 	return GroupVersion.WithResource(resource).GroupResource()
