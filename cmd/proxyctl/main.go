@@ -1,6 +1,3 @@
-// Command proxyctl is a Kubernetes ingress controller for Envoy. main only
-// parses the command line, runs the chosen subcommand and turns its error
-// into one log line and an exit code.
 package main
 
 import (

@@ -1,7 +1,3 @@
-// Package bootstrap builds the Envoy bootstrap configuration that points an
-// Envoy at proxyctl's xDS server over ADS and sets up its admin interface.
-// Everything else (listeners, routes, clusters, endpoints, secrets) Envoy gets
-// from the xDS server.
 package bootstrap
 
 import (

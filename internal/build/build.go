@@ -1,6 +1,3 @@
-// Package build reports which proxyctl this is. Version and Commit are set
-// at link time by the Makefile; a plain `go build` falls back to the module
-// information the Go toolchain records.
 package build
 
 import "runtime/debug"

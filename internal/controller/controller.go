@@ -1,8 +1,3 @@
-// Package controller is the event loop of a replica: it watches the objects
-// the DAG is built from, keeps them in a cache owned by one goroutine, and
-// rebuilds the DAG after a short hold-off whenever a change can matter,
-// handing each new DAG to the observers (xDS on every replica, status on
-// the leader).
 package controller
 
 import (

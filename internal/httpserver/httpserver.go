@@ -1,6 +1,3 @@
-// Package httpserver serves proxyctl's operational endpoints: liveness,
-// readiness, Prometheus metrics and who leads. They are started before the
-// leader election so that a replica that never leads is still observable.
 package httpserver
 
 import (

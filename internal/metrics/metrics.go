@@ -1,6 +1,3 @@
-// Package metrics holds proxyctl's Prometheus registry. Each process builds
-// one registry and passes it to the components that report, so nothing is
-// registered in a global and tests can build as many as they like.
 package metrics
 
 import (

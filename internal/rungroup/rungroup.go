@@ -1,7 +1,3 @@
-// Package rungroup runs the long-lived parts of a process under one stop
-// rule: the first member to return, with or without an error, stops all the
-// others. A server that quietly returns nil must end the process too, which
-// errgroup alone does not do.
 package rungroup
 
 import (

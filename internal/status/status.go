@@ -1,6 +1,3 @@
-// Package status turns the DAG's per-HTTPProxy results into the status
-// Contour users know, and writes it (leader only) through the status
-// subresource, touching only the objects whose status is stale.
 package status
 
 import (

@@ -1,9 +1,3 @@
-// Package xds turns the routing model (dag.DAG) into Envoy v3 resources and
-// packs them into go-control-plane snapshots.
-//
-// Translation is a pure function: the same DAG and ListenerConfig always give
-// the same resources, in the same order, byte for byte once marshalled
-// deterministically. Every slice of Resources is sorted by resource name.
 package xds
 
 import (

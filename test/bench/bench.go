@@ -1,14 +1,3 @@
-// Package bench is proxyctl's benchmark harness (`make bench`): it starts a
-// real etcd and kube-apiserver, R proxyctl replicas with leader election and
-// C simulated Envoys, creates N HTTPProxies with their Services and
-// EndpointSlices as fast as the API server takes them, and measures what
-// issue 4 sets targets for: time to valid status, status writes per proxy,
-// the latency of one change to valid status and to every Envoy, how fast
-// fresh Envoys get the full configuration, the leader's memory and the DAG
-// rebuild time.
-//
-// Run returns a Result; the proxyctl-bench command prints it as a table and
-// appends it to .bench/results.jsonl.
 package bench
 
 import (

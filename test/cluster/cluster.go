@@ -1,17 +1,3 @@
-// Package cluster starts a real control plane (etcd and kube-apiserver, built
-// from source into <repo>/bin by `make tools`) for tests, and stops it.
-//
-// Tests use Start, which stops everything when the test ends:
-//
-//	c := cluster.Start(t, cluster.WithAuditLog())
-//	ns := c.NewNamespace(t)
-//	client := kubernetes.NewForConfigOrDie(c.RESTConfig())
-//
-// TestMain-shared clusters and tools use New and Stop.
-//
-// There is no controller manager, scheduler or kubelet: nothing creates
-// EndpointSlices, default ServiceAccounts or runs Pods. Tests create the
-// objects they need themselves.
 package cluster
 
 import (

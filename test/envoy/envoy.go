@@ -1,8 +1,3 @@
-// Package envoy runs the real Envoy (bin/envoy, installed by `make envoy`)
-// for tests: each Envoy gets a bootstrap from internal/bootstrap pointing at
-// the test's xDS server, an admin port of its own on loopback and a log file,
-// and runs in its own process group so that stopping it leaves nothing
-// behind. Several can run at once.
 package envoy
 
 import (

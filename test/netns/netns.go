@@ -1,14 +1,5 @@
 //go:build linux
 
-// Package netns gives a test a network namespace of its own, joined to the
-// host by a veth pair on a random private /24 (10.200-254.Y.0/24): the host
-// side is 10.X.Y.1, the namespace side 10.X.Y.2 and more addresses on
-// request. Backends (HTTP, JSON echo, websocket echo, raw TLS echo) listen
-// inside the namespace from the test process itself, so a test can put
-// several "machines" behind Envoy without containers. The namespace has no
-// route beyond its /24: nothing in it can reach anything else. Cleanup
-// removes the namespace and the veth pair. Needs root (CAP_NET_ADMIN,
-// CAP_SYS_ADMIN) and iproute2.
 package netns
 
 import (

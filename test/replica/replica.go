@@ -1,5 +1,3 @@
-// Package replica runs proxyctl replicas as separate processes of the real
-// binary, the way Kubernetes would run them, for tests and the demo.
 package replica
 
 import (

@@ -1,8 +1,3 @@
-// Package xdsclient is a simulated Envoy: it opens one state-of-the-world
-// ADS stream to an xDS server, subscribes the way Envoy does (wildcard
-// Listeners and Clusters, then the Routes, Endpoints and Secrets they name)
-// and ACKs every response. Tests and benchmarks use it to see exactly what
-// a replica serves, without running a thousand real Envoys.
 package xdsclient
 
 import (

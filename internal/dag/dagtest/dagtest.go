@@ -1,6 +1,3 @@
-// Package dagtest is test support for package dag: it turns fuzz input into
-// the objects dag.Build reads, so the fuzz tests of dag and of its consumers
-// (xds) exercise the same worlds. It is imported only by tests.
 package dagtest
 
 import (

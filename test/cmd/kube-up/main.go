@@ -1,7 +1,3 @@
-// Command kube-up runs the test control plane (real etcd and kube-apiserver
-// from bin/, with the project's CRDs installed) in the foreground, for
-// trying proxyctl by hand. It writes a kubeconfig and stops everything it
-// started on SIGINT or SIGTERM.
 package main
 
 import (

@@ -1,8 +1,3 @@
-// Command proxyctl-bench runs proxyctl's benchmark harness (test/bench)
-// against a real API server it starts and stops itself, prints the figures
-// next to issue 4's targets and appends them to .bench/results.jsonl.
-//
-//	go run ./test/bench/cmd/proxyctl-bench --proxies 10000 --compare
 package main
 
 import (
