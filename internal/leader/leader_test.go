@@ -1,6 +1,8 @@
 package leader
 
 import (
+	"github.com/proxyctl/proxyctl/internal/testutil"
+
 	"context"
 	"errors"
 	goruntime "runtime"
@@ -42,18 +44,6 @@ func newElector(t *testing.T, client *fake.Clientset, identity string) *Elector 
 		t.Fatal(err)
 	}
 	return e
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 func lease(t *testing.T, client *fake.Clientset) *coordinationv1.Lease {
@@ -129,7 +119,7 @@ func TestStandbySeesOtherHolder(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- e.Run(ctx) }()
-	waitFor(t, "the standby to read the holder", 5*time.Second, func() bool { return e.Holder() == "someone-else" })
+	testutil.Eventually(t, 5*time.Second, "the standby to read the holder", func() bool { return e.Holder() == "someone-else" })
 	if e.Leading() {
 		t.Fatal("standby claims to lead")
 	}

@@ -1,6 +1,8 @@
 package status
 
 import (
+	"github.com/proxyctl/proxyctl/internal/testutil"
+
 	"context"
 	"errors"
 	"fmt"
@@ -165,17 +167,8 @@ func (h *harness) stored(name string) *contourv1.HTTPProxy {
 // eventually polls cond until it holds or the deadline passes.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		pause()
-	}
+	testutil.Eventually(t, 10*time.Second, what, cond)
 }
-
-// pause is the interval between two polls.
-func pause() { <-time.After(time.Millisecond) }
 
 // idle waits until the writer has nothing left to do.
 func (h *harness) idle() {

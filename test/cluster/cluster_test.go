@@ -1,7 +1,8 @@
 package cluster_test
 
 import (
-	"context"
+	"github.com/proxyctl/proxyctl/internal/testutil"
+
 	"errors"
 	"fmt"
 	"os"
@@ -216,15 +217,18 @@ func TestAuditLogRecordsRequests(t *testing.T) {
 	// The event is written as the request completes, which the client may
 	// see before it is on disk.
 	var found *cluster.AuditEvent
-	waitFor(t, 30*time.Second, "the lease creation in the audit log", func() (bool, error) {
+	testutil.Eventually(t, 30*time.Second, "the lease creation in the audit log", func() error {
 		events, err := c.AuditEvents()
 		for _, e := range events {
 			if e.UserAgent == cfg.UserAgent && e.Verb == "create" && e.ObjectRef != nil && e.ObjectRef.Resource == "leases" {
 				found = &e
-				return true, nil
+				return nil
 			}
 		}
-		return false, err
+		if err == nil {
+			err = errors.New("no such event yet")
+		}
+		return err
 	})
 	if found.Code() != 201 {
 		t.Errorf("response code = %d, want 201", found.Code())
@@ -286,25 +290,4 @@ func processesUsing(t *testing.T, dir string) []string {
 		procs = append(procs, filepath.Base(argv[0]))
 	}
 	return procs
-}
-
-// waitFor polls cond until it holds, failing t after timeout with the last
-// error cond returned.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool, error)) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), timeout)
-	defer cancel()
-	ticker := time.NewTicker(50 * time.Millisecond)
-	defer ticker.Stop()
-	for {
-		ok, err := cond()
-		if ok {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("waiting for %s: gave up after %v (last error: %v)", what, timeout, err)
-		case <-ticker.C:
-		}
-	}
 }

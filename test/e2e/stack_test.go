@@ -1,8 +1,9 @@
 package e2e
 
 import (
+	"github.com/proxyctl/proxyctl/internal/testutil"
+
 	"bytes"
-	"context"
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
@@ -176,19 +177,7 @@ func (s *stack) getTLSAs(sni, host, path string, cfg *tls.Config, header http.He
 // configuration takes a moment to travel from the API server to Envoy.
 func eventually(t *testing.T, what string, check func() error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	var last error
-	for {
-		if last = check(); last == nil {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("%s: %v", what, last)
-		case <-time.After(25 * time.Millisecond):
-		}
-	}
+	testutil.Eventually(t, 30*time.Second, what, check)
 }
 
 // expect returns a check that GETs host/path and wants status and, when

@@ -1,6 +1,8 @@
 package ops
 
 import (
+	"github.com/proxyctl/proxyctl/internal/testutil"
+
 	"context"
 	"encoding/json"
 	"fmt"
@@ -113,7 +115,7 @@ func testDashboard(t *testing.T, e *env) {
 	// proxyctl_httpproxies too. Series of a vector appear once they have a
 	// value (the streams after the cli's connections, the leader's gauges
 	// after its first status pass), so poll.
-	eventually(t, "every metric of the dashboard exported", 30*time.Second, func() error {
+	testutil.Eventually(t, 30*time.Second, "every metric of the dashboard exported", func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		code, body, err := e.replica.Get(ctx, "/metrics")

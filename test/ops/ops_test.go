@@ -6,6 +6,8 @@
 package ops
 
 import (
+	"github.com/proxyctl/proxyctl/internal/testutil"
+
 	"bytes"
 	"context"
 	"encoding/json"
@@ -104,22 +106,6 @@ func (e *env) get(t *testing.T, kind string) served {
 	return s
 }
 
-// eventually polls check until it passes or the deadline.
-func eventually(t *testing.T, what string, timeout time.Duration, check func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %v", what, err)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
-
 func start(t *testing.T) *env {
 	c := cluster.Start(t)
 	certs, err := certgen.Generate(certgen.Options{})
@@ -185,7 +171,7 @@ func TestOps(t *testing.T) {
 
 func testCLI(t *testing.T, e *env) {
 	// The replica serves once it has synced and built the proxy.
-	eventually(t, "the HTTPS listener served", 30*time.Second, func() error {
+	testutil.Eventually(t, 30*time.Second, "the HTTPS listener served", func() error {
 		out, err := e.cli("lds")
 		if err != nil {
 			return err

@@ -5,6 +5,8 @@
 package statuswriter
 
 import (
+	"github.com/proxyctl/proxyctl/internal/testutil"
+
 	"context"
 	"fmt"
 	"strings"
@@ -89,7 +91,7 @@ func (e *env) auditBarrier() {
 	e.t.Helper()
 	marker := fmt.Sprintf("barrier-%d", time.Now().UnixNano())
 	_, _ = e.admin.ProjectcontourV1().HTTPProxies(e.ns).Get(context.Background(), marker, metav1.GetOptions{})
-	poll(e.t, "the audit log to catch up", 30*time.Second, func() bool {
+	testutil.Eventually(e.t, 30*time.Second, "the audit log to catch up", func() bool {
 		events, err := e.c.AuditEvents()
 		if err != nil {
 			e.t.Fatal(err)
@@ -109,19 +111,6 @@ func sum(m map[string]int) int {
 		t += v
 	}
 	return t
-}
-
-func poll(t *testing.T, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		<-tick.C
-	}
 }
 
 // matches reports whether every listed proxy shows the result of d for
@@ -268,11 +257,11 @@ func TestStatusWriterOnARealAPIServer(t *testing.T) {
 	// (b) Leading: every stale status is written, about once.
 	start := time.Now()
 	close(elected)
-	poll(t, "every proxy to show its result", 2*time.Minute, func() bool {
+	testutil.Eventually(t, 2*time.Minute, "every proxy to show its result", func() bool {
 		return len(e.mismatches(d, map[string]bool{bumped: true})) == 0
 	})
 	elapsed := time.Since(start)
-	poll(t, "the writer to be idle", time.Minute, func() bool { return w.Pending() == 0 })
+	testutil.Eventually(t, time.Minute, "the writer to be idle", func() bool { return w.Pending() == 0 })
 	t.Logf("%d proxies reached their status %v after leadership", n-1, elapsed.Round(time.Millisecond))
 
 	e.auditBarrier()
@@ -329,7 +318,7 @@ func TestStatusWriterOnARealAPIServer(t *testing.T) {
 	t.Run("an unchanged DAG writes nothing", func(t *testing.T) {
 		before, _ := e.statusWrites()
 		w.OnChange(d)
-		poll(t, "the writer to be idle", time.Minute, func() bool { return w.Pending() == 0 })
+		testutil.Eventually(t, time.Minute, "the writer to be idle", func() bool { return w.Pending() == 0 })
 		e.auditBarrier()
 		if after, _ := e.statusWrites(); sum(after) != sum(before) {
 			t.Errorf("an unchanged DAG sent %d status updates", sum(after)-sum(before))
@@ -351,7 +340,7 @@ func TestStatusWriterOnARealAPIServer(t *testing.T) {
 		old.Errors = []dag.Condition{{Type: contourv1.ConditionTypeSpecError, Reason: contourv1.ReasonNothingDefined, Message: "from generation 1"}}
 		stale.Statuses[old.Proxy] = old
 		w.OnChange(stale)
-		poll(t, "the writer to be idle", time.Minute, func() bool { return w.Pending() == 0 })
+		testutil.Eventually(t, time.Minute, "the writer to be idle", func() bool { return w.Pending() == 0 })
 		e.auditBarrier()
 		_, after := e.statusWrites()
 		if after[target] != before[target] {
@@ -375,6 +364,6 @@ func TestStatusWriterOnARealAPIServer(t *testing.T) {
 			fresh.Statuses[ps.Proxy] = ps
 		}
 		w.OnChange(fresh)
-		poll(t, "the new generations' results", time.Minute, func() bool { return len(e.mismatches(fresh, nil)) == 0 })
+		testutil.Eventually(t, time.Minute, "the new generations' results", func() bool { return len(e.mismatches(fresh, nil)) == 0 })
 	})
 }
