@@ -1,6 +1,8 @@
 package cluster
 
 import (
+	"github.com/proxyctl/proxyctl/internal/testutil"
+
 	"bytes"
 	"errors"
 	"fmt"
@@ -10,7 +12,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -18,7 +19,6 @@ const (
 	tailLines          = 50
 	etcdStopGrace      = 10 * time.Second
 	apiserverStopGrace = 15 * time.Second
-	killWait           = 10 * time.Second
 )
 
 // errPortInUse marks a start that failed because a port picked for a
@@ -50,7 +50,7 @@ func startProcess(name, bin string, args, env []string, logPath string) (*proces
 	cmd.Env = env
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
-	cmd.SysProcAttr = sysProcAttr()
+	cmd.SysProcAttr = testutil.SysProcAttr()
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
@@ -84,39 +84,17 @@ func (p *process) exitError() error {
 // stop sends SIGTERM to the process group, then SIGKILL if the process has
 // not exited after grace, and waits for it to exit.
 func (p *process) stop(grace time.Duration) error {
-	select {
-	case <-p.done:
-		p.signalGroup(syscall.SIGKILL) // leftovers of the group, if any
+	err := testutil.StopGroup(p.name, p.cmd.Process.Pid, p.done, grace)
+	if errors.Is(err, testutil.ErrIgnoredTerm) {
+		// A component that needed SIGKILL is stopped all the same.
 		return nil
-	default:
 	}
-	p.signalGroup(syscall.SIGTERM)
-	timer := time.NewTimer(grace)
-	defer timer.Stop()
-	select {
-	case <-p.done:
-		p.signalGroup(syscall.SIGKILL)
-		return nil
-	case <-timer.C:
-	}
-	return p.kill()
+	return err
 }
 
 // kill sends SIGKILL to the process group and waits for the process to exit.
 func (p *process) kill() error {
-	p.signalGroup(syscall.SIGKILL)
-	select {
-	case <-p.done:
-		return nil
-	case <-time.After(killWait):
-		return fmt.Errorf("%s (pid %d) did not exit %v after SIGKILL", p.name, p.cmd.Process.Pid, killWait)
-	}
-}
-
-// signalGroup signals every process of the group. The process is the
-// group's leader, so the group's id is its pid.
-func (p *process) signalGroup(sig syscall.Signal) {
-	_ = syscall.Kill(-p.cmd.Process.Pid, sig)
+	return testutil.KillGroup(p.name, p.cmd.Process.Pid, p.done, nil)
 }
 
 // logMentions reports whether the log at path contains s.

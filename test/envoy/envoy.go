@@ -1,6 +1,8 @@
 package envoy
 
 import (
+	"github.com/proxyctl/proxyctl/internal/testutil"
+
 	"bytes"
 	"context"
 	"encoding/json"
@@ -14,7 +16,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -26,7 +27,6 @@ const (
 	// DefaultStartTimeout bounds waiting for the admin interface.
 	DefaultStartTimeout = 30 * time.Second
 	stopGrace           = 10 * time.Second
-	killWait            = 10 * time.Second
 	tailLines           = 50
 	startAttempts       = 3
 )
@@ -97,7 +97,7 @@ func Validate(bootstrapPath string) error {
 		return err
 	}
 	cmd := exec.Command(bin, "--mode", "validate", "-c", bootstrapPath, "--log-level", "warn", "--disable-hot-restart")
-	cmd.SysProcAttr = sysProcAttr()
+	cmd.SysProcAttr = testutil.SysProcAttr()
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("envoy --mode validate %s: %v\n%s", bootstrapPath, err, out)
@@ -227,7 +227,7 @@ func start(bin string, opts Options) (*Envoy, error) {
 	e.cmd = exec.Command(bin, args...)
 	e.cmd.Stdout = logFile
 	e.cmd.Stderr = logFile
-	e.cmd.SysProcAttr = sysProcAttr()
+	e.cmd.SysProcAttr = testutil.SysProcAttr()
 	if err := e.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", bin, err)
 	}
@@ -384,32 +384,8 @@ func (e *Envoy) StatsText(filter string) (string, error) {
 // Stop sends SIGTERM to Envoy's process group, then SIGKILL if it has not
 // exited after a grace period, and waits for it. Stopping twice is fine.
 func (e *Envoy) Stop() error {
-	select {
-	case <-e.done:
-		e.signalGroup(syscall.SIGKILL) // leftovers of the group, if any
-		return nil
-	default:
-	}
-	e.signalGroup(syscall.SIGTERM)
-	timer := time.NewTimer(stopGrace)
-	defer timer.Stop()
-	select {
-	case <-e.done:
-		e.signalGroup(syscall.SIGKILL)
-		return nil
-	case <-timer.C:
-	}
-	e.signalGroup(syscall.SIGKILL)
-	select {
-	case <-e.done:
-		return fmt.Errorf("envoy (pid %d) ignored SIGTERM for %v", e.Pid(), stopGrace)
-	case <-time.After(killWait):
-		return fmt.Errorf("envoy (pid %d) did not exit %v after SIGKILL", e.Pid(), killWait)
-	}
+	return testutil.StopGroup("envoy", e.Pid(), e.done, stopGrace)
 }
-
-// signalGroup signals the process group Envoy leads.
-func (e *Envoy) signalGroup(sig syscall.Signal) { _ = syscall.Kill(-e.cmd.Process.Pid, sig) }
 
 func (e *Envoy) readLog() []byte {
 	data, _ := os.ReadFile(e.logPath)

@@ -1,6 +1,8 @@
 package replica
 
 import (
+	"github.com/proxyctl/proxyctl/internal/testutil"
+
 	"context"
 	"encoding/json"
 	"errors"
@@ -147,7 +149,7 @@ func Launch(o Options) (*Replica, error) {
 	r.cmd.Env = append(os.Environ(), "POD_NAME="+o.Identity, "POD_NAMESPACE="+o.LeaseNamespace)
 	r.cmd.Stdout = logFile
 	r.cmd.Stderr = logFile
-	r.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	r.cmd.SysProcAttr = testutil.SysProcAttr()
 	if err := r.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start replica %s: %w", o.Identity, err)
 	}

@@ -1,10 +1,10 @@
-package cluster
+package testutil
 
 import "syscall"
 
-// sysProcAttr puts a child in its own process group, so that stopping it
+// SysProcAttr puts a child in its own process group, so that stopping it
 // stops anything it started, and has the kernel kill it if the test binary
 // dies without running its cleanups (a panic or a -timeout, say).
-func sysProcAttr() *syscall.SysProcAttr {
+func SysProcAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 }
