@@ -6,7 +6,6 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -102,75 +101,30 @@ func Generate(opts Options) (*Certificates, error) {
 	}
 	notBefore, notAfter := now.Add(-clockSkew), now.Add(opts.Lifetime)
 
-	caKey, err := newKey()
+	ca, err := NewCA("proxyctl xDS CA", notBefore, notAfter)
 	if err != nil {
 		return nil, err
 	}
-	caTemplate := &x509.Certificate{
-		Subject:               pkix.Name{CommonName: "proxyctl xDS CA"},
-		NotBefore:             notBefore,
-		NotAfter:              notAfter,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		// It signs leaf certificates only.
-		MaxPathLenZero: true,
-	}
-	caDER, err := sign(caTemplate, caTemplate, caKey.Public(), caKey)
-	if err != nil {
-		return nil, fmt.Errorf("certgen: CA: %w", err)
-	}
-	ca, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		return nil, fmt.Errorf("certgen: CA: %w", err)
-	}
-
-	serverCert, serverKey, err := leaf(ca, caKey, &x509.Certificate{
-		Subject:     pkix.Name{CommonName: ServerName},
+	serverCert, serverKey, err := ca.Issue(Leaf{
+		CommonName:  ServerName,
 		DNSNames:    opts.DNSNames,
 		IPAddresses: opts.IPAddresses,
-		NotBefore:   notBefore,
-		NotAfter:    notAfter,
-		KeyUsage:    x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		Usage:       x509.ExtKeyUsageServerAuth,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("certgen: server certificate: %w", err)
 	}
-	clientCert, clientKey, err := leaf(ca, caKey, &x509.Certificate{
-		Subject:     pkix.Name{CommonName: ClientName},
-		NotBefore:   notBefore,
-		NotAfter:    notAfter,
-		KeyUsage:    x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	})
+	clientCert, clientKey, err := ca.Issue(Leaf{CommonName: ClientName, Usage: x509.ExtKeyUsageClientAuth})
 	if err != nil {
 		return nil, fmt.Errorf("certgen: client certificate: %w", err)
 	}
 	return &Certificates{
-		CACert:     pemBlock("CERTIFICATE", caDER),
+		CACert:     ca.PEM,
 		ServerCert: serverCert,
 		ServerKey:  serverKey,
 		ClientCert: clientCert,
 		ClientKey:  clientKey,
 	}, nil
-}
-
-// leaf makes a key and a certificate for it signed by the CA, both PEM.
-func leaf(ca *x509.Certificate, caKey crypto.Signer, template *x509.Certificate) (cert, key []byte, err error) {
-	k, err := newKey()
-	if err != nil {
-		return nil, nil, err
-	}
-	der, err := sign(template, ca, k.Public(), caKey)
-	if err != nil {
-		return nil, nil, err
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(k)
-	if err != nil {
-		return nil, nil, err
-	}
-	return pemBlock("CERTIFICATE", der), pemBlock("PRIVATE KEY", keyDER), nil
 }
 
 func newKey() (*ecdsa.PrivateKey, error) {

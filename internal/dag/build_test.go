@@ -1,14 +1,8 @@
 package dag
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"strings"
 	"sync"
 	"testing"
@@ -21,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
+	"github.com/proxyctl/proxyctl/internal/certgen"
 )
 
 // Fixture builders: one tiny constructor per kind.
@@ -118,34 +113,24 @@ func endpointSlice(ns, name, svc, portName string, port int32, addrs ...string) 
 var (
 	testCertOnce      sync.Once
 	testCert, testKey []byte
+	testCertFailure   error
 )
 
-// certPair returns a self-signed certificate and key, made once.
+// certPair returns a certificate for example.com and its key, issued by
+// the project's test CA (certgen.CA) once.
 func certPair(t testing.TB) ([]byte, []byte) {
 	t.Helper()
 	testCertOnce.Do(func() {
-		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		ca, err := certgen.NewCA("dag test CA", time.Unix(0, 0), time.Unix(0, 0).Add(100*365*24*time.Hour))
 		if err != nil {
-			panic(err)
+			testCertFailure = err
+			return
 		}
-		tmpl := &x509.Certificate{
-			SerialNumber: big.NewInt(1),
-			Subject:      pkix.Name{CommonName: "example.com"},
-			DNSNames:     []string{"example.com"},
-			NotBefore:    time.Unix(0, 0),
-			NotAfter:     time.Unix(0, 0).Add(100 * 365 * 24 * time.Hour),
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-		if err != nil {
-			panic(err)
-		}
-		kder, err := x509.MarshalECPrivateKey(key)
-		if err != nil {
-			panic(err)
-		}
-		testCert = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-		testKey = pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
+		testCert, testKey, testCertFailure = ca.Issue(certgen.Leaf{CommonName: "example.com", DNSNames: []string{"example.com"}, Usage: x509.ExtKeyUsageServerAuth})
 	})
+	if testCertFailure != nil {
+		t.Fatal(testCertFailure)
+	}
 	return testCert, testKey
 }
 

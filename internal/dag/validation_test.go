@@ -1,12 +1,7 @@
 package dag
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"math/big"
 	"slices"
 	"strings"
@@ -18,53 +13,27 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
+	"github.com/proxyctl/proxyctl/internal/certgen"
 )
 
 var (
-	testCAOnce     sync.Once
-	testCAPEM      []byte
-	testCRLPEM     []byte
-	testCAFailure  error
-	testCATemplate = &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "dag test CA"},
-		NotBefore:             time.Unix(0, 0),
-		NotAfter:              time.Unix(0, 0).Add(100 * 365 * 24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-	}
+	testCAOnce    sync.Once
+	testCAPEM     []byte
+	testCRLPEM    []byte
+	testCAFailure error
 )
 
 // caAndCRL returns a CA certificate and a CRL it signed, both PEM.
 func caAndCRL(t testing.TB) (ca, crl []byte) {
 	t.Helper()
 	testCAOnce.Do(func() {
-		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		ca, err := certgen.NewCA("dag test CA", time.Unix(0, 0), time.Unix(0, 0).Add(100*365*24*time.Hour))
 		if err != nil {
 			testCAFailure = err
 			return
 		}
-		der, err := x509.CreateCertificate(rand.Reader, testCATemplate, testCATemplate, &key.PublicKey, key)
-		if err != nil {
-			testCAFailure = err
-			return
-		}
-		cert, err := x509.ParseCertificate(der)
-		if err != nil {
-			testCAFailure = err
-			return
-		}
-		crlDER, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{
-			Number: big.NewInt(1), ThisUpdate: time.Unix(0, 0), NextUpdate: time.Unix(0, 0).Add(100 * 365 * 24 * time.Hour),
-			RevokedCertificateEntries: []x509.RevocationListEntry{{SerialNumber: big.NewInt(7), RevocationTime: time.Unix(0, 0)}},
-		}, cert, key)
-		if err != nil {
-			testCAFailure = err
-			return
-		}
-		testCAPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-		testCRLPEM = pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: crlDER})
+		testCAPEM = ca.PEM
+		testCRLPEM, testCAFailure = ca.CRL(time.Unix(0, 0).Add(time.Hour), &x509.Certificate{SerialNumber: big.NewInt(7)})
 	})
 	if testCAFailure != nil {
 		t.Fatal(testCAFailure)

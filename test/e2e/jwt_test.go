@@ -8,12 +8,9 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
 	"net/http"
 	"strings"
@@ -24,6 +21,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/proxyctl/proxyctl/internal/certgen"
 	"github.com/proxyctl/proxyctl/test/netns"
 )
 
@@ -114,24 +112,15 @@ func opaqueSecret(t *testing.T, ns, name string, data map[string][]byte) {
 // ipCert is a serving certificate for an IP address, signed by ca.
 func (ca *testCA) ipCert(t *testing.T, ip string) tls.Certificate {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	c, k, err := ca.Issue(certgen.Leaf{CommonName: ip, IPAddresses: []net.IP{net.ParseIP(ip)}, Usage: x509.ExtKeyUsageServerAuth})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: ip},
-		IPAddresses:  []net.IP{net.ParseIP(ip)},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	pair, err := tls.X509KeyPair(c, k)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+	return pair
 }
 
 // TestJWT verifies JSON Web Tokens through a real Envoy: key sets fetched
@@ -153,7 +142,7 @@ func TestJWT(t *testing.T) {
 	keys := netns.NewJWKSServer(jwks(t, idp))
 	plainURL := s.net.ServeHTTP(t, net.JoinHostPort(s.net.IP(), "9100"), keys)
 	httpsURL := s.net.ServeHTTPS(t, net.JoinHostPort(s.net.IP(), "9101"), keys, ca.ipCert(t, s.net.IP()))
-	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.cert.Raw})
+	caPEM := ca.pem()
 	opaqueSecret(t, ns, "jwks-ca", map[string][]byte{"ca.crt": caPEM})
 	opaqueSecret(t, ns, "local-jwks", map[string][]byte{"jwks.json": jwks(t, idp)})
 

@@ -418,7 +418,7 @@ spec:
 				if len(cs.PeerCertificates) == 0 {
 					return fmt.Errorf("no certificate")
 				}
-				_, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{Roots: ca.pool, DNSName: certName})
+				_, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{Roots: ca.Pool(), DNSName: certName})
 				return err
 			},
 		}

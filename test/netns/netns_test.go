@@ -3,15 +3,10 @@
 package netns
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -19,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/proxyctl/proxyctl/internal/certgen"
 )
 
 // requireRoot fails, not skips: these tests are meant to run, as root.
@@ -261,20 +258,21 @@ func ipOut(t *testing.T, args ...string) string {
 	return string(out)
 }
 
+// selfSigned is a serving certificate for name, issued by a CA of its own
+// (certgen.CA) that nobody trusts.
 func selfSigned(t *testing.T, name string) tls.Certificate {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ca, err := certgen.NewCA(name+" CA", time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name}, DNSNames: []string{name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	c, k, err := ca.Issue(certgen.Leaf{CommonName: name, DNSNames: []string{name}, Usage: x509.ExtKeyUsageServerAuth})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+	pair, err := tls.X509KeyPair(c, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pair
 }
