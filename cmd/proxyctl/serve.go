@@ -73,6 +73,11 @@ type envoyFlags struct {
 	httpsPort           int
 	numTrustedHops      uint32
 	disableMergeSlashes bool
+	useProxyProtocol    bool
+	// accessLogFormat is json or envoy; the paths are the files of the
+	// HTTP and HTTPS listeners' access logs.
+	accessLogFormat               string
+	httpAccessLog, httpsAccessLog string
 }
 
 type envoyServiceFlags struct {
@@ -128,6 +133,14 @@ func registerServe(app *kingpin.Application) (*kingpin.CmdClause, *serveContext)
 	ctx.bindFile(cmd.Flag("disable-merge-slashes", "Keep repeated slashes in request paths; by default Envoy merges them (\"//a//b\" is \"/a/b\") before routing, as Contour does."),
 		"disable-merge-slashes", "disableMergeSlashes", "",
 		func(p *config.Parameters) { v.disableMergeSlashes = p.DisableMergeSlashes }).BoolVar(&v.disableMergeSlashes)
+	ctx.bindFile(cmd.Flag("use-proxy-protocol", "Expect a PROXY protocol header (v1 or v2) on every connection to Envoy's listeners and take the client address from it; connections without one are closed. For a load balancer in front that sends it."),
+		"use-proxy-protocol", "listener.use-proxy-protocol", "",
+		func(p *config.Parameters) { v.useProxyProtocol = p.Listener.UseProxyProtocol }).BoolVar(&v.useProxyProtocol)
+	ctx.bindFile(cmd.Flag("accesslog-format", "Format of Envoy's access log: json (fields from the file's json-fields) or envoy (text, the file's accesslog-format-string)."),
+		"accesslog-format", "accesslog-format", "",
+		func(p *config.Parameters) { v.accessLogFormat = p.AccessLogFormat }).Default("json").EnumVar(&v.accessLogFormat, "json", "envoy")
+	cmd.Flag("envoy-http-access-log", "File Envoy writes the HTTP listener's access log to.").Default("/dev/stdout").StringVar(&v.httpAccessLog)
+	cmd.Flag("envoy-https-access-log", "File Envoy writes the HTTPS listener's access log to.").Default("/dev/stdout").StringVar(&v.httpsAccessLog)
 
 	ctx.bindFile(cmd.Flag("envoy-service-name", "Name of the Envoy Service whose status.loadBalancer (its IPs or hostnames) the leader copies to every HTTPProxy's status.loadBalancer, as Contour does; empty disables it."),
 		"envoy-service-name", "envoy-service-name", "",

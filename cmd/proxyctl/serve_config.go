@@ -8,6 +8,7 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 
 	"github.com/proxyctl/proxyctl/internal/config"
+	"github.com/proxyctl/proxyctl/internal/xds"
 )
 
 // fileKey ties a serve flag to the configuration file key of the same
@@ -52,6 +53,54 @@ func (s *serveContext) loadConfig() error {
 		}
 		k.apply(p)
 	}
+	// Each access log format has its own key; the other one's would do
+	// nothing, which is refused rather than ignored.
+	switch {
+	case s.envoy.accessLogFormat == xds.AccessLogJSON && p.IsSet("accesslog-format-string"):
+		return usagef("--config-path: %s: accesslog-format-string is only used with the envoy access log format, and the format is json", s.configPath)
+	case s.envoy.accessLogFormat == xds.AccessLogEnvoy && p.IsSet("json-fields"):
+		return usagef("--config-path: %s: json-fields is only used with the json access log format, and the format is envoy", s.configPath)
+	}
 	s.settings = p
 	return nil
+}
+
+// listenerConfig is what Envoy's listeners get: the flags, and the
+// settings only the file has (or their defaults).
+func (s *serveContext) listenerConfig() xds.ListenerConfig {
+	p := s.settings
+	if p == nil {
+		p = config.Defaults()
+	}
+	v := s.envoy
+	l := p.Listener
+	return xds.ListenerConfig{
+		HTTPAddress: v.address, HTTPPort: uint32(v.httpPort),
+		HTTPSAddress: v.address, HTTPSPort: uint32(v.httpsPort),
+		NumTrustedHops:      v.numTrustedHops,
+		DisableMergeSlashes: v.disableMergeSlashes,
+		AccessLog: xds.AccessLog{
+			Format:       v.accessLogFormat,
+			FormatString: p.AccessLogFormatString,
+			JSONFields:   p.AccessLogFields,
+			Level:        p.AccessLogLevel,
+			HTTPPath:     v.httpAccessLog,
+			HTTPSPath:    v.httpsAccessLog,
+		},
+		Timeouts:                      p.ListenerTimeouts(),
+		ConnectTimeout:                p.ConnectTimeout(),
+		Compression:                   p.Compression.Algorithm,
+		ServerHeader:                  p.ServerHeaderTransformation,
+		UseProxyProtocol:              v.useProxyProtocol,
+		MaxRequestsPerConnection:      deref(l.MaxRequestsPerConnection),
+		HTTP2MaxConcurrentStreams:     deref(l.HTTP2MaxConcurrentStreams),
+		PerConnectionBufferLimitBytes: deref(l.PerConnectionBufferLimitBytes),
+	}
+}
+
+func deref(v *uint32) uint32 {
+	if v == nil {
+		return 0
+	}
+	return *v
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func writeConfig(t *testing.T, text string) string {
@@ -97,5 +98,46 @@ func TestServeConfigFileExitCode(t *testing.T) {
 				t.Errorf("output does not name %s and %q:\n%s", path, c.want, out)
 			}
 		})
+	}
+}
+
+// TestServeListenerConfig: the file's settings reach Envoy's listeners.
+func TestServeListenerConfig(t *testing.T) {
+	path := writeConfig(t, `
+accesslog-format: envoy
+accesslog-format-string: "%REQ(:METHOD)%\n"
+compression:
+  algorithm: disabled
+serverHeaderTransformation: append_if_absent
+timeouts:
+  request-timeout: 3s
+  connect-timeout: 1s
+listener:
+  max-requests-per-connection: 9
+  use-proxy-protocol: true
+`)
+	s, err := parseServe(t, "--insecure", "--config-path", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := s.listenerConfig()
+	if cfg.AccessLog.Format != "envoy" || cfg.AccessLog.FormatString != "%REQ(:METHOD)%\n" || cfg.Compression != "disabled" ||
+		cfg.ServerHeader != "append_if_absent" || cfg.Timeouts.Request.Duration != 3*time.Second || cfg.ConnectTimeout != time.Second ||
+		cfg.MaxRequestsPerConnection != 9 || !cfg.UseProxyProtocol || cfg.AccessLog.HTTPPath != "/dev/stdout" {
+		t.Errorf("listener config %+v", cfg)
+	}
+
+	// Without a file: proxyctl's defaults.
+	if s, err = parseServe(t, "--insecure"); err != nil {
+		t.Fatal(err)
+	}
+	cfg = s.listenerConfig()
+	if cfg.AccessLog.Format != "json" || cfg.Compression != "gzip" || cfg.ConnectTimeout != 2*time.Second || cfg.UseProxyProtocol {
+		t.Errorf("default listener config %+v", cfg)
+	}
+
+	// The format string of a json log would do nothing: refused.
+	if _, err := parseServe(t, "--insecure", "--config-path", path, "--accesslog-format", "json"); !errors.As(err, new(usageError)) {
+		t.Errorf("format string with json: %v, want a usage error", err)
 	}
 }
