@@ -226,7 +226,7 @@ func TestCheckFormatString(t *testing.T) {
 		"%REQ(:METHOD)% %RESPONSE_CODE%\n": true,
 		"[%START_TIME%] %START_TIME(%s)%":  true,
 		"%REQ(USER-AGENT)%:10":             true,
-		"100%% %PROTOCOL%":                 true,
+		"100%% %PROTOCOL%":                 false,
 		"%REQ_WITHOUT_QUERY(:PATH)%":       true,
 		"%NOT_AN_OPERATOR%":                false,
 		"%REQ%":                            false,
