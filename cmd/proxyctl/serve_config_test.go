@@ -5,9 +5,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/proxyctl/proxyctl/internal/xds"
 )
 
 func writeConfig(t *testing.T, text string) string {
@@ -139,5 +144,31 @@ listener:
 	// The format string of a json log would do nothing: refused.
 	if _, err := parseServe(t, "--insecure", "--config-path", path, "--accesslog-format", "json"); !errors.As(err, new(usageError)) {
 		t.Errorf("format string with json: %v, want a usage error", err)
+	}
+}
+
+// TestServeExampleConfig: examples/proxyctl/config.yaml loads, and, as it
+// says, gives exactly the defaults.
+func TestServeExampleConfig(t *testing.T) {
+	path := filepath.Join("..", "..", "examples", "proxyctl", "config.yaml")
+	withFile, err := parseServe(t, "--insecure", "--config-path", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	without, err := parseServe(t, "--insecure")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := withFile.listenerConfig()
+	// It lists the default JSON fields that no list means.
+	if slices.Equal(got.AccessLog.JSONFields, xds.DefaultJSONFields) {
+		got.AccessLog.JSONFields = nil
+	}
+	if diff := cmp.Diff(without.listenerConfig(), got); diff != "" {
+		t.Errorf("the example's listener settings differ from the defaults (-defaults +example):\n%s", diff)
+	}
+	if withFile.envoy != without.envoy || withFile.envoyService != without.envoyService ||
+		withFile.clientQPS != without.clientQPS || withFile.clientBurst != without.clientBurst {
+		t.Errorf("the example's flag settings differ from the flags' defaults")
 	}
 }

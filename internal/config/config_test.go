@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -278,5 +279,22 @@ func TestEveryContourKeyIsKnown(t *testing.T) {
 		if _, ok := field(reflect.ValueOf(Defaults()).Elem(), key); !ok {
 			t.Errorf("Contour's key %s is not in the schema", key)
 		}
+	}
+}
+
+// TestExampleFile: examples/proxyctl/config.yaml loads and sets every key
+// README documents with a default (its values are the defaults).
+func TestExampleFile(t *testing.T) {
+	p, err := Load("../../examples/proxyctl/config.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := Defaults()
+	if p.AccessLogFormat != d.AccessLogFormat || p.Compression != d.Compression || p.Timeouts != d.Timeouts ||
+		p.ServerHeaderTransformation != d.ServerHeaderTransformation || p.AccessLogLevel != d.AccessLogLevel {
+		t.Errorf("example differs from the defaults: %+v", p)
+	}
+	if !slices.Equal(p.AccessLogFields, xds.DefaultJSONFields) {
+		t.Errorf("example json-fields %v, want the defaults %v", p.AccessLogFields, xds.DefaultJSONFields)
 	}
 }
