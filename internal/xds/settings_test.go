@@ -100,7 +100,8 @@ func TestListenerSettingsDefaults(t *testing.T) {
 	}
 }
 
-func TestListenerSettings(t *testing.T) {
+// settingsListenerConfig changes every listener setting from its default.
+func settingsListenerConfig() ListenerConfig {
 	cfg := testListenerConfig
 	cfg.AccessLog = AccessLog{
 		Format: AccessLogEnvoy, FormatString: "%REQ(:METHOD)% %RESPONSE_CODE%\n", Level: AccessLogLevelError,
@@ -122,6 +123,11 @@ func TestListenerSettings(t *testing.T) {
 	cfg.HTTP2MaxConcurrentStreams = 50
 	cfg.PerConnectionBufferLimitBytes = 32768
 
+	return cfg
+}
+
+func TestListenerSettings(t *testing.T) {
+	cfg := settingsListenerConfig()
 	d := fixtures()[settingsFixture]
 	r := Translate(d, cfg)
 	for _, m := range allResources(r) {
