@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/net/http2"
+
 	"github.com/proxyctl/proxyctl/internal/xds"
 	"github.com/proxyctl/proxyctl/test/netns"
 )
@@ -157,6 +159,7 @@ timeouts:
   connection-idle-timeout: 1s
 listener:
   max-requests-per-connection: 2
+  http2-max-concurrent-streams: 7
 `
 
 func TestSettingsConfigFile(t *testing.T) {
@@ -246,6 +249,36 @@ func TestSettingsConfigFile(t *testing.T) {
 			t.Errorf("second response keeps the connection; want Connection: close after 2 requests")
 		}
 	})
+
+	t.Run("http2-max-concurrent-streams", func(t *testing.T) {
+		c, br := rawConn(t, s.httpAddr, "")
+		if err := c.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		// HTTP/2 with prior knowledge (h2c): Envoy's first frame is its
+		// SETTINGS.
+		if _, err := io.WriteString(c, http2.ClientPreface); err != nil {
+			t.Fatal(err)
+		}
+		fr := http2.NewFramer(c, br)
+		if err := fr.WriteSettings(); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			f, err := fr.ReadFrame()
+			if err != nil {
+				t.Fatalf("no SETTINGS from Envoy: %v", err)
+			}
+			sf, ok := f.(*http2.SettingsFrame)
+			if !ok || sf.IsAck() {
+				continue
+			}
+			if v, ok := sf.Value(http2.SettingMaxConcurrentStreams); !ok || v != 7 {
+				t.Errorf("SETTINGS_MAX_CONCURRENT_STREAMS %d (sent %v), want 7", v, ok)
+			}
+			return
+		}
+	})
 }
 
 // rawConn dials addr and writes prefix (a PROXY protocol header, or "").
@@ -275,10 +308,15 @@ func rawGet(t *testing.T, c net.Conn, br *bufio.Reader, host, path string) *http
 }
 
 func tryRawGet(c net.Conn, br *bufio.Reader, host, path string) (*http.Response, error) {
+	return tryRawGetEncoding(c, br, host, path, "identity")
+}
+
+// tryRawGetEncoding is tryRawGet with the Accept-Encoding given.
+func tryRawGetEncoding(c net.Conn, br *bufio.Reader, host, path, acceptEncoding string) (*http.Response, error) {
 	if err := c.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
 		return nil, err
 	}
-	if _, err := fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: %s\r\nAccept-Encoding: identity\r\n\r\n", path, host); err != nil {
+	if _, err := fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: %s\r\nAccept-Encoding: %s\r\n\r\n", path, host, acceptEncoding); err != nil {
 		return nil, err
 	}
 	resp, err := http.ReadResponse(br, nil)
@@ -298,9 +336,12 @@ func tryRawGet(c net.Conn, br *bufio.Reader, host, path string) (*http.Response,
 // Envoy takes the client's address from the PROXY header a load balancer
 // sends first, and closes connections that lack one. The access log is
 // Envoy's text format here (--accesslog-format envoy over the file's
-// json), so the address Envoy saw shows in it too.
+// json), so the address Envoy saw shows in it too, and the compression
+// brotli.
 func TestSettingsProxyProtocol(t *testing.T) {
 	s := newSettingsStack(t, `
+compression:
+  algorithm: brotli
 accesslog-format: json
 accesslog-format-string: "proxyctl-text %REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %RESPONSE_CODE% %DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%\n"
 `, "--use-proxy-protocol", "--accesslog-format", "envoy")
@@ -332,6 +373,17 @@ accesslog-format-string: "proxyctl-text %REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PAT
 		resp, err := tryRawGet(c, br, "settings.example.com", "/no-proxy-header")
 		if err == nil {
 			t.Errorf("request without a PROXY header answered %d; want the connection closed", resp.StatusCode)
+		}
+	})
+
+	t.Run("compression-brotli", func(t *testing.T) {
+		c, br := rawConn(t, s.httpAddr, header)
+		resp, err := tryRawGetEncoding(c, br, "settings.example.com", "/brotli", "br")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ce := resp.Header.Get("Content-Encoding"); ce != "br" {
+			t.Errorf("Content-Encoding %q, want br", ce)
 		}
 	})
 
