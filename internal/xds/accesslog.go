@@ -231,3 +231,15 @@ func levelFilter(level string) *accesslog.AccessLogFilter {
 		},
 	}}}
 }
+
+// PlainCommandOperators lists the command operators without an argument
+// that json-fields and format strings may use, sorted; the Envoy tests
+// load them all.
+func PlainCommandOperators() []string {
+	out := make([]string, 0, len(plainOperators))
+	for op := range plainOperators {
+		out = append(out, op)
+	}
+	sort.Strings(out)
+	return out
+}
