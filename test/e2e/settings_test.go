@@ -160,11 +160,46 @@ timeouts:
 listener:
   max-requests-per-connection: 2
   http2-max-concurrent-streams: 7
+network:
+  num-trusted-hops: 1
 `
 
 func TestSettingsConfigFile(t *testing.T) {
 	s := newSettingsStack(t, settingsConfig)
 	eventually(t, "route", s.expect(t, "settings.example.com", "/", 200, "echo"))
+
+	// network.num-trusted-hops: 1 trusts the last X-Forwarded-For entry
+	// as the client address, which ipAllowPolicy with source Remote
+	// checks.
+	t.Run("num-trusted-hops", func(t *testing.T) {
+		ns := kube.NewNamespace(t)
+		s.service(t, ns, "echo", "echo")
+		apply(t, ns, `
+apiVersion: projectcontour.io/v1
+kind: HTTPProxy
+metadata: {name: remote}
+spec:
+  virtualhost:
+    fqdn: remote.example.com
+    ipAllowPolicy: [{source: Remote, cidr: 127.5.5.5/32}]
+  routes:
+  - services: [{name: echo, port: 80}]
+`)
+		eventually(t, "client from X-Forwarded-For allowed", func() error {
+			r, err := s.get("remote.example.com", "/", http.Header{"X-Forwarded-For": {"127.5.5.5"}})
+			if err != nil {
+				return err
+			}
+			if r.status != 200 {
+				return fmt.Errorf("status %d %q, want 200", r.status, r.body)
+			}
+			return nil
+		})
+		r, err := s.get("remote.example.com", "/", nil)
+		if err != nil || r.status != http.StatusForbidden {
+			t.Errorf("without X-Forwarded-For: %v %d, want 403 (the client is the peer 127.0.0.1)", err, r.status)
+		}
+	})
 
 	t.Run("access-log-json-fields", func(t *testing.T) {
 		if _, err := s.get("settings.example.com", "/fields-probe", http.Header{"X-Probe": {"p-42"}}); err != nil {
