@@ -371,12 +371,13 @@ func tryRawGetEncoding(c net.Conn, br *bufio.Reader, host, path, acceptEncoding 
 // Envoy takes the client's address from the PROXY header a load balancer
 // sends first, and closes connections that lack one. The access log is
 // Envoy's text format here (--accesslog-format envoy over the file's
-// json), so the address Envoy saw shows in it too, and the compression
-// brotli.
+// json), so the address Envoy saw shows in it too, the compression
+// brotli and the Server header append_if_absent.
 func TestSettingsProxyProtocol(t *testing.T) {
 	s := newSettingsStack(t, `
 compression:
   algorithm: brotli
+serverHeaderTransformation: append_if_absent
 accesslog-format: json
 accesslog-format-string: "proxyctl-text %REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %RESPONSE_CODE% %DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%\n"
 `, "--use-proxy-protocol", "--accesslog-format", "envoy")
@@ -419,6 +420,26 @@ accesslog-format-string: "proxyctl-text %REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PAT
 		}
 		if ce := resp.Header.Get("Content-Encoding"); ce != "br" {
 			t.Errorf("Content-Encoding %q, want br", ce)
+		}
+	})
+
+	t.Run("server-header-append-if-absent", func(t *testing.T) {
+		c, br := rawConn(t, s.httpAddr, header)
+		resp, err := tryRawGet(c, br, "settings.example.com", "/server")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := resp.Header.Get("Server"); got != "echo-backend" {
+			t.Errorf("Server %q, want the backend's echo-backend kept", got)
+		}
+		// A response of Envoy's own has no upstream Server: "envoy" is
+		// added.
+		c, br = rawConn(t, s.httpAddr, header)
+		if resp, err = tryRawGet(c, br, "unknown.example.com", "/"); err != nil {
+			t.Fatal(err)
+		}
+		if got := resp.Header.Get("Server"); resp.StatusCode != 404 || got != "envoy" {
+			t.Errorf("404 of Envoy's own: %d Server %q, want envoy", resp.StatusCode, got)
 		}
 	})
 
