@@ -8,6 +8,8 @@ import (
 
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/sirupsen/logrus"
+
+	"github.com/proxyctl/proxyctl/internal/config"
 )
 
 // Exit codes: 1 for a failure while running, 2 for a command line that
@@ -66,6 +68,12 @@ func main() {
 	}
 	if err == nil {
 		return
+	}
+	// A bad configuration file: the message names the line and the key,
+	// and --help would not help.
+	if ce := new(config.Error); errors.As(err, &ce) {
+		fmt.Fprintf(os.Stderr, "proxyctl: error: %v\n", err)
+		os.Exit(exitUsage)
 	}
 	if errors.As(err, new(usageError)) {
 		fmt.Fprintf(os.Stderr, "proxyctl: error: %v, try --help\n", err)

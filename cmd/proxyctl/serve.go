@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/proxyctl/proxyctl/internal/build"
+	"github.com/proxyctl/proxyctl/internal/config"
 	"github.com/proxyctl/proxyctl/internal/httpserver"
 	"github.com/proxyctl/proxyctl/internal/metrics"
 	"github.com/proxyctl/proxyctl/internal/rungroup"
@@ -48,6 +49,12 @@ type serveContext struct {
 
 	logFormat string
 	debug     bool
+
+	// configPath is --config-path; settings is the file read (or the
+	// defaults), fileKeys the flags that have a key in it.
+	configPath string
+	settings   *config.Parameters
+	fileKeys   []*fileKey
 }
 
 type xdsFlags struct {
@@ -66,6 +73,11 @@ type envoyFlags struct {
 	httpsPort           int
 	numTrustedHops      uint32
 	disableMergeSlashes bool
+	useProxyProtocol    bool
+	// accessLogFormat is json or envoy; the paths are the files of the
+	// HTTP and HTTPS listeners' access logs.
+	accessLogFormat               string
+	httpAccessLog, httpsAccessLog string
 }
 
 type envoyServiceFlags struct {
@@ -86,10 +98,18 @@ func registerServe(app *kingpin.Application) (*kingpin.CmdClause, *serveContext)
 	ctx := &serveContext{}
 	cmd := app.Command("serve", "Watch the cluster, serve Envoy configuration and, on the leader, write HTTPProxy status.")
 
-	cmd.Flag("kubeconfig", "Path to a kubeconfig file.").Envar("KUBECONFIG").StringVar(&ctx.kubeconfig)
-	cmd.Flag("incluster", "Use the in-cluster service account instead of a kubeconfig.").BoolVar(&ctx.inCluster)
-	cmd.Flag("kubernetes-client-qps", "Queries per second each Kubernetes client (informers, status writer) may send.").Default("1000").Float32Var(&ctx.clientQPS)
-	cmd.Flag("kubernetes-client-burst", "Burst of queries each Kubernetes client may send above its QPS.").Default("2000").IntVar(&ctx.clientBurst)
+	cmd.Flag("config-path", "Configuration file (Contour's contour.yaml keys; see README \"Configuration\"). Flags given on the command line or by environment variable override it.").
+		Envar("PROXYCTL_CONFIG_PATH").StringVar(&ctx.configPath)
+	ctx.bindFile(cmd.Flag("kubeconfig", "Path to a kubeconfig file."), "kubeconfig", "kubeconfig", "KUBECONFIG",
+		func(p *config.Parameters) { ctx.kubeconfig = p.Kubeconfig }).Envar("KUBECONFIG").StringVar(&ctx.kubeconfig)
+	ctx.bindFile(cmd.Flag("incluster", "Use the in-cluster service account instead of a kubeconfig."), "incluster", "incluster", "",
+		func(p *config.Parameters) { ctx.inCluster = p.InCluster }).BoolVar(&ctx.inCluster)
+	ctx.bindFile(cmd.Flag("kubernetes-client-qps", "Queries per second each Kubernetes client (informers, status writer) may send."),
+		"kubernetes-client-qps", "kubernetesClientQPS", "",
+		func(p *config.Parameters) { ctx.clientQPS = p.KubeClientQPS }).Default("1000").Float32Var(&ctx.clientQPS)
+	ctx.bindFile(cmd.Flag("kubernetes-client-burst", "Burst of queries each Kubernetes client may send above its QPS."),
+		"kubernetes-client-burst", "kubernetesClientBurst", "",
+		func(p *config.Parameters) { ctx.clientBurst = p.KubeClientBurst }).Default("2000").IntVar(&ctx.clientBurst)
 
 	cmd.Flag("http-address", "Address for /healthz, /readyz, /metrics and /leader.").Default("0.0.0.0").StringVar(&ctx.httpAddress)
 	cmd.Flag("http-port", "Port for /healthz, /readyz, /metrics and /leader.").Default("8000").IntVar(&ctx.httpPort)
@@ -107,14 +127,26 @@ func registerServe(app *kingpin.Application) (*kingpin.CmdClause, *serveContext)
 	cmd.Flag("envoy-address", "Address Envoy's HTTP and HTTPS listeners bind to.").Default("0.0.0.0").StringVar(&v.address)
 	cmd.Flag("envoy-http-port", "Port of Envoy's HTTP listener.").Default("8080").IntVar(&v.httpPort)
 	cmd.Flag("envoy-https-port", "Port of Envoy's HTTPS listener.").Default("8443").IntVar(&v.httpsPort)
-	cmd.Flag("num-trusted-hops", "Proxies in front of Envoy that append to X-Forwarded-For; the client address (for ipAllowPolicy/ipDenyPolicy with source Remote) is that many entries from the right. 0 trusts no header.").
-		Default("0").Uint32Var(&v.numTrustedHops)
-	cmd.Flag("disable-merge-slashes", "Keep repeated slashes in request paths; by default Envoy merges them (\"//a//b\" is \"/a/b\") before routing, as Contour does.").
-		BoolVar(&v.disableMergeSlashes)
+	ctx.bindFile(cmd.Flag("num-trusted-hops", "Proxies in front of Envoy that append to X-Forwarded-For; the client address (for ipAllowPolicy/ipDenyPolicy with source Remote) is that many entries from the right. 0 trusts no header."),
+		"num-trusted-hops", "network.num-trusted-hops", "",
+		func(p *config.Parameters) { v.numTrustedHops = p.Network.NumTrustedHops }).Default("0").Uint32Var(&v.numTrustedHops)
+	ctx.bindFile(cmd.Flag("disable-merge-slashes", "Keep repeated slashes in request paths; by default Envoy merges them (\"//a//b\" is \"/a/b\") before routing, as Contour does."),
+		"disable-merge-slashes", "disableMergeSlashes", "",
+		func(p *config.Parameters) { v.disableMergeSlashes = p.DisableMergeSlashes }).BoolVar(&v.disableMergeSlashes)
+	ctx.bindFile(cmd.Flag("use-proxy-protocol", "Expect a PROXY protocol header (v1 or v2) on every connection to Envoy's listeners and take the client address from it; connections without one are closed. For a load balancer in front that sends it."),
+		"use-proxy-protocol", "listener.use-proxy-protocol", "",
+		func(p *config.Parameters) { v.useProxyProtocol = p.Listener.UseProxyProtocol }).BoolVar(&v.useProxyProtocol)
+	ctx.bindFile(cmd.Flag("accesslog-format", "Format of Envoy's access log: json (fields from the file's json-fields) or envoy (text, the file's accesslog-format-string)."),
+		"accesslog-format", "accesslog-format", "",
+		func(p *config.Parameters) { v.accessLogFormat = p.AccessLogFormat }).Default("json").EnumVar(&v.accessLogFormat, "json", "envoy")
+	cmd.Flag("envoy-http-access-log", "File Envoy writes the HTTP listener's access log to.").Default("/dev/stdout").StringVar(&v.httpAccessLog)
+	cmd.Flag("envoy-https-access-log", "File Envoy writes the HTTPS listener's access log to.").Default("/dev/stdout").StringVar(&v.httpsAccessLog)
 
-	cmd.Flag("envoy-service-name", "Name of the Envoy Service whose status.loadBalancer (its IPs or hostnames) the leader copies to every HTTPProxy's status.loadBalancer, as Contour does; empty disables it.").
-		Default("envoy").StringVar(&ctx.envoyService.name)
-	cmd.Flag("envoy-service-namespace", "Namespace of the Envoy Service.").Default("proxyctl").StringVar(&ctx.envoyService.namespace)
+	ctx.bindFile(cmd.Flag("envoy-service-name", "Name of the Envoy Service whose status.loadBalancer (its IPs or hostnames) the leader copies to every HTTPProxy's status.loadBalancer, as Contour does; empty disables it."),
+		"envoy-service-name", "envoy-service-name", "",
+		func(p *config.Parameters) { ctx.envoyService.name = p.EnvoyServiceName }).Default("envoy").StringVar(&ctx.envoyService.name)
+	ctx.bindFile(cmd.Flag("envoy-service-namespace", "Namespace of the Envoy Service."), "envoy-service-namespace", "envoy-service-namespace", "",
+		func(p *config.Parameters) { ctx.envoyService.namespace = p.EnvoyServiceNamespace }).Default("proxyctl").StringVar(&ctx.envoyService.namespace)
 	cmd.Flag("root-namespaces", "Comma-separated namespaces whose HTTPProxies may be roots (have a virtualhost); empty allows all.").
 		Envar("ROOT_NAMESPACES").StringsVar(&ctx.rootNamespaces)
 	cmd.Flag("fallback-certificate", "namespace/name of a kubernetes.io/tls Secret served to TLS clients that send no server name (or an unknown one) by the virtual hosts that set tls.enableFallbackCertificate; empty disables it, as in Contour.").
@@ -221,6 +253,9 @@ const defaultGCPercent = 50
 // leadership or any failure (an error, exit 1).
 func (s *serveContext) run() error {
 	s.splitLists()
+	if err := s.loadConfig(); err != nil {
+		return err
+	}
 	if err := s.validate(); err != nil {
 		return err
 	}

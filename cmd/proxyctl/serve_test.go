@@ -16,6 +16,9 @@ func parseServe(t *testing.T, args ...string) (*serveContext, error) {
 		return nil, err
 	}
 	s.splitLists()
+	if err := s.loadConfig(); err != nil {
+		return nil, err
+	}
 	return s, s.validate()
 }
 

@@ -26,12 +26,7 @@ func addXDSServer(g *rungroup.Group, s *serveContext, reg prometheus.Registerer,
 		}
 	}
 	srv, err := xds.NewServer(xds.ServerConfig{
-		Listeners: xds.ListenerConfig{
-			HTTPAddress: s.envoy.address, HTTPPort: uint32(s.envoy.httpPort),
-			HTTPSAddress: s.envoy.address, HTTPSPort: uint32(s.envoy.httpsPort),
-			NumTrustedHops:      s.envoy.numTrustedHops,
-			DisableMergeSlashes: s.envoy.disableMergeSlashes,
-		},
+		Listeners:  s.listenerConfig(),
 		TLS:        tlsConfig,
 		Registerer: reg,
 		Log:        log,

@@ -44,7 +44,7 @@ func render(root, image string) ([]byte, error) {
 	b.WriteString("# edit those and run `make render` again.\n")
 	images := 0
 	for _, dir := range []string{"examples/crds", "examples/proxyctl"} {
-		files, err := filepath.Glob(filepath.Join(root, dir, "*.yaml"))
+		files, err := filepath.Glob(filepath.Join(root, dir, manifestGlob(dir)))
 		if err != nil {
 			return nil, err
 		}
@@ -74,4 +74,14 @@ func render(root, image string) ([]byte, error) {
 		return nil, fmt.Errorf("found %d proxyctl images in examples/proxyctl, want at least 3: did the image name change?", images)
 	}
 	return b.Bytes(), nil
+}
+
+// manifestGlob matches the manifests of dir: in examples/proxyctl they are
+// numbered, and config.yaml beside them is a `serve --config-path` file,
+// not a Kubernetes object.
+func manifestGlob(dir string) string {
+	if dir == "examples/proxyctl" {
+		return "[0-9][0-9]-*.yaml"
+	}
+	return "*.yaml"
 }

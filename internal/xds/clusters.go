@@ -19,8 +19,6 @@ import (
 
 // Cluster defaults.
 const (
-	connectTimeout = 2 * time.Second
-
 	// Active health check defaults, as in Contour.
 	defaultHealthCheckInterval = 5 * time.Second
 	defaultHealthCheckTimeout  = 2 * time.Second
@@ -33,21 +31,22 @@ const (
 	httpProtocolOptionsKey = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
 )
 
-func clusters(cs []*dag.Cluster) []*cluster.Cluster {
+func clusters(cs []*dag.Cluster, connectTimeout time.Duration) []*cluster.Cluster {
 	out := make([]*cluster.Cluster, 0, len(cs))
 	for _, c := range cs {
 		if c != nil {
-			out = append(out, envoyCluster(c))
+			out = append(out, envoyCluster(c, connectTimeout))
 		}
 	}
 	return out
 }
 
 // envoyCluster is an EDS cluster whose endpoints come over ADS in the
-// ClusterLoadAssignment of the same name.
-func envoyCluster(c *dag.Cluster) *cluster.Cluster {
+// ClusterLoadAssignment of the same name. Connecting to an endpoint gives
+// up after connectTimeout.
+func envoyCluster(c *dag.Cluster, connectTimeout time.Duration) *cluster.Cluster {
 	if c.DNS != nil {
-		return dnsCluster(c)
+		return dnsCluster(c, connectTimeout)
 	}
 	out := &cluster.Cluster{
 		Name: c.Name,

@@ -117,14 +117,19 @@ func FuzzTranslator(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		seq, cfg := dagtest.Sequence(data)
 		bl := dag.NewBuilder(cfg)
-		tr, err := NewTranslator(testListenerConfig)
+		// The default listener settings, or every one changed.
+		lc := testListenerConfig
+		if len(data)%2 == 1 {
+			lc = settingsListenerConfig()
+		}
+		tr, err := NewTranslator(lc)
 		if err != nil {
 			t.Fatal(err)
 		}
 		var served consistency // the server's incremental check
 		for i, objs := range seq {
 			d := bl.Build(objs)
-			want, err := NewSnapshot(Translate(d, testListenerConfig))
+			want, err := NewSnapshot(Translate(d, lc))
 			if err != nil {
 				t.Fatalf("step %d: %v", i, err)
 			}

@@ -3,6 +3,7 @@ package xds
 import (
 	"net"
 	"strings"
+	"time"
 
 	cluster "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
@@ -89,7 +90,7 @@ func jwtRequirementConfig(provider string) *anypb.Any {
 // one address inline (there is no ClusterLoadAssignment to fetch), as
 // Contour makes it for a JWKS URI: STRICT_DNS, or LOGICAL_DNS when every
 // address family is asked for.
-func dnsCluster(c *dag.Cluster) *cluster.Cluster {
+func dnsCluster(c *dag.Cluster, connectTimeout time.Duration) *cluster.Cluster {
 	up := c.DNS
 	typ := cluster.Cluster_STRICT_DNS
 	family := cluster.Cluster_AUTO

@@ -19,8 +19,10 @@ import (
 // virtual hosts that can be served.
 func listeners(d *dag.DAG, cfg ListenerConfig) []*listener.Listener {
 	out := []*listener.Listener{{
-		Name:    HTTPListenerName,
-		Address: socketAddress(cfg.HTTPAddress, cfg.HTTPPort),
+		Name:                          HTTPListenerName,
+		Address:                       socketAddress(cfg.HTTPAddress, cfg.HTTPPort),
+		ListenerFilters:               listenerFilters(cfg),
+		PerConnectionBufferLimitBytes: bufferLimit(cfg),
 		FilterChains: []*listener.FilterChain{{
 			Filters: []*listener.Filter{httpConnectionManager(HTTPListenerName, HTTPListenerName, cfg, false, nil)},
 		}},
@@ -42,11 +44,12 @@ func listeners(d *dag.DAG, cfg ListenerConfig) []*listener.Listener {
 	return append(out, &listener.Listener{
 		Name:    HTTPSListenerName,
 		Address: socketAddress(cfg.HTTPSAddress, cfg.HTTPSPort),
-		ListenerFilters: []*listener.ListenerFilter{{
+		ListenerFilters: listenerFilters(cfg, &listener.ListenerFilter{
 			Name:       wellknown.TLSInspector,
 			ConfigType: &listener.ListenerFilter_TypedConfig{TypedConfig: toAny(&tlsinspector.TlsInspector{})},
-		}},
-		FilterChains: chains,
+		}),
+		PerConnectionBufferLimitBytes: bufferLimit(cfg),
+		FilterChains:                  chains,
 	})
 }
 
@@ -136,6 +139,11 @@ func servesHTTP(vh *dag.SecureVirtualHost) bool {
 // the IP filter, just before the router.
 func httpConnectionManager(statPrefix, routeConfig string, cfg ListenerConfig, misdirected bool, forward *dag.ForwardClientCert, extra ...*hcm.HttpFilter) *listener.Filter {
 	var filters []*hcm.HttpFilter
+	// The compressor comes first, as in Contour, so that it sees
+	// responses last, after every other filter has had its say.
+	if c := compressorFilter(cfg.Compression); c != nil {
+		filters = append(filters, c)
+	}
 	if misdirected {
 		filters = append(filters, misdirectedRequests())
 	}
@@ -166,6 +174,11 @@ func httpConnectionManager(statPrefix, routeConfig string, cfg ListenerConfig, m
 		// Contour (its disableMergeSlashes).
 		MergeSlashes: !cfg.DisableMergeSlashes,
 	}
+	logPath := cfg.AccessLog.HTTPPath
+	if statPrefix == HTTPSListenerName {
+		logPath = cfg.AccessLog.HTTPSPath
+	}
+	applySettings(m, cfg, logPath)
 	if forward != nil {
 		m.ForwardClientCertDetails = hcm.HttpConnectionManager_SANITIZE_SET
 		m.SetCurrentClientCertDetails = &hcm.HttpConnectionManager_SetCurrentClientCertDetails{

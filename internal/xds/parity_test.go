@@ -75,6 +75,8 @@ func TestMergeSlashesAndMisdirectedFilter(t *testing.T) {
 			if l.Name == HTTPSListenerName {
 				want = append([]string{"envoy.filters.http.lua"}, want...)
 			}
+			// Gzip compression by default, first, as in Contour.
+			want = append([]string{"envoy.filters.http.compressor"}, want...)
 			if !slices.Equal(filters, want) {
 				t.Errorf("listener %d (%s) filters %v, want %v", i, l.Name, filters, want)
 			}

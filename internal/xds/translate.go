@@ -55,7 +55,41 @@ type ListenerConfig struct {
 	// DisableMergeSlashes keeps repeated slashes in request paths; by
 	// default Envoy merges them ("//a//b" is "/a/b"), as with Contour.
 	DisableMergeSlashes bool
+
+	// AccessLog is the access log of the HTTP connection managers; the
+	// zero value is JSON lines of DefaultJSONFields on Envoy's stdout.
+	AccessLog AccessLog
+	// Timeouts of the HTTP connection managers; zero is Contour's
+	// defaults.
+	Timeouts Timeouts
+	// ConnectTimeout bounds each connection attempt to an upstream
+	// (every cluster's connect_timeout); zero is Contour's 2s.
+	ConnectTimeout time.Duration
+	// Compression is the response compression offered to clients that
+	// accept it: CompressionGzip (the default, as in Contour),
+	// CompressionBrotli, CompressionZstd or CompressionDisabled.
+	Compression string
+	// ServerHeader is what Envoy does with the upstream's Server header:
+	// ServerHeaderOverwrite (the default: "envoy"), ServerHeaderAppendIfAbsent
+	// or ServerHeaderPassThrough.
+	ServerHeader string
+	// UseProxyProtocol makes both listeners expect a PROXY protocol (v1
+	// or v2) header on every connection, and take the client's address
+	// from it; connections without one are closed.
+	UseProxyProtocol bool
+	// MaxRequestsPerConnection closes a client connection after that
+	// many requests; 0 is unlimited.
+	MaxRequestsPerConnection uint32
+	// HTTP2MaxConcurrentStreams caps the streams a client may open on
+	// one HTTP/2 connection; 0 is Envoy's default.
+	HTTP2MaxConcurrentStreams uint32
+	// PerConnectionBufferLimitBytes is the soft limit of each client
+	// connection's read and write buffers; 0 is Envoy's 1MiB.
+	PerConnectionBufferLimitBytes uint32
 }
+
+// DefaultConnectTimeout is Contour's timeout for connecting to upstreams.
+const DefaultConnectTimeout = 2 * time.Second
 
 func (c ListenerConfig) withDefaults() ListenerConfig {
 	if c.HTTPAddress == "" {
@@ -69,6 +103,30 @@ func (c ListenerConfig) withDefaults() ListenerConfig {
 	}
 	if c.HTTPSPort == 0 {
 		c.HTTPSPort = DefaultHTTPSPort
+	}
+	if c.AccessLog.Format == "" {
+		c.AccessLog.Format = AccessLogJSON
+	}
+	if c.AccessLog.Level == "" {
+		c.AccessLog.Level = AccessLogLevelInfo
+	}
+	if c.AccessLog.HTTPPath == "" {
+		c.AccessLog.HTTPPath = DefaultAccessLogPath
+	}
+	if c.AccessLog.HTTPSPath == "" {
+		c.AccessLog.HTTPSPath = DefaultAccessLogPath
+	}
+	if c.Timeouts.ConnectionIdle.Mode == TimeoutUnset {
+		c.Timeouts.ConnectionIdle = Timeout{Mode: TimeoutDuration, Duration: DefaultConnectionIdleTimeout}
+	}
+	if c.ConnectTimeout <= 0 {
+		c.ConnectTimeout = DefaultConnectTimeout
+	}
+	if c.Compression == "" {
+		c.Compression = CompressionGzip
+	}
+	if c.ServerHeader == "" {
+		c.ServerHeader = ServerHeaderOverwrite
 	}
 	return c
 }
@@ -94,7 +152,7 @@ func Translate(d *dag.DAG, cfg ListenerConfig) Resources {
 	r := Resources{
 		Listeners: listeners(d, cfg),
 		Routes:    routeConfigurations(d),
-		Clusters:  clusters(d.Clusters),
+		Clusters:  clusters(d.Clusters, cfg.ConnectTimeout),
 		Endpoints: endpoints(d.Clusters),
 		Secrets:   secrets(d.Secrets),
 	}

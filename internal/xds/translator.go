@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	listener "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
@@ -311,7 +312,7 @@ func (t *Translator) upstreams(d *dag.DAG, next *translated) (clusters, endpoint
 	clusters = make([]Resource, 0, len(cs))
 	endpoints = make([]Resource, 0, len(cs))
 	for _, c := range cs {
-		p, err := t.clusters.get(c, func() (clusterParts, error) { return clusterResources(c) })
+		p, err := t.clusters.get(c, func() (clusterParts, error) { return clusterResources(c, t.cfg.ConnectTimeout) })
 		if err != nil {
 			return nil, nil, err
 		}
@@ -382,8 +383,8 @@ func (t *Translator) secureParts(vh *dag.SecureVirtualHost) (secureParts, error)
 	return p, nil
 }
 
-func clusterResources(c *dag.Cluster) (clusterParts, error) {
-	ec := envoyCluster(c)
+func clusterResources(c *dag.Cluster, connectTimeout time.Duration) (clusterParts, error) {
+	ec := envoyCluster(c, connectTimeout)
 	cr, err := encode(ec)
 	if err != nil {
 		return clusterParts{}, err

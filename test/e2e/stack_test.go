@@ -10,7 +10,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -198,4 +201,38 @@ func (s *stack) expect(t *testing.T, host, path string, status int, backendName 
 		}
 		return nil
 	}
+}
+
+// newStackConfig is newStackArgs with a configuration file (`proxyctl
+// serve --config-path`) holding configYAML.
+func newStackConfig(t *testing.T, configYAML string, serveArgs []string, backendNames ...string) *stack {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "proxyctl.yaml")
+	if err := os.WriteFile(path, []byte(configYAML), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return newStackArgs(t, append([]string{"--config-path", path}, serveArgs...), backendNames...)
+}
+
+// accessLog returns the JSON access log lines Envoy has written to its
+// standard output (which the harness keeps in Envoy's log file, among
+// Envoy's own log lines, which are not JSON objects).
+func (s *stack) accessLog(t *testing.T) []map[string]any {
+	t.Helper()
+	data, err := os.ReadFile(s.envoy.LogPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []map[string]any
+	for _, line := range strings.Split(string(data), "\n") {
+		if !strings.HasPrefix(line, "{") {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("access log line is not JSON: %v\n%s", err, line)
+		}
+		out = append(out, m)
+	}
+	return out
 }
