@@ -251,6 +251,10 @@ func (e *Envoy) AdminPort() int { return e.adminPort }
 // AdminURL returns the base URL of the admin interface.
 func (e *Envoy) AdminURL() string { return fmt.Sprintf("http://127.0.0.1:%d", e.adminPort) }
 
+// LogPath is the file Envoy's stdout and stderr go to (its access log
+// lines too, when they are written to stdout).
+func (e *Envoy) LogPath() string { return e.logPath }
+
 // Pid returns Envoy's process id.
 func (e *Envoy) Pid() int { return e.cmd.Process.Pid }
 
