@@ -392,7 +392,7 @@ func clusterResources(c *dag.Cluster) (clusterParts, error) {
 	if err != nil {
 		return clusterParts{}, err
 	}
-	if c.DNS != nil {
+	if c.ResolvedByDNS() {
 		// Envoy resolves the address itself: no ClusterLoadAssignment.
 		return clusterParts{cluster: cr, refs: refs}, nil
 	}
