@@ -1,6 +1,7 @@
 package xds
 
 import (
+	"net"
 	"strings"
 	"time"
 
@@ -109,10 +110,19 @@ func envoyCluster(c *dag.Cluster) *cluster.Cluster {
 // address it gets is an endpoint, re-resolved as the records change) with
 // its default lookup family (IPv6, else IPv4), and connects to the
 // Service's port; health checks go to the health port when it differs.
-// There is no ClusterLoadAssignment to fetch over EDS.
+// There is no ClusterLoadAssignment to fetch over EDS. An external name
+// that is an IP address is looked up in its own family only: the resolver
+// answers it as it is, where a lookup of the other family would ask a
+// name server about an address.
 func externalNameDiscovery(out *cluster.Cluster, c *dag.Cluster) {
 	out.ClusterDiscoveryType = &cluster.Cluster_Type{Type: cluster.Cluster_STRICT_DNS}
 	out.EdsClusterConfig = nil
+	if ip := net.ParseIP(c.ExternalName); ip != nil {
+		out.DnsLookupFamily = cluster.Cluster_V6_ONLY
+		if ip.To4() != nil {
+			out.DnsLookupFamily = cluster.Cluster_V4_ONLY
+		}
+	}
 	ep := &endpoint.Endpoint{Address: socketAddress(c.ExternalName, uint32(c.Port))}
 	if c.HealthPort != 0 {
 		ep.HealthCheckConfig = &endpoint.Endpoint_HealthCheckConfig{PortValue: uint32(c.HealthPort)}

@@ -264,7 +264,10 @@ func fixtures() map[string]*dag.DAG {
 				prefix("/", to(upstream("default", "legacy", 80, externalName("legacy.example.net"),
 					hc(dag.HealthCheck{Path: "/healthz"}), func(c *dag.Cluster) { c.HealthPort, c.HealthPortName = 8081, "health" }))),
 			)),
-			tcpHost("db.example.com", secret("default", "db-tls"), weight(upstream("default", "db", 5432, externalName("db.example.net")), 0)),
+			tcpHost("db.example.com", secret("default", "db-tls"),
+				weight(upstream("default", "db", 5432, externalName("db.example.net")), 1),
+				weight(upstream("default", "db-v4", 5432, externalName("192.0.2.10")), 1),
+				weight(upstream("default", "db-v6", 5432, externalName("2001:db8::10")), 1)),
 		),
 
 		"wildcard": build(hosts(vhost("*.example.com", prefix("/", to(kuard))))),
