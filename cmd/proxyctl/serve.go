@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/proxyctl/proxyctl/internal/build"
+	"github.com/proxyctl/proxyctl/internal/config"
 	"github.com/proxyctl/proxyctl/internal/dag"
 	"github.com/proxyctl/proxyctl/internal/httpserver"
 	"github.com/proxyctl/proxyctl/internal/metrics"
@@ -48,11 +49,17 @@ type serveContext struct {
 
 	election electionFlags
 
-	// settings are Contour's cluster-wide settings.
-	settings settingsFlags
+	// global are Contour's cluster-wide settings of traffic.
+	global globalFlags
 
 	logFormat string
 	debug     bool
+
+	// configPath is --config-path; settings is the file read (or the
+	// defaults), fileKeys the flags that have a key in it.
+	configPath string
+	settings   *config.Parameters
+	fileKeys   []*fileKey
 }
 
 type xdsFlags struct {
@@ -73,9 +80,9 @@ type envoyFlags struct {
 	disableMergeSlashes bool
 }
 
-// settingsFlags are the cluster-wide settings Contour reads from its
+// globalFlags are cluster-wide settings Contour reads from its
 // configuration file, under the same names.
-type settingsFlags struct {
+type globalFlags struct {
 	// enableExternalNameService is Contour's enableExternalNameService.
 	enableExternalNameService bool
 	// disablePermitInsecure is Contour's disablePermitInsecure.
@@ -105,10 +112,18 @@ func registerServe(app *kingpin.Application) (*kingpin.CmdClause, *serveContext)
 	ctx := &serveContext{}
 	cmd := app.Command("serve", "Watch the cluster, serve Envoy configuration and, on the leader, write HTTPProxy status.")
 
-	cmd.Flag("kubeconfig", "Path to a kubeconfig file.").Envar("KUBECONFIG").StringVar(&ctx.kubeconfig)
-	cmd.Flag("incluster", "Use the in-cluster service account instead of a kubeconfig.").BoolVar(&ctx.inCluster)
-	cmd.Flag("kubernetes-client-qps", "Queries per second each Kubernetes client (informers, status writer) may send.").Default("1000").Float32Var(&ctx.clientQPS)
-	cmd.Flag("kubernetes-client-burst", "Burst of queries each Kubernetes client may send above its QPS.").Default("2000").IntVar(&ctx.clientBurst)
+	cmd.Flag("config-path", "Configuration file (Contour's contour.yaml keys; see README \"Configuration\"). Flags given on the command line or by environment variable override it.").
+		Envar("PROXYCTL_CONFIG_PATH").StringVar(&ctx.configPath)
+	ctx.bindFile(cmd.Flag("kubeconfig", "Path to a kubeconfig file."), "kubeconfig", "kubeconfig", "KUBECONFIG",
+		func(p *config.Parameters) { ctx.kubeconfig = p.Kubeconfig }).Envar("KUBECONFIG").StringVar(&ctx.kubeconfig)
+	ctx.bindFile(cmd.Flag("incluster", "Use the in-cluster service account instead of a kubeconfig."), "incluster", "incluster", "",
+		func(p *config.Parameters) { ctx.inCluster = p.InCluster }).BoolVar(&ctx.inCluster)
+	ctx.bindFile(cmd.Flag("kubernetes-client-qps", "Queries per second each Kubernetes client (informers, status writer) may send."),
+		"kubernetes-client-qps", "kubernetesClientQPS", "",
+		func(p *config.Parameters) { ctx.clientQPS = p.KubeClientQPS }).Default("1000").Float32Var(&ctx.clientQPS)
+	ctx.bindFile(cmd.Flag("kubernetes-client-burst", "Burst of queries each Kubernetes client may send above its QPS."),
+		"kubernetes-client-burst", "kubernetesClientBurst", "",
+		func(p *config.Parameters) { ctx.clientBurst = p.KubeClientBurst }).Default("2000").IntVar(&ctx.clientBurst)
 
 	cmd.Flag("http-address", "Address for /healthz, /readyz, /metrics and /leader.").Default("0.0.0.0").StringVar(&ctx.httpAddress)
 	cmd.Flag("http-port", "Port for /healthz, /readyz, /metrics and /leader.").Default("8000").IntVar(&ctx.httpPort)
@@ -126,14 +141,18 @@ func registerServe(app *kingpin.Application) (*kingpin.CmdClause, *serveContext)
 	cmd.Flag("envoy-address", "Address Envoy's HTTP and HTTPS listeners bind to.").Default("0.0.0.0").StringVar(&v.address)
 	cmd.Flag("envoy-http-port", "Port of Envoy's HTTP listener.").Default("8080").IntVar(&v.httpPort)
 	cmd.Flag("envoy-https-port", "Port of Envoy's HTTPS listener.").Default("8443").IntVar(&v.httpsPort)
-	cmd.Flag("num-trusted-hops", "Proxies in front of Envoy that append to X-Forwarded-For; the client address (for ipAllowPolicy/ipDenyPolicy with source Remote) is that many entries from the right. 0 trusts no header.").
-		Default("0").Uint32Var(&v.numTrustedHops)
-	cmd.Flag("disable-merge-slashes", "Keep repeated slashes in request paths; by default Envoy merges them (\"//a//b\" is \"/a/b\") before routing, as Contour does.").
-		BoolVar(&v.disableMergeSlashes)
+	ctx.bindFile(cmd.Flag("num-trusted-hops", "Proxies in front of Envoy that append to X-Forwarded-For; the client address (for ipAllowPolicy/ipDenyPolicy with source Remote) is that many entries from the right. 0 trusts no header."),
+		"num-trusted-hops", "network.num-trusted-hops", "",
+		func(p *config.Parameters) { v.numTrustedHops = p.Network.NumTrustedHops }).Default("0").Uint32Var(&v.numTrustedHops)
+	ctx.bindFile(cmd.Flag("disable-merge-slashes", "Keep repeated slashes in request paths; by default Envoy merges them (\"//a//b\" is \"/a/b\") before routing, as Contour does."),
+		"disable-merge-slashes", "disableMergeSlashes", "",
+		func(p *config.Parameters) { v.disableMergeSlashes = p.DisableMergeSlashes }).BoolVar(&v.disableMergeSlashes)
 
-	cmd.Flag("envoy-service-name", "Name of the Envoy Service whose status.loadBalancer (its IPs or hostnames) the leader copies to every HTTPProxy's status.loadBalancer, as Contour does; empty disables it.").
-		Default("envoy").StringVar(&ctx.envoyService.name)
-	cmd.Flag("envoy-service-namespace", "Namespace of the Envoy Service.").Default("proxyctl").StringVar(&ctx.envoyService.namespace)
+	ctx.bindFile(cmd.Flag("envoy-service-name", "Name of the Envoy Service whose status.loadBalancer (its IPs or hostnames) the leader copies to every HTTPProxy's status.loadBalancer, as Contour does; empty disables it."),
+		"envoy-service-name", "envoy-service-name", "",
+		func(p *config.Parameters) { ctx.envoyService.name = p.EnvoyServiceName }).Default("envoy").StringVar(&ctx.envoyService.name)
+	ctx.bindFile(cmd.Flag("envoy-service-namespace", "Namespace of the Envoy Service."), "envoy-service-namespace", "envoy-service-namespace", "",
+		func(p *config.Parameters) { ctx.envoyService.namespace = p.EnvoyServiceNamespace }).Default("proxyctl").StringVar(&ctx.envoyService.namespace)
 	cmd.Flag("root-namespaces", "Comma-separated namespaces whose HTTPProxies may be roots (have a virtualhost); empty allows all.").
 		Envar("ROOT_NAMESPACES").StringsVar(&ctx.rootNamespaces)
 	cmd.Flag("fallback-certificate", "namespace/name of a kubernetes.io/tls Secret served to TLS clients that send no server name (or an unknown one) by the virtual hosts that set tls.enableFallbackCertificate; empty disables it, as in Contour.").
@@ -143,19 +162,25 @@ func registerServe(app *kingpin.Application) (*kingpin.CmdClause, *serveContext)
 	cmd.Flag("ingress-class-name", "Comma-separated ingress classes to serve (e.g. contour,team1); empty serves HTTPProxies with no class or Contour's default class.").
 		Envar("INGRESS_CLASS_NAME").StringsVar(&ctx.ingressClassNames)
 
-	st := &ctx.settings
-	cmd.Flag("enable-external-name-service", "Let routes and tcpproxies send to Services of type ExternalName (Contour's enableExternalNameService). Off by default, as in Contour: a user could reach Envoy's admin interface or another namespace's Services through one.").
-		BoolVar(&st.enableExternalNameService)
-	cmd.Flag("disable-permit-insecure", "Ignore routes[].permitInsecure: plain HTTP requests to TLS virtual hosts are always redirected to HTTPS (Contour's disablePermitInsecure).").
-		BoolVar(&st.disablePermitInsecure)
-	cmd.Flag("tls-minimum-protocol-version", "Lowest TLS version Envoy accepts from clients, 1.2 (the default) or 1.3 (Contour's tls.minimum-protocol-version); a virtual host may ask for more.").
-		StringVar(&st.tls.MinimumProtocolVersion)
-	cmd.Flag("tls-maximum-protocol-version", "Highest TLS version Envoy accepts from clients, 1.2 or 1.3 (the default) (Contour's tls.maximum-protocol-version); a virtual host may ask for less.").
-		StringVar(&st.tls.MaximumProtocolVersion)
-	cmd.Flag("tls-cipher-suites", "Comma-separated TLS 1.2 cipher suites Envoy offers clients, most preferred first, \"[A|B]\" for equal preference (Contour's tls.cipher-suites); empty is Contour's default list.").
-		StringsVar(&st.tls.CipherSuites)
-	cmd.Flag("tls-ecdh-curves", "Comma-separated ECDH curves for key exchange with clients, most preferred first (Contour's tls.ecdh-curves); empty is Envoy's default (X25519, P-256).").
-		StringsVar(&st.tls.ECDHCurves)
+	st := &ctx.global
+	ctx.bindFile(cmd.Flag("enable-external-name-service", "Let routes and tcpproxies send to Services of type ExternalName (Contour's enableExternalNameService). Off by default, as in Contour: a user could reach Envoy's admin interface or another namespace's Services through one."),
+		"enable-external-name-service", "enableExternalNameService", "",
+		func(p *config.Parameters) { st.enableExternalNameService = p.EnableExternalNameService }).BoolVar(&st.enableExternalNameService)
+	ctx.bindFile(cmd.Flag("disable-permit-insecure", "Ignore routes[].permitInsecure: plain HTTP requests to TLS virtual hosts are always redirected to HTTPS (Contour's disablePermitInsecure)."),
+		"disable-permit-insecure", "disablePermitInsecure", "",
+		func(p *config.Parameters) { st.disablePermitInsecure = p.DisablePermitInsecure }).BoolVar(&st.disablePermitInsecure)
+	ctx.bindFile(cmd.Flag("tls-minimum-protocol-version", "Lowest TLS version Envoy accepts from clients, 1.2 (the default) or 1.3 (Contour's tls.minimum-protocol-version); a virtual host may ask for more."),
+		"tls-minimum-protocol-version", "tls.minimum-protocol-version", "",
+		func(p *config.Parameters) { st.tls.MinimumProtocolVersion = p.TLS.MinimumProtocolVersion }).StringVar(&st.tls.MinimumProtocolVersion)
+	ctx.bindFile(cmd.Flag("tls-maximum-protocol-version", "Highest TLS version Envoy accepts from clients, 1.2 or 1.3 (the default) (Contour's tls.maximum-protocol-version); a virtual host may ask for less."),
+		"tls-maximum-protocol-version", "tls.maximum-protocol-version", "",
+		func(p *config.Parameters) { st.tls.MaximumProtocolVersion = p.TLS.MaximumProtocolVersion }).StringVar(&st.tls.MaximumProtocolVersion)
+	ctx.bindFile(cmd.Flag("tls-cipher-suites", "Comma-separated TLS 1.2 cipher suites Envoy offers clients, most preferred first, \"[A|B]\" for equal preference (Contour's tls.cipher-suites); empty is Contour's default list."),
+		"tls-cipher-suites", "tls.cipher-suites", "",
+		func(p *config.Parameters) { st.tls.CipherSuites = p.TLS.CipherSuites }).StringsVar(&st.tls.CipherSuites)
+	ctx.bindFile(cmd.Flag("tls-ecdh-curves", "Comma-separated ECDH curves for key exchange with clients, most preferred first (Contour's tls.ecdh-curves); empty is Envoy's default (X25519, P-256)."),
+		"tls-ecdh-curves", "tls.ecdh-curves", "",
+		func(p *config.Parameters) { st.tls.ECDHCurves = p.TLS.ECDHCurves }).StringsVar(&st.tls.ECDHCurves)
 
 	e := &ctx.election
 	cmd.Flag("disable-leader-election", "Act as leader without an election (one replica only).").BoolVar(&e.disabled)
@@ -176,8 +201,8 @@ func (s *serveContext) splitLists() {
 	s.rootNamespaces = splitCommas(s.rootNamespaces)
 	s.watchNamespaces = splitCommas(s.watchNamespaces)
 	s.ingressClassNames = splitCommas(s.ingressClassNames)
-	s.settings.tls.CipherSuites = splitCommas(s.settings.tls.CipherSuites)
-	s.settings.tls.ECDHCurves = splitCommas(s.settings.tls.ECDHCurves)
+	s.global.tls.CipherSuites = splitCommas(s.global.tls.CipherSuites)
+	s.global.tls.ECDHCurves = splitCommas(s.global.tls.ECDHCurves)
 }
 
 func splitCommas(values []string) []string {
@@ -229,7 +254,9 @@ func (s *serveContext) validate() error {
 	if s.envoyService.name != "" && s.envoyService.namespace == "" {
 		return usagef("--envoy-service-namespace must not be empty when --envoy-service-name is set")
 	}
-	if err := s.settings.validate(); err != nil {
+	// The header policies are lists: the file's only.
+	s.global.requestHeaders, s.global.responseHeaders = s.settings.GlobalHeaders()
+	if err := s.global.validate(); err != nil {
 		return err
 	}
 	if s.clientQPS <= 0 || s.clientBurst <= 0 {
@@ -249,7 +276,7 @@ func (s *serveContext) validate() error {
 }
 
 // validate refuses settings Envoy would not take, with Contour's checks.
-func (st *settingsFlags) validate() error {
+func (st *globalFlags) validate() error {
 	if err := st.tls.Validate(); err != nil {
 		return usagef("tls: %v", err)
 	}
@@ -263,7 +290,7 @@ func (st *settingsFlags) validate() error {
 }
 
 // dagConfig is what the DAG needs of the settings.
-func (st *settingsFlags) dagConfig(cfg dag.Config) dag.Config {
+func (st *globalFlags) dagConfig(cfg dag.Config) dag.Config {
 	cfg.EnableExternalNameService = st.enableExternalNameService
 	cfg.DisablePermitInsecure = st.disablePermitInsecure
 	cfg.RequestHeaders, cfg.ResponseHeaders = st.requestHeaders, st.responseHeaders
@@ -281,6 +308,9 @@ const defaultGCPercent = 50
 // leadership or any failure (an error, exit 1).
 func (s *serveContext) run() error {
 	s.splitLists()
+	if err := s.loadConfig(); err != nil {
+		return err
+	}
 	if err := s.validate(); err != nil {
 		return err
 	}

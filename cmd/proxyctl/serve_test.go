@@ -20,6 +20,9 @@ func parseServe(t *testing.T, args ...string) (*serveContext, error) {
 		return nil, err
 	}
 	s.splitLists()
+	if err := s.loadConfig(); err != nil {
+		return nil, err
+	}
 	return s, s.validate()
 }
 
@@ -126,9 +129,9 @@ func TestServeSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := s.settings.dagConfig(dag.Config{})
-	if cfg.EnableExternalNameService || cfg.DisablePermitInsecure || s.settings.tls.CipherSuites != nil {
-		t.Errorf("defaults %+v / %+v; want ExternalName disabled, permitInsecure honoured, Contour's ciphers", cfg, s.settings.tls)
+	cfg := s.global.dagConfig(dag.Config{})
+	if cfg.EnableExternalNameService || cfg.DisablePermitInsecure || s.global.tls.CipherSuites != nil {
+		t.Errorf("defaults %+v / %+v; want ExternalName disabled, permitInsecure honoured, Contour's ciphers", cfg, s.global.tls)
 	}
 	s, err = parseServe(t, "--insecure", "--enable-external-name-service", "--disable-permit-insecure",
 		"--tls-minimum-protocol-version", "1.3", "--tls-cipher-suites", "[ECDHE-ECDSA-AES128-GCM-SHA256|ECDHE-ECDSA-CHACHA20-POLY1305], ECDHE-RSA-AES256-GCM-SHA384",
@@ -136,14 +139,14 @@ func TestServeSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg = s.settings.dagConfig(dag.Config{})
+	cfg = s.global.dagConfig(dag.Config{})
 	if !cfg.EnableExternalNameService || !cfg.DisablePermitInsecure {
 		t.Errorf("flags not applied: %+v", cfg)
 	}
 	want := xds.TLSParameters{MinimumProtocolVersion: "1.3",
 		CipherSuites: []string{"[ECDHE-ECDSA-AES128-GCM-SHA256|ECDHE-ECDSA-CHACHA20-POLY1305]", "ECDHE-RSA-AES256-GCM-SHA384"},
 		ECDHCurves:   []string{"X25519", "P-256"}}
-	if !reflect.DeepEqual(s.settings.tls, want) {
-		t.Errorf("tls = %+v, want %+v", s.settings.tls, want)
+	if !reflect.DeepEqual(s.global.tls, want) {
+		t.Errorf("tls = %+v, want %+v", s.global.tls, want)
 	}
 }
