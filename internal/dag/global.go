@@ -2,6 +2,7 @@ package dag
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -50,18 +51,22 @@ func newGlobalHeaders(g GlobalHeaders) *globalHeaders {
 		return nil
 	}
 	out := &globalHeaders{}
-	for name, value := range g.Set {
-		canon := http.CanonicalHeaderKey(name)
-		if canon == "Host" {
-			out.host = value
-			continue
-		}
-		out.set = append(out.set, Header{Name: canon, Value: value})
-	}
 	// Two spellings of one name ("x-a" and "X-A") keep the value of the
 	// first in byte order, so every replica agrees.
+	seen := map[string]bool{}
+	for _, name := range slices.Sorted(maps.Keys(g.Set)) {
+		canon := http.CanonicalHeaderKey(name)
+		if seen[canon] {
+			continue
+		}
+		seen[canon] = true
+		if canon == "Host" {
+			out.host = g.Set[name]
+			continue
+		}
+		out.set = append(out.set, Header{Name: canon, Value: g.Set[name]})
+	}
 	slices.SortFunc(out.set, func(a, b Header) int { return strings.Compare(a.Name, b.Name) })
-	out.set = slices.CompactFunc(out.set, func(a, b Header) bool { return a.Name == b.Name })
 	for _, name := range g.Remove {
 		out.remove = append(out.remove, http.CanonicalHeaderKey(name))
 	}

@@ -256,3 +256,14 @@ func TestGlobalHeadersValidate(t *testing.T) {
 		})
 	}
 }
+
+// Two spellings of one header name: the first in byte order wins, on
+// every build.
+func TestGlobalHeadersSpellings(t *testing.T) {
+	cfg := Config{RequestHeaders: GlobalHeaders{Set: map[string]string{"x-a": "lower", "X-A": "upper", "x-A": "mixed"}}}
+	objs := objects(root("default", "a", "example.com", route("/", svcRef("kuard", 8080))), service("default", "kuard", 8080))
+	for i := 0; i < 20; i++ {
+		d := Build(objs, cfg)
+		diff(t, &HeadersPolicy{Set: []Header{{"X-A", "upper"}}}, d.HTTP[0].Routes[0].Clusters[0].RequestHeaders)
+	}
+}
