@@ -89,6 +89,8 @@ type globalFlags struct {
 	disablePermitInsecure bool
 	// tls is Contour's tls: protocol versions, cipher suites, curves.
 	tls xds.TLSParameters
+	// dnsLookupFamily is Contour's cluster.dns-lookup-family.
+	dnsLookupFamily string
 	// requestHeaders and responseHeaders are Contour's
 	// policy.request-headers and policy.response-headers.
 	requestHeaders, responseHeaders dag.GlobalHeaders
@@ -254,8 +256,10 @@ func (s *serveContext) validate() error {
 	if s.envoyService.name != "" && s.envoyService.namespace == "" {
 		return usagef("--envoy-service-namespace must not be empty when --envoy-service-name is set")
 	}
-	// The header policies are lists: the file's only.
+	// The header policies (lists) and the DNS lookup family (which Contour
+	// has no flag for): the file's only.
 	s.global.requestHeaders, s.global.responseHeaders = s.settings.GlobalHeaders()
+	s.global.dnsLookupFamily = s.settings.Cluster.DNSLookupFamily
 	if err := s.global.validate(); err != nil {
 		return err
 	}
@@ -293,6 +297,7 @@ func (st *globalFlags) validate() error {
 func (st *globalFlags) dagConfig(cfg dag.Config) dag.Config {
 	cfg.EnableExternalNameService = st.enableExternalNameService
 	cfg.DisablePermitInsecure = st.disablePermitInsecure
+	cfg.DNSLookupFamily = st.dnsLookupFamily
 	cfg.RequestHeaders, cfg.ResponseHeaders = st.requestHeaders, st.responseHeaders
 	return cfg
 }

@@ -110,6 +110,8 @@ func TestServeConfigFileGlobalSettings(t *testing.T) {
 	path := writeConfig(t, `
 enableExternalNameService: true
 disablePermitInsecure: true
+cluster:
+  dns-lookup-family: all
 tls:
   minimum-protocol-version: "1.3"
   cipher-suites:
@@ -127,7 +129,7 @@ policy:
 		t.Fatal(err)
 	}
 	cfg := s.global.dagConfig(dag.Config{})
-	if !cfg.EnableExternalNameService || !cfg.DisablePermitInsecure {
+	if !cfg.EnableExternalNameService || !cfg.DisablePermitInsecure || cfg.DNSLookupFamily != "all" {
 		t.Errorf("enableExternalNameService and disablePermitInsecure not applied: %+v", cfg)
 	}
 	if got := cfg.RequestHeaders; got.Set["x-env"] != "prod" || len(got.Remove) != 1 || got.Remove[0] != "x-debug" {

@@ -126,9 +126,9 @@ func TestParseErrors(t *testing.T) {
 			yaml: "policy:\n  request-headers:\n    set: {host: \"%REQ(x-host)%\"}\n",
 			want: `c.yaml:3: policy.request-headers.set: the Host header cannot be taken from a request header ("%REQ(x-host)%") cluster-wide`,
 		},
-		"refused: dns lookup family other than auto": {
-			yaml: "cluster:\n  dns-lookup-family: v4\n",
-			want: `c.yaml:2: cluster.dns-lookup-family: not served by proxyctl yet; remove it, or give it Contour's default, to start`,
+		"bad value: dns lookup family": {
+			yaml: "cluster:\n  dns-lookup-family: v5\n",
+			want: `c.yaml:2: cluster.dns-lookup-family: "v5" is not one of "auto", "v4", "v6", "all"`,
 		},
 		"syntax error": {
 			yaml: "timeouts:\n  request-timeout: 1s\n bad: [\n",

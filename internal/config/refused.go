@@ -27,7 +27,6 @@ var refused = []refusal{
 	// Only false: proxyctl serves no Ingress for the policies to apply to.
 	{key: "policy.applyToIngress"},
 	{key: "default-http-versions"},
-	{key: "cluster.dns-lookup-family", allow: "auto"},
 	{key: "cluster.max-requests-per-connection"},
 	{key: "cluster.per-connection-buffer-limit-bytes"},
 	{key: "cluster.circuit-breakers"},

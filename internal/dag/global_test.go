@@ -146,6 +146,22 @@ func TestExternalName(t *testing.T) {
 	}
 }
 
+// Contour's cluster.dns-lookup-family goes to ExternalName clusters only;
+// "auto" is the default.
+func TestExternalNameDNSLookupFamily(t *testing.T) {
+	objs := objects(root("default", "a", "example.com", route("/", svcRef("ext", 80)), route("/svc", svcRef("kuard", 8080))),
+		externalService("default", "ext", "api.example.net", 80), service("default", "kuard", 8080))
+	for family, want := range map[string]string{"": "", "auto": "", "v4": "v4", "v6": "v6", "all": "all"} {
+		d := Build(objs, Config{EnableExternalNameService: true, DNSLookupFamily: family})
+		if c := findCluster(d, "default", "ext", 80); c == nil || c.DNSLookupFamily != want {
+			t.Errorf("family %q: cluster %+v, want DNSLookupFamily %q", family, c, want)
+		}
+		if c := findCluster(d, "default", "kuard", 8080); c == nil || c.DNSLookupFamily != "" {
+			t.Errorf("family %q: the Service's cluster %+v has a DNS lookup family", family, c)
+		}
+	}
+}
+
 // An ExternalName Service behind a tcpproxy is served as Contour serves
 // it: its name is the SNI of a TLS upstream.
 func TestExternalNameTCPProxy(t *testing.T) {

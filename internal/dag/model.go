@@ -443,6 +443,9 @@ type Cluster struct {
 	// the addresses it finds (HealthPort for health checks); Endpoints is
 	// empty.
 	ExternalName string
+	// DNSLookupFamily is how Envoy resolves ExternalName: "" (auto), "v4",
+	// "v6" or "all".
+	DNSLookupFamily string
 	// SNI, when set, is the server name sent to a TLS upstream (Protocol
 	// h2 or tls) without Validation, which sends its subject name: as in
 	// Contour, the service's Host rewrite, else the route's, else the

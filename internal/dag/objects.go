@@ -52,6 +52,10 @@ type Config struct {
 	// own admin interface, or at another tenant's Service by its cluster
 	// DNS name, would be reachable from outside (CVE-2021-32783).
 	EnableExternalNameService bool
+	// DNSLookupFamily is how Envoy resolves external names: "auto" (or
+	// empty: IPv6, else IPv4), "v4", "v6" or "all" (both, every address
+	// kept), Contour's cluster.dns-lookup-family.
+	DNSLookupFamily string
 	// DisablePermitInsecure ignores routes[].permitInsecure everywhere: the
 	// HTTP listener redirects every route of a TLS virtual host to HTTPS.
 	DisablePermitInsecure bool

@@ -134,6 +134,9 @@ func (b *rootBuild) cluster(ns string, s contourv1.Service, set clusterSettings)
 		Validation:   uv,
 		ExternalName: external,
 	}
+	if external != "" && b.bl.cfg.DNSLookupFamily != "auto" {
+		c.DNSLookupFamily = b.bl.cfg.DNSLookupFamily
+	}
 	if health != nil {
 		c.HealthPort, c.HealthPortName = health.Port, health.Name
 	}
@@ -300,6 +303,9 @@ func settingsHash(c *Cluster) string {
 	if c.ExternalName != "" {
 		fmt.Fprintf(&sb, ";externalname=%q", c.ExternalName)
 	}
+	if c.DNSLookupFamily != "" {
+		fmt.Fprintf(&sb, ";dnsfamily=%s", c.DNSLookupFamily)
+	}
 	if c.SNI != "" {
 		fmt.Fprintf(&sb, ";sni=%q", c.SNI)
 	}
@@ -335,13 +341,14 @@ type settingsKey struct {
 	caName, ca   string
 	subjectNames string
 	externalName string
+	dnsFamily    string
 	sni          string
 }
 
 func (h *settingsHashes) get(c *Cluster) string {
 	k := settingsKey{portName: c.PortName, protocol: c.Protocol, lb: c.LoadBalancer,
 		healthPortName: c.HealthPortName, healthPort: c.HealthPort, idle: c.IdleTimeout,
-		externalName: c.ExternalName, sni: c.SNI}
+		externalName: c.ExternalName, dnsFamily: c.DNSLookupFamily, sni: c.SNI}
 	if hc := c.HealthCheck; hc != nil {
 		k.hasHC, k.path, k.host = true, hc.Path, hc.Host
 		k.interval, k.timeout = hc.Interval, hc.Timeout

@@ -108,16 +108,27 @@ func envoyCluster(c *dag.Cluster) *cluster.Cluster {
 // externalNameDiscovery makes out the cluster of an ExternalName Service,
 // as Contour makes it: Envoy resolves the name by DNS (STRICT_DNS, every
 // address it gets is an endpoint, re-resolved as the records change) with
-// its default lookup family (IPv6, else IPv4), and connects to the
-// Service's port; health checks go to the health port when it differs.
-// There is no ClusterLoadAssignment to fetch over EDS. An external name
-// that is an IP address is looked up in its own family only: the resolver
-// answers it as it is, where a lookup of the other family would ask a
-// name server about an address.
+// the configured lookup family (by default IPv6, else IPv4; LOGICAL_DNS
+// when both families are asked for, as Contour has it), and connects to
+// the Service's port; health checks go to the health port when it
+// differs. There is no ClusterLoadAssignment to fetch over EDS. An
+// external name that is an IP address is looked up in its own family
+// only: the resolver answers it as it is, where a lookup of the other
+// family would ask a name server about an address.
 func externalNameDiscovery(out *cluster.Cluster, c *dag.Cluster) {
 	out.ClusterDiscoveryType = &cluster.Cluster_Type{Type: cluster.Cluster_STRICT_DNS}
 	out.EdsClusterConfig = nil
+	switch c.DNSLookupFamily {
+	case "v4":
+		out.DnsLookupFamily = cluster.Cluster_V4_ONLY
+	case "v6":
+		out.DnsLookupFamily = cluster.Cluster_V6_ONLY
+	case "all":
+		out.DnsLookupFamily = cluster.Cluster_ALL
+		out.ClusterDiscoveryType = &cluster.Cluster_Type{Type: cluster.Cluster_LOGICAL_DNS}
+	}
 	if ip := net.ParseIP(c.ExternalName); ip != nil {
+		out.ClusterDiscoveryType = &cluster.Cluster_Type{Type: cluster.Cluster_STRICT_DNS}
 		out.DnsLookupFamily = cluster.Cluster_V6_ONLY
 		if ip.To4() != nil {
 			out.DnsLookupFamily = cluster.Cluster_V4_ONLY

@@ -41,7 +41,7 @@ func settingsKey(c *dag.Cluster) string {
 		fmt.Fprintf(h, "|%s|%s|%q", v.CAName, v.CA, v.SubjectNames)
 	}
 	if c.ExternalName != "" || c.SNI != "" {
-		fmt.Fprintf(h, "|%s|%s", c.ExternalName, c.SNI)
+		fmt.Fprintf(h, "|%s|%s|%s", c.ExternalName, c.SNI, c.DNSLookupFamily)
 	}
 	return fmt.Sprintf("%08x", h.Sum32())
 }
@@ -53,6 +53,8 @@ func externalName(name string) func(*dag.Cluster) {
 }
 
 func sni(name string) func(*dag.Cluster) { return func(c *dag.Cluster) { c.SNI = name } }
+
+func dnsFamily(f string) func(*dag.Cluster) { return func(c *dag.Cluster) { c.DNSLookupFamily = f } }
 
 func protocol(p string) func(*dag.Cluster)    { return func(c *dag.Cluster) { c.Protocol = p } }
 func lb(l string) func(*dag.Cluster)          { return func(c *dag.Cluster) { c.LoadBalancer = l } }
@@ -267,7 +269,9 @@ func fixtures() map[string]*dag.DAG {
 			tcpHost("db.example.com", secret("default", "db-tls"),
 				weight(upstream("default", "db", 5432, externalName("db.example.net")), 1),
 				weight(upstream("default", "db-v4", 5432, externalName("192.0.2.10")), 1),
-				weight(upstream("default", "db-v6", 5432, externalName("2001:db8::10")), 1)),
+				weight(upstream("default", "db-v6", 5432, externalName("2001:db8::10")), 1),
+				weight(upstream("default", "db-all", 5432, externalName("db.example.net"), dnsFamily("all")), 1),
+				weight(upstream("default", "db-v4only", 5432, externalName("db.example.net"), dnsFamily("v4")), 1)),
 		),
 
 		"wildcard": build(hosts(vhost("*.example.com", prefix("/", to(kuard))))),
