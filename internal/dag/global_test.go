@@ -283,3 +283,19 @@ func TestGlobalHeadersSpellings(t *testing.T) {
 		diff(t, &HeadersPolicy{Set: []Header{{"X-A", "upper"}}}, d.HTTP[0].Routes[0].Clusters[0].RequestHeaders)
 	}
 }
+
+// As in Contour, a TLS upstream that is not ExternalName gets the Host
+// rewrite as SNI, and none without one; validation sends its subject name.
+func TestUpstreamSNIFromHostRewrite(t *testing.T) {
+	tlsRef := contourv1.Service{Name: "kuard", Port: 8080, Protocol: ptrTo("tls")}
+	rewritten := route("/rewritten", tlsRef)
+	rewritten.RequestHeadersPolicy = &contourv1.HeadersPolicy{Set: []contourv1.HeaderValue{{Name: "Host", Value: "backend.example.net"}}}
+	plain := route("/", tlsRef)
+	d := Build(objects(root("default", "a", "example.com", rewritten, plain), service("default", "kuard", 8080)), Config{})
+	diff(t, []string{"valid"}, reasons(d, nn("default", "a")))
+	got := map[string]string{}
+	for _, r := range d.HTTP[0].Routes {
+		got[r.PathMatch.Value] = r.Clusters[0].Cluster.SNI
+	}
+	diff(t, map[string]string{"/rewritten": "backend.example.net", "/": ""}, got)
+}
