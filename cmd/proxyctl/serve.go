@@ -15,9 +15,11 @@ import (
 
 	"github.com/proxyctl/proxyctl/internal/build"
 	"github.com/proxyctl/proxyctl/internal/config"
+	"github.com/proxyctl/proxyctl/internal/dag"
 	"github.com/proxyctl/proxyctl/internal/httpserver"
 	"github.com/proxyctl/proxyctl/internal/metrics"
 	"github.com/proxyctl/proxyctl/internal/rungroup"
+	"github.com/proxyctl/proxyctl/internal/xds"
 )
 
 // serveContext holds the flags of `proxyctl serve`.
@@ -46,6 +48,9 @@ type serveContext struct {
 	fallbackKey         types.NamespacedName
 
 	election electionFlags
+
+	// global are Contour's cluster-wide settings of traffic.
+	global globalFlags
 
 	logFormat string
 	debug     bool
@@ -78,6 +83,22 @@ type envoyFlags struct {
 	// HTTP and HTTPS listeners' access logs.
 	accessLogFormat               string
 	httpAccessLog, httpsAccessLog string
+}
+
+// globalFlags are cluster-wide settings Contour reads from its
+// configuration file, under the same names.
+type globalFlags struct {
+	// enableExternalNameService is Contour's enableExternalNameService.
+	enableExternalNameService bool
+	// disablePermitInsecure is Contour's disablePermitInsecure.
+	disablePermitInsecure bool
+	// tls is Contour's tls: protocol versions, cipher suites, curves.
+	tls xds.TLSParameters
+	// dnsLookupFamily is Contour's cluster.dns-lookup-family.
+	dnsLookupFamily string
+	// requestHeaders and responseHeaders are Contour's
+	// policy.request-headers and policy.response-headers.
+	requestHeaders, responseHeaders dag.GlobalHeaders
 }
 
 type envoyServiceFlags struct {
@@ -156,6 +177,26 @@ func registerServe(app *kingpin.Application) (*kingpin.CmdClause, *serveContext)
 	cmd.Flag("ingress-class-name", "Comma-separated ingress classes to serve (e.g. contour,team1); empty serves HTTPProxies with no class or Contour's default class.").
 		Envar("INGRESS_CLASS_NAME").StringsVar(&ctx.ingressClassNames)
 
+	st := &ctx.global
+	ctx.bindFile(cmd.Flag("enable-external-name-service", "Let routes and tcpproxies send to Services of type ExternalName (Contour's enableExternalNameService). Off by default, as in Contour: a user could reach Envoy's admin interface or another namespace's Services through one."),
+		"enable-external-name-service", "enableExternalNameService", "",
+		func(p *config.Parameters) { st.enableExternalNameService = p.EnableExternalNameService }).BoolVar(&st.enableExternalNameService)
+	ctx.bindFile(cmd.Flag("disable-permit-insecure", "Ignore routes[].permitInsecure: plain HTTP requests to TLS virtual hosts are always redirected to HTTPS (Contour's disablePermitInsecure)."),
+		"disable-permit-insecure", "disablePermitInsecure", "",
+		func(p *config.Parameters) { st.disablePermitInsecure = p.DisablePermitInsecure }).BoolVar(&st.disablePermitInsecure)
+	ctx.bindFile(cmd.Flag("tls-minimum-protocol-version", "Lowest TLS version Envoy accepts from clients, 1.2 (the default) or 1.3 (Contour's tls.minimum-protocol-version); a virtual host may ask for more."),
+		"tls-minimum-protocol-version", "tls.minimum-protocol-version", "",
+		func(p *config.Parameters) { st.tls.MinimumProtocolVersion = p.TLS.MinimumProtocolVersion }).StringVar(&st.tls.MinimumProtocolVersion)
+	ctx.bindFile(cmd.Flag("tls-maximum-protocol-version", "Highest TLS version Envoy accepts from clients, 1.2 or 1.3 (the default) (Contour's tls.maximum-protocol-version); a virtual host may ask for less."),
+		"tls-maximum-protocol-version", "tls.maximum-protocol-version", "",
+		func(p *config.Parameters) { st.tls.MaximumProtocolVersion = p.TLS.MaximumProtocolVersion }).StringVar(&st.tls.MaximumProtocolVersion)
+	ctx.bindFile(cmd.Flag("tls-cipher-suites", "Comma-separated TLS 1.2 cipher suites Envoy offers clients, most preferred first, \"[A|B]\" for equal preference (Contour's tls.cipher-suites); empty is Contour's default list."),
+		"tls-cipher-suites", "tls.cipher-suites", "",
+		func(p *config.Parameters) { st.tls.CipherSuites = p.TLS.CipherSuites }).StringsVar(&st.tls.CipherSuites)
+	ctx.bindFile(cmd.Flag("tls-ecdh-curves", "Comma-separated ECDH curves for key exchange with clients, most preferred first (Contour's tls.ecdh-curves); empty is Envoy's default (X25519, P-256)."),
+		"tls-ecdh-curves", "tls.ecdh-curves", "",
+		func(p *config.Parameters) { st.tls.ECDHCurves = p.TLS.ECDHCurves }).StringsVar(&st.tls.ECDHCurves)
+
 	e := &ctx.election
 	cmd.Flag("disable-leader-election", "Act as leader without an election (one replica only).").BoolVar(&e.disabled)
 	cmd.Flag("leader-election-lease-duration", "How long standbys wait after the leader's last renewal before taking the Lease.").Default("15s").DurationVar(&e.leaseDuration)
@@ -175,6 +216,8 @@ func (s *serveContext) splitLists() {
 	s.rootNamespaces = splitCommas(s.rootNamespaces)
 	s.watchNamespaces = splitCommas(s.watchNamespaces)
 	s.ingressClassNames = splitCommas(s.ingressClassNames)
+	s.global.tls.CipherSuites = splitCommas(s.global.tls.CipherSuites)
+	s.global.tls.ECDHCurves = splitCommas(s.global.tls.ECDHCurves)
 }
 
 func splitCommas(values []string) []string {
@@ -226,6 +269,13 @@ func (s *serveContext) validate() error {
 	if s.envoyService.name != "" && s.envoyService.namespace == "" {
 		return usagef("--envoy-service-namespace must not be empty when --envoy-service-name is set")
 	}
+	// The header policies (lists) and the DNS lookup family (which Contour
+	// has no flag for): the file's only.
+	s.global.requestHeaders, s.global.responseHeaders = s.settings.GlobalHeaders()
+	s.global.dnsLookupFamily = s.settings.Cluster.DNSLookupFamily
+	if err := s.global.validate(); err != nil {
+		return err
+	}
 	if s.clientQPS <= 0 || s.clientBurst <= 0 {
 		return usagef("--kubernetes-client-qps and --kubernetes-client-burst must be positive")
 	}
@@ -240,6 +290,29 @@ func (s *serveContext) validate() error {
 		}
 	}
 	return nil
+}
+
+// validate refuses settings Envoy would not take, with Contour's checks.
+func (st *globalFlags) validate() error {
+	if err := st.tls.Validate(); err != nil {
+		return usagef("tls: %v", err)
+	}
+	if err := st.requestHeaders.Validate(false); err != nil {
+		return usagef("policy.request-headers: %v", err)
+	}
+	if err := st.responseHeaders.Validate(true); err != nil {
+		return usagef("policy.response-headers: %v", err)
+	}
+	return nil
+}
+
+// dagConfig is what the DAG needs of the settings.
+func (st *globalFlags) dagConfig(cfg dag.Config) dag.Config {
+	cfg.EnableExternalNameService = st.enableExternalNameService
+	cfg.DisablePermitInsecure = st.disablePermitInsecure
+	cfg.DNSLookupFamily = st.dnsLookupFamily
+	cfg.RequestHeaders, cfg.ResponseHeaders = st.requestHeaders, st.responseHeaders
+	return cfg
 }
 
 // defaultGCPercent is the collector's target when $GOGC is not set. Most of

@@ -95,6 +95,7 @@ func (s *serveContext) listenerConfig() xds.ListenerConfig {
 		MaxRequestsPerConnection:      deref(l.MaxRequestsPerConnection),
 		HTTP2MaxConcurrentStreams:     deref(l.HTTP2MaxConcurrentStreams),
 		PerConnectionBufferLimitBytes: deref(l.PerConnectionBufferLimitBytes),
+		TLS:                           s.global.tls,
 	}
 }
 

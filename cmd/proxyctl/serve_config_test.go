@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/proxyctl/proxyctl/internal/dag"
 	"github.com/proxyctl/proxyctl/internal/xds"
 )
 
@@ -86,7 +88,7 @@ func TestServeConfigFileExitCode(t *testing.T) {
 		"unknown key":  {"accesslog-format: json\nnot-a-key: 1\n", ":2: not-a-key: unknown key"},
 		"wrong type":   {"listener:\n  max-requests-per-connection: many\n", `:2: listener.max-requests-per-connection: must be a whole number`},
 		"bad value":    {"compression:\n  algorithm: lz4\n", `:2: compression.algorithm: "lz4" is not one of`},
-		"refused key":  {"enableExternalNameService: true\n", `:1: enableExternalNameService: not served by proxyctl yet`},
+		"refused key":  {"tracing:\n  extensionService: a/b\n", `:2: tracing.extensionService: tracing is not served by proxyctl yet`},
 		"syntax error": {"timeouts: [\n", `proxyctl.yaml:`},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -170,5 +172,45 @@ func TestServeExampleConfig(t *testing.T) {
 	if withFile.envoy != without.envoy || withFile.envoyService != without.envoyService ||
 		withFile.clientQPS != without.clientQPS || withFile.clientBurst != without.clientBurst {
 		t.Errorf("the example's flag settings differ from the flags' defaults")
+	}
+}
+
+// The cluster-wide settings of traffic read from the file under Contour's
+// keys; a flag still wins.
+func TestServeConfigFileGlobalSettings(t *testing.T) {
+	path := writeConfig(t, `
+enableExternalNameService: true
+disablePermitInsecure: true
+cluster:
+  dns-lookup-family: all
+tls:
+  minimum-protocol-version: "1.3"
+  cipher-suites:
+  - ECDHE-ECDSA-AES256-GCM-SHA384
+  ecdh-curves: [P-384]
+policy:
+  request-headers:
+    set: {x-env: prod}
+    remove: [x-debug]
+  response-headers:
+    set: {x-served-by: proxyctl}
+`)
+	s, err := parseServe(t, "--insecure", "--config-path", path, "--tls-ecdh-curves", "X25519")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := s.global.dagConfig(dag.Config{})
+	if !cfg.EnableExternalNameService || !cfg.DisablePermitInsecure || cfg.DNSLookupFamily != "all" {
+		t.Errorf("enableExternalNameService and disablePermitInsecure not applied: %+v", cfg)
+	}
+	if got := cfg.RequestHeaders; got.Set["x-env"] != "prod" || len(got.Remove) != 1 || got.Remove[0] != "x-debug" {
+		t.Errorf("request headers %+v", got)
+	}
+	if got := cfg.ResponseHeaders; got.Set["x-served-by"] != "proxyctl" {
+		t.Errorf("response headers %+v", got)
+	}
+	want := xds.TLSParameters{MinimumProtocolVersion: "1.3", CipherSuites: []string{"ECDHE-ECDSA-AES256-GCM-SHA384"}, ECDHCurves: []string{"X25519"}}
+	if !reflect.DeepEqual(s.global.tls, want) {
+		t.Errorf("tls %+v, want %+v (curves from the flag)", s.global.tls, want)
 	}
 }

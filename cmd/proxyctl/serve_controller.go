@@ -15,7 +15,7 @@ func newController(s *serveContext, c *clients, reg prometheus.Registerer, log l
 		Contour:           c.contour,
 		WatchNamespaces:   s.watchNamespaces,
 		IngressClassNames: s.ingressClassNames,
-		DAG:               dag.Config{RootNamespaces: s.rootNamespaces, FallbackCertificate: s.fallbackKey},
+		DAG:               s.global.dagConfig(dag.Config{RootNamespaces: s.rootNamespaces, FallbackCertificate: s.fallbackKey}),
 		Observers:         observers,
 		Registerer:        reg,
 		Log:               log,

@@ -1,11 +1,15 @@
 package main
 
 import (
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/alecthomas/kingpin/v2"
+
+	"github.com/proxyctl/proxyctl/internal/dag"
+	"github.com/proxyctl/proxyctl/internal/xds"
 )
 
 func parseServe(t *testing.T, args ...string) (*serveContext, error) {
@@ -62,6 +66,11 @@ func TestServeRejectsBadFlags(t *testing.T) {
 		"kubeconfig and incluster":        {[]string{"--insecure", "--incluster", "--kubeconfig", "k"}, "mutually exclusive"},
 		"fallback without namespace":      {[]string{"--insecure", "--fallback-certificate", "cert"}, "namespace/name"},
 		"envoy service without namespace": {[]string{"--insecure", "--envoy-service-namespace", ""}, "--envoy-service-namespace"},
+		"TLS 1.1":                         {[]string{"--insecure", "--tls-minimum-protocol-version", "1.1"}, `invalid TLS minimum protocol version: "1.1"`},
+		"TLS minimum above maximum": {[]string{"--insecure", "--tls-minimum-protocol-version", "1.3",
+			"--tls-maximum-protocol-version", "1.2"}, "greater than the maximum"},
+		"unknown cipher suite": {[]string{"--insecure", "--tls-cipher-suites", "ECDHE-RSA-AES256-GCM-SHA384,DES-CBC3-SHA"}, `invalid TLS cipher suites ["DES-CBC3-SHA"]`},
+		"unknown curve":        {[]string{"--insecure", "--tls-ecdh-curves", "X448"}, `invalid ECDH curves ["X448"]`},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := parseServe(t, c.args...)
@@ -110,5 +119,34 @@ func TestServeMergesSlashesUnlessDisabled(t *testing.T) {
 	}
 	if !s.envoy.disableMergeSlashes {
 		t.Error("--disable-merge-slashes did not disable merging")
+	}
+}
+
+// The cluster-wide settings: Contour's defaults, and the flags that
+// change them.
+func TestServeSettings(t *testing.T) {
+	s, err := parseServe(t, "--insecure")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := s.global.dagConfig(dag.Config{})
+	if cfg.EnableExternalNameService || cfg.DisablePermitInsecure || s.global.tls.CipherSuites != nil {
+		t.Errorf("defaults %+v / %+v; want ExternalName disabled, permitInsecure honoured, Contour's ciphers", cfg, s.global.tls)
+	}
+	s, err = parseServe(t, "--insecure", "--enable-external-name-service", "--disable-permit-insecure",
+		"--tls-minimum-protocol-version", "1.3", "--tls-cipher-suites", "[ECDHE-ECDSA-AES128-GCM-SHA256|ECDHE-ECDSA-CHACHA20-POLY1305], ECDHE-RSA-AES256-GCM-SHA384",
+		"--tls-ecdh-curves", "X25519,P-256")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg = s.global.dagConfig(dag.Config{})
+	if !cfg.EnableExternalNameService || !cfg.DisablePermitInsecure {
+		t.Errorf("flags not applied: %+v", cfg)
+	}
+	want := xds.TLSParameters{MinimumProtocolVersion: "1.3",
+		CipherSuites: []string{"[ECDHE-ECDSA-AES128-GCM-SHA256|ECDHE-ECDSA-CHACHA20-POLY1305]", "ECDHE-RSA-AES256-GCM-SHA384"},
+		ECDHCurves:   []string{"X25519", "P-256"}}
+	if !reflect.DeepEqual(s.global.tls, want) {
+		t.Errorf("tls = %+v, want %+v", s.global.tls, want)
 	}
 }

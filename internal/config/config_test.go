@@ -103,21 +103,33 @@ func TestParseErrors(t *testing.T) {
 			yaml: "policy:\n  request-headers:\n    set:\n      \"bad header\": x\n",
 			want: `c.yaml:3: policy.request-headers.set: "bad header" is not a header name`,
 		},
-		"refused: disablePermitInsecure true": {
-			yaml: "accesslog-format: json\ndisablePermitInsecure: true\n",
-			want: `c.yaml:2: disablePermitInsecure: not served by proxyctl yet; remove it, or give it Contour's default, to start`,
+		"refused: applyToIngress true": {
+			yaml: "accesslog-format: json\npolicy:\n  applyToIngress: true\n",
+			want: `c.yaml:3: policy.applyToIngress: not served by proxyctl yet; remove it, or give it Contour's default, to start`,
 		},
 		"refused: a key inside a refused section": {
 			yaml: "rateLimitService:\n  extensionService: projectcontour/ratelimit\n  domain: contour\n",
 			want: `c.yaml:2: rateLimitService.extensionService: rateLimitService is not served by proxyctl yet; remove it, or give it Contour's default, to start`,
 		},
-		"refused: tls cipher suites": {
-			yaml: "tls:\n  cipher-suites:\n    - ECDHE-RSA-AES256-GCM-SHA384\n",
-			want: `c.yaml:2: tls.cipher-suites: not served by proxyctl yet; remove it, or give it Contour's default, to start`,
+		"bad value: tls cipher suite": {
+			yaml: "tls:\n  cipher-suites:\n    - ECDHE-RSA-AES256-GCM-SHA384\n    - RC4-SHA\n",
+			want: `c.yaml:2: tls.cipher-suites: invalid TLS cipher suites ["RC4-SHA"]`,
 		},
-		"refused: dns lookup family other than auto": {
-			yaml: "cluster:\n  dns-lookup-family: v4\n",
-			want: `c.yaml:2: cluster.dns-lookup-family: not served by proxyctl yet; remove it, or give it Contour's default, to start`,
+		"bad value: tls curve": {
+			yaml: "tls:\n  ecdh-curves: [X25519, X448]\n",
+			want: `c.yaml:2: tls.ecdh-curves: invalid ECDH curves ["X448"]`,
+		},
+		"bad value: Host on responses": {
+			yaml: "policy:\n  response-headers:\n    set: {Host: example.com}\n",
+			want: `c.yaml:3: policy.response-headers.set: the Host header cannot be set on responses`,
+		},
+		"bad value: Host from a request header": {
+			yaml: "policy:\n  request-headers:\n    set: {host: \"%REQ(x-host)%\"}\n",
+			want: `c.yaml:3: policy.request-headers.set: the Host header cannot be taken from a request header ("%REQ(x-host)%") cluster-wide`,
+		},
+		"bad value: dns lookup family": {
+			yaml: "cluster:\n  dns-lookup-family: v5\n",
+			want: `c.yaml:2: cluster.dns-lookup-family: "v5" is not one of "auto", "v4", "v6", "all"`,
 		},
 		"syntax error": {
 			yaml: "timeouts:\n  request-timeout: 1s\n bad: [\n",

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/proxyctl/proxyctl/internal/dag"
 	"github.com/proxyctl/proxyctl/internal/xds"
 )
 
@@ -187,6 +188,16 @@ func (p *Parameters) validateTLS() error {
 			return p.errorf(prefix+"maximum-protocol-version", "1.2 is below the minimum-protocol-version 1.3")
 		}
 	}
+	// The cipher suites and curves Envoy knows, as Contour checks them; a
+	// list is reported whole, at its key.
+	tp := xds.TLSParameters{CipherSuites: p.TLS.CipherSuites}
+	if err := tp.Validate(); err != nil {
+		return p.errorf("tls.cipher-suites", "%v", err)
+	}
+	tp = xds.TLSParameters{ECDHCurves: p.TLS.ECDHCurves}
+	if err := tp.Validate(); err != nil {
+		return p.errorf("tls.ecdh-curves", "%v", err)
+	}
 	for _, kv := range []struct {
 		key string
 		n   NamespacedName
@@ -229,6 +240,18 @@ func (p *Parameters) validatePolicy() error {
 				return p.errorf(prefix+".remove", "%q is not a header name", name)
 			}
 		}
+		// What Envoy cannot do with a Host (on responses, or from a request
+		// header for every service): Contour would fail every route.
+		if err := (dag.GlobalHeaders{Set: h.Set}).Validate(prefix == "policy.response-headers"); err != nil {
+			return p.errorf(prefix+".set", "%v", err)
+		}
 	}
 	return nil
+}
+
+// GlobalHeaders are policy.request-headers and policy.response-headers for
+// the DAG.
+func (p *Parameters) GlobalHeaders() (request, response dag.GlobalHeaders) {
+	conv := func(h HeadersPolicy) dag.GlobalHeaders { return dag.GlobalHeaders{Set: h.Set, Remove: h.Remove} }
+	return conv(p.Policy.RequestHeaders), conv(p.Policy.ResponseHeaders)
 }

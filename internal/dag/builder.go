@@ -36,6 +36,8 @@ import (
 type Builder struct {
 	cfg            Config
 	rootNamespaces map[string]bool
+	// The cluster-wide header policies, ready to merge; nil when empty.
+	globalRequest, globalResponse *globalHeaders
 
 	// objs is the input of the Build in progress, ch what it found
 	// changed so far.
@@ -102,6 +104,8 @@ func NewBuilder(cfg Config) *Builder {
 	for _, ns := range cfg.RootNamespaces {
 		bl.rootNamespaces[ns] = true
 	}
+	bl.globalRequest = newGlobalHeaders(cfg.RequestHeaders)
+	bl.globalResponse = newGlobalHeaders(cfg.ResponseHeaders)
 	return bl
 }
 

@@ -438,7 +438,24 @@ type Cluster struct {
 	// (a JWT key set server), not of a Service: Service, ports, settings
 	// and Endpoints are unset.
 	DNS *DNSUpstream
+	// ExternalName, when set, is the spec.externalName of a Service of
+	// type ExternalName: Envoy resolves it by DNS and connects to Port on
+	// the addresses it finds (HealthPort for health checks); Endpoints is
+	// empty.
+	ExternalName string
+	// DNSLookupFamily is how Envoy resolves ExternalName: "" (auto), "v4",
+	// "v6" or "all".
+	DNSLookupFamily string
+	// SNI, when set, is the server name sent to a TLS upstream (Protocol
+	// h2 or tls) without Validation, which sends its subject name: as in
+	// Contour, the service's Host rewrite, else the route's, else the
+	// ExternalName; never an IP address (RFC 6066).
+	SNI string
 }
+
+// ResolvedByDNS reports whether Envoy finds c's addresses itself, by DNS,
+// rather than in a ClusterLoadAssignment sent over EDS.
+func (c *Cluster) ResolvedByDNS() bool { return c.DNS != nil || c.ExternalName != "" }
 
 // UpstreamValidation verifies an upstream's certificate: it must chain to
 // CA and carry one of SubjectNames as a DNS subject alternative name.

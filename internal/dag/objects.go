@@ -46,4 +46,33 @@ type Config struct {
 	// Secret served to TLS clients that send no server name, or one no
 	// virtual host has, by the virtual hosts that enable it.
 	FallbackCertificate types.NamespacedName
+	// EnableExternalNameService lets routes and tcpproxies send to
+	// Services of type ExternalName (Envoy resolves spec.externalName).
+	// Off by default, as in Contour: an ExternalName pointing at Envoy's
+	// own admin interface, or at another tenant's Service by its cluster
+	// DNS name, would be reachable from outside (CVE-2021-32783).
+	EnableExternalNameService bool
+	// DNSLookupFamily is how Envoy resolves external names: "auto" (or
+	// empty: IPv6, else IPv4), "v4", "v6" or "all" (both, every address
+	// kept), Contour's cluster.dns-lookup-family.
+	DNSLookupFamily string
+	// DisablePermitInsecure ignores routes[].permitInsecure everywhere: the
+	// HTTP listener redirects every route of a TLS virtual host to HTTPS.
+	DisablePermitInsecure bool
+	// RequestHeaders and ResponseHeaders are set on, or removed from, the
+	// requests and responses of every upstream of every route, unless the
+	// route's or the service's own policy names the same header (Contour's
+	// policy.request-headers and policy.response-headers). See
+	// GlobalHeaders.
+	RequestHeaders, ResponseHeaders GlobalHeaders
+}
+
+// GlobalHeaders is a cluster-wide header policy. Validate it with
+// (GlobalHeaders).Validate before building.
+type GlobalHeaders struct {
+	// Set maps header names to values; a Host on requests rewrites the
+	// Host header of services that do not rewrite it themselves.
+	Set map[string]string
+	// Remove lists headers to remove.
+	Remove []string
 }

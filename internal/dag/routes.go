@@ -256,7 +256,14 @@ func (b *rootBuild) routeTemplate(key types.NamespacedName, idx int, r *contourv
 		if err != nil {
 			return fail(contourv1.ConditionTypeRouteError, reasonCookieRewritePolicesInvalid, "services[%d] (%s): %v on service cookie rewrite rules", i, s.Name, err)
 		}
+		// The cluster-wide policies, under the service's own (as in
+		// Contour); the route's apply after both in Envoy, so its
+		// headers win over the cluster-wide ones too.
+		routeHost := route.RequestHeaders != nil && (route.RequestHeaders.HostRewrite != "" || route.RequestHeaders.HostRewriteHeader != "")
+		reqH = b.bl.globalRequest.merge(reqH, dyn, routeHost)
+		respH = b.bl.globalResponse.merge(respH, dyn, true)
 		sset := set
+		sset.hostRewrite = hostRewriteOf(reqH, route.RequestHeaders)
 		if sset.slow, err = slowStart(s.SlowStartPolicy, lb); err != nil {
 			return fail(contourv1.ConditionTypeServiceError, reasonSlowStartInvalid, "services[%d] (%s): %v", i, s.Name, err)
 		}
@@ -294,6 +301,19 @@ func (b *rootBuild) routeTemplate(key types.NamespacedName, idx int, r *contourv
 	}
 	rt.route = route
 	return rt, true
+}
+
+// hostRewriteOf is the Host a service's requests are rewritten to: the
+// service's own rewrite, else the route's literal one (Contour's choice of
+// upstream server name).
+func hostRewriteOf(service, route *HeadersPolicy) string {
+	if service != nil && service.HostRewrite != "" {
+		return service.HostRewrite
+	}
+	if route != nil {
+		return route.HostRewrite
+	}
+	return ""
 }
 
 // mirrorPercent is the share of requests a mirror gets: its weight as a

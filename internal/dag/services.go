@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -34,6 +35,10 @@ type clusterSettings struct {
 	// values need different clusters.
 	idleConnection Timeout
 	slow           *SlowStart
+	// hostRewrite is the Host the requests get (the service's rewrite,
+	// else the route's): the server name for a TLS upstream, as in
+	// Contour.
+	hostRewrite string
 }
 
 // svcError is a service reference that cannot be used. Its condition
@@ -91,6 +96,14 @@ func (b *rootBuild) cluster(ns string, s contourv1.Service, set clusterSettings)
 		}
 	}
 
+	external := ""
+	if svc.Spec.Type == corev1.ServiceTypeExternalName && svc.Spec.ExternalName != "" {
+		if msg := b.bl.checkExternalName(key, svc.Spec.ExternalName); msg != "" {
+			return nil, &svcError{reason: contourv1.ReasonServiceUnresolvedReference, msg: msg}
+		}
+		external = svc.Spec.ExternalName
+	}
+
 	protocol := annotatedProtocol(svc, port)
 	if s.Protocol != nil {
 		switch p := *s.Protocol; p {
@@ -119,14 +132,68 @@ func (b *rootBuild) cluster(ns string, s contourv1.Service, set clusterSettings)
 		IdleTimeout:  set.idleConnection,
 		SlowStart:    set.slow,
 		Validation:   uv,
+		ExternalName: external,
+	}
+	if external != "" && b.bl.cfg.DNSLookupFamily != "auto" {
+		c.DNSLookupFamily = b.bl.cfg.DNSLookupFamily
 	}
 	if health != nil {
 		c.HealthPort, c.HealthPortName = health.Port, health.Name
 	}
+	if (protocol == ProtocolTLS || protocol == ProtocolH2) && uv == nil {
+		c.SNI = serverName(set.hostRewrite, external)
+	}
 	c.Name = key.Namespace + "/" + key.Name + "/" + strconv.Itoa(int(port.Port)) + "/" + b.bl.hashes.get(&c)
+	if external != "" {
+		// Envoy resolves the name itself: the Service's EndpointSlices, if
+		// anyone made some, are not read (nor are they by Contour).
+		return b.bl.sharedCluster(c, nil), nil
+	}
 	// Whether the cluster is made or shared, this root depends on the
 	// endpoints it holds.
 	return b.bl.sharedCluster(c, b.endpointSlices(key)), nil
+}
+
+// localhostNames are the names Contour refuses as an ExternalName, because
+// they reach Envoy itself (its admin interface among others).
+var localhostNames = map[string]bool{
+	"localhost":               true,
+	"localhost.localdomain":   true,
+	"local.projectcontour.io": true,
+}
+
+// checkExternalName returns why Service key, of type ExternalName for
+// name, cannot be an upstream, or "". As in Contour, ExternalName Services
+// are refused unless enabled, and so are names that reach Envoy's own
+// host: localhost and its synonyms, loopback, link-local and unspecified
+// addresses. Beyond Contour, any name under "localhost." is refused too:
+// resolvers answer them with loopback addresses (RFC 6761).
+func (bl *Builder) checkExternalName(key types.NamespacedName, name string) string {
+	if !bl.cfg.EnableExternalNameService {
+		return fmt.Sprintf("%s is an ExternalName service, these are not currently enabled. See the enableExternalNameService config file setting (proxyctl serve --enable-external-name-service)", key.String())
+	}
+	n := strings.ToLower(strings.TrimSuffix(name, "."))
+	if localhostNames[n] || strings.HasSuffix(n, ".localhost") {
+		return fmt.Sprintf("%s is an ExternalName service that points to localhost, this is not allowed", key.String())
+	}
+	if ip := net.ParseIP(n); ip != nil && (ip.IsLoopback() || ip.IsUnspecified() || ip.IsLinkLocalUnicast()) {
+		return fmt.Sprintf("%s is an ExternalName service that points to a loopback, link-local or unspecified IP address, this is not allowed", key.String())
+	}
+	return ""
+}
+
+// serverName is the SNI of a TLS upstream, as Contour picks it: the Host
+// the requests are rewritten to, else the ExternalName. An IP address is
+// no server name (RFC 6066): none is sent then.
+func serverName(hostRewrite, externalName string) string {
+	n := hostRewrite
+	if n == "" {
+		n = externalName
+	}
+	if net.ParseIP(n) != nil {
+		return ""
+	}
+	return n
 }
 
 // upstreamValidation resolves a service's validation stanza as Contour
@@ -192,7 +259,9 @@ func (bl *Builder) sharedCluster(c Cluster, sl []sliceRef) *Cluster {
 		return ce.c
 	}
 	made := c
-	made.Endpoints = bl.serviceEndpoints(c.Service, c.PortName, c.HealthPortName, sl)
+	if c.ExternalName == "" {
+		made.Endpoints = bl.serviceEndpoints(c.Service, c.PortName, c.HealthPortName, sl)
+	}
 	if ce == nil {
 		ce = &clusterEntry{}
 		bl.clusters[c.Name] = ce
@@ -228,6 +297,18 @@ func settingsHash(c *Cluster) string {
 		// new cluster, as any other change of settings does.
 		fmt.Fprintf(&sb, ";uv=%q,%x,%q", v.CAName, sha256.Sum256(v.CA), v.SubjectNames)
 	}
+	// The cluster of a Service is shared by name and made again only when
+	// its EndpointSlices change: a new external name or server name must
+	// make a new name.
+	if c.ExternalName != "" {
+		fmt.Fprintf(&sb, ";externalname=%q", c.ExternalName)
+	}
+	if c.DNSLookupFamily != "" {
+		fmt.Fprintf(&sb, ";dnsfamily=%s", c.DNSLookupFamily)
+	}
+	if c.SNI != "" {
+		fmt.Fprintf(&sb, ";sni=%q", c.SNI)
+	}
 	sum := sha256.Sum256([]byte(sb.String()))
 	return hex.EncodeToString(sum[:5])
 }
@@ -259,11 +340,15 @@ type settingsKey struct {
 	hasUV        bool
 	caName, ca   string
 	subjectNames string
+	externalName string
+	dnsFamily    string
+	sni          string
 }
 
 func (h *settingsHashes) get(c *Cluster) string {
 	k := settingsKey{portName: c.PortName, protocol: c.Protocol, lb: c.LoadBalancer,
-		healthPortName: c.HealthPortName, healthPort: c.HealthPort, idle: c.IdleTimeout}
+		healthPortName: c.HealthPortName, healthPort: c.HealthPort, idle: c.IdleTimeout,
+		externalName: c.ExternalName, dnsFamily: c.DNSLookupFamily, sni: c.SNI}
 	if hc := c.HealthCheck; hc != nil {
 		k.hasHC, k.path, k.host = true, hc.Path, hc.Host
 		k.interval, k.timeout = hc.Interval, hc.Timeout

@@ -103,7 +103,8 @@ func (b *rootBuild) buildVhost(key types.NamespacedName, fqdn string) {
 	for i, e := range w.entries {
 		// Plain HTTP has no token verification: a route requiring a
 		// token redirects to HTTPS even when it permits insecure requests.
-		if e.permitInsecure && e.route.JWTProvider == "" {
+		// With DisablePermitInsecure every route redirects, as in Contour.
+		if e.permitInsecure && e.route.JWTProvider == "" && !b.bl.cfg.DisablePermitInsecure {
 			insecure[i] = e.route
 			continue
 		}

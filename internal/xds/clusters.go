@@ -1,11 +1,13 @@
 package xds
 
 import (
+	"net"
 	"strings"
 	"time"
 
 	cluster "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	endpoint "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	tls "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	upstreamhttp "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
 	matcher "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
@@ -66,12 +68,16 @@ func envoyCluster(c *dag.Cluster, connectTimeout time.Duration) *cluster.Cluster
 		// all fail answers 503.
 		CommonLbConfig: &cluster.Cluster_CommonLbConfig{HealthyPanicThreshold: &envoytype.Percent{Value: 0}},
 	}
+	if c.ExternalName != "" {
+		externalNameDiscovery(out, c)
+	}
 	out.TypedExtensionProtocolOptions = protocolOptions(c)
 	switch c.Protocol {
 	case dag.ProtocolH2, dag.ProtocolTLS:
 		// Without validation the upstream's certificate is not checked,
-		// and no SNI is sent, as in Contour.
-		ctx := &tls.UpstreamTlsContext{CommonTlsContext: &tls.CommonTlsContext{}}
+		// and the SNI is the Host rewrite or the external name, if any, as
+		// in Contour.
+		ctx := &tls.UpstreamTlsContext{CommonTlsContext: &tls.CommonTlsContext{}, Sni: c.SNI}
 		if c.Protocol == dag.ProtocolH2 {
 			ctx.CommonTlsContext.AlpnProtocols = []string{"h2"}
 		}
@@ -96,6 +102,47 @@ func envoyCluster(c *dag.Cluster, connectTimeout time.Duration) *cluster.Cluster
 		out.IgnoreHealthOnHostRemoval = true
 	}
 	return out
+}
+
+// externalNameDiscovery makes out the cluster of an ExternalName Service,
+// as Contour makes it: Envoy resolves the name by DNS (STRICT_DNS, every
+// address it gets is an endpoint, re-resolved as the records change) with
+// the configured lookup family (by default IPv6, else IPv4; LOGICAL_DNS
+// when both families are asked for, as Contour has it), and connects to
+// the Service's port; health checks go to the health port when it
+// differs. There is no ClusterLoadAssignment to fetch over EDS. An
+// external name that is an IP address is looked up in its own family
+// only: the resolver answers it as it is, where a lookup of the other
+// family would ask a name server about an address.
+func externalNameDiscovery(out *cluster.Cluster, c *dag.Cluster) {
+	out.ClusterDiscoveryType = &cluster.Cluster_Type{Type: cluster.Cluster_STRICT_DNS}
+	out.EdsClusterConfig = nil
+	switch c.DNSLookupFamily {
+	case "v4":
+		out.DnsLookupFamily = cluster.Cluster_V4_ONLY
+	case "v6":
+		out.DnsLookupFamily = cluster.Cluster_V6_ONLY
+	case "all":
+		out.DnsLookupFamily = cluster.Cluster_ALL
+		out.ClusterDiscoveryType = &cluster.Cluster_Type{Type: cluster.Cluster_LOGICAL_DNS}
+	}
+	if ip := net.ParseIP(c.ExternalName); ip != nil {
+		out.ClusterDiscoveryType = &cluster.Cluster_Type{Type: cluster.Cluster_STRICT_DNS}
+		out.DnsLookupFamily = cluster.Cluster_V6_ONLY
+		if ip.To4() != nil {
+			out.DnsLookupFamily = cluster.Cluster_V4_ONLY
+		}
+	}
+	ep := &endpoint.Endpoint{Address: socketAddress(c.ExternalName, uint32(c.Port))}
+	if c.HealthPort != 0 {
+		ep.HealthCheckConfig = &endpoint.Endpoint_HealthCheckConfig{PortValue: uint32(c.HealthPort)}
+	}
+	out.LoadAssignment = &endpoint.ClusterLoadAssignment{
+		ClusterName: c.Name,
+		Endpoints: []*endpoint.LocalityLbEndpoints{{LbEndpoints: []*endpoint.LbEndpoint{{
+			HostIdentifier: &endpoint.LbEndpoint_Endpoint{Endpoint: ep},
+		}}}},
+	}
 }
 
 // protocolOptions are the upstream HTTP options: HTTP/2 for h2 and h2c,

@@ -9,11 +9,12 @@ import (
 // endpoints returns one ClusterLoadAssignment per cluster, named as the
 // cluster (its EDS service_name), even when the cluster has no endpoints:
 // Envoy then knows the cluster is empty rather than waiting for it. A
-// cluster found by DNS has its address inline and none.
+// cluster found by DNS (a JWKS server, an ExternalName Service) has its
+// address inline and none.
 func endpoints(cs []*dag.Cluster) []*endpoint.ClusterLoadAssignment {
 	out := make([]*endpoint.ClusterLoadAssignment, 0, len(cs))
 	for _, c := range cs {
-		if c != nil && c.DNS == nil {
+		if c != nil && !c.ResolvedByDNS() {
 			out = append(out, clusterLoadAssignment(c))
 		}
 	}

@@ -40,8 +40,21 @@ func settingsKey(c *dag.Cluster) string {
 	if v := c.Validation; v != nil {
 		fmt.Fprintf(h, "|%s|%s|%q", v.CAName, v.CA, v.SubjectNames)
 	}
+	if c.ExternalName != "" || c.SNI != "" {
+		fmt.Fprintf(h, "|%s|%s|%s", c.ExternalName, c.SNI, c.DNSLookupFamily)
+	}
 	return fmt.Sprintf("%08x", h.Sum32())
 }
+
+// externalName makes the cluster an ExternalName Service's: Envoy resolves
+// name, there are no endpoints.
+func externalName(name string) func(*dag.Cluster) {
+	return func(c *dag.Cluster) { c.ExternalName, c.Endpoints = name, nil }
+}
+
+func sni(name string) func(*dag.Cluster) { return func(c *dag.Cluster) { c.SNI = name } }
+
+func dnsFamily(f string) func(*dag.Cluster) { return func(c *dag.Cluster) { c.DNSLookupFamily = f } }
 
 func protocol(p string) func(*dag.Cluster)    { return func(c *dag.Cluster) { c.Protocol = p } }
 func lb(l string) func(*dag.Cluster)          { return func(c *dag.Cluster) { c.LoadBalancer = l } }
@@ -243,6 +256,23 @@ func fixtures() map[string]*dag.DAG {
 			),
 			vhost("other.example.com", prefix("/", to(upstream("other", "web", 8080, noEndpoints())))),
 		)),
+
+		// ExternalName Services: resolved by Envoy (STRICT_DNS, no
+		// ClusterLoadAssignment), in plain HTTP with a health port, over
+		// TLS with the external name as SNI, and behind a tcpproxy.
+		"external-name": build(
+			hosts(vhost("example.com",
+				prefix("/tls", to(upstream("default", "bucket", 443, protocol(dag.ProtocolTLS), externalName("bucket.storage.example"), sni("bucket.storage.example")))),
+				prefix("/", to(upstream("default", "legacy", 80, externalName("legacy.example.net"),
+					hc(dag.HealthCheck{Path: "/healthz"}), func(c *dag.Cluster) { c.HealthPort, c.HealthPortName = 8081, "health" }))),
+			)),
+			tcpHost("db.example.com", secret("default", "db-tls"),
+				weight(upstream("default", "db", 5432, externalName("db.example.net")), 1),
+				weight(upstream("default", "db-v4", 5432, externalName("192.0.2.10")), 1),
+				weight(upstream("default", "db-v6", 5432, externalName("2001:db8::10")), 1),
+				weight(upstream("default", "db-all", 5432, externalName("db.example.net"), dnsFamily("all")), 1),
+				weight(upstream("default", "db-v4only", 5432, externalName("db.example.net"), dnsFamily("v4")), 1)),
+		),
 
 		"wildcard": build(hosts(vhost("*.example.com", prefix("/", to(kuard))))),
 

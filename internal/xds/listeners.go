@@ -70,7 +70,7 @@ func secureFilterChain(vh *dag.SecureVirtualHost, cfg ListenerConfig) *listener.
 		if vh.TCPProxy == nil {
 			alpn = []string{"h2", "http/1.1"}
 		}
-		ctx := downstreamTLSContext(vh.Secret.Name, vh.MinTLSVersion, vh.MaxTLSVersion, alpn)
+		ctx := downstreamTLSContext(vh.Secret.Name, cfg.TLS.tlsParams(vh.MinTLSVersion, vh.MaxTLSVersion), alpn)
 		if cv := vh.ClientValidation; cv != nil {
 			ctx.CommonTlsContext.ValidationContextType = &tls.CommonTlsContext_ValidationContext{
 				ValidationContext: clientValidationContext(cv),
@@ -114,7 +114,7 @@ func fallbackFilterChain(secretName string, cfg ListenerConfig) *listener.Filter
 		TransportSocket: &core.TransportSocket{
 			Name: wellknown.TransportSocketTLS,
 			ConfigType: &core.TransportSocket_TypedConfig{TypedConfig: toAny(
-				downstreamTLSContext(secretName, "", "", []string{"h2", "http/1.1"}),
+				downstreamTLSContext(secretName, cfg.TLS.tlsParams("", ""), []string{"h2", "http/1.1"}),
 			)},
 		},
 		Filters: []*listener.Filter{httpConnectionManager(HTTPSListenerName, FallbackRouteName, cfg, false, nil)},
@@ -265,19 +265,11 @@ func tcpProxy(statPrefix string, p *dag.TCPProxy) *listener.Filter {
 }
 
 // downstreamTLSContext terminates TLS with the certificate secretName,
-// fetched over SDS on the ADS stream.
-func downstreamTLSContext(secretName, minVersion, maxVersion string, alpn []string) *tls.DownstreamTlsContext {
-	lo := tlsVersion(minVersion, tls.TlsParameters_TLSv1_2)
-	hi := tlsVersion(maxVersion, tls.TlsParameters_TLSv1_3)
-	if hi < lo {
-		hi = lo
-	}
+// fetched over SDS on the ADS stream, with the TLS parameters params.
+func downstreamTLSContext(secretName string, params *tls.TlsParameters, alpn []string) *tls.DownstreamTlsContext {
 	return &tls.DownstreamTlsContext{
 		CommonTlsContext: &tls.CommonTlsContext{
-			TlsParams: &tls.TlsParameters{
-				TlsMinimumProtocolVersion: lo,
-				TlsMaximumProtocolVersion: hi,
-			},
+			TlsParams: params,
 			TlsCertificateSdsSecretConfigs: []*tls.SdsSecretConfig{{
 				Name:      secretName,
 				SdsConfig: adsConfigSource(),

@@ -86,6 +86,27 @@ type ListenerConfig struct {
 	// PerConnectionBufferLimitBytes is the soft limit of each client
 	// connection's read and write buffers; 0 is Envoy's 1MiB.
 	PerConnectionBufferLimitBytes uint32
+
+	// TLS is the downstream TLS of every HTTPS filter chain.
+	TLS TLSParameters
+}
+
+// TLSParameters are the cluster-wide settings of downstream TLS, as
+// Contour's tls configuration has them. Check them with Validate.
+type TLSParameters struct {
+	// MinimumProtocolVersion and MaximumProtocolVersion are "1.2" or
+	// "1.3"; empty is 1.2 and 1.3. A virtual host may narrow them
+	// (virtualhost.tls.minimumProtocolVersion and maximumProtocolVersion),
+	// never widen them.
+	MinimumProtocolVersion string
+	MaximumProtocolVersion string
+	// CipherSuites are offered for TLS 1.2, in order of preference
+	// ("[A|B]" is a group of equal preference); empty is
+	// DefaultCipherSuites. TLS 1.3's suites are not configurable.
+	CipherSuites []string
+	// ECDHCurves are the key exchange groups, most preferred first; empty
+	// is Envoy's default (X25519, P-256).
+	ECDHCurves []string
 }
 
 // DefaultConnectTimeout is Contour's timeout for connecting to upstreams.

@@ -1,6 +1,8 @@
 package xds
 
 import (
+	"slices"
+	"strings"
 	"testing"
 
 	cluster "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
@@ -177,21 +179,78 @@ func TestEscapeHeaderValue(t *testing.T) {
 
 func TestTLSVersions(t *testing.T) {
 	tests := map[string]struct {
+		global           TLSParameters
 		min, max         string
 		wantMin, wantMax tls.TlsParameters_TlsProtocol
 	}{
-		"defaults":       {"", "", tls.TlsParameters_TLSv1_2, tls.TlsParameters_TLSv1_3},
-		"1.3 only":       {"1.3", "", tls.TlsParameters_TLSv1_3, tls.TlsParameters_TLSv1_3},
-		"1.2 only":       {"1.2", "1.2", tls.TlsParameters_TLSv1_2, tls.TlsParameters_TLSv1_2},
-		"max below min":  {"1.3", "1.2", tls.TlsParameters_TLSv1_3, tls.TlsParameters_TLSv1_3},
-		"unknown is 1.2": {"1.1", "", tls.TlsParameters_TLSv1_2, tls.TlsParameters_TLSv1_3},
+		"defaults":       {TLSParameters{}, "", "", tls.TlsParameters_TLSv1_2, tls.TlsParameters_TLSv1_3},
+		"1.3 only":       {TLSParameters{}, "1.3", "", tls.TlsParameters_TLSv1_3, tls.TlsParameters_TLSv1_3},
+		"1.2 only":       {TLSParameters{}, "1.2", "1.2", tls.TlsParameters_TLSv1_2, tls.TlsParameters_TLSv1_2},
+		"max below min":  {TLSParameters{}, "1.3", "1.2", tls.TlsParameters_TLSv1_3, tls.TlsParameters_TLSv1_3},
+		"unknown is 1.2": {TLSParameters{}, "1.1", "", tls.TlsParameters_TLSv1_2, tls.TlsParameters_TLSv1_3},
+		// The host narrows the cluster-wide range, never widens it.
+		"global minimum 1.3 wins over a host's 1.2": {TLSParameters{MinimumProtocolVersion: "1.3"}, "1.2", "", tls.TlsParameters_TLSv1_3, tls.TlsParameters_TLSv1_3},
+		"global maximum 1.2 wins over a host's 1.3": {TLSParameters{MaximumProtocolVersion: "1.2"}, "", "1.3", tls.TlsParameters_TLSv1_2, tls.TlsParameters_TLSv1_2},
+		"host maximum 1.2 under global defaults":    {TLSParameters{}, "", "1.2", tls.TlsParameters_TLSv1_2, tls.TlsParameters_TLSv1_2},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			p := downstreamTLSContext("s", tc.min, tc.max, nil).GetCommonTlsContext().GetTlsParams()
+			p := downstreamTLSContext("s", tc.global.tlsParams(tc.min, tc.max), nil).GetCommonTlsContext().GetTlsParams()
 			if p.GetTlsMinimumProtocolVersion() != tc.wantMin || p.GetTlsMaximumProtocolVersion() != tc.wantMax {
 				t.Errorf("got %v-%v, want %v-%v", p.GetTlsMinimumProtocolVersion(), p.GetTlsMaximumProtocolVersion(), tc.wantMin, tc.wantMax)
 			}
 		})
+	}
+}
+
+func TestTLSParameters(t *testing.T) {
+	t.Run("defaults are Contour's", func(t *testing.T) {
+		p := TLSParameters{}.tlsParams("", "")
+		if !slices.Equal(p.CipherSuites, DefaultCipherSuites) || p.EcdhCurves != nil {
+			t.Errorf("cipher suites %q, curves %q; want Contour's default suites and Envoy's default curves", p.CipherSuites, p.EcdhCurves)
+		}
+	})
+	t.Run("lists are kept in order, each name once", func(t *testing.T) {
+		p := TLSParameters{
+			CipherSuites: []string{"ECDHE-RSA-AES256-GCM-SHA384", "[ECDHE-ECDSA-AES128-GCM-SHA256|ECDHE-ECDSA-CHACHA20-POLY1305]", "ECDHE-RSA-AES256-GCM-SHA384"},
+			ECDHCurves:   []string{"P-384", "X25519", "P-384"},
+		}.tlsParams("", "")
+		if want := []string{"ECDHE-RSA-AES256-GCM-SHA384", "[ECDHE-ECDSA-AES128-GCM-SHA256|ECDHE-ECDSA-CHACHA20-POLY1305]"}; !slices.Equal(p.CipherSuites, want) {
+			t.Errorf("cipher suites %q, want %q", p.CipherSuites, want)
+		}
+		if want := []string{"P-384", "X25519"}; !slices.Equal(p.EcdhCurves, want) {
+			t.Errorf("curves %q, want %q", p.EcdhCurves, want)
+		}
+	})
+	bad := map[string]struct {
+		p    TLSParameters
+		want string
+	}{
+		"version 1.1":       {TLSParameters{MinimumProtocolVersion: "1.1"}, `invalid TLS minimum protocol version: "1.1"`},
+		"maximum 1.0":       {TLSParameters{MaximumProtocolVersion: "1.0"}, `invalid TLS maximum protocol version: "1.0"`},
+		"minimum above max": {TLSParameters{MinimumProtocolVersion: "1.3", MaximumProtocolVersion: "1.2"}, "minimum TLS protocol version is greater"},
+		"unknown cipher":    {TLSParameters{CipherSuites: []string{"ECDHE-RSA-AES256-GCM-SHA384", "TLS_AES_128_GCM_SHA256", "RC4-SHA"}}, `invalid TLS cipher suites ["TLS_AES_128_GCM_SHA256" "RC4-SHA"]`},
+		"bad group":         {TLSParameters{CipherSuites: []string{"[ECDHE-RSA-AES256-GCM-SHA384|RC4]"}}, "invalid TLS cipher suites"},
+		"unclosed group":    {TLSParameters{CipherSuites: []string{"[ECDHE-RSA-AES256-GCM-SHA384"}}, "invalid TLS cipher suites"},
+		"unknown curve":     {TLSParameters{ECDHCurves: []string{"X25519", "secp256k1"}}, `invalid ECDH curves ["secp256k1"]`},
+	}
+	for name, tc := range bad {
+		t.Run(name, func(t *testing.T) {
+			err := tc.p.Validate()
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Validate() = %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+	good := []TLSParameters{
+		{},
+		{MinimumProtocolVersion: "1.3"},
+		{MinimumProtocolVersion: "1.2", MaximumProtocolVersion: "1.2"},
+		{CipherSuites: DefaultCipherSuites, ECDHCurves: []string{"X25519MLKEM768", "X25519", "P-256"}},
+	}
+	for _, p := range good {
+		if err := p.Validate(); err != nil {
+			t.Errorf("Validate(%+v) = %v, want nil", p, err)
+		}
 	}
 }

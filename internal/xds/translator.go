@@ -393,7 +393,7 @@ func clusterResources(c *dag.Cluster, connectTimeout time.Duration) (clusterPart
 	if err != nil {
 		return clusterParts{}, err
 	}
-	if c.DNS != nil {
+	if c.ResolvedByDNS() {
 		// Envoy resolves the address itself: no ClusterLoadAssignment.
 		return clusterParts{cluster: cr, refs: refs}, nil
 	}

@@ -374,9 +374,13 @@ func TestSampleProxiesValid(t *testing.T) {
 		t.Fatal("no HTTPProxy under examples/")
 	}
 
-	// As `proxyctl serve --fallback-certificate examples/fallback-certificate`
-	// runs, which examples/httpproxy/fallback.yaml asks for.
-	d := dag.Build(objs, dag.Config{FallbackCertificate: types.NamespacedName{Namespace: "examples", Name: "fallback-certificate"}})
+	// As `proxyctl serve --fallback-certificate examples/fallback-certificate
+	// --enable-external-name-service` runs, which examples/httpproxy/fallback.yaml
+	// and externalname.yaml ask for.
+	d := dag.Build(objs, dag.Config{
+		FallbackCertificate:       types.NamespacedName{Namespace: "examples", Name: "fallback-certificate"},
+		EnableExternalNameService: true,
+	})
 	for key, p := range objs.HTTPProxies {
 		st := d.Statuses[key]
 		if st == nil {

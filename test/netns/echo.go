@@ -33,6 +33,8 @@ type Echo struct {
 	Body     string      `json:"body,omitempty"`
 	// Websocket is true in the echo of a websocket handshake.
 	Websocket bool `json:"websocket,omitempty"`
+	// SNI is the TLS server name the client sent, over TLS.
+	SNI string `json:"sni,omitempty"`
 }
 
 // EchoHandler answers every request with its Echo as JSON, status 200, and
@@ -45,10 +47,14 @@ func EchoHandler(name string) http.Handler {
 }
 
 func echoOf(name string, r *http.Request, body string) Echo {
-	return Echo{
+	e := Echo{
 		Name: name, Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery, Host: r.Host,
 		Proto: r.Proto, Headers: r.Header, Remote: r.RemoteAddr, Body: body,
 	}
+	if r.TLS != nil {
+		e.SNI = r.TLS.ServerName
+	}
+	return e
 }
 
 func writeEcho(w http.ResponseWriter, e Echo) {

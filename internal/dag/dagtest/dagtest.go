@@ -42,6 +42,17 @@ func Objects(data []byte) (*dag.Objects, dag.Config) {
 	case 2:
 		cfg.FallbackCertificate = nn("b", "s")
 	}
+	// The cluster-wide settings, by other digits of the length.
+	cfg.EnableExternalNameService = (len(data)/3)%2 == 0
+	cfg.DisablePermitInsecure = (len(data)/6)%2 == 1
+	cfg.DNSLookupFamily = pick(&byteReader{data: []byte{byte(len(data) / 24)}}, "", "auto", "v4", "all")
+	if (len(data)/12)%2 == 1 {
+		cfg.RequestHeaders = dag.GlobalHeaders{
+			Set:    map[string]string{"x-global": "%CONTOUR_SERVICE_NAME%", "X-Global": "other spelling", "Host": "global.example.net"},
+			Remove: []string{"x-drop", "X-Drop"},
+		}
+		cfg.ResponseHeaders = dag.GlobalHeaders{Set: map[string]string{"x-served-by": "proxyctl"}, Remove: []string{"server"}}
+	}
 	return generated(data), cfg
 }
 

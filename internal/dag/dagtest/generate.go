@@ -36,6 +36,11 @@ func generated(data []byte) *dag.Objects {
 		objs.Services[nn(s.Namespace, s.Name)] = s
 	}
 	objs.Services[nn("a", "svc1")].Annotations = map[string]string{"projectcontour.io/upstream-protocol.h2c": "80"}
+	// ExternalName Services: served only when the Config enables them,
+	// and never for localhost.
+	objs.Services[nn("a", "ext")] = externalName(service("a", "ext", 80, 443), "ext.example.net")
+	objs.Services[nn("a", "lo")] = externalName(service("a", "lo", 80), "localhost")
+	objs.Services[nn("a", "ext")].Annotations = map[string]string{"projectcontour.io/upstream-protocol.tls": "443"}
 	for _, s := range []*discoveryv1.EndpointSlice{
 		endpointSlice("a", "svc0-1", "svc0", "p80", 8080, "10.0.0.1", "!10.0.0.2"),
 		endpointSlice("a", "svc0-2", "svc0", "p81", 8081, "10.0.0.1"),
@@ -117,7 +122,7 @@ func genProxy(r *byteReader) *contourv1.HTTPProxy {
 		nSvcs := r.next() % 3
 		for k := 0; k < nSvcs; k++ {
 			rt.Services = append(rt.Services, contourv1.Service{
-				Name:   pick(r, "svc0", "svc1", "missing", ""),
+				Name:   pick(r, "svc0", "svc1", "missing", "", "ext", "lo"),
 				Port:   pick(r, 80, 81, 0, 70000),
 				Weight: int64(r.next() % 3),
 				Mirror: r.next()%5 == 0,
@@ -159,7 +164,7 @@ func genProxy(r *byteReader) *contourv1.HTTPProxy {
 		if r.next()%2 == 0 {
 			p.Spec.TCPProxy.Include = &contourv1.TCPProxyInclude{Name: pick(r, names...)}
 		} else {
-			p.Spec.TCPProxy.Services = []contourv1.Service{{Name: pick(r, "svc0", "missing"), Port: 80}}
+			p.Spec.TCPProxy.Services = []contourv1.Service{{Name: pick(r, "svc0", "missing", "ext"), Port: pick(r, 80, 443)}}
 			if r.next()%3 == 0 {
 				upstreamValidation(r, &p.Spec.TCPProxy.Services[0])
 			}
@@ -197,6 +202,12 @@ func upstreamValidation(r *byteReader, s *contourv1.Service) {
 	if r.next()%3 == 0 {
 		s.UpstreamValidation.SubjectNames = []string{s.UpstreamValidation.SubjectName, "z.com"}
 	}
+}
+
+// externalName makes s a Service of type ExternalName for name.
+func externalName(s *corev1.Service, name string) *corev1.Service {
+	s.Spec.Type, s.Spec.ExternalName = corev1.ServiceTypeExternalName, name
+	return s
 }
 
 // service is a ClusterIP Service with ports named "" (single) or by number.

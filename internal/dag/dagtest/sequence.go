@@ -366,7 +366,11 @@ func pickService(r *byteReader, o *dag.Objects, ns string) string {
 // changeService replaces, adds or deletes a Service.
 func changeService(r *byteReader, o *dag.Objects) {
 	k := pickKeyOr(r, o.Services, nn("a", "svc0"), nn("a", "late"), nn("default", "kuard"))
-	switch r.next() % 6 {
+	switch r.next() % 8 {
+	case 6:
+		o.Services[k] = externalName(service(k.Namespace, k.Name, 80, 443), pick(r, "ext.example.net", "other.example.net", "10.1.2.3"))
+	case 7:
+		o.Services[k] = externalName(service(k.Namespace, k.Name, 80), pick(r, "localhost.", "127.0.0.1"))
 	case 0:
 		delete(o.Services, k)
 	case 1:
