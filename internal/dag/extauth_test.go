@@ -92,7 +92,9 @@ func TestAuthorization(t *testing.T) {
 			reasons: []string{"AuthError/ExtensionServiceNotFound"},
 		},
 		"unsupported apiVersion": {
-			edit:    func(p *contourv1.HTTPProxy) { p.Spec.VirtualHost.Authorization.ExtensionServiceRef.APIVersion = "projectcontour.io/v1" },
+			edit: func(p *contourv1.HTTPProxy) {
+				p.Spec.VirtualHost.Authorization.ExtensionServiceRef.APIVersion = "projectcontour.io/v1"
+			},
 			reasons: []string{"AuthError/AuthBadResourceVersion"},
 		},
 		"bad responseTimeout": {
@@ -100,7 +102,9 @@ func TestAuthorization(t *testing.T) {
 			reasons: []string{"AuthError/AuthResponseTimeoutInvalid"},
 		},
 		"HTTP authorization server is refused": {
-			edit:    func(p *contourv1.HTTPProxy) { p.Spec.VirtualHost.Authorization.ServiceType = contourv1.AuthorizationHTTPService },
+			edit: func(p *contourv1.HTTPProxy) {
+				p.Spec.VirtualHost.Authorization.ServiceType = contourv1.AuthorizationHTTPService
+			},
 			reasons: []string{"SpecError/FeatureNotSupported"},
 		},
 	}

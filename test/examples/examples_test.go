@@ -374,7 +374,6 @@ func TestSampleProxiesValid(t *testing.T) {
 		t.Fatal("no HTTPProxy under examples/")
 	}
 
-
 	// As `proxyctl serve --fallback-certificate examples/fallback-certificate`
 	// runs, which examples/httpproxy/fallback.yaml asks for.
 	d := dag.Build(objs, dag.Config{FallbackCertificate: types.NamespacedName{Namespace: "examples", Name: "fallback-certificate"}})
