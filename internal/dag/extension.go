@@ -102,7 +102,6 @@ const (
 // and every input read keep their pointers.
 type extEntry struct {
 	src     *contourv1alpha1.ExtensionService
-	present bool // a nil value is present
 	deps    deps
 	cluster *ExtensionCluster // nil when invalid
 	status  *ExtensionStatus
@@ -231,8 +230,7 @@ func (bl *Builder) buildExtension(key types.NamespacedName, src *contourv1alpha1
 	x.status = ExtensionStatus{Extension: key, Generation: ext.Generation}
 	c := x.cluster(&ext.Spec)
 	e := &extEntry{
-		src:     src,
-		present: true,
+		src: src,
 		deps: deps{
 			services:    x.services.deps,
 			slices:      x.slices.deps,
