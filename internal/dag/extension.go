@@ -87,6 +87,19 @@ func ExtensionClusterName(key types.NamespacedName) string {
 	return "extension/" + key.Namespace + "/" + key.Name
 }
 
+// ExtensionCluster returns the cluster of ExtensionService key, nil when it
+// does not exist or is not valid: what a feature configured outside the
+// HTTPProxy API (a global authorization or rate limit service named in
+// the configuration) sends its requests to.
+func (d *DAG) ExtensionCluster(key types.NamespacedName) *ExtensionCluster {
+	name := ExtensionClusterName(key)
+	i, ok := slices.BinarySearchFunc(d.ExtensionClusters, name, func(c *ExtensionCluster, n string) int { return strings.Compare(c.Name, n) })
+	if !ok {
+		return nil
+	}
+	return d.ExtensionClusters[i]
+}
+
 // Reasons of ExtensionService conditions, as Contour has them.
 const (
 	reasonTimeoutPolicyNotValid = "TimeoutPolicyNotValid"

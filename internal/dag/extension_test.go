@@ -184,3 +184,21 @@ func nilIfEmpty(s []string) []string {
 	}
 	return s
 }
+
+func TestDAGExtensionCluster(t *testing.T) {
+	objs := objects(service("auth", "authz", 9000),
+		extensionService("auth", "b", contourv1alpha1.ExtensionServiceSpec{Services: extTargets("authz")}),
+		extensionService("auth", "a", contourv1alpha1.ExtensionServiceSpec{Services: extTargets("authz")}),
+		extensionService("auth", "bad", contourv1alpha1.ExtensionServiceSpec{Services: extTargets("missing")}))
+	d := Build(objs, Config{})
+	for _, name := range []string{"a", "b"} {
+		if c := d.ExtensionCluster(nn("auth", name)); c == nil || c.Extension != nn("auth", name) {
+			t.Errorf("%s: %+v", name, c)
+		}
+	}
+	for _, name := range []string{"bad", "none"} {
+		if c := d.ExtensionCluster(nn("auth", name)); c != nil {
+			t.Errorf("%s: %+v, want none", name, c)
+		}
+	}
+}
