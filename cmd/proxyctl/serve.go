@@ -373,7 +373,12 @@ func (s *serveContext) run() error {
 	if err != nil {
 		return err
 	}
+	extStatusWriter, err := newExtensionStatusWriter(clients, ctrl, elector, log)
+	if err != nil {
+		return err
+	}
 	ctrl.AddObserver(statusWriter)
+	ctrl.AddObserver(extStatusWriter)
 	ctrl.AddObserver(xdsServer)
 	// The debug listener dumps the latest DAG.
 	dagDump := &httpserver.DAGDump{}
@@ -381,6 +386,7 @@ func (s *serveContext) run() error {
 	ctrl.AddProxyObserver(statusWriter)
 	group.Add("controller", ctrl.Run)
 	group.Add("status writer", statusWriter.Run)
+	group.Add("extensionservice status writer", extStatusWriter.Run)
 	addEnvoyServiceWatch(&group, s, clients.kube, statusWriter, log)
 	// The HTTP listeners are bound here, before the election starts, so a
 	// replica that never leads still answers health checks and scrapes.

@@ -22,3 +22,15 @@ func newStatusWriter(c *clients, proxies status.ProxyGetter, elector *leader.Ele
 		Log:          log,
 	})
 }
+
+// newExtensionStatusWriter builds the writer of ExtensionService status,
+// leader only like the HTTPProxy one.
+func newExtensionStatusWriter(c *clients, extensions status.ExtensionGetter, elector *leader.Elector, log logrus.FieldLogger) (*status.ExtensionWriter, error) {
+	return status.NewExtensionWriter(status.ExtensionConfig{
+		Client:       c.status,
+		Extensions:   extensions,
+		Elected:      elector.Elected(),
+		StillLeading: elector.Leading,
+		Log:          log,
+	})
+}

@@ -8,6 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
+	contourv1alpha1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1alpha1"
 )
 
 func proxy(name string, generation int64, mutate ...func(*contourv1.HTTPProxy)) *contourv1.HTTPProxy {
@@ -133,5 +134,50 @@ func TestClassMatches(t *testing.T) {
 				t.Errorf("classMatches = %v, want %v", got, c.want)
 			}
 		})
+	}
+}
+
+// An ExtensionService is watched by every replica: it always matters but
+// for our own status writes, and so do the Services, slices and CA Secret
+// it names, until it is gone.
+func TestCacheTracksExtensionServices(t *testing.T) {
+	c := newObjectCache(nil)
+	ext := func(generation int64, svc string) *contourv1alpha1.ExtensionService {
+		return &contourv1alpha1.ExtensionService{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "authz", Generation: generation},
+			Spec: contourv1alpha1.ExtensionServiceSpec{
+				Services:           []contourv1alpha1.ExtensionServiceTarget{{Name: svc, Port: 80}},
+				UpstreamValidation: &contourv1.UpstreamValidation{CACertificate: "ca", SubjectName: "authz"},
+			},
+		}
+	}
+	steps := []struct {
+		name   string
+		obj    any
+		delete bool
+		want   bool
+	}{
+		{"new ExtensionService", ext(1, "authz"), false, true},
+		{"status-only update", ext(1, "authz"), false, false},
+		{"its Service", service("authz", "1"), false, true},
+		{"its Service's slice", slice("authz-1", "authz", "1"), false, true},
+		{"its CA Secret", secret("ca", corev1.SecretTypeOpaque), false, false}, // not usable: no ca.crt
+		{"another Service", service("other", "1"), false, false},
+		{"names another Service", ext(2, "other"), false, true},
+		{"the first Service, no longer named, deleted", service("authz", "2"), true, false},
+		{"the second Service's slice", slice("other-1", "other", "1"), false, true},
+		{"deleted", ext(2, "other"), true, true},
+		{"the second Service, named by nothing, deleted", service("other", "2"), true, false},
+	}
+	for _, s := range steps {
+		var got bool
+		if s.delete {
+			got = c.remove(s.obj)
+		} else {
+			got = c.insert(s.obj)
+		}
+		if got != s.want {
+			t.Errorf("%s: rebuild %t, want %t", s.name, got, s.want)
+		}
 	}
 }

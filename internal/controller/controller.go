@@ -17,7 +17,9 @@ import (
 	"github.com/proxyctl/proxyctl/apis/generated/clientset/versioned"
 	contourinformers "github.com/proxyctl/proxyctl/apis/generated/informers/externalversions"
 	contourlisters "github.com/proxyctl/proxyctl/apis/generated/listers/projectcontour/v1"
+	contourlistersv1alpha1 "github.com/proxyctl/proxyctl/apis/generated/listers/projectcontour/v1alpha1"
 	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
+	contourv1alpha1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1alpha1"
 	"github.com/proxyctl/proxyctl/internal/dag"
 )
 
@@ -84,6 +86,8 @@ type Controller struct {
 	// proxies reads HTTPProxies from the informers' stores, by namespace
 	// ("" when the whole cluster is watched).
 	proxies map[string]contourlisters.HTTPProxyLister
+	// extensions reads ExtensionServices likewise.
+	extensions map[string]contourlistersv1alpha1.ExtensionServiceLister
 	// built is set once the first DAG, from synced caches, went to the
 	// observers.
 	built atomic.Bool
@@ -122,6 +126,8 @@ func New(cfg Config) (*Controller, error) {
 		events:  make(chan event, 1024),
 		builder: dag.NewBuilder(cfg.DAG),
 		proxies: map[string]contourlisters.HTTPProxyLister{},
+
+		extensions: map[string]contourlistersv1alpha1.ExtensionServiceLister{},
 	}
 	namespaces := cfg.WatchNamespaces
 	if len(namespaces) == 0 {
@@ -132,9 +138,12 @@ func New(cfg Config) (*Controller, error) {
 		cf := contourinformers.NewSharedInformerFactoryWithOptions(cfg.Contour, 0, contourinformers.WithNamespace(ns))
 		proxies := cf.Projectcontour().V1().HTTPProxies()
 		c.proxies[ns] = proxies.Lister()
+		extensions := cf.Projectcontour().V1alpha1().ExtensionServices()
+		c.extensions[ns] = extensions.Lister()
 		infs := []cache.SharedIndexInformer{
 			proxies.Informer(),
 			cf.Projectcontour().V1().TLSCertificateDelegations().Informer(),
+			extensions.Informer(),
 			kf.Core().V1().Services().Informer(),
 			kf.Discovery().V1().EndpointSlices().Informer(),
 			kf.Core().V1().Secrets().Informer(),
@@ -176,6 +185,20 @@ func (c *Controller) HTTPProxy(namespace, name string) (*contourv1.HTTPProxy, er
 		return nil, apierrors.NewNotFound(contourv1.Resource("httpproxies"), name)
 	}
 	return lister.HTTPProxies(namespace).Get(name)
+}
+
+// ExtensionService returns the current object from the informer cache;
+// safe to call from any goroutine. It returns a NotFound error for objects
+// the controller does not watch.
+func (c *Controller) ExtensionService(namespace, name string) (*contourv1alpha1.ExtensionService, error) {
+	lister, ok := c.extensions[""]
+	if !ok {
+		lister = c.extensions[namespace]
+	}
+	if lister == nil {
+		return nil, apierrors.NewNotFound(contourv1alpha1.Resource("extensionservices"), name)
+	}
+	return lister.ExtensionServices(namespace).Get(name)
 }
 
 // Ready reports nil once the caches have synced and the first DAG has been

@@ -14,6 +14,7 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 
 	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
+	contourv1alpha1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1alpha1"
 )
 
 // TestContourDocumentationExamples builds the HTTPProxies of
@@ -28,6 +29,7 @@ func TestContourDocumentationExamples(t *testing.T) {
 	}
 	var objs []any
 	var proxies []*contourv1.HTTPProxy
+	var extensions []*contourv1alpha1.ExtensionService
 	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
 	for {
 		var u unstructured.Unstructured
@@ -50,6 +52,13 @@ func TestContourDocumentationExamples(t *testing.T) {
 				t.Fatalf("%s: %v", u.GetName(), err)
 			}
 			objs = append(objs, &d)
+		case "ExtensionService":
+			var e contourv1alpha1.ExtensionService
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructuredWithValidation(u.Object, &e, true); err != nil {
+				t.Fatalf("%s: %v", u.GetName(), err)
+			}
+			extensions = append(extensions, &e)
+			objs = append(objs, &e)
 		default:
 			t.Fatalf("unexpected kind %s", u.GetKind())
 		}
@@ -71,6 +80,14 @@ func TestContourDocumentationExamples(t *testing.T) {
 				if port != 0 && !slices.Contains(ports[k], int32(port)) {
 					ports[k] = append(ports[k], int32(port))
 				}
+			}
+		}
+	}
+	for _, e := range extensions {
+		for _, s := range e.Spec.Services {
+			k := [2]string{e.Namespace, s.Name}
+			if !slices.Contains(ports[k], int32(s.Port)) {
+				ports[k] = append(ports[k], int32(s.Port))
 			}
 		}
 	}

@@ -51,8 +51,8 @@ var fieldTable = slices.Concat(
 	clientValidationFields("spec.virtualhost.tls.clientValidation"),
 	group(served, "TestFallbackCertificate; TestGolden; TestTLSFallbackCertificate/client without SNI",
 		"spec.virtualhost.tls.enableFallbackCertificate"),
-	group(refusedVhost, "",
-		"spec.virtualhost.authorization", "spec.virtualhost.rateLimitPolicy.global"),
+	authorizationFields(),
+	group(refusedVhost, "", "spec.virtualhost.rateLimitPolicy.global"),
 	ipFilterFields("spec.virtualhost"),
 	jwtProviderFields(),
 	group(served, "TestCORSPolicy; TestGolden; TestTrafficPolicies/cors",
@@ -66,7 +66,8 @@ var fieldTable = slices.Concat(
 	serviceFields("spec.routes[].services[]"),
 	group(served, "TestTLS/websocket upgrade", "spec.routes[].enableWebsockets"),
 	group(served, "TestTLS/termination, redirect and permitInsecure", "spec.routes[].permitInsecure"),
-	group(refusedVhost, "", "spec.routes[].authPolicy"),
+	group(served, "TestAuthorizationRoutes; TestGolden; TestExtAuth/disabled route needs no authorization; TestExtAuth/context reaches the server",
+		"spec.routes[].authPolicy.disabled", "spec.routes[].authPolicy.context"),
 	group(served, "TestJWTRoutes; TestJWTRouteIsNotServedInsecure; TestGolden; TestJWT/valid token is forwarded; TestJWT/disabled route needs no token; TestJWT/plain HTTP never skips verification",
 		"spec.routes[].jwtVerificationPolicy.require", "spec.routes[].jwtVerificationPolicy.disabled"),
 	ipFilterFields("spec.routes[]"),
@@ -203,6 +204,23 @@ func jwtProviderFields() []apiField {
 			p+".remoteJWKS.validation.caSecret", p+".remoteJWKS.validation.subjectName", p+".remoteJWKS.validation.subjectNames"),
 		group(served, "TestJWTProviders; TestGolden; TestJWT/local JWKS from a Secret",
 			p+".localJWKS.secretName", p+".localJWKS.key"),
+	)
+}
+
+func authorizationFields() []apiField {
+	const p = "spec.virtualhost.authorization"
+	return slices.Concat(
+		group(served, "TestAuthorization; TestGolden; TestExtAuth/authorised request reaches the backend; TestExtAuth/missing ExtensionService invalidates only its proxy",
+			p+".extensionRef.apiVersion", p+".extensionRef.namespace", p+".extensionRef.name"),
+		// Only the gRPC protocol is served: serviceType http, and the
+		// settings of an HTTP server, are refused.
+		group(refusedVhost, "", p+".serviceType", p+".httpSettings"),
+		group(served, "TestAuthorizationRoutes; TestGolden; TestExtAuth/disabled route needs no authorization; TestExtAuth/context reaches the server",
+			p+".authPolicy.disabled", p+".authPolicy.context"),
+		group(served, "TestAuthorization; TestGolden; TestExtAuth/server down denies when failOpen is false; TestExtAuth/server down lets through when failOpen is true",
+			p+".responseTimeout", p+".failOpen"),
+		group(served, "TestAuthorization; TestGolden; TestExtAuth/request body is sent",
+			p+".withRequestBody.maxRequestBytes", p+".withRequestBody.allowPartialMessage", p+".withRequestBody.packAsBytes"),
 	)
 }
 

@@ -32,6 +32,11 @@ type DAG struct {
 	Secrets []*Secret
 	// Statuses holds one result per HTTPProxy in Objects.
 	Statuses map[types.NamespacedName]*ProxyStatus
+	// ExtensionClusters is the cluster of every valid ExtensionService,
+	// referenced or not (as in Contour), sorted by Name.
+	ExtensionClusters []*ExtensionCluster
+	// ExtensionStatuses holds one result per ExtensionService in Objects.
+	ExtensionStatuses map[types.NamespacedName]*ExtensionStatus
 }
 
 // VirtualHost is one fqdn's routes.
@@ -161,6 +166,9 @@ type SecureVirtualHost struct {
 	// server name or an unknown one; their requests are routed by Host to
 	// every virtual host that has it.
 	FallbackCertificate *Secret
+	// Authorization, when set, checks every request with an external
+	// authorization server first, unless its route disables it.
+	Authorization *ExternalAuthorization
 }
 
 // ClientValidation is how a TLS virtual host checks client certificates.
@@ -287,6 +295,12 @@ type Route struct {
 	// CookieRewrites rewrite the Set-Cookie headers of every upstream's
 	// responses (before those of a WeightedCluster), sorted by Name.
 	CookieRewrites []CookieRewrite
+	// AuthDisabled turns the virtual host's external authorization off
+	// for this route; AuthContext are the context entries sent with each
+	// of its checks, sorted by Name. Both are unset when the virtual host
+	// has no authorization stanza.
+	AuthDisabled bool
+	AuthContext  []Header
 
 	// Owner is the HTTPProxy whose routes stanza produced this route.
 	Owner types.NamespacedName

@@ -37,6 +37,9 @@ type routeTemplate struct {
 	// jwtRequire and jwtDisabled are the route's jwtVerificationPolicy.
 	jwtRequire  string
 	jwtDisabled bool
+	// authPolicy is the route's own authorization policy, applied over
+	// the virtual host's where it is placed.
+	authPolicy *contourv1.AuthorizationPolicy
 }
 
 type includeTemplate struct {
@@ -66,6 +69,8 @@ type walk struct {
 	closures []closure
 	// jwt resolves the routes' token requirements.
 	jwt *jwtScope
+	// auth is the virtual host's authorization the routes inherit.
+	auth *authScope
 }
 
 // template validates key's routes and includes once, recording their
@@ -164,7 +169,7 @@ func (b *rootBuild) routeTemplate(key types.NamespacedName, idx int, r *contourv
 			"must set exactly one of services, requestRedirectPolicy and directResponsePolicy (%d set)", actions)
 	}
 
-	rt := routeTemplate{conds: conds, permitInsecure: r.PermitInsecure}
+	rt := routeTemplate{conds: conds, permitInsecure: r.PermitInsecure, authPolicy: r.AuthPolicy}
 	route := Route{Owner: key, Websocket: r.EnableWebsockets}
 	var perr *policyError
 	var idleConn Timeout
@@ -371,6 +376,7 @@ func (b *rootBuild) walkProxy(w *walk, key types.NamespacedName, prefix string, 
 			r.PrefixRewrite = prefixRewrite(rt.replacements, r.PathMatch.Value)
 		}
 		r.JWTProvider = w.jwt.provider(rt, &r)
+		w.auth.route(&r, rt.authPolicy)
 		placed = append(placed, routeEntry{route: &r, permitInsecure: rt.permitInsecure})
 	}
 	splitPrefixRewrites(w, placed)

@@ -72,7 +72,12 @@ func (rs refusals) security() (refusal, bool) {
 func virtualHostRefusals(vh *contourv1.VirtualHost) refusals {
 	var rs refusals
 	const p = "spec.virtualhost"
-	rs.check(vh.Authorization != nil, p+".authorization", scopeVirtualHost, true)
+	// Only gRPC authorization servers are served: an HTTP one speaks
+	// another protocol.
+	if a := vh.Authorization; a != nil {
+		rs.check(a.ServiceType != "" && a.ServiceType != contourv1.AuthorizationGRPCService, p+".authorization.serviceType", scopeVirtualHost, true)
+		rs.check(a.HTTPServerSettings != nil, p+".authorization.httpSettings", scopeVirtualHost, true)
+	}
 	// Only the local rate limit is served: the global one needs a rate
 	// limit service proxyctl does not configure.
 	rs.check(vh.RateLimitPolicy != nil && vh.RateLimitPolicy.Global != nil, p+".rateLimitPolicy.global", scopeVirtualHost, false)
@@ -83,7 +88,6 @@ func virtualHostRefusals(vh *contourv1.VirtualHost) refusals {
 func routeRefusals(idx int, r *contourv1.Route) refusals {
 	var rs refusals
 	p := fmt.Sprintf("spec.routes[%d]", idx)
-	rs.check(r.AuthPolicy != nil, p+".authPolicy", scopeRoute, true)
 	rs.check(r.RateLimitPolicy != nil && r.RateLimitPolicy.Global != nil, p+".rateLimitPolicy.global", scopeRoute, false)
 	return rs
 }

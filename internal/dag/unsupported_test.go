@@ -7,30 +7,10 @@ import (
 	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
 )
 
-// A security stanza in an included proxy closes every virtual host that
-// reaches it, and says so on the root; other roots are not affected.
-func TestSecurityStanzaInIncludeClosesTheVirtualHost(t *testing.T) {
-	admin := child("team", "admin", route("/admin", svcRef("kuard", 8080)))
-	admin.Spec.Routes[0].AuthPolicy = &contourv1.AuthorizationPolicy{Context: map[string]string{"area": "admin"}}
-	shop := withIncludes(root("default", "shop", "shop.example.com", route("/", svcRef("kuard", 8080))), include("admin", "team", "/"))
-	blog := root("default", "blog", "blog.example.com", route("/", svcRef("kuard", 8080)))
-	d := Build(objects(admin, shop, blog, service("default", "kuard", 8080), service("team", "kuard", 8080)), Config{})
-
-	diff(t, []string{"SpecError/FeatureNotSupported"}, reasons(d, nn("team", "admin")))
-	diff(t, []string{"IncludeError/FeatureNotSupported"}, reasons(d, nn("default", "shop")))
-	msg := d.Statuses[nn("default", "shop")].Errors[0].Message
-	want := `virtual host "shop.example.com" is not served: included HTTPProxy team/admin sets spec.routes[0].authPolicy, which is not supported yet`
-	if msg != want {
-		t.Errorf("root's message:\n got %s\nwant %s", msg, want)
-	}
-	if got := httpRoutes(d, "shop.example.com"); got != nil {
-		t.Errorf("shop.example.com is served: %v", got)
-	}
-	diff(t, []string{"valid"}, reasons(d, nn("default", "blog")))
-	if got := httpRoutes(d, "blog.example.com"); len(got) != 1 {
-		t.Errorf("blog.example.com: want its route, got %v", got)
-	}
-}
+// No route-level security stanza is refused any more (routes[].authPolicy
+// is served): the closure of a virtual host by a refused stanza in an
+// included proxy has no field left to show it, and comes back with the
+// next one refused.
 
 // A non-security stanza refuses only its route; the proxy's other routes,
 // and its includes, are served.

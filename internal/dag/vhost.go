@@ -39,12 +39,18 @@ func (b *rootBuild) buildVhost(key types.NamespacedName, fqdn string) {
 
 	providers, jwt, jwtOK := b.jwtProviders(key, vh)
 	served = served && jwtOK
+	authz, authOK := b.authorization(key, vh, tcp != nil)
+	served = served && authOK
 
 	var svh *SecureVirtualHost
 	if tls != nil {
 		var ok bool
 		svh, ok = b.secureVhost(key, fqdn, tls, tcp != nil)
 		served = served && ok
+		if served && vh.Authorization != nil && vh.Authorization.ExtensionServiceRef.Name != "" {
+			svh.Authorization = b.resolveAuthorization(key, vh.Authorization)
+			served = svh.Authorization != nil
+		}
 	}
 
 	if tcp != nil {
@@ -69,6 +75,7 @@ func (b *rootBuild) buildVhost(key types.NamespacedName, fqdn string) {
 		budget: maxIncludeVisits,
 		onPath: map[types.NamespacedName]bool{},
 		jwt:    jwt,
+		auth:   authz,
 	}
 	b.walkProxy(w, key, "", nil, nil)
 	b.addExtra(w)
@@ -101,10 +108,12 @@ func (b *rootBuild) buildVhost(key types.NamespacedName, fqdn string) {
 
 	insecure := make([]*Route, len(w.entries))
 	for i, e := range w.entries {
-		// Plain HTTP has no token verification: a route requiring a
-		// token redirects to HTTPS even when it permits insecure requests.
-		// With DisablePermitInsecure every route redirects, as in Contour.
-		if e.permitInsecure && e.route.JWTProvider == "" && !b.bl.cfg.DisablePermitInsecure {
+		// Plain HTTP has no token verification and no authorization: a
+		// route requiring either redirects to HTTPS even when it permits
+		// insecure requests. With DisablePermitInsecure every route
+		// redirects, as in Contour.
+		checked := e.route.JWTProvider != "" || (svh.Authorization != nil && !e.route.AuthDisabled)
+		if e.permitInsecure && !checked && !b.bl.cfg.DisablePermitInsecure {
 			insecure[i] = e.route
 			continue
 		}

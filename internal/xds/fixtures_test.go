@@ -327,6 +327,52 @@ func fixtures() map[string]*dag.DAG {
 			tlsHost("*.wild.example.com", secret("certs", "wild-tls"), prefix("/", to(kuard3))),
 		),
 
+		// A TLS vhost with external authorization over verified h2 to an
+		// ExtensionService of two weighted Services: one route disables
+		// it, one adds context entries; the body goes to the server. A
+		// second ExtensionService, over h2c, is not referenced: its
+		// cluster is served all the same, as in Contour.
+		"extauth": func() *dag.DAG {
+			authz := &dag.ExtensionCluster{
+				Name: "extension/auth/authz", Extension: types.NamespacedName{Namespace: "auth", Name: "authz"},
+				Protocol: dag.ProtocolH2, LoadBalancer: dag.LBRandom, SNI: "authz.auth.svc",
+				Validation: &dag.UpstreamValidation{CAName: "auth/ca", CA: pemBlock("CERTIFICATE", "ca"),
+					SubjectNames: []string{"authz.auth.svc"}},
+				ResponseTimeout: dag.Timeout{Duration: 2 * time.Second},
+				IdleTimeout:     dag.Timeout{Duration: time.Minute},
+				CircuitBreakers: &dag.CircuitBreakers{MaxConnections: 10, MaxPendingRequests: 20, MaxRequests: 30, MaxRetries: 4, PerHostMaxConnections: 5},
+				Targets: []dag.ExtensionTarget{
+					{Service: types.NamespacedName{Namespace: "auth", Name: "authz-a"}, Port: 9443, Weight: 80,
+						Endpoints: []dag.Endpoint{{Address: "10.1.0.1", Port: 9443}, {Address: "10.1.0.2", Port: 9443}}},
+					{Service: types.NamespacedName{Namespace: "auth", Name: "authz-b"}, Port: 9443, Weight: 20,
+						Endpoints: []dag.Endpoint{{Address: "10.1.0.3", Port: 9443}}},
+				},
+			}
+			plain := &dag.ExtensionCluster{
+				Name: "extension/auth/plain", Extension: types.NamespacedName{Namespace: "auth", Name: "plain"},
+				Protocol: dag.ProtocolH2C, LoadBalancer: dag.LBRoundRobin,
+				Targets: []dag.ExtensionTarget{{Service: types.NamespacedName{Namespace: "auth", Name: "plain"}, Port: 9000,
+					Endpoints: []dag.Endpoint{{Address: "10.1.0.9", Port: 9000}}}},
+			}
+			vh := tlsHost("auth.example.com", secure,
+				prefix("/public", to(kuard), with(func(r *dag.Route) { r.AuthDisabled = true })),
+				prefix("/api", to(kuard), with(func(r *dag.Route) {
+					r.AuthContext = []dag.Header{{Name: "area", Value: "api"}, {Name: "site", Value: "auth"}}
+				})),
+				prefix("/", to(kuard)),
+			)
+			vh.Authorization = &dag.ExternalAuthorization{
+				Cluster: authz, FailOpen: true, ResponseTimeout: dag.Timeout{Duration: 500 * time.Millisecond},
+				WithRequestBody: &dag.AuthorizationBody{MaxRequestBytes: 4096, AllowPartialMessage: true, PackAsBytes: true},
+			}
+			d := build(hosts(vhost("auth.example.com",
+				prefix("/public", to(kuard), with(func(r *dag.Route) { r.AuthDisabled = true })),
+				prefix("/", redirectTo(dag.Redirect{Scheme: "https", StatusCode: 301})),
+			)), vh)
+			d.ExtensionClusters = []*dag.ExtensionCluster{authz, plain}
+			return d
+		}(),
+
 		// A TLS vhost verifying JWTs: a remote key set over verified
 		// HTTPS (the default provider), a remote one over HTTP resolving
 		// every address, and a local one; one route requires the local

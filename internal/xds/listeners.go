@@ -88,7 +88,10 @@ func secureFilterChain(vh *dag.SecureVirtualHost, cfg ListenerConfig) *listener.
 		if vh.ClientValidation != nil {
 			forward = vh.ClientValidation.Forward
 		}
-		fc.Filters = []*listener.Filter{httpConnectionManager(HTTPSListenerName, httpsRoutePrefix+vh.Name, cfg, true, forward, jwtAuthnFilter(vh.JWTProviders)...)}
+		// Tokens are verified before authorization is asked, as in
+		// Contour.
+		extra := append(jwtAuthnFilter(vh.JWTProviders), extAuthzFilter(vh.Authorization)...)
+		fc.Filters = []*listener.Filter{httpConnectionManager(HTTPSListenerName, httpsRoutePrefix+vh.Name, cfg, true, forward, extra...)}
 	case vh.TCPProxy != nil:
 		f := tcpProxy(HTTPSListenerName, vh.TCPProxy)
 		if f == nil {

@@ -112,6 +112,7 @@ func envoyRoute(r *dag.Route, vhost string) *route.Route {
 		filterConfig{localRateLimitFilterName, rateLimitConfig(r.RateLimit, vhost)},
 		filterConfig{cookieRewriteFilterName, cookieRewriteConfig(r.CookieRewrites, nil)},
 		filterConfig{jwtAuthnFilterName, jwtRequirementConfig(r.JWTProvider)},
+		filterConfig{extAuthzFilterName, extAuthzRouteConfig(r)},
 	)}
 	var hostRewrite string
 	out.RequestHeadersToAdd, out.RequestHeadersToRemove, hostRewrite = requestHeaders(r.RequestHeaders)

@@ -40,7 +40,7 @@ func TestUnsupportedFieldsAreRefused(t *testing.T) {
 		}
 	}
 
-	t.Run("virtualhost authorization", func(t *testing.T) {
+	t.Run("an HTTP authorization server", func(t *testing.T) {
 		ns := kube.NewNamespace(t)
 		s.service(t, ns, "svc", "echo-a")
 		refused(t, ns, `
@@ -52,37 +52,11 @@ spec:
     fqdn: authz.example.com
     authorization:
       extensionRef: {name: htpasswd, namespace: auth}
+      serviceType: http
   routes:
   - services: [{name: svc, port: 80}]
-`, "authz", "spec.virtualhost.authorization is not supported yet; the virtual host is not served so that requests are not let through unchecked",
+`, "authz", "spec.virtualhost.authorization.serviceType is not supported yet; the virtual host is not served so that requests are not let through unchecked",
 			"authz.example.com")
-	})
-
-	t.Run("an auth policy in an included proxy closes the root's host", func(t *testing.T) {
-		ns := kube.NewNamespace(t)
-		s.service(t, ns, "svc", "echo-a")
-		refused(t, ns, `
-apiVersion: projectcontour.io/v1
-kind: HTTPProxy
-metadata: {name: admin}
-spec:
-  routes:
-  - conditions: [{prefix: /admin}]
-    authPolicy: {context: {area: admin}}
-    services: [{name: svc, port: 80}]
----
-apiVersion: projectcontour.io/v1
-kind: HTTPProxy
-metadata: {name: shop}
-spec:
-  virtualhost: {fqdn: shop.example.com}
-  routes:
-  - services: [{name: svc, port: 80}]
-  includes:
-  - name: admin
-`, "admin", "spec.routes[0].authPolicy is not supported yet", "shop.example.com")
-		eventually(t, "the root says why it serves nothing", proxyError(ns, "shop", contourv1.ReasonFeatureNotSupported,
-			fmt.Sprintf(`virtual host "shop.example.com" is not served: included HTTPProxy %s/admin sets spec.routes[0].authPolicy`, ns)))
 	})
 
 	t.Run("a global rate limit refuses only its route", func(t *testing.T) {

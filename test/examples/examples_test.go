@@ -29,6 +29,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
+	contourv1alpha1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1alpha1"
 	"github.com/proxyctl/proxyctl/internal/certgen"
 	"github.com/proxyctl/proxyctl/internal/dag"
 	"github.com/proxyctl/proxyctl/test/cluster"
@@ -348,6 +349,10 @@ func TestSampleProxiesValid(t *testing.T) {
 				d := new(contourv1.TLSCertificateDelegation)
 				err = fromUnstructured(u, d)
 				objs.Delegations[key] = d
+			case contourv1alpha1.SchemeGroupVersion.WithKind("ExtensionService"):
+				e := new(contourv1alpha1.ExtensionService)
+				err = fromUnstructured(u, e)
+				objs.ExtensionServices[key] = e
 			case corev1.SchemeGroupVersion.WithKind("Service"):
 				s := new(corev1.Service)
 				err = fromUnstructured(u, s)
@@ -381,6 +386,12 @@ func TestSampleProxiesValid(t *testing.T) {
 		FallbackCertificate:       types.NamespacedName{Namespace: "examples", Name: "fallback-certificate"},
 		EnableExternalNameService: true,
 	})
+	// Every sample ExtensionService is valid too.
+	for key := range objs.ExtensionServices {
+		if st := d.ExtensionStatuses[key]; st == nil || !st.Valid() || len(st.Warnings) > 0 {
+			t.Errorf("ExtensionService %s: %+v", key, st)
+		}
+	}
 	for key, p := range objs.HTTPProxies {
 		st := d.Statuses[key]
 		if st == nil {

@@ -8,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
+	contourv1alpha1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1alpha1"
 	"github.com/proxyctl/proxyctl/internal/dag"
 )
 
@@ -18,6 +19,7 @@ type input struct {
 	Slices         []*discoveryv1.EndpointSlice          `json:"slices"`
 	Secrets        []*corev1.Secret                      `json:"secrets"`
 	Delegations    []*contourv1.TLSCertificateDelegation `json:"delegations"`
+	Extensions     []*contourv1alpha1.ExtensionService   `json:"extensionServices"`
 	RootNamespaces []string                              `json:"rootNamespaces"`
 }
 
@@ -81,6 +83,11 @@ func (in *input) objects() *dag.Objects {
 	for _, d := range in.Delegations {
 		if d != nil {
 			objs.Delegations[nn(d.Namespace, d.Name)] = d
+		}
+	}
+	for _, e := range in.Extensions {
+		if e != nil {
+			objs.ExtensionServices[nn(e.Namespace, e.Name)] = e
 		}
 	}
 	return objs

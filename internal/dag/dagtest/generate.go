@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
+	contourv1alpha1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1alpha1"
 	"github.com/proxyctl/proxyctl/internal/dag"
 )
 
@@ -61,6 +62,10 @@ func generated(data []byte) *dag.Objects {
 			{SecretName: "s", TargetNamespaces: []string{"a"}},
 			{SecretName: "ca", TargetNamespaces: []string{"a"}},
 		}},
+	}
+
+	for _, e := range extensionServices() {
+		objs.ExtensionServices[nn(e.Namespace, e.Name)] = e
 	}
 
 	nProxies := r.next()%6 + 1
@@ -115,6 +120,9 @@ func genProxy(r *byteReader) *contourv1.HTTPProxy {
 			p.Spec.VirtualHost.JWTProviders = []contourv1.JWTProvider{{Name: "a", Default: r.next()%2 == 0,
 				RemoteJWKS: contourv1.RemoteJWKS{URI: pick(r, "https://idp.example.com/keys", "http://idp:80/k", "https://idp:port/")}}}
 		}
+		if r.next()%4 == 0 {
+			p.Spec.VirtualHost.Authorization = authorization(r)
+		}
 	}
 	nRoutes := r.next() % 4
 	for j := 0; j < nRoutes; j++ {
@@ -133,7 +141,9 @@ func genProxy(r *byteReader) *contourv1.HTTPProxy {
 				upstreamValidation(r, &rt.Services[k])
 			}
 		}
-		switch r.next() % 9 {
+		switch r.next() % 10 {
+		case 9:
+			rt.AuthPolicy = authPolicy(r)
 		case 8:
 			rt.JWTVerificationPolicy = pick(r, &contourv1.JWTVerificationPolicy{Require: "a"}, &contourv1.JWTVerificationPolicy{Disabled: true})
 		case 1:
@@ -174,6 +184,60 @@ func genProxy(r *byteReader) *contourv1.HTTPProxy {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// extensionServices are the fixed ExtensionServices: a/ext over h2c to
+// svc1, a/bad naming a missing Service (invalid), b/ext over h2 to svc0,
+// verified with the CA of its own namespace.
+func extensionServices() []*contourv1alpha1.ExtensionService {
+	ext := func(ns, name string, spec contourv1alpha1.ExtensionServiceSpec) *contourv1alpha1.ExtensionService {
+		return &contourv1alpha1.ExtensionService{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Generation: 1}, Spec: spec}
+	}
+	return []*contourv1alpha1.ExtensionService{
+		ext("a", "ext", contourv1alpha1.ExtensionServiceSpec{
+			Services: []contourv1alpha1.ExtensionServiceTarget{{Name: "svc1", Port: 80}}, Protocol: ptr("h2c"),
+			TimeoutPolicy: &contourv1.TimeoutPolicy{Response: "1s"},
+		}),
+		ext("a", "bad", contourv1alpha1.ExtensionServiceSpec{
+			Services: []contourv1alpha1.ExtensionServiceTarget{{Name: "missing", Port: 80}},
+		}),
+		ext("b", "ext", contourv1alpha1.ExtensionServiceSpec{
+			Services:           []contourv1alpha1.ExtensionServiceTarget{{Name: "svc0", Port: 80, Weight: 2}},
+			UpstreamValidation: &contourv1.UpstreamValidation{CACertificate: "ca", SubjectName: "ext.b"},
+		}),
+	}
+}
+
+// authorization derives a virtualhost.authorization stanza naming one of
+// the fixed ExtensionServices, a missing one, or none.
+func authorization(r *byteReader) *contourv1.AuthorizationServer {
+	a := &contourv1.AuthorizationServer{
+		ExtensionServiceRef: contourv1.ExtensionServiceReference{
+			Namespace: pick(r, "", "a", "b"), Name: pick(r, "ext", "bad", "none", ""),
+			APIVersion: pick(r, "", "", "projectcontour.io/v1alpha1", "projectcontour.io/v1"),
+		},
+		ResponseTimeout: pick(r, "", "2s", "infinity", "soon"),
+		FailOpen:        r.next()%2 == 0,
+	}
+	if r.next()%2 == 0 {
+		a.AuthPolicy = authPolicy(r)
+	}
+	if r.next()%3 == 0 {
+		a.WithRequestBody = &contourv1.AuthorizationServerBufferSettings{MaxRequestBytes: pick(r, uint32(0), 10), PackAsBytes: r.next()%2 == 0}
+	}
+	return a
+}
+
+// authPolicy derives an authorization policy of a virtual host or route.
+func authPolicy(r *byteReader) *contourv1.AuthorizationPolicy {
+	p := &contourv1.AuthorizationPolicy{Disabled: r.next()%3 == 0}
+	switch r.next() % 3 {
+	case 1:
+		p.Context = map[string]string{"k": pick(r, "v", "w")}
+	case 2:
+		p.Context = map[string]string{"k": "v", "j": "x"}
+	}
+	return p
+}
 
 // clientValidation derives a clientValidation stanza over the fixed CA
 // Secrets (a/ca, b/ca delegated to a) and ones that are not CAs.

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
+	contourv1alpha1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1alpha1"
 	"github.com/proxyctl/proxyctl/internal/dag"
 )
 
@@ -93,6 +94,9 @@ func (s *sequencer) remember(o *dag.Objects) {
 	for k, v := range o.Delegations {
 		add("delegation", k, v)
 	}
+	for k, v := range o.ExtensionServices {
+		add("extension", k, v)
+	}
 }
 
 func (s *sequencer) next(prev *dag.Objects, part []byte) *dag.Objects {
@@ -106,6 +110,7 @@ func (s *sequencer) next(prev *dag.Objects, part []byte) *dag.Objects {
 		keepEqual(prev.EndpointSlices, o.EndpointSlices)
 		keepEqual(prev.Secrets, o.Secrets)
 		keepEqual(prev.Delegations, o.Delegations)
+		keepEqual(prev.ExtensionServices, o.ExtensionServices)
 		return o
 	}
 	o := &dag.Objects{
@@ -114,6 +119,8 @@ func (s *sequencer) next(prev *dag.Objects, part []byte) *dag.Objects {
 		EndpointSlices: maps.Clone(prev.EndpointSlices),
 		Secrets:        maps.Clone(prev.Secrets),
 		Delegations:    maps.Clone(prev.Delegations),
+
+		ExtensionServices: maps.Clone(prev.ExtensionServices),
 	}
 	r := &byteReader{data: part}
 	for len(r.data) > 0 {
@@ -135,7 +142,9 @@ func keepEqual[V any](prev, cur map[types.NamespacedName]V) {
 
 // edit applies the edit coded at the start of r.
 func (s *sequencer) edit(o *dag.Objects, r *byteReader) {
-	switch r.next() % 12 {
+	switch r.next() % 13 {
+	case 12:
+		changeExtension(r, o)
 	case 0:
 		if k, ok := pickKey(r, o.HTTPProxies); ok {
 			delete(o.HTTPProxies, k)
@@ -183,7 +192,7 @@ func (s *sequencer) edit(o *dag.Objects, r *byteReader) {
 
 // restore puts back an earlier version of an object.
 func (s *sequencer) restore(o *dag.Objects, r *byteReader) {
-	kind := pick(r, "proxy", "service", "slice", "secret", "delegation")
+	kind := pick(r, "proxy", "service", "slice", "secret", "delegation", "extension")
 	m := s.history[kind]
 	if len(m) == 0 {
 		return
@@ -202,6 +211,8 @@ func (s *sequencer) restore(o *dag.Objects, r *byteReader) {
 		o.Secrets[k] = v.(*corev1.Secret)
 	case "delegation":
 		o.Delegations[k] = v.(*contourv1.TLSCertificateDelegation)
+	case "extension":
+		o.ExtensionServices[k] = v.(*contourv1alpha1.ExtensionService)
 	}
 }
 
@@ -300,7 +311,7 @@ func changeProxy(r *byteReader, o *dag.Objects, k types.NamespacedName) *contour
 					upstreamValidation(r, &rt.Services[0])
 				}
 			case 0:
-				rt.AuthPolicy = &contourv1.AuthorizationPolicy{Disabled: true}
+				rt.AuthPolicy = authPolicy(r)
 			case 1:
 				// Valid, or rewriting nothing (invalid).
 				rt.CookieRewritePolicies = []contourv1.CookieRewritePolicy{{Name: "c", SameSite: pick(r, nil, ptr("Lax"))}}
@@ -326,6 +337,8 @@ func changeProxy(r *byteReader, o *dag.Objects, k types.NamespacedName) *contour
 					}
 				}
 			}
+		case p.Spec.VirtualHost != nil && r.next()%4 == 0:
+			p.Spec.VirtualHost.Authorization = authorization(r)
 		case p.Spec.VirtualHost != nil && r.next()%3 == 0:
 			p.Spec.VirtualHost.CORSPolicy = &contourv1.CORSPolicy{AllowOrigin: []string{pick(r, "*", "https://a.example", "(")}, AllowMethods: []contourv1.CORSHeaderValue{"GET"}}
 		case p.Spec.VirtualHost != nil && r.next()%2 == 0:
@@ -516,4 +529,38 @@ func compareKeys(a, b types.NamespacedName) int {
 		return 1
 	}
 	return 0
+}
+
+// changeExtension deletes, adds or changes an ExtensionService: its
+// Services, protocol, timeout or validation.
+func changeExtension(r *byteReader, o *dag.Objects) {
+	k := pickKeyOr(r, o.ExtensionServices, nn("a", "ext"), nn("b", "new"))
+	e := o.ExtensionServices[k]
+	switch r.next() % 4 {
+	case 0:
+		delete(o.ExtensionServices, k)
+		return
+	case 1:
+		if e == nil {
+			e = &contourv1alpha1.ExtensionService{ObjectMeta: metav1.ObjectMeta{Namespace: k.Namespace, Name: k.Name}}
+		} else {
+			e = e.DeepCopy()
+		}
+		e.Spec.Services = []contourv1alpha1.ExtensionServiceTarget{{Name: pickService(r, o, k.Namespace), Port: pick(r, 80, 81, 9)}}
+	default:
+		if e == nil {
+			return
+		}
+		e = e.DeepCopy()
+		switch r.next() % 3 {
+		case 0:
+			e.Spec.Protocol = ptr(pick(r, "h2", "h2c", "http/1.1"))
+		case 1:
+			e.Spec.TimeoutPolicy = &contourv1.TimeoutPolicy{Response: pick(r, "3s", "x"), Idle: pick(r, "", "1s")}
+		case 2:
+			e.Spec.UpstreamValidation = &contourv1.UpstreamValidation{CACertificate: pick(r, "ca", "b/ca", "none"), SubjectName: "ext"}
+		}
+	}
+	e.Generation++
+	o.ExtensionServices[k] = e
 }
