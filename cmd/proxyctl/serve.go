@@ -170,8 +170,13 @@ func registerServe(app *kingpin.Application) (*kingpin.CmdClause, *serveContext)
 		func(p *config.Parameters) { ctx.envoyService.namespace = p.EnvoyServiceNamespace }).Default("proxyctl").StringVar(&ctx.envoyService.namespace)
 	cmd.Flag("root-namespaces", "Comma-separated namespaces whose HTTPProxies may be roots (have a virtualhost); empty allows all.").
 		Envar("ROOT_NAMESPACES").StringsVar(&ctx.rootNamespaces)
-	cmd.Flag("fallback-certificate", "namespace/name of a kubernetes.io/tls Secret served to TLS clients that send no server name (or an unknown one) by the virtual hosts that set tls.enableFallbackCertificate; empty disables it, as in Contour.").
-		Envar("FALLBACK_CERTIFICATE").StringVar(&ctx.fallbackCertificate)
+	ctx.bindFile(cmd.Flag("fallback-certificate", "namespace/name of a kubernetes.io/tls Secret served to TLS clients that send no server name (or an unknown one) by the virtual hosts that set tls.enableFallbackCertificate; empty disables it, as in Contour (tls.fallback-certificate)."),
+		"fallback-certificate", "tls.fallback-certificate.name", "FALLBACK_CERTIFICATE",
+		func(p *config.Parameters) {
+			if f := p.TLS.FallbackCertificate; f.Name != "" {
+				ctx.fallbackCertificate = f.Namespace + "/" + f.Name
+			}
+		}).Envar("FALLBACK_CERTIFICATE").StringVar(&ctx.fallbackCertificate)
 	cmd.Flag("watch-namespaces", "Comma-separated namespaces to watch; empty watches the whole cluster.").
 		Envar("WATCH_NAMESPACES").StringsVar(&ctx.watchNamespaces)
 	cmd.Flag("ingress-class-name", "Comma-separated ingress classes to serve (e.g. contour,team1); empty serves HTTPProxies with no class or Contour's default class.").

@@ -184,6 +184,7 @@ disablePermitInsecure: true
 cluster:
   dns-lookup-family: all
 tls:
+  fallback-certificate: {namespace: certs, name: fallback}
   minimum-protocol-version: "1.3"
   cipher-suites:
   - ECDHE-ECDSA-AES256-GCM-SHA384
@@ -208,6 +209,9 @@ policy:
 	}
 	if got := cfg.ResponseHeaders; got.Set["x-served-by"] != "proxyctl" {
 		t.Errorf("response headers %+v", got)
+	}
+	if s.fallbackKey.String() != "certs/fallback" {
+		t.Errorf("fallback certificate %q, want certs/fallback from tls.fallback-certificate", s.fallbackKey)
 	}
 	want := xds.TLSParameters{MinimumProtocolVersion: "1.3", CipherSuites: []string{"ECDHE-ECDSA-AES256-GCM-SHA384"}, ECDHCurves: []string{"X25519"}}
 	if !reflect.DeepEqual(s.global.tls, want) {

@@ -20,7 +20,6 @@ type refusal struct {
 var refused = []refusal{
 	{key: "ingress-status-address"},
 	{key: "gateway"},
-	{key: "tls.fallback-certificate"},
 	{key: "tls.envoy-client-certificate"},
 	{key: "tls.fingerprint"},
 	{key: "disableAllowChunkedLength"},

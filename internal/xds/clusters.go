@@ -115,17 +115,10 @@ func envoyCluster(c *dag.Cluster, connectTimeout time.Duration) *cluster.Cluster
 // only: the resolver answers it as it is, where a lookup of the other
 // family would ask a name server about an address.
 func externalNameDiscovery(out *cluster.Cluster, c *dag.Cluster) {
-	out.ClusterDiscoveryType = &cluster.Cluster_Type{Type: cluster.Cluster_STRICT_DNS}
+	typ, family := dnsDiscovery(c.DNSLookupFamily)
+	out.ClusterDiscoveryType = &cluster.Cluster_Type{Type: typ}
+	out.DnsLookupFamily = family
 	out.EdsClusterConfig = nil
-	switch c.DNSLookupFamily {
-	case "v4":
-		out.DnsLookupFamily = cluster.Cluster_V4_ONLY
-	case "v6":
-		out.DnsLookupFamily = cluster.Cluster_V6_ONLY
-	case "all":
-		out.DnsLookupFamily = cluster.Cluster_ALL
-		out.ClusterDiscoveryType = &cluster.Cluster_Type{Type: cluster.Cluster_LOGICAL_DNS}
-	}
 	if ip := net.ParseIP(c.ExternalName); ip != nil {
 		out.ClusterDiscoveryType = &cluster.Cluster_Type{Type: cluster.Cluster_STRICT_DNS}
 		out.DnsLookupFamily = cluster.Cluster_V6_ONLY
@@ -143,6 +136,21 @@ func externalNameDiscovery(out *cluster.Cluster, c *dag.Cluster) {
 			HostIdentifier: &endpoint.LbEndpoint_Endpoint{Endpoint: ep},
 		}}}},
 	}
+}
+
+// dnsDiscovery maps Contour's DNS lookup families ("auto" or empty, "v4",
+// "v6", "all") to Envoy's, with the cluster type Contour uses for each:
+// STRICT_DNS, but LOGICAL_DNS for "all".
+func dnsDiscovery(family string) (cluster.Cluster_DiscoveryType, cluster.Cluster_DnsLookupFamily) {
+	switch family {
+	case "v4":
+		return cluster.Cluster_STRICT_DNS, cluster.Cluster_V4_ONLY
+	case "v6":
+		return cluster.Cluster_STRICT_DNS, cluster.Cluster_V6_ONLY
+	case "all":
+		return cluster.Cluster_LOGICAL_DNS, cluster.Cluster_ALL
+	}
+	return cluster.Cluster_STRICT_DNS, cluster.Cluster_AUTO
 }
 
 // protocolOptions are the upstream HTTP options: HTTP/2 for h2 and h2c,

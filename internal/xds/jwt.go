@@ -92,16 +92,7 @@ func jwtRequirementConfig(provider string) *anypb.Any {
 // address family is asked for.
 func dnsCluster(c *dag.Cluster, connectTimeout time.Duration) *cluster.Cluster {
 	up := c.DNS
-	typ := cluster.Cluster_STRICT_DNS
-	family := cluster.Cluster_AUTO
-	switch up.DNSLookupFamily {
-	case "v4":
-		family = cluster.Cluster_V4_ONLY
-	case "v6":
-		family = cluster.Cluster_V6_ONLY
-	case "all":
-		family, typ = cluster.Cluster_ALL, cluster.Cluster_LOGICAL_DNS
-	}
+	typ, family := dnsDiscovery(up.DNSLookupFamily)
 	out := &cluster.Cluster{
 		Name:                 c.Name,
 		AltStatName:          strings.NewReplacer("/", "_", ":", "_").Replace(c.Name),
