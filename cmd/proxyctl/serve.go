@@ -46,6 +46,11 @@ type serveContext struct {
 
 	election electionFlags
 
+	// rateLimit is the global rate limit service; rateLimitService is
+	// its ExtensionService, parsed by validate.
+	rateLimit        rateLimitSettings
+	rateLimitService types.NamespacedName
+
 	logFormat string
 	debug     bool
 }
@@ -132,6 +137,8 @@ func registerServe(app *kingpin.Application) (*kingpin.CmdClause, *serveContext)
 	cmd.Flag("leader-election-resource-name", "Name of the Lease used for leader election.").Default("proxyctl-leader").StringVar(&e.name)
 	cmd.Flag("leader-election-resource-namespace", "Namespace of the Lease used for leader election.").Envar("POD_NAMESPACE").Default("proxyctl").StringVar(&e.namespace)
 
+	registerRateLimitFlags(cmd, &ctx.rateLimit)
+
 	cmd.Flag("log-format", "Log format: text or json.").Default("text").EnumVar(&ctx.logFormat, "text", "json")
 	cmd.Flag("debug", "Log at debug level.").BoolVar(&ctx.debug)
 	return cmd, ctx
@@ -190,6 +197,10 @@ func (s *serveContext) validate() error {
 			return usagef("--fallback-certificate %q must be namespace/name", f)
 		}
 		s.fallbackKey = types.NamespacedName{Namespace: ns, Name: name}
+	}
+	var err error
+	if s.rateLimitService, err = s.rateLimit.extensionService(); err != nil {
+		return err
 	}
 	if s.envoyService.name != "" && s.envoyService.namespace == "" {
 		return usagef("--envoy-service-namespace must not be empty when --envoy-service-name is set")

@@ -73,9 +73,6 @@ func virtualHostRefusals(vh *contourv1.VirtualHost) refusals {
 	var rs refusals
 	const p = "spec.virtualhost"
 	rs.check(vh.Authorization != nil, p+".authorization", scopeVirtualHost, true)
-	// Only the local rate limit is served: the global one needs a rate
-	// limit service proxyctl does not configure.
-	rs.check(vh.RateLimitPolicy != nil && vh.RateLimitPolicy.Global != nil, p+".rateLimitPolicy.global", scopeVirtualHost, false)
 	return rs
 }
 
@@ -84,7 +81,6 @@ func routeRefusals(idx int, r *contourv1.Route) refusals {
 	var rs refusals
 	p := fmt.Sprintf("spec.routes[%d]", idx)
 	rs.check(r.AuthPolicy != nil, p+".authPolicy", scopeRoute, true)
-	rs.check(r.RateLimitPolicy != nil && r.RateLimitPolicy.Global != nil, p+".rateLimitPolicy.global", scopeRoute, false)
 	return rs
 }
 

@@ -61,6 +61,8 @@ type ListenerConfig struct {
 	// DisableMergeSlashes keeps repeated slashes in request paths; by
 	// default Envoy merges them ("//a//b" is "/a/b"), as with Contour.
 	DisableMergeSlashes bool
+	// RateLimit is the global rate limit service, when ClusterName is set.
+	RateLimit RateLimitService
 }
 
 func (c ListenerConfig) withDefaults() ListenerConfig {

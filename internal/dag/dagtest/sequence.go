@@ -308,7 +308,11 @@ func changeProxy(r *byteReader, o *dag.Objects, k types.NamespacedName) *contour
 				rt.IPAllowFilterPolicy = []contourv1.IPFilterPolicy{{Source: contourv1.IPFilterSourcePeer, CIDR: pick(r, "10.0.0.0/8", "::1", "bad")}}
 			case 3:
 				rt.RateLimitPolicy = &contourv1.RateLimitPolicy{Local: &contourv1.LocalRateLimitPolicy{Requests: pick(r, uint32(0), 1, 10), Unit: "minute"}}
-				if r.next()%4 == 0 {
+				switch r.next() % 4 {
+				case 0:
+					rt.RateLimitPolicy.Local = nil
+					rt.RateLimitPolicy.Global = globalRateLimit(r)
+				case 1:
 					rt.RateLimitPolicy.Global = &contourv1.GlobalRateLimitPolicy{Disabled: true}
 				}
 			case 4:
@@ -330,6 +334,9 @@ func changeProxy(r *byteReader, o *dag.Objects, k types.NamespacedName) *contour
 			p.Spec.VirtualHost.CORSPolicy = &contourv1.CORSPolicy{AllowOrigin: []string{pick(r, "*", "https://a.example", "(")}, AllowMethods: []contourv1.CORSHeaderValue{"GET"}}
 		case p.Spec.VirtualHost != nil && r.next()%2 == 0:
 			p.Spec.VirtualHost.RateLimitPolicy = &contourv1.RateLimitPolicy{Local: &contourv1.LocalRateLimitPolicy{Requests: 5, Unit: pick(r, "second", "hour", "day")}}
+			if r.next()%2 == 0 {
+				p.Spec.VirtualHost.RateLimitPolicy = &contourv1.RateLimitPolicy{Global: globalRateLimit(r)}
+			}
 		case p.Spec.VirtualHost != nil && r.next()%2 == 0:
 			// A JWT provider: key sets from several servers (some URIs
 			// do not parse), from a Secret, or verified with a CA.
@@ -349,6 +356,38 @@ func changeProxy(r *byteReader, o *dag.Objects, k types.NamespacedName) *contour
 		}
 	}
 	return p
+}
+
+// globalRateLimit is a global rate limit policy of one or two
+// descriptors, each entry of every kind, some of them invalid (no value,
+// a bad header, two kinds at once, a bad regex).
+func globalRateLimit(r *byteReader) *contourv1.GlobalRateLimitPolicy {
+	g := &contourv1.GlobalRateLimitPolicy{Disabled: r.next()%5 == 0}
+	for range 1 + r.next()%2 {
+		var d contourv1.RateLimitDescriptor
+		for range r.next() % 3 {
+			var e contourv1.RateLimitDescriptorEntry
+			switch r.next() % 5 {
+			case 0:
+				e.GenericKey = &contourv1.GenericKeyDescriptor{Key: pick(r, "", "k"), Value: pick(r, "v", "")}
+			case 1:
+				e.RequestHeader = &contourv1.RequestHeaderDescriptor{HeaderName: pick(r, "X-Tenant", ":path", "bad header"), DescriptorKey: pick(r, "tenant", "")}
+			case 2:
+				e.RequestHeaderValueMatch = &contourv1.RequestHeaderValueMatchDescriptor{
+					Headers:     []contourv1.HeaderMatchCondition{pick(r, contourv1.HeaderMatchCondition{Name: "X-A", Present: true}, contourv1.HeaderMatchCondition{Name: "X-A", Regex: "("}, contourv1.HeaderMatchCondition{Name: "X-B", NotContains: "c", IgnoreCase: true})},
+					ExpectMatch: r.next()%2 == 0, Value: pick(r, "m", ""),
+				}
+			case 3:
+				e.RemoteAddress = &contourv1.RemoteAddressDescriptor{}
+			case 4:
+				e.RemoteAddress = &contourv1.RemoteAddressDescriptor{}
+				e.GenericKey = &contourv1.GenericKeyDescriptor{Value: "two"}
+			}
+			d.Entries = append(d.Entries, e)
+		}
+		g.Descriptors = append(g.Descriptors, d)
+	}
+	return g
 }
 
 // pickService names a Service of namespace ns, or one that is missing.

@@ -1,0 +1,61 @@
+package main
+
+import (
+	"strings"
+
+	"github.com/alecthomas/kingpin/v2"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// rateLimitSettings are Contour's rateLimitService settings, under the
+// keys of its configuration file, so that a configuration file can fill
+// them as the flags do: the global rate limit service every Envoy asks
+// about the descriptors of rateLimitPolicy.global.
+type rateLimitSettings struct {
+	// ExtensionService is "namespace/name" of the ExtensionService of the
+	// rate limit service; empty configures none.
+	ExtensionService string `json:"extensionService,omitempty"`
+	// Domain is sent with every request; the service's limits are
+	// configured per domain.
+	Domain string `json:"domain,omitempty"`
+	// FailOpen lets requests through when the service fails or does not
+	// answer in time; otherwise Envoy denies them.
+	FailOpen bool `json:"failOpen,omitempty"`
+	// EnableXRateLimitHeaders adds the X-RateLimit-* headers to responses.
+	EnableXRateLimitHeaders bool `json:"enableXRateLimitHeaders,omitempty"`
+	// EnableResourceExhaustedCode answers limited gRPC requests with
+	// RESOURCE_EXHAUSTED instead of UNAVAILABLE.
+	EnableResourceExhaustedCode bool `json:"enableResourceExhaustedCode,omitempty"`
+}
+
+// defaultRateLimitDomain is the domain of Contour's documentation.
+const defaultRateLimitDomain = "contour"
+
+func registerRateLimitFlags(cmd *kingpin.CmdClause, r *rateLimitSettings) {
+	cmd.Flag("rate-limit-service", "namespace/name of the ExtensionService of the global rate limit service (Envoy's RateLimitService gRPC API) that rateLimitPolicy.global descriptors are sent to; empty configures none. Read at start-up, as Contour does: it must exist.").
+		StringVar(&r.ExtensionService)
+	cmd.Flag("rate-limit-domain", "Domain sent to the rate limit service with every request.").
+		Default(defaultRateLimitDomain).StringVar(&r.Domain)
+	cmd.Flag("rate-limit-fail-open", "Let requests through when the rate limit service fails or does not answer in time (the ExtensionService's timeoutPolicy.response); by default they are denied.").
+		BoolVar(&r.FailOpen)
+	cmd.Flag("rate-limit-x-ratelimit-headers", "Add the X-RateLimit-Limit, X-RateLimit-Remaining and X-RateLimit-Reset headers to responses checked by the rate limit service.").
+		BoolVar(&r.EnableXRateLimitHeaders)
+	cmd.Flag("rate-limit-resource-exhausted-code", "Answer rate limited gRPC requests with RESOURCE_EXHAUSTED instead of UNAVAILABLE.").
+		BoolVar(&r.EnableResourceExhaustedCode)
+}
+
+// extensionService parses ExtensionService; the zero name when it is
+// empty.
+func (r rateLimitSettings) extensionService() (types.NamespacedName, error) {
+	if r.ExtensionService == "" {
+		return types.NamespacedName{}, nil
+	}
+	ns, name, ok := strings.Cut(r.ExtensionService, "/")
+	if !ok || ns == "" || name == "" || strings.Contains(name, "/") {
+		return types.NamespacedName{}, usagef("--rate-limit-service %q must be namespace/name", r.ExtensionService)
+	}
+	if r.Domain == "" {
+		return types.NamespacedName{}, usagef("--rate-limit-domain must not be empty with --rate-limit-service")
+	}
+	return types.NamespacedName{Namespace: ns, Name: name}, nil
+}
