@@ -84,28 +84,6 @@ spec:
 		eventually(t, "the root says why it serves nothing", proxyError(ns, "shop", contourv1.ReasonFeatureNotSupported,
 			fmt.Sprintf(`virtual host "shop.example.com" is not served: included HTTPProxy %s/admin sets spec.routes[0].authPolicy`, ns)))
 	})
-
-	t.Run("a global rate limit refuses only its route", func(t *testing.T) {
-		ns := kube.NewNamespace(t)
-		s.service(t, ns, "svc", "echo-a")
-		apply(t, ns, `
-apiVersion: projectcontour.io/v1
-kind: HTTPProxy
-metadata: {name: limits}
-spec:
-  virtualhost: {fqdn: limits.example.com}
-  routes:
-  - conditions: [{prefix: /cart}]
-    rateLimitPolicy: {global: {descriptors: [{entries: [{remoteAddress: {}}]}]}}
-    services: [{name: svc, port: 80}]
-  - conditions: [{exact: /}]
-    services: [{name: svc, port: 80}]
-`)
-		eventually(t, "the route is refused, naming the field", proxyError(ns, "limits", contourv1.ReasonFeatureNotSupported,
-			"spec.routes[0].rateLimitPolicy.global is not supported yet; the route is not served"))
-		eventually(t, "the other route serves", s.expect(t, "limits.example.com", "/", 200, "echo-a"))
-		eventually(t, "the refused route does not", s.expect(t, "limits.example.com", "/cart", 404, ""))
-	})
 }
 
 // proxyError returns a check that the proxy ns/name is invalid with an
