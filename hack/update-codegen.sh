@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Regenerates everything derived from the API types in apis/projectcontour/v1:
-#   - deepcopy functions  apis/projectcontour/v1/zz_generated.deepcopy.go
+# Regenerates everything derived from the API types in apis/projectcontour/v1
+# and apis/projectcontour/v1alpha1:
+#   - deepcopy functions  apis/projectcontour/*/zz_generated.deepcopy.go
 #   - typed clientset     apis/generated/clientset/versioned
-#   - listers             apis/generated/listers/projectcontour/v1
+#   - listers             apis/generated/listers/projectcontour/{v1,v1alpha1}
 #   - informers           apis/generated/informers/externalversions
 #   - CRD manifests       examples/crds/projectcontour.io_*.yaml
 #
@@ -18,7 +19,9 @@ SCRIPT_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 ROOT="$(cd "${1:-${SCRIPT_ROOT}}" && pwd -P)"
 
 readonly MODULE="github.com/proxyctl/proxyctl"
-readonly API_DIR="apis/projectcontour/v1"
+readonly API_ROOT="apis/projectcontour"
+# The group versions, each a package under API_ROOT.
+readonly VERSIONS=(v1 v1alpha1)
 readonly GEN_DIR="apis/generated"
 readonly CRD_DIR="examples/crds"
 readonly BOILERPLATE="${SCRIPT_ROOT}/hack/boilerplate.go.txt"
@@ -44,16 +47,18 @@ cd "${ROOT}"
 
 # Start from a clean slate so files for removed types do not linger.
 rm -rf "${GEN_DIR}"
-rm -f "${API_DIR}/zz_generated.deepcopy.go"
+for v in "${VERSIONS[@]}"; do
+	rm -f "${API_ROOT}/${v}/zz_generated.deepcopy.go"
+done
 mkdir -p "${CRD_DIR}"
 find "${CRD_DIR}" -maxdepth 1 -name 'projectcontour.io_*.yaml' -delete
 
 echo "Generating deepcopy functions and CRD manifests (controller-gen)"
+# Deepcopy functions land in each package's own directory.
 "${CONTROLLER_GEN}" \
 	object:headerFile="${BOILERPLATE}" \
 	crd:crdVersions=v1 \
-	paths="./${API_DIR}/..." \
-	output:object:dir="./${API_DIR}" \
+	paths="./${API_ROOT}/..." \
 	output:crd:dir="./${CRD_DIR}"
 
 # core/v1 PortStatus marks "error" both optional and required, and
@@ -75,6 +80,7 @@ echo "Generating clientset (client-gen)"
 	--clientset-name versioned \
 	--input-base "${MODULE}/apis" \
 	--input projectcontour/v1 \
+	--input projectcontour/v1alpha1 \
 	--output-dir "${GEN_DIR}/clientset" \
 	--output-pkg "${MODULE}/${GEN_DIR}/clientset"
 
@@ -83,7 +89,7 @@ echo "Generating listers (lister-gen)"
 	--go-header-file "${BOILERPLATE}" \
 	--output-dir "${GEN_DIR}/listers" \
 	--output-pkg "${MODULE}/${GEN_DIR}/listers" \
-	"${MODULE}/${API_DIR}"
+	"${MODULE}/${API_ROOT}/v1" "${MODULE}/${API_ROOT}/v1alpha1"
 
 echo "Generating informers (informer-gen)"
 "${INFORMER_GEN}" \
@@ -92,6 +98,6 @@ echo "Generating informers (informer-gen)"
 	--listers-package "${MODULE}/${GEN_DIR}/listers" \
 	--output-dir "${GEN_DIR}/informers" \
 	--output-pkg "${MODULE}/${GEN_DIR}/informers" \
-	"${MODULE}/${API_DIR}"
+	"${MODULE}/${API_ROOT}/v1" "${MODULE}/${API_ROOT}/v1alpha1"
 
 echo "Code generation done in ${ROOT}"

@@ -12,6 +12,7 @@ cd "${REPO_ROOT}"
 # Paths written by hack/update-codegen.sh.
 GENERATED=(
 	apis/projectcontour/v1/zz_generated.deepcopy.go
+	apis/projectcontour/v1alpha1/zz_generated.deepcopy.go
 	apis/generated
 	examples/crds
 )

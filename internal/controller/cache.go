@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
+	contourv1alpha1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1alpha1"
 	"github.com/proxyctl/proxyctl/internal/dag"
 )
 
@@ -75,6 +76,15 @@ func (c *objectCache) insert(obj any) bool {
 		}
 		c.objs.Delegations[k] = o
 		return true
+	case *contourv1alpha1.ExtensionService:
+		k := key(o.Namespace, o.Name)
+		// As for HTTPProxies: our own status writes change neither.
+		if old, ok := c.objs.ExtensionServices[k]; ok && old.Generation == o.Generation && maps.Equal(old.Annotations, o.Annotations) {
+			return false
+		}
+		c.refs.replaceExtension(c.objs.ExtensionServices[k], o)
+		c.objs.ExtensionServices[k] = o
+		return true
 	case *corev1.Service:
 		k := key(o.Namespace, o.Name)
 		if old, ok := c.objs.Services[k]; ok && reflect.DeepEqual(old.Spec, o.Spec) && maps.Equal(old.Annotations, o.Annotations) {
@@ -113,6 +123,10 @@ func (c *objectCache) remove(obj any) bool {
 		return deleteKey(c.objs.HTTPProxies, k)
 	case *contourv1.TLSCertificateDelegation:
 		return deleteKey(c.objs.Delegations, key(o.Namespace, o.Name))
+	case *contourv1alpha1.ExtensionService:
+		k := key(o.Namespace, o.Name)
+		c.refs.replaceExtension(c.objs.ExtensionServices[k], nil)
+		return deleteKey(c.objs.ExtensionServices, k)
 	case *corev1.Service:
 		k := key(o.Namespace, o.Name)
 		return deleteKey(c.objs.Services, k) && c.refs.service(k)

@@ -146,6 +146,7 @@ func New(cfg Config) (*Controller, error) {
 		infs := []cache.SharedIndexInformer{
 			proxies.Informer(),
 			cf.Projectcontour().V1().TLSCertificateDelegations().Informer(),
+			cf.Projectcontour().V1alpha1().ExtensionServices().Informer(),
 			kf.Core().V1().Services().Informer(),
 			kf.Discovery().V1().EndpointSlices().Informer(),
 			kf.Core().V1().Secrets().Informer(),

@@ -6,6 +6,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
+	contourv1alpha1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1alpha1"
 )
 
 // references counts, per Service and Secret, the cached HTTPProxies that
@@ -32,6 +33,29 @@ func (r references) replace(prev, next *contourv1.HTTPProxy) {
 	}
 	if next != nil {
 		eachReference(next, func(m refKind, k types.NamespacedName) { r.add(m, k, +1) })
+	}
+}
+
+// replaceExtension moves the counts from prev's references (its Services
+// and CA Secret) to next's; either may be nil.
+func (r references) replaceExtension(prev, next *contourv1alpha1.ExtensionService) {
+	each := func(e *contourv1alpha1.ExtensionService, n int) {
+		for _, s := range e.Spec.Services {
+			r.add(serviceRef, key(e.Namespace, s.Name), n)
+		}
+		if v := e.Spec.UpstreamValidation; v != nil && v.CACertificate != "" {
+			if ns, name, ok := strings.Cut(v.CACertificate, "/"); ok {
+				r.add(secretRef, key(ns, name), n)
+			} else {
+				r.add(secretRef, key(e.Namespace, v.CACertificate), n)
+			}
+		}
+	}
+	if prev != nil {
+		each(prev, -1)
+	}
+	if next != nil {
+		each(next, +1)
 	}
 }
 

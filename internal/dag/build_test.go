@@ -21,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
+	contourv1alpha1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1alpha1"
 )
 
 // Fixture builders: one tiny constructor per kind.
@@ -183,6 +184,8 @@ func objects(objs ...any) *Objects {
 			o.Secrets[nn(v.Namespace, v.Name)] = v
 		case *contourv1.TLSCertificateDelegation:
 			o.Delegations[nn(v.Namespace, v.Name)] = v
+		case *contourv1alpha1.ExtensionService:
+			o.ExtensionServices[nn(v.Namespace, v.Name)] = v
 		default:
 			panic(fmt.Sprintf("objects: unexpected %T", obj))
 		}

@@ -53,6 +53,8 @@ type Builder struct {
 	slicesBySvc    map[types.NamespacedName][]sliceRef // sorted by slice key; replaced, never changed
 	delegationObjs snapshot[*contourv1.TLSCertificateDelegation]
 	delegations    map[types.NamespacedName][]string // secret -> namespaces it is shared with
+	// extensions are the ExtensionServices' memos.
+	extensions map[types.NamespacedName]*extEntry
 
 	// The memo: one entry per root built last time.
 	roots  map[types.NamespacedName]*rootEntry
@@ -92,6 +94,7 @@ func NewBuilder(cfg Config) *Builder {
 		slicesBySvc:    map[types.NamespacedName][]sliceRef{},
 		delegationObjs: newSnapshot[*contourv1.TLSCertificateDelegation](),
 		delegations:    map[types.NamespacedName][]string{},
+		extensions:     map[types.NamespacedName]*extEntry{},
 		roots:          map[types.NamespacedName]*rootEntry{},
 		byFQDN:         map[string]*rootEntry{},
 		touchers:       map[types.NamespacedName]proxySet{},
@@ -123,6 +126,9 @@ type changes struct {
 	fqdns    map[string]struct{}
 	clusters map[string]struct{}
 	secrets  map[types.NamespacedName]struct{}
+	// extensions are the ExtensionServices whose cluster or status may
+	// differ.
+	extensions map[types.NamespacedName]struct{}
 }
 
 // input notes a changed input. On a first Build no entry read one.
@@ -158,6 +164,12 @@ func (ch *changes) cluster(name string) {
 	}
 }
 
+func (ch *changes) extension(k types.NamespacedName) {
+	if !ch.all {
+		mark(&ch.extensions, k)
+	}
+}
+
 func (ch *changes) secret(k types.NamespacedName) {
 	if !ch.all {
 		mark(&ch.secrets, k)
@@ -177,6 +189,9 @@ func (bl *Builder) Build(objs *Objects) *DAG {
 	bl.syncSlices(&ch)
 	bl.syncSecrets(&ch)
 	bl.syncDelegations(&ch)
+	// After the Services, slices, Secrets and delegations they read, and
+	// before the roots that read them.
+	bl.syncExtensions(&ch)
 	bl.buildRoots(&ch)
 	d := bl.assemble(&ch)
 	bl.objs, bl.ch, bl.endpoints = nil, nil, nil
@@ -352,6 +367,10 @@ func (bl *Builder) assemble(ch *changes) *DAG {
 	d.Secrets = applyUpdates(prev.Secrets, func(s *Secret) string { return s.Name }, secrets)
 
 	d.Statuses = bl.statuses(prev.Statuses, ch)
+	d.ExtensionClusters, d.ExtensionStatuses = prev.ExtensionClusters, prev.ExtensionStatuses
+	if ch.all || len(ch.extensions) > 0 {
+		d.ExtensionClusters, d.ExtensionStatuses = bl.extensionResults()
+	}
 	bl.prev = d
 	return d
 }
@@ -464,4 +483,23 @@ func sortedKeys[K comparable, V any](m map[K]V, cmp func(a, b K) int) []K {
 	keys := keys(m)
 	slices.SortFunc(keys, cmp)
 	return keys
+}
+
+// extensionResults lists the ExtensionServices' clusters, sorted by name,
+// and statuses. There are few ExtensionServices: the lists are made anew
+// whenever one changes, from the memos' pointers.
+func (bl *Builder) extensionResults() ([]*ExtensionCluster, map[types.NamespacedName]*ExtensionStatus) {
+	var clusters []*ExtensionCluster
+	var statuses map[types.NamespacedName]*ExtensionStatus
+	for key, e := range bl.extensions {
+		if statuses == nil {
+			statuses = make(map[types.NamespacedName]*ExtensionStatus, len(bl.extensions))
+		}
+		statuses[key] = e.status
+		if e.cluster != nil {
+			clusters = append(clusters, e.cluster)
+		}
+	}
+	slices.SortFunc(clusters, func(a, b *ExtensionCluster) int { return strings.Compare(a.Name, b.Name) })
+	return clusters, statuses
 }

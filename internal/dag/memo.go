@@ -75,6 +75,14 @@ type deps struct {
 	slices      []slicesDep
 	secrets     []secretDep
 	delegations []delegationDep
+	extensions  []extensionDep
+}
+
+// extensionDep is the cluster of one ExtensionService as read: nil when
+// it did not exist or was invalid.
+type extensionDep struct {
+	key types.NamespacedName
+	c   *ExtensionCluster
 }
 
 type proxyDep struct {
@@ -128,6 +136,7 @@ const (
 	depSlices                    // the EndpointSlices of a Service
 	depSecret                    // a Secret
 	depDelegation                // the namespaces a Secret is delegated to
+	depExtension                 // the cluster of an ExtensionService
 )
 
 // depKey names one input. Build finds the keys whose input changed, and
@@ -153,6 +162,9 @@ func (d *deps) each(f func(depKey)) {
 	}
 	for _, x := range d.delegations {
 		f(depKey{depDelegation, x.q.secret})
+	}
+	for _, x := range d.extensions {
+		f(depKey{depExtension, x.key})
 	}
 }
 
@@ -291,6 +303,15 @@ func (e *rootEntry) valid(bl *Builder, o *Objects) bool {
 			return false
 		}
 	}
+	for _, d := range e.deps.extensions {
+		var c *ExtensionCluster
+		if x := bl.extensions[d.key]; x != nil {
+			c = x.cluster
+		}
+		if c != d.c {
+			return false
+		}
+	}
 	return true
 }
 
@@ -301,6 +322,7 @@ type record struct {
 	slices      depList[types.NamespacedName, slicesDep]
 	secrets     depList[types.NamespacedName, secretDep]
 	delegations depList[delegationQuery, delegationDep]
+	extensions  depList[types.NamespacedName, extensionDep]
 
 	touches []*touch
 	index   map[types.NamespacedName]*touch // once touches is long
@@ -323,11 +345,12 @@ type depList[K comparable, D keyed[K]] struct {
 // keyed is a dependency, which knows the key of what it read.
 type keyed[K comparable] interface{ depOn() K }
 
-func (d proxyDep) depOn() types.NamespacedName   { return d.key }
-func (d serviceDep) depOn() types.NamespacedName { return d.key }
-func (d slicesDep) depOn() types.NamespacedName  { return d.svc }
-func (d secretDep) depOn() types.NamespacedName  { return d.key }
-func (d delegationDep) depOn() delegationQuery   { return d.q }
+func (d proxyDep) depOn() types.NamespacedName     { return d.key }
+func (d serviceDep) depOn() types.NamespacedName   { return d.key }
+func (d slicesDep) depOn() types.NamespacedName    { return d.svc }
+func (d secretDep) depOn() types.NamespacedName    { return d.key }
+func (d delegationDep) depOn() delegationQuery     { return d.q }
+func (d extensionDep) depOn() types.NamespacedName { return d.key }
 
 func (l *depList[K, D]) add(d D) {
 	k := d.depOn()
@@ -395,6 +418,7 @@ func (r *record) entry(key types.NamespacedName, fqdn string, vh *VirtualHost, s
 			slices:      r.slices.deps,
 			secrets:     r.secrets.deps,
 			delegations: r.delegations.deps,
+			extensions:  r.extensions.deps,
 		},
 		http:    vh,
 		https:   svh,

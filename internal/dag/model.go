@@ -32,6 +32,11 @@ type DAG struct {
 	Secrets []*Secret
 	// Statuses holds one result per HTTPProxy in Objects.
 	Statuses map[types.NamespacedName]*ProxyStatus
+	// ExtensionClusters is the cluster of every valid ExtensionService,
+	// referenced or not (as in Contour), sorted by Name.
+	ExtensionClusters []*ExtensionCluster
+	// ExtensionStatuses holds one result per ExtensionService in Objects.
+	ExtensionStatuses map[types.NamespacedName]*ExtensionStatus
 }
 
 // VirtualHost is one fqdn's routes.

@@ -6,6 +6,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
+	contourv1alpha1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1alpha1"
 )
 
 // Objects is the input of Build: the watched objects, keyed by namespace and
@@ -24,6 +25,9 @@ type Objects struct {
 	Services       map[types.NamespacedName]*corev1.Service
 	EndpointSlices map[types.NamespacedName]*discoveryv1.EndpointSlice
 	Secrets        map[types.NamespacedName]*corev1.Secret
+	// ExtensionServices are the services Envoy calls itself (external
+	// authorization); every one is validated, referenced or not.
+	ExtensionServices map[types.NamespacedName]*contourv1alpha1.ExtensionService
 }
 
 // NewObjects returns an empty Objects with every map allocated.
@@ -34,6 +38,8 @@ func NewObjects() *Objects {
 		Services:       map[types.NamespacedName]*corev1.Service{},
 		EndpointSlices: map[types.NamespacedName]*discoveryv1.EndpointSlice{},
 		Secrets:        map[types.NamespacedName]*corev1.Secret{},
+
+		ExtensionServices: map[types.NamespacedName]*contourv1alpha1.ExtensionService{},
 	}
 }
 

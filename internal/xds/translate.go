@@ -106,6 +106,9 @@ func Translate(d *dag.DAG, cfg ListenerConfig) Resources {
 		Endpoints: endpoints(d.Clusters),
 		Secrets:   secrets(d.Secrets),
 	}
+	extClusters, extEndpoints := extensionClusters(d.ExtensionClusters)
+	r.Clusters = append(r.Clusters, extClusters...)
+	r.Endpoints = append(r.Endpoints, extEndpoints...)
 	r.Listeners = sortByName(r.Listeners, (*listener.Listener).GetName)
 	r.Routes = sortByName(r.Routes, (*route.RouteConfiguration).GetName)
 	r.Clusters = sortByName(r.Clusters, (*cluster.Cluster).GetName)

@@ -36,7 +36,9 @@ type Translator struct {
 	vhosts   memo[*dag.VirtualHost, vhostPart]
 	secure   memo[*dag.SecureVirtualHost, secureParts]
 	clusters memo[*dag.Cluster, clusterParts]
-	secrets  memo[*dag.Secret, Resource]
+	// extensions are the ExtensionServices' clusters.
+	extensions memo[*dag.ExtensionCluster, clusterParts]
+	secrets    memo[*dag.Secret, Resource]
 
 	// httpListener depends on cfg alone.
 	httpListener     Resource
@@ -176,6 +178,7 @@ func (t *Translator) Snapshot(d *dag.DAG) (*Snapshot, error) {
 	t.vhosts.sweep()
 	t.secure.sweep()
 	t.clusters.sweep()
+	t.extensions.sweep()
 	t.secrets.sweep()
 	return next.snap, nil
 }
@@ -320,6 +323,20 @@ func (t *Translator) upstreams(d *dag.DAG, next *translated) (clusters, endpoint
 			endpoints = append(endpoints, p.endpoints)
 		}
 		next.refs = append(next.refs, p.refs)
+	}
+	for _, c := range nonNil(d.ExtensionClusters) {
+		p, err := t.extensions.get(c, func() (clusterParts, error) { return extensionResources(c) })
+		if err != nil {
+			return nil, nil, err
+		}
+		clusters = append(clusters, p.cluster)
+		endpoints = append(endpoints, p.endpoints)
+		next.refs = append(next.refs, p.refs)
+	}
+	if len(d.ExtensionClusters) > 0 {
+		// Both lists come sorted; together they may not be.
+		clusters = sortByName(clusters, resourceName)
+		endpoints = sortByName(endpoints, resourceName)
 	}
 	return clusters, endpoints, nil
 }

@@ -11,6 +11,7 @@ import (
 	http "net/http"
 
 	projectcontourv1 "github.com/proxyctl/proxyctl/apis/generated/clientset/versioned/typed/projectcontour/v1"
+	projectcontourv1alpha1 "github.com/proxyctl/proxyctl/apis/generated/clientset/versioned/typed/projectcontour/v1alpha1"
 	discovery "k8s.io/client-go/discovery"
 	rest "k8s.io/client-go/rest"
 	flowcontrol "k8s.io/client-go/util/flowcontrol"
@@ -19,17 +20,24 @@ import (
 type Interface interface {
 	Discovery() discovery.DiscoveryInterfaces
 	ProjectcontourV1() projectcontourv1.ProjectcontourV1Interface
+	ProjectcontourV1alpha1() projectcontourv1alpha1.ProjectcontourV1alpha1Interface
 }
 
 // Clientset contains the clients for groups.
 type Clientset struct {
 	*discovery.DiscoveryClient
-	projectcontourV1 *projectcontourv1.ProjectcontourV1Client
+	projectcontourV1       *projectcontourv1.ProjectcontourV1Client
+	projectcontourV1alpha1 *projectcontourv1alpha1.ProjectcontourV1alpha1Client
 }
 
 // ProjectcontourV1 retrieves the ProjectcontourV1Client
 func (c *Clientset) ProjectcontourV1() projectcontourv1.ProjectcontourV1Interface {
 	return c.projectcontourV1
+}
+
+// ProjectcontourV1alpha1 retrieves the ProjectcontourV1alpha1Client
+func (c *Clientset) ProjectcontourV1alpha1() projectcontourv1alpha1.ProjectcontourV1alpha1Interface {
+	return c.projectcontourV1alpha1
 }
 
 // Discovery retrieves the DiscoveryClient
@@ -80,6 +88,10 @@ func NewForConfigAndClient(c *rest.Config, httpClient *http.Client) (*Clientset,
 	if err != nil {
 		return nil, err
 	}
+	cs.projectcontourV1alpha1, err = projectcontourv1alpha1.NewForConfigAndClient(&configShallowCopy, httpClient)
+	if err != nil {
+		return nil, err
+	}
 
 	cs.DiscoveryClient, err = discovery.NewDiscoveryClientForConfigAndClient(&configShallowCopy, httpClient)
 	if err != nil {
@@ -102,6 +114,7 @@ func NewForConfigOrDie(c *rest.Config) *Clientset {
 func New(c rest.Interface) *Clientset {
 	var cs Clientset
 	cs.projectcontourV1 = projectcontourv1.New(c)
+	cs.projectcontourV1alpha1 = projectcontourv1alpha1.New(c)
 
 	cs.DiscoveryClient = discovery.NewDiscoveryClient(c)
 	return &cs

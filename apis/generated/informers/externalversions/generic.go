@@ -10,6 +10,7 @@ import (
 	fmt "fmt"
 
 	v1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
+	v1alpha1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1alpha1"
 	schema "k8s.io/apimachinery/pkg/runtime/schema"
 	cache "k8s.io/client-go/tools/cache"
 )
@@ -45,6 +46,10 @@ func (f *sharedInformerFactory) ForResource(resource schema.GroupVersionResource
 		return &genericInformer{resource: resource.GroupResource(), informer: f.Projectcontour().V1().HTTPProxies().Informer()}, nil
 	case v1.SchemeGroupVersion.WithResource("tlscertificatedelegations"):
 		return &genericInformer{resource: resource.GroupResource(), informer: f.Projectcontour().V1().TLSCertificateDelegations().Informer()}, nil
+
+		// Group=projectcontour.io, Version=v1alpha1
+	case v1alpha1.SchemeGroupVersion.WithResource("extensionservices"):
+		return &genericInformer{resource: resource.GroupResource(), informer: f.Projectcontour().V1alpha1().ExtensionServices().Informer()}, nil
 
 	}
 

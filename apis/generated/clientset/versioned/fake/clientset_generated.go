@@ -10,6 +10,8 @@ import (
 	clientset "github.com/proxyctl/proxyctl/apis/generated/clientset/versioned"
 	projectcontourv1 "github.com/proxyctl/proxyctl/apis/generated/clientset/versioned/typed/projectcontour/v1"
 	fakeprojectcontourv1 "github.com/proxyctl/proxyctl/apis/generated/clientset/versioned/typed/projectcontour/v1/fake"
+	projectcontourv1alpha1 "github.com/proxyctl/proxyctl/apis/generated/clientset/versioned/typed/projectcontour/v1alpha1"
+	fakeprojectcontourv1alpha1 "github.com/proxyctl/proxyctl/apis/generated/clientset/versioned/typed/projectcontour/v1alpha1/fake"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
@@ -86,4 +88,9 @@ var (
 // ProjectcontourV1 retrieves the ProjectcontourV1Client
 func (c *Clientset) ProjectcontourV1() projectcontourv1.ProjectcontourV1Interface {
 	return &fakeprojectcontourv1.FakeProjectcontourV1{Fake: &c.Fake}
+}
+
+// ProjectcontourV1alpha1 retrieves the ProjectcontourV1alpha1Client
+func (c *Clientset) ProjectcontourV1alpha1() projectcontourv1alpha1.ProjectcontourV1alpha1Interface {
+	return &fakeprojectcontourv1alpha1.FakeProjectcontourV1alpha1{Fake: &c.Fake}
 }

@@ -8,6 +8,7 @@ package fake
 
 import (
 	projectcontourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
+	projectcontourv1alpha1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1alpha1"
 	v1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	runtime "k8s.io/apimachinery/pkg/runtime"
 	schema "k8s.io/apimachinery/pkg/runtime/schema"
@@ -20,6 +21,7 @@ var codecs = serializer.NewCodecFactory(scheme)
 
 var localSchemeBuilder = runtime.SchemeBuilder{
 	projectcontourv1.AddToScheme,
+	projectcontourv1alpha1.AddToScheme,
 }
 
 // AddToScheme adds all types of this clientset into the given scheme. This allows composition
