@@ -17,6 +17,7 @@ import (
 	"github.com/proxyctl/proxyctl/internal/httpserver"
 	"github.com/proxyctl/proxyctl/internal/metrics"
 	"github.com/proxyctl/proxyctl/internal/rungroup"
+	"github.com/proxyctl/proxyctl/internal/xds"
 )
 
 // serveContext holds the flags of `proxyctl serve`.
@@ -47,9 +48,11 @@ type serveContext struct {
 	election electionFlags
 
 	// rateLimit is the global rate limit service; rateLimitService is
-	// its ExtensionService, parsed by validate.
+	// its ExtensionService, parsed by validate; rateLimitFilter what the
+	// filter takes from it, read at start-up.
 	rateLimit        rateLimitSettings
 	rateLimitService types.NamespacedName
+	rateLimitFilter  xds.RateLimitService
 
 	logFormat string
 	debug     bool
@@ -248,6 +251,9 @@ func (s *serveContext) run() error {
 	}
 	clients, err := newClients(s, identity)
 	if err != nil {
+		return err
+	}
+	if s.rateLimitFilter, err = rateLimitService(context.Background(), clients.contour, s.rateLimitService, s.rateLimit); err != nil {
 		return err
 	}
 	elector, err := newElector(s.election, clients, identity, log)

@@ -1,10 +1,17 @@
 package main
 
 import (
+	"context"
+	"fmt"
 	"strings"
 
 	"github.com/alecthomas/kingpin/v2"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/proxyctl/proxyctl/apis/generated/clientset/versioned"
+	"github.com/proxyctl/proxyctl/internal/dag"
+	"github.com/proxyctl/proxyctl/internal/xds"
 )
 
 // rateLimitSettings are Contour's rateLimitService settings, under the
@@ -58,4 +65,32 @@ func (r rateLimitSettings) extensionService() (types.NamespacedName, error) {
 		return types.NamespacedName{}, usagef("--rate-limit-domain must not be empty with --rate-limit-service")
 	}
 	return types.NamespacedName{Namespace: ns, Name: name}, nil
+}
+
+// rateLimitService reads the ExtensionService of the rate limit service
+// once, at start-up, as Contour does (a missing one is an error, and a
+// later change of its timeout needs a restart): every replica then
+// configures the same filter, whatever it sees afterwards. The zero
+// value when none is configured.
+func rateLimitService(ctx context.Context, client versioned.Interface, key types.NamespacedName, r rateLimitSettings) (xds.RateLimitService, error) {
+	if key.Name == "" {
+		return xds.RateLimitService{}, nil
+	}
+	ext, err := client.ProjectcontourV1alpha1().ExtensionServices(key.Namespace).Get(ctx, key.Name, metav1.GetOptions{})
+	if err != nil {
+		return xds.RateLimitService{}, fmt.Errorf("--rate-limit-service: error getting extension service %s: %w", key, err)
+	}
+	timeout, sni, err := dag.RateLimitServiceSettings(ext)
+	if err != nil {
+		return xds.RateLimitService{}, fmt.Errorf("--rate-limit-service: extension service %s: %w", key, err)
+	}
+	return xds.RateLimitService{
+		ClusterName:                 dag.ExtensionClusterName(key),
+		SNI:                         sni,
+		Timeout:                     timeout,
+		Domain:                      r.Domain,
+		FailOpen:                    r.FailOpen,
+		EnableXRateLimitHeaders:     r.EnableXRateLimitHeaders,
+		EnableResourceExhaustedCode: r.EnableResourceExhaustedCode,
+	}, nil
 }

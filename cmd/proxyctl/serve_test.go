@@ -56,9 +56,12 @@ func TestServeRejectsBadFlags(t *testing.T) {
 		"same envoy ports":        {[]string{"--insecure", "--envoy-http-port", "1", "--envoy-https-port", "1"}, "must differ"},
 		"renew not below lease": {[]string{"--insecure", "--leader-election-lease-duration", "5s",
 			"--leader-election-renew-deadline", "5s"}, "timings"},
-		"kubeconfig and incluster":        {[]string{"--insecure", "--incluster", "--kubeconfig", "k"}, "mutually exclusive"},
-		"fallback without namespace":      {[]string{"--insecure", "--fallback-certificate", "cert"}, "namespace/name"},
-		"envoy service without namespace": {[]string{"--insecure", "--envoy-service-namespace", ""}, "--envoy-service-namespace"},
+		"kubeconfig and incluster":             {[]string{"--insecure", "--incluster", "--kubeconfig", "k"}, "mutually exclusive"},
+		"fallback without namespace":           {[]string{"--insecure", "--fallback-certificate", "cert"}, "namespace/name"},
+		"envoy service without namespace":      {[]string{"--insecure", "--envoy-service-namespace", ""}, "--envoy-service-namespace"},
+		"rate limit service without namespace": {[]string{"--insecure", "--rate-limit-service", "ratelimit"}, "namespace/name"},
+		"rate limit service without a domain": {[]string{"--insecure", "--rate-limit-service", "a/b", "--rate-limit-domain", ""},
+			"--rate-limit-domain"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := parseServe(t, c.args...)

@@ -528,8 +528,22 @@ func fixtures() map[string]*dag.DAG {
 			return vh
 		}())),
 
-		"global-rate-limits":        globalRateLimitFixture(kuard, secure),
-		"global-rate-limit-service": globalRateLimitFixture(kuard, secure),
+		"global-rate-limits": globalRateLimitFixture(kuard, secure),
+		"global-rate-limit-service": func() *dag.DAG {
+			// The rate limit service's ExtensionService, which the
+			// filter of goldenListenerConfigs names.
+			d := globalRateLimitFixture(kuard, secure)
+			d.ExtensionClusters = []*dag.ExtensionCluster{{
+				Name:      dag.ExtensionClusterName(types.NamespacedName{Namespace: "projectcontour", Name: "ratelimit"}),
+				Extension: types.NamespacedName{Namespace: "projectcontour", Name: "ratelimit"},
+				Protocol:  dag.ProtocolH2C, ResponseTimeout: dag.Timeout{Duration: 100 * time.Millisecond},
+				Targets: []dag.ExtensionTarget{{
+					Service: types.NamespacedName{Namespace: "projectcontour", Name: "ratelimit"}, Port: 8081, PortName: "grpc",
+					Endpoints: []dag.Endpoint{{Address: "10.0.0.9", Port: 8081}},
+				}},
+			}}
+			return d
+		}(),
 
 		"lb-policies": build(hosts(vhost("example.com",
 			prefix("/cookie", to(upstream("default", "sticky", 80, lb(dag.LBCookie))), with(func(r *dag.Route) {
