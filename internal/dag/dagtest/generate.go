@@ -109,6 +109,8 @@ func genProxy(r *byteReader) *contourv1.HTTPProxy {
 			p.Spec.VirtualHost.TLS = &contourv1.TLS{SecretName: "s"}
 			p.Spec.VirtualHost.JWTProviders = []contourv1.JWTProvider{{Name: "a", Default: r.next()%2 == 0,
 				RemoteJWKS: contourv1.RemoteJWKS{URI: pick(r, "https://idp.example.com/keys", "http://idp:80/k", "https://idp:port/")}}}
+		case 4:
+			p.Spec.VirtualHost.RateLimitPolicy = &contourv1.RateLimitPolicy{Global: globalRateLimit(r)}
 		}
 	}
 	nRoutes := r.next() % 4
@@ -129,6 +131,8 @@ func genProxy(r *byteReader) *contourv1.HTTPProxy {
 			}
 		}
 		switch r.next() % 9 {
+		case 0:
+			rt.RateLimitPolicy = &contourv1.RateLimitPolicy{Global: globalRateLimit(r)}
 		case 8:
 			rt.JWTVerificationPolicy = pick(r, &contourv1.JWTVerificationPolicy{Require: "a"}, &contourv1.JWTVerificationPolicy{Disabled: true})
 		case 1:

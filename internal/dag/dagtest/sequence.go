@@ -359,29 +359,49 @@ func changeProxy(r *byteReader, o *dag.Objects, k types.NamespacedName) *contour
 }
 
 // globalRateLimit is a global rate limit policy of one or two
-// descriptors, each entry of every kind, some of them invalid (no value,
-// a bad header, two kinds at once, a bad regex).
+// descriptors of entries of every kind; one in four is invalid (no
+// entry, no value, a bad header, two kinds at once, a bad regex).
 func globalRateLimit(r *byteReader) *contourv1.GlobalRateLimitPolicy {
 	g := &contourv1.GlobalRateLimitPolicy{Disabled: r.next()%5 == 0}
+	bad := r.next()%4 == 0
+	// value picks a valid choice, or any when the policy is to be bad.
+	value := func(valid, invalid string) string {
+		if bad && r.next()%2 == 0 {
+			return invalid
+		}
+		return valid
+	}
 	for range 1 + r.next()%2 {
 		var d contourv1.RateLimitDescriptor
-		for range r.next() % 3 {
+		n := 1 + r.next()%2
+		if bad && r.next()%3 == 0 {
+			n = 0
+		}
+		for range n {
 			var e contourv1.RateLimitDescriptorEntry
 			switch r.next() % 5 {
 			case 0:
-				e.GenericKey = &contourv1.GenericKeyDescriptor{Key: pick(r, "", "k"), Value: pick(r, "v", "")}
+				e.GenericKey = &contourv1.GenericKeyDescriptor{Key: pick(r, "", "k"), Value: value(pick(r, "v", "w"), "")}
 			case 1:
-				e.RequestHeader = &contourv1.RequestHeaderDescriptor{HeaderName: pick(r, "X-Tenant", ":path", "bad header"), DescriptorKey: pick(r, "tenant", "")}
+				e.RequestHeader = &contourv1.RequestHeaderDescriptor{HeaderName: value(pick(r, "X-Tenant", ":path"), "bad header"), DescriptorKey: value("tenant", "")}
 			case 2:
+				h := contourv1.HeaderMatchCondition{Name: "X-A", Present: true}
+				if r.next()%2 == 0 {
+					h = contourv1.HeaderMatchCondition{Name: "X-B", NotContains: "c", IgnoreCase: true}
+				}
+				if bad && r.next()%2 == 0 {
+					h.Regex = "("
+				}
 				e.RequestHeaderValueMatch = &contourv1.RequestHeaderValueMatchDescriptor{
-					Headers:     []contourv1.HeaderMatchCondition{pick(r, contourv1.HeaderMatchCondition{Name: "X-A", Present: true}, contourv1.HeaderMatchCondition{Name: "X-A", Regex: "("}, contourv1.HeaderMatchCondition{Name: "X-B", NotContains: "c", IgnoreCase: true})},
-					ExpectMatch: r.next()%2 == 0, Value: pick(r, "m", ""),
+					Headers: []contourv1.HeaderMatchCondition{h}, ExpectMatch: r.next()%2 == 0, Value: value("m", ""),
 				}
 			case 3:
 				e.RemoteAddress = &contourv1.RemoteAddressDescriptor{}
 			case 4:
 				e.RemoteAddress = &contourv1.RemoteAddressDescriptor{}
-				e.GenericKey = &contourv1.GenericKeyDescriptor{Value: "two"}
+				if bad {
+					e.GenericKey = &contourv1.GenericKeyDescriptor{Value: "two"}
+				}
 			}
 			d.Entries = append(d.Entries, e)
 		}
