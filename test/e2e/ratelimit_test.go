@@ -1,8 +1,10 @@
 package e2e
 
 import (
+	"bytes"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -49,6 +51,32 @@ spec:
   timeoutPolicy: {response: 5s}
 `)
 	s := newStackArgs(t, append([]string{"--rate-limit-service", ns + "/ratelimit"}, serveArgs...), "echo-a")
+	// Envoy takes the filter while its cluster does not exist (the
+	// ExtensionService's Service is created below, so it is invalid and
+	// has none): a missing service is left to the failure mode, it never
+	// makes Envoy refuse the listener.
+	eventually(t, "the rate limit filter before its cluster", func() error {
+		dump, err := s.envoy.ConfigDump()
+		if err != nil {
+			return err
+		}
+		stats, err := s.envoy.Stats()
+		if err != nil {
+			return err
+		}
+		if n := stats["listener_manager.lds.update_rejected"]; n != 0 {
+			t.Fatalf("Envoy rejected %d listener updates", n)
+		}
+		for name := range stats {
+			if strings.HasPrefix(name, "cluster.extension_"+ns+"_ratelimit.") {
+				t.Fatalf("the cluster exists already (%s): nothing to prove", name)
+			}
+		}
+		if !bytes.Contains(dump, []byte(`"envoy.filters.http.ratelimit"`)) {
+			return fmt.Errorf("no rate limit filter in Envoy's listeners yet")
+		}
+		return nil
+	})
 	rl := ratelimit.Start(t, s.net, rateLimitConfig)
 	ip, port := rl.Addr()
 	backendService(t, ns, "ratelimit", ip, port)
