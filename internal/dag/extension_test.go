@@ -65,9 +65,9 @@ func TestExtensionServiceCluster(t *testing.T) {
 	}{
 		"h2c with endpoints, weight and timeouts": {
 			ext: extensionService("auth", "ext", contourv1alpha1.ExtensionServiceSpec{
-				Services:      []contourv1alpha1.ExtensionServiceTarget{{Name: "authz", Port: 9000, Weight: 3}},
-				Protocol:      &h2c,
-				TimeoutPolicy: &contourv1.TimeoutPolicy{Response: "2s", IdleConnection: "1m"},
+				Services:             []contourv1alpha1.ExtensionServiceTarget{{Name: "authz", Port: 9000, Weight: 3}},
+				Protocol:             &h2c,
+				TimeoutPolicy:        &contourv1.TimeoutPolicy{Response: "2s", IdleConnection: "1m"},
 				CircuitBreakerPolicy: &contourv1alpha1.CircuitBreakers{MaxConnections: 7, PerHostMaxConnections: 2},
 				LoadBalancerPolicy:   &contourv1.LoadBalancerPolicy{Strategy: "Random"},
 			}),
