@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/proxyctl/proxyctl/apis/generated/clientset/versioned"
+	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
 	"github.com/proxyctl/proxyctl/internal/dag"
 	"github.com/proxyctl/proxyctl/internal/xds"
 )
@@ -33,6 +34,19 @@ type rateLimitSettings struct {
 	// EnableResourceExhaustedCode answers limited gRPC requests with
 	// RESOURCE_EXHAUSTED instead of UNAVAILABLE.
 	EnableResourceExhaustedCode bool `json:"enableResourceExhaustedCode,omitempty"`
+	// DefaultGlobalRateLimitPolicy is the global rate limit policy of
+	// every virtual host without one of its own (no flag: the
+	// configuration file sets it).
+	DefaultGlobalRateLimitPolicy *contourv1.GlobalRateLimitPolicy `json:"defaultGlobalRateLimitPolicy,omitempty"`
+}
+
+// defaultPolicy is the default global policy the DAG applies: as in
+// Contour, only with a rate limit service.
+func (r rateLimitSettings) defaultPolicy() *contourv1.GlobalRateLimitPolicy {
+	if r.ExtensionService == "" {
+		return nil
+	}
+	return r.DefaultGlobalRateLimitPolicy
 }
 
 // defaultRateLimitDomain is the domain of Contour's documentation.

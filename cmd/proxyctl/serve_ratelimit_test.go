@@ -71,3 +71,15 @@ func TestServeRateLimitService(t *testing.T) {
 		t.Errorf("a bad timeout: %v", err)
 	}
 }
+
+// As in Contour, the default global policy comes with the rate limit
+// service, never without it.
+func TestRateLimitDefaultPolicyNeedsTheService(t *testing.T) {
+	def := &contourv1.GlobalRateLimitPolicy{Descriptors: []contourv1.RateLimitDescriptor{{Entries: []contourv1.RateLimitDescriptorEntry{{RemoteAddress: &contourv1.RemoteAddressDescriptor{}}}}}}
+	if got := (rateLimitSettings{DefaultGlobalRateLimitPolicy: def}).defaultPolicy(); got != nil {
+		t.Errorf("without a service: %v, want none", got)
+	}
+	if got := (rateLimitSettings{ExtensionService: "a/b", DefaultGlobalRateLimitPolicy: def}).defaultPolicy(); got != def {
+		t.Errorf("with a service: %v, want the default", got)
+	}
+}

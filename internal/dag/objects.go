@@ -52,4 +52,9 @@ type Config struct {
 	// Secret served to TLS clients that send no server name, or one no
 	// virtual host has, by the virtual hosts that enable it.
 	FallbackCertificate types.NamespacedName
+	// DefaultGlobalRateLimitPolicy, when set, is the global rate limit
+	// policy of every virtual host that has none of its own and does not
+	// opt out with rateLimitPolicy.global.disabled (Contour's
+	// rateLimitService.defaultGlobalRateLimitPolicy). It is not modified.
+	DefaultGlobalRateLimitPolicy *contourv1.GlobalRateLimitPolicy
 }

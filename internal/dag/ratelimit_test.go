@@ -150,3 +150,57 @@ func vhostNamed(d *DAG, fqdn string) *VirtualHost {
 }
 
 func hasPrefix(s, prefix string) bool { return strings.HasPrefix(s, prefix) }
+
+// Contour's rateLimitService.defaultGlobalRateLimitPolicy is the global
+// policy of every virtual host without one of its own, unless it opts
+// out with global.disabled; an invalid default is an error on the
+// virtual hosts it would apply to.
+func TestDefaultGlobalRateLimitPolicy(t *testing.T) {
+	entries := func(es ...contourv1.RateLimitDescriptorEntry) *contourv1.GlobalRateLimitPolicy {
+		return &contourv1.GlobalRateLimitPolicy{Descriptors: []contourv1.RateLimitDescriptor{{Entries: es}}}
+	}
+	def := entries(contourv1.RateLimitDescriptorEntry{GenericKey: &contourv1.GenericKeyDescriptor{Key: "default", Value: "yes"}})
+	own := entries(contourv1.RateLimitDescriptorEntry{RemoteAddress: &contourv1.RemoteAddressDescriptor{}})
+	defModel := &GlobalRateLimit{Descriptors: []RateLimitDescriptor{{Entries: []RateLimitEntry{{GenericKey: &GenericKeyEntry{Key: "default", Value: "yes"}}}}}}
+	ownModel := &GlobalRateLimit{Descriptors: []RateLimitDescriptor{{Entries: []RateLimitEntry{{RemoteAddress: true}}}}}
+	tests := map[string]struct {
+		policy *contourv1.RateLimitPolicy
+		def    *contourv1.GlobalRateLimitPolicy
+		want   *GlobalRateLimit
+		errMsg string
+	}{
+		"no default":                    {want: nil},
+		"no policy takes the default":   {def: def, want: defModel},
+		"a local policy only":           {policy: &contourv1.RateLimitPolicy{Local: &contourv1.LocalRateLimitPolicy{Requests: 1, Unit: "hour"}}, def: def, want: defModel},
+		"a global without descriptors":  {policy: &contourv1.RateLimitPolicy{Global: &contourv1.GlobalRateLimitPolicy{}}, def: def, want: defModel},
+		"its own replaces the default":  {policy: &contourv1.RateLimitPolicy{Global: own}, def: def, want: ownModel},
+		"disabled opts out":             {policy: &contourv1.RateLimitPolicy{Global: &contourv1.GlobalRateLimitPolicy{Disabled: true}}, def: def},
+		"disabled with descriptors too": {policy: &contourv1.RateLimitPolicy{Global: &contourv1.GlobalRateLimitPolicy{Disabled: true, Descriptors: own.Descriptors}}, def: def},
+		"an invalid default": {
+			def:    entries(contourv1.RateLimitDescriptorEntry{}),
+			errMsg: "Default Global RateLimit Policy is invalid: descriptor 0 entry 0: rate limit descriptor entry must have exactly one field set",
+		},
+		"an invalid default, opted out": {policy: &contourv1.RateLimitPolicy{Global: &contourv1.GlobalRateLimitPolicy{Disabled: true}}, def: entries(contourv1.RateLimitDescriptorEntry{})},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			p := root("default", "p", "p.example.com", route("/", svcRef("kuard", 8080)))
+			p.Spec.VirtualHost.RateLimitPolicy = tc.policy
+			cfg := Config{DefaultGlobalRateLimitPolicy: tc.def}
+			objs := objects(p, service("default", "kuard", 8080))
+			d := Build(objs, cfg)
+			if tc.errMsg != "" {
+				diff(t, []string{"VirtualHostError/RateLimitPolicyNotValid"}, reasons(d, nn("default", "p")))
+				diff(t, tc.errMsg, d.Statuses[nn("default", "p")].Errors[0].Message)
+				diff(t, []string(nil), httpRoutes(d, "p.example.com"))
+				return
+			}
+			diff(t, []string{"valid"}, reasons(d, nn("default", "p")))
+			diff(t, tc.want, vhostNamed(d, "p.example.com").GlobalRateLimit)
+			// Routes keep their own: the default is the virtual host's.
+			diff(t, (*GlobalRateLimit)(nil), vhostNamed(d, "p.example.com").Routes[0].GlobalRateLimit)
+			// The incremental builder agrees.
+			diff(t, tc.want, vhostNamed(NewBuilder(cfg).Build(objs), "p.example.com").GlobalRateLimit)
+		})
+	}
+}

@@ -314,6 +314,12 @@ func globalRateLimitPolicy(p *contourv1.RateLimitPolicy) (*GlobalRateLimit, erro
 	return out, nil
 }
 
+// globalRateLimitOptedOut reports whether a virtual host's policy opts
+// out of the default global rate limit policy.
+func globalRateLimitOptedOut(p *contourv1.RateLimitPolicy) bool {
+	return p != nil && p.Global != nil && p.Global.Disabled
+}
+
 func rateLimitEntry(e contourv1.RateLimitDescriptorEntry) (RateLimitEntry, error) {
 	var out RateLimitEntry
 	set := 0

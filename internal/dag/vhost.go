@@ -41,6 +41,12 @@ func (b *rootBuild) buildVhost(key types.NamespacedName, fqdn string) {
 		b.errorf(key, contourv1.ConditionTypeVirtualHostError, reasonRateLimitPolicyNotValid, "Spec.VirtualHost.RateLimitPolicy is invalid: %v", err)
 		served = false
 	}
+	if def := b.bl.cfg.DefaultGlobalRateLimitPolicy; def != nil && err == nil && global == nil && !globalRateLimitOptedOut(vh.RateLimitPolicy) {
+		if global, err = globalRateLimitPolicy(&contourv1.RateLimitPolicy{Global: def}); err != nil {
+			b.errorf(key, contourv1.ConditionTypeVirtualHostError, reasonRateLimitPolicyNotValid, "Default Global RateLimit Policy is invalid: %v", err)
+			served = false
+		}
+	}
 
 	providers, jwt, jwtOK := b.jwtProviders(key, vh)
 	served = served && jwtOK
