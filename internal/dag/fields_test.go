@@ -175,7 +175,7 @@ func globalRateLimitFields(prefix string) []apiField {
 		matchHeaders = append(matchHeaders, match+".headers[]."+f)
 	}
 	return slices.Concat(
-		group(served, unit+"; TestGlobalRateLimiting/disabled route is not limited", prefix+".disabled"),
+		group(served, unit+"; TestDefaultGlobalRateLimitPolicy; TestGlobalRateLimiting/disabled route is not limited", prefix+".disabled"),
 		group(served, unit+e2e, entries+".genericKey.key", entries+".genericKey.value"),
 		group(served, unit+"; TestGlobalRateLimiting/request header limited per value",
 			entries+".requestHeader.headerName", entries+".requestHeader.descriptorKey"),
