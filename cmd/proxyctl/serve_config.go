@@ -96,6 +96,7 @@ func (s *serveContext) listenerConfig() xds.ListenerConfig {
 		HTTP2MaxConcurrentStreams:     deref(l.HTTP2MaxConcurrentStreams),
 		PerConnectionBufferLimitBytes: deref(l.PerConnectionBufferLimitBytes),
 		TLS:                           s.global.tls,
+		RateLimit:                     s.rateLimitFilter,
 	}
 }
 

@@ -15,9 +15,10 @@ func newController(s *serveContext, c *clients, reg prometheus.Registerer, log l
 		Contour:           c.contour,
 		WatchNamespaces:   s.watchNamespaces,
 		IngressClassNames: s.ingressClassNames,
-		DAG:               s.global.dagConfig(dag.Config{RootNamespaces: s.rootNamespaces, FallbackCertificate: s.fallbackKey}),
-		Observers:         observers,
-		Registerer:        reg,
-		Log:               log,
+		DAG: s.global.dagConfig(dag.Config{RootNamespaces: s.rootNamespaces, FallbackCertificate: s.fallbackKey,
+			DefaultGlobalRateLimitPolicy: s.rateLimit.defaultPolicy()}),
+		Observers:  observers,
+		Registerer: reg,
+		Log:        log,
 	})
 }

@@ -69,8 +69,11 @@ func TestServeRejectsBadFlags(t *testing.T) {
 		"TLS 1.1":                         {[]string{"--insecure", "--tls-minimum-protocol-version", "1.1"}, `invalid TLS minimum protocol version: "1.1"`},
 		"TLS minimum above maximum": {[]string{"--insecure", "--tls-minimum-protocol-version", "1.3",
 			"--tls-maximum-protocol-version", "1.2"}, "greater than the maximum"},
-		"unknown cipher suite": {[]string{"--insecure", "--tls-cipher-suites", "ECDHE-RSA-AES256-GCM-SHA384,DES-CBC3-SHA"}, `invalid TLS cipher suites ["DES-CBC3-SHA"]`},
-		"unknown curve":        {[]string{"--insecure", "--tls-ecdh-curves", "X448"}, `invalid ECDH curves ["X448"]`},
+		"unknown cipher suite":                 {[]string{"--insecure", "--tls-cipher-suites", "ECDHE-RSA-AES256-GCM-SHA384,DES-CBC3-SHA"}, `invalid TLS cipher suites ["DES-CBC3-SHA"]`},
+		"unknown curve":                        {[]string{"--insecure", "--tls-ecdh-curves", "X448"}, `invalid ECDH curves ["X448"]`},
+		"rate limit service without namespace": {[]string{"--insecure", "--rate-limit-service", "ratelimit"}, "namespace/name"},
+		"rate limit service without a domain": {[]string{"--insecure", "--rate-limit-service", "a/b", "--rate-limit-domain", ""},
+			"--rate-limit-domain"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := parseServe(t, c.args...)

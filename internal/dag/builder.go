@@ -84,6 +84,7 @@ type Builder struct {
 // NewBuilder returns a Builder for cfg with nothing built yet.
 func NewBuilder(cfg Config) *Builder {
 	cfg.RootNamespaces = slices.Clone(cfg.RootNamespaces)
+	cfg.DefaultGlobalRateLimitPolicy = cfg.DefaultGlobalRateLimitPolicy.DeepCopy()
 	bl := &Builder{
 		cfg:            cfg,
 		rootNamespaces: map[string]bool{},

@@ -52,7 +52,7 @@ var fieldTable = slices.Concat(
 	group(served, "TestFallbackCertificate; TestGolden; TestTLSFallbackCertificate/client without SNI",
 		"spec.virtualhost.tls.enableFallbackCertificate"),
 	authorizationFields(),
-	group(refusedVhost, "", "spec.virtualhost.rateLimitPolicy.global"),
+	globalRateLimitFields("spec.virtualhost.rateLimitPolicy.global"),
 	ipFilterFields("spec.virtualhost"),
 	jwtProviderFields(),
 	group(served, "TestCORSPolicy; TestGolden; TestTrafficPolicies/cors",
@@ -86,7 +86,7 @@ var fieldTable = slices.Concat(
 		"spec.routes[].pathRewritePolicy.replacePrefix[].prefix", "spec.routes[].pathRewritePolicy.replacePrefix[].replacement"),
 	headersFields("spec.routes[].requestHeadersPolicy", "TestHeadersPolicy; TestDynamicHeaders; TestRouting/header policies; TestParityRoutes/dynamic headers and host from a request header"),
 	headersFields("spec.routes[].responseHeadersPolicy", "TestHeadersPolicy; TestDynamicHeaders; TestRouting/header policies; TestParityRoutes/dynamic headers and host from a request header"),
-	group(refusedRoute, "", "spec.routes[].rateLimitPolicy.global"),
+	globalRateLimitFields("spec.routes[].rateLimitPolicy.global"),
 	localRateLimitFields("spec.routes[].rateLimitPolicy.local"),
 	group(served, "TestInternalRedirectPolicy; TestGolden; TestTrafficPolicies/internal redirect",
 		"spec.routes[].internalRedirectPolicy.maxInternalRedirects", "spec.routes[].internalRedirectPolicy.redirectResponseCodes",
@@ -163,6 +163,26 @@ func localRateLimitFields(prefix string) []apiField {
 	return group(served, "TestLocalRateLimit; TestGolden; TestTrafficPolicies/local rate limit",
 		prefix+".requests", prefix+".unit", prefix+".burst", prefix+".responseStatusCode",
 		prefix+".responseHeadersToAdd[].name", prefix+".responseHeadersToAdd[].value")
+}
+
+func globalRateLimitFields(prefix string) []apiField {
+	const unit = "TestGlobalRateLimit; TestGlobalRateLimitDisabledOnRoute; TestGolden"
+	const e2e = "; TestGlobalRateLimiting/generic key limited per minute"
+	entries := prefix + ".descriptors[].entries[]"
+	match := entries + ".requestHeaderValueMatch"
+	var matchHeaders []string
+	for _, f := range []string{"name", "present", "notpresent", "contains", "notcontains", "ignoreCase", "exact",
+		"notexact", "regex", "treatMissingAsEmpty"} {
+		matchHeaders = append(matchHeaders, match+".headers[]."+f)
+	}
+	return slices.Concat(
+		group(served, unit+"; TestDefaultGlobalRateLimitPolicy; TestGlobalRateLimiting/disabled route is not limited", prefix+".disabled"),
+		group(served, unit+e2e, entries+".genericKey.key", entries+".genericKey.value"),
+		group(served, unit+"; TestGlobalRateLimiting/request header limited per value",
+			entries+".requestHeader.headerName", entries+".requestHeader.descriptorKey"),
+		group(served, unit+"; TestGlobalRateLimiting/header value match", match+".expectMatch", match+".value"),
+		group(served, unit+"; TestGlobalRateLimiting/header value match", matchHeaders...),
+	)
 }
 
 func cookieRewriteFields(prefix string) []apiField {

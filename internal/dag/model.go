@@ -54,6 +54,63 @@ type VirtualHost struct {
 	// RateLimit, when set, limits the host's requests unless a route has
 	// a limit of its own.
 	RateLimit *LocalRateLimit
+	// GlobalRateLimit, when set, is what the host's requests ask the rate
+	// limit service about, unless a route has a global policy of its own
+	// or disables the host's.
+	GlobalRateLimit *GlobalRateLimit
+}
+
+// GlobalRateLimit is a global rate limit policy: for each request, Envoy
+// generates every descriptor it can and asks the rate limit service
+// whether any of them is over its limit. The limits themselves are the
+// service's configuration.
+type GlobalRateLimit struct {
+	// Descriptors are in the order written.
+	Descriptors []RateLimitDescriptor
+}
+
+// RateLimitDescriptor is an ordered list of entries; it is generated
+// only when every entry yields a key and value for the request.
+type RateLimitDescriptor struct {
+	Entries []RateLimitEntry
+}
+
+// RateLimitEntry yields one key and value of a descriptor. Exactly one
+// of its fields is set.
+type RateLimitEntry struct {
+	// GenericKey is a fixed entry.
+	GenericKey *GenericKeyEntry
+	// RequestHeader takes its value from a request header; no entry when
+	// the header is missing.
+	RequestHeader *RequestHeaderEntry
+	// HeaderValueMatch is a fixed entry "header_match"=Value, generated
+	// when the request's headers match Headers (ExpectMatch) or when they
+	// do not (!ExpectMatch).
+	HeaderValueMatch *HeaderValueMatchEntry
+	// RemoteAddress is the entry "remote_address"=the client's address.
+	RemoteAddress bool
+}
+
+// GenericKeyEntry is the entry Key=Value; an empty Key is Envoy's
+// "generic_key".
+type GenericKeyEntry struct {
+	Key   string
+	Value string
+}
+
+// RequestHeaderEntry is the entry Key=the value of the header Header.
+type RequestHeaderEntry struct {
+	Header string
+	Key    string
+}
+
+// HeaderValueMatchEntry is the entry "header_match"=Value, depending on
+// whether the request's headers match all of Headers.
+type HeaderValueMatchEntry struct {
+	// Headers are in the order written.
+	Headers     []HeaderMatch
+	ExpectMatch bool
+	Value       string
 }
 
 // CORSPolicy is a virtual host's CORS policy.
@@ -290,6 +347,12 @@ type Route struct {
 	JWTProvider string
 	// RateLimit, when set, replaces the virtual host's.
 	RateLimit *LocalRateLimit
+	// GlobalRateLimit, when set, replaces the virtual host's.
+	GlobalRateLimit *GlobalRateLimit
+	// DisableVirtualHostGlobalRateLimit keeps the virtual host's global
+	// rate limit policy off this route (its rateLimitPolicy.global says
+	// disabled).
+	DisableVirtualHostGlobalRateLimit bool
 	// InternalRedirect, when set, makes Envoy follow upstream redirects.
 	InternalRedirect *InternalRedirect
 	// CookieRewrites rewrite the Set-Cookie headers of every upstream's

@@ -71,6 +71,11 @@ type Config struct {
 	// policy.request-headers and policy.response-headers). See
 	// GlobalHeaders.
 	RequestHeaders, ResponseHeaders GlobalHeaders
+	// DefaultGlobalRateLimitPolicy, when set, is the global rate limit
+	// policy of every virtual host that has none of its own and does not
+	// opt out with rateLimitPolicy.global.disabled (Contour's
+	// rateLimitService.defaultGlobalRateLimitPolicy). It is not modified.
+	DefaultGlobalRateLimitPolicy *contourv1.GlobalRateLimitPolicy
 }
 
 // GlobalHeaders is a cluster-wide header policy. Validate it with

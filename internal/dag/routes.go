@@ -189,6 +189,12 @@ func (b *rootBuild) routeTemplate(key types.NamespacedName, idx int, r *contourv
 	if route.RateLimit, err = rateLimitPolicy(r.RateLimitPolicy); err != nil {
 		return fail(contourv1.ConditionTypeRouteError, reasonRateLimitPolicyNotValid, "route.rateLimitPolicy is invalid: %v", err)
 	}
+	if route.GlobalRateLimit, err = globalRateLimitPolicy(r.RateLimitPolicy); err != nil {
+		return fail(contourv1.ConditionTypeRouteError, reasonRateLimitPolicyNotValid, "route.rateLimitPolicy is invalid: %v", err)
+	}
+	// As in Contour, a route's disabled global policy also keeps the
+	// virtual host's off it.
+	route.DisableVirtualHostGlobalRateLimit = r.RateLimitPolicy != nil && r.RateLimitPolicy.Global != nil && r.RateLimitPolicy.Global.Disabled
 	if route.CookieRewrites, err = cookieRewrites(r.CookieRewritePolicies); err != nil {
 		return fail(contourv1.ConditionTypeRouteError, reasonCookieRewritePolicesInvalid, "%v on route cookie rewrite rules", err)
 	}

@@ -282,3 +282,93 @@ func slowStart(p *contourv1.SlowStartPolicy, lb string) (*SlowStart, error) {
 	}
 	return out, nil
 }
+
+// globalRateLimitPolicy validates the global part of a rateLimitPolicy
+// as Contour does: disabled, or no descriptors, is no policy; each entry
+// sets exactly one kind. Contour leaves the rest to its CRD's validation
+// (at least one entry per descriptor, non-empty values); proxyctl checks
+// it too, since Envoy would refuse the whole route configuration.
+func globalRateLimitPolicy(p *contourv1.RateLimitPolicy) (*GlobalRateLimit, error) {
+	if p == nil || p.Global == nil || p.Global.Disabled || len(p.Global.Descriptors) == 0 {
+		return nil, nil
+	}
+	out := &GlobalRateLimit{}
+	for i, d := range p.Global.Descriptors {
+		if len(d.Entries) == 0 {
+			return nil, fmt.Errorf("rate limit descriptor %d must have at least one entry", i)
+		}
+		var rd RateLimitDescriptor
+		for j, e := range d.Entries {
+			entry, err := rateLimitEntry(e)
+			if err != nil {
+				return nil, fmt.Errorf("descriptor %d entry %d: %v", i, j, err)
+			}
+			rd.Entries = append(rd.Entries, entry)
+		}
+		out.Descriptors = append(out.Descriptors, rd)
+	}
+	return out, nil
+}
+
+// globalRateLimitOptedOut reports whether a virtual host's policy opts
+// out of the default global rate limit policy.
+func globalRateLimitOptedOut(p *contourv1.RateLimitPolicy) bool {
+	return p != nil && p.Global != nil && p.Global.Disabled
+}
+
+func rateLimitEntry(e contourv1.RateLimitDescriptorEntry) (RateLimitEntry, error) {
+	var out RateLimitEntry
+	set := 0
+	if g := e.GenericKey; g != nil {
+		set++
+		if g.Value == "" {
+			return out, fmt.Errorf("genericKey must have a value")
+		}
+		out.GenericKey = &GenericKeyEntry{Key: g.Key, Value: g.Value}
+	}
+	if h := e.RequestHeader; h != nil {
+		set++
+		if !rateLimitHeaderName(h.HeaderName) {
+			return out, fmt.Errorf("requestHeader has an invalid headerName %q", h.HeaderName)
+		}
+		if h.DescriptorKey == "" {
+			return out, fmt.Errorf("requestHeader must have a descriptorKey")
+		}
+		out.RequestHeader = &RequestHeaderEntry{Header: h.HeaderName, Key: h.DescriptorKey}
+	}
+	if m := e.RequestHeaderValueMatch; m != nil {
+		set++
+		if len(m.Headers) == 0 {
+			return out, fmt.Errorf("requestHeaderValueMatch must have at least one header")
+		}
+		if m.Value == "" {
+			return out, fmt.Errorf("requestHeaderValueMatch must have a value")
+		}
+		hv := &HeaderValueMatchEntry{ExpectMatch: m.ExpectMatch, Value: m.Value}
+		for k := range m.Headers {
+			hm, cerr := parseHeaderCondition(&m.Headers[k])
+			if cerr != nil {
+				return out, fmt.Errorf("requestHeaderValueMatch: %s", cerr.msg)
+			}
+			if !rateLimitHeaderName(hm.Name) {
+				return out, fmt.Errorf("requestHeaderValueMatch has an invalid header name %q", hm.Name)
+			}
+			hv.Headers = append(hv.Headers, hm)
+		}
+		out.HeaderValueMatch = hv
+	}
+	if e.RemoteAddress != nil {
+		set++
+		out.RemoteAddress = true
+	}
+	if set != 1 {
+		return out, fmt.Errorf("rate limit descriptor entry must have exactly one field set")
+	}
+	return out, nil
+}
+
+// rateLimitHeaderName reports whether Envoy takes name as the header of a
+// rate limit action: a token, or a pseudo-header such as ":path".
+func rateLimitHeaderName(name string) bool {
+	return validHeaderName(strings.TrimPrefix(name, ":"))
+}

@@ -149,23 +149,6 @@ func TestLocalRateLimit(t *testing.T) {
 	}
 }
 
-// The global part of a rate limit policy is refused on its own: the
-// local part beside it does not make it served.
-func TestGlobalRateLimitIsRefused(t *testing.T) {
-	global := &contourv1.GlobalRateLimitPolicy{Descriptors: []contourv1.RateLimitDescriptor{{Entries: []contourv1.RateLimitDescriptorEntry{{RemoteAddress: &contourv1.RemoteAddressDescriptor{}}}}}}
-	p := root("default", "p", "p.example.com", route("/", svcRef("kuard", 8080)), route("/limited", svcRef("kuard", 8080)))
-	p.Spec.Routes[1].RateLimitPolicy = &contourv1.RateLimitPolicy{Local: &contourv1.LocalRateLimitPolicy{Requests: 1, Unit: "hour"}, Global: global}
-	q := root("default", "q", "q.example.com", route("/", svcRef("kuard", 8080)))
-	q.Spec.VirtualHost.RateLimitPolicy = &contourv1.RateLimitPolicy{Global: global}
-	d := Build(objects(p, q, service("default", "kuard", 8080)), Config{})
-	diff(t, []string{"SpecError/FeatureNotSupported"}, reasons(d, nn("default", "p")))
-	diff(t, "spec.routes[1].rateLimitPolicy.global is not supported yet; the route is not served", d.Statuses[nn("default", "p")].Errors[0].Message)
-	diff(t, []string{"SpecError/FeatureNotSupported"}, reasons(d, nn("default", "q")))
-	diff(t, "spec.virtualhost.rateLimitPolicy.global is not supported yet; the virtual host is not served", d.Statuses[nn("default", "q")].Errors[0].Message)
-	diff(t, []string{"prefix:/ -> default/kuard:8080"}, httpRoutes(d, "p.example.com"))
-	diff(t, []string(nil), httpRoutes(d, "q.example.com"))
-}
-
 func TestInternalRedirectPolicy(t *testing.T) {
 	tests := map[string]struct {
 		in     *contourv1.HTTPInternalRedirectPolicy

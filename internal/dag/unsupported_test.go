@@ -1,7 +1,6 @@
 package dag
 
 import (
-	"strings"
 	"testing"
 
 	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
@@ -11,22 +10,6 @@ import (
 // is served): the closure of a virtual host by a refused stanza in an
 // included proxy has no field left to show it, and comes back with the
 // next one refused.
-
-// A non-security stanza refuses only its route; the proxy's other routes,
-// and its includes, are served.
-func TestRouteStanzaRefusesOnlyItsRoute(t *testing.T) {
-	p := root("default", "p", "p.example.com", route("/", svcRef("kuard", 8080)), route("/limited", svcRef("kuard", 8080)))
-	p.Spec.Routes[1].RateLimitPolicy = &contourv1.RateLimitPolicy{Global: &contourv1.GlobalRateLimitPolicy{Disabled: true}}
-	d := Build(objects(p, service("default", "kuard", 8080)), Config{})
-	ps := d.Statuses[nn("default", "p")]
-	if ps.CurrentStatus != contourv1.StatusInvalid || len(ps.Errors) != 1 ||
-		ps.Errors[0].Message != "spec.routes[1].rateLimitPolicy.global is not supported yet; the route is not served" {
-		t.Fatalf("status: %s %+v", ps.CurrentStatus, ps.Errors)
-	}
-	if got := httpRoutes(d, "p.example.com"); len(got) != 1 || strings.Contains(got[0], "/limited") {
-		t.Errorf("want only / served, got %v", got)
-	}
-}
 
 // Fallbacks that Contour documents are warnings on a valid proxy.
 func TestLoadBalancerFallbacksWarn(t *testing.T) {

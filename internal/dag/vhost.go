@@ -36,6 +36,17 @@ func (b *rootBuild) buildVhost(key types.NamespacedName, fqdn string) {
 		b.errorf(key, contourv1.ConditionTypeVirtualHostError, reasonRateLimitPolicyNotValid, "Spec.VirtualHost.RateLimitPolicy is invalid: %v", err)
 		served = false
 	}
+	global, err := globalRateLimitPolicy(vh.RateLimitPolicy)
+	if err != nil {
+		b.errorf(key, contourv1.ConditionTypeVirtualHostError, reasonRateLimitPolicyNotValid, "Spec.VirtualHost.RateLimitPolicy is invalid: %v", err)
+		served = false
+	}
+	if def := b.bl.cfg.DefaultGlobalRateLimitPolicy; def != nil && err == nil && global == nil && !globalRateLimitOptedOut(vh.RateLimitPolicy) {
+		if global, err = globalRateLimitPolicy(&contourv1.RateLimitPolicy{Global: def}); err != nil {
+			b.errorf(key, contourv1.ConditionTypeVirtualHostError, reasonRateLimitPolicyNotValid, "Default Global RateLimit Policy is invalid: %v", err)
+			served = false
+		}
+	}
 
 	providers, jwt, jwtOK := b.jwtProviders(key, vh)
 	served = served && jwtOK
@@ -96,12 +107,12 @@ func (b *rootBuild) buildVhost(key types.NamespacedName, fqdn string) {
 		routes[i] = e.route
 	}
 	if svh == nil {
-		b.http = &VirtualHost{Name: fqdn, Routes: routes, IPFilter: filter, CORS: cors, RateLimit: limit}
+		b.http = &VirtualHost{Name: fqdn, Routes: routes, IPFilter: filter, CORS: cors, RateLimit: limit, GlobalRateLimit: global}
 		return
 	}
 	if svh.TCPProxy == nil {
 		svh.Routes = routes
-		svh.IPFilter, svh.CORS, svh.RateLimit = filter, cors, limit
+		svh.IPFilter, svh.CORS, svh.RateLimit, svh.GlobalRateLimit = filter, cors, limit, global
 		svh.JWTProviders = providers
 		b.https = svh
 	}
@@ -124,10 +135,13 @@ func (b *rootBuild) buildVhost(key types.NamespacedName, fqdn string) {
 			Redirect:      &Redirect{Scheme: "https", StatusCode: 301},
 			// A client the filter keeps out is not told where to go.
 			IPFilter: e.route.IPFilter,
-			Owner:    e.route.Owner,
+			// As in Contour, a route that disables the host's global
+			// rate limits does so for its redirect too.
+			DisableVirtualHostGlobalRateLimit: e.route.DisableVirtualHostGlobalRateLimit,
+			Owner:                             e.route.Owner,
 		}
 	}
-	b.http = &VirtualHost{Name: fqdn, Routes: insecure, IPFilter: filter, CORS: cors, RateLimit: limit}
+	b.http = &VirtualHost{Name: fqdn, Routes: insecure, IPFilter: filter, CORS: cors, RateLimit: limit, GlobalRateLimit: global}
 }
 
 // secureVhost validates a root's tls stanza. ok is false when the virtual

@@ -604,6 +604,23 @@ func fixtures() map[string]*dag.DAG {
 			return vh
 		}())),
 
+		"global-rate-limits": globalRateLimitFixture(kuard, secure),
+		"global-rate-limit-service": func() *dag.DAG {
+			// The rate limit service's ExtensionService, which the
+			// filter of goldenListenerConfigs names.
+			d := globalRateLimitFixture(kuard, secure)
+			d.ExtensionClusters = []*dag.ExtensionCluster{{
+				Name:      dag.ExtensionClusterName(types.NamespacedName{Namespace: "projectcontour", Name: "ratelimit"}),
+				Extension: types.NamespacedName{Namespace: "projectcontour", Name: "ratelimit"},
+				Protocol:  dag.ProtocolH2C, ResponseTimeout: dag.Timeout{Duration: 100 * time.Millisecond},
+				Targets: []dag.ExtensionTarget{{
+					Service: types.NamespacedName{Namespace: "projectcontour", Name: "ratelimit"}, Port: 8081, PortName: "grpc",
+					Endpoints: []dag.Endpoint{{Address: "10.0.0.9", Port: 8081}},
+				}},
+			}}
+			return d
+		}(),
+
 		"lb-policies": build(hosts(vhost("example.com",
 			prefix("/cookie", to(upstream("default", "sticky", 80, lb(dag.LBCookie))), with(func(r *dag.Route) {
 				r.HashPolicies = []dag.HashPolicy{{Cookie: "X-Proxyctl-Session", CookieTTL: 0, CookiePath: "/"}}
@@ -621,4 +638,46 @@ func fixtures() map[string]*dag.DAG {
 			prefix("/", to(upstream("default", "rr", 80, lb(dag.LBRoundRobin)))),
 		))),
 	}
+}
+
+// globalRateLimitFixture has every kind of rate limit action, on a
+// virtual host, on a route of its own and on a route that disables the
+// virtual host's, plain and over TLS.
+func globalRateLimitFixture(kuard *dag.Cluster, secure *dag.Secret) *dag.DAG {
+	hostLimits := &dag.GlobalRateLimit{Descriptors: []dag.RateLimitDescriptor{
+		{Entries: []dag.RateLimitEntry{{RemoteAddress: true}}},
+		{Entries: []dag.RateLimitEntry{{RemoteAddress: true}, {GenericKey: &dag.GenericKeyEntry{Key: "vhost", Value: "example.com"}}}},
+	}}
+	routes := func() []*dag.Route {
+		return []*dag.Route{
+			prefix("/tenant", to(kuard), with(func(r *dag.Route) {
+				r.GlobalRateLimit = &dag.GlobalRateLimit{Descriptors: []dag.RateLimitDescriptor{
+					{Entries: []dag.RateLimitEntry{{GenericKey: &dag.GenericKeyEntry{Value: "tenant"}}, {RequestHeader: &dag.RequestHeaderEntry{Header: "X-Tenant", Key: "tenant"}}}},
+					{Entries: []dag.RateLimitEntry{{HeaderValueMatch: &dag.HeaderValueMatchEntry{ExpectMatch: true, Value: "anonymous", Headers: []dag.HeaderMatch{
+						{Name: "Authorization", Kind: dag.HeaderPresent, Invert: true},
+						{Name: "User-Agent", Kind: dag.HeaderContains, Value: "bot", IgnoreCase: true},
+					}}}}},
+					{Entries: []dag.RateLimitEntry{{HeaderValueMatch: &dag.HeaderValueMatchEntry{ExpectMatch: false, Value: "not-internal", Headers: []dag.HeaderMatch{
+						{Name: "X-Internal", Kind: dag.HeaderExact, Value: "yes"},
+					}}}}},
+				}}
+			})),
+			prefix("/free", to(kuard), with(func(r *dag.Route) { r.DisableVirtualHostGlobalRateLimit = true })),
+			prefix("/", to(kuard)),
+		}
+	}
+	plain := vhost("example.com", routes()...)
+	plain.GlobalRateLimit = hostLimits
+	tlsHost := vhost("secure.example.com", routes()...)
+	tlsHost.GlobalRateLimit = hostLimits
+	return build(hosts(plain), &dag.SecureVirtualHost{VirtualHost: *tlsHost, Secret: secure})
+}
+
+// goldenListenerConfigs are the listener configurations of the golden
+// files that do not use testListenerConfig.
+var goldenListenerConfigs = map[string]ListenerConfig{
+	"global-rate-limit-service": {HTTPPort: 8080, HTTPSPort: 8443, RateLimit: RateLimitService{
+		ClusterName: "extension/projectcontour/ratelimit", Timeout: dag.Timeout{Duration: 100 * time.Millisecond},
+		Domain: "contour", FailOpen: true, EnableXRateLimitHeaders: true, EnableResourceExhaustedCode: true,
+	}},
 }

@@ -23,7 +23,8 @@ func FuzzSnapshot(f *testing.F) {
 	f.Add([]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		d := dag.Build(dagtest.Objects(data))
-		r := Translate(d, testListenerConfig)
+		lc := fuzzListenerConfig(data)
+		r := Translate(d, lc)
 		s, err := NewSnapshot(r)
 		if err != nil {
 			t.Fatal(err)
@@ -31,7 +32,7 @@ func FuzzSnapshot(f *testing.F) {
 		for _, m := range allResources(r) {
 			checkMessage(t, resourceLabel(m), m.ProtoReflect())
 		}
-		if diff := cmp.Diff(versions(t, r), versions(t, Translate(d, testListenerConfig))); diff != "" {
+		if diff := cmp.Diff(versions(t, r), versions(t, Translate(d, lc))); diff != "" {
 			t.Errorf("versions of two translations of one DAG differ (-first +second):\n%s", diff)
 		}
 
@@ -78,6 +79,19 @@ func FuzzSnapshot(f *testing.F) {
 	})
 }
 
+// fuzzListenerConfig is testListenerConfig, with a global rate limit
+// service for inputs of odd length.
+func fuzzListenerConfig(data []byte) ListenerConfig {
+	switch len(data) % 3 {
+	case 1:
+		// Every listener setting changed.
+		return settingsListenerConfig()
+	case 2:
+		return goldenListenerConfigs["global-rate-limit-service"]
+	}
+	return testListenerConfig
+}
+
 // checkTCPProxy calls known for each cluster a tcp_proxy filter f names.
 func checkTCPProxy(t *testing.T, l *listener.Listener, f *listener.Filter, known func(where, name string)) {
 	t.Helper()
@@ -117,11 +131,7 @@ func FuzzTranslator(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		seq, cfg := dagtest.Sequence(data)
 		bl := dag.NewBuilder(cfg)
-		// The default listener settings, or every one changed.
-		lc := testListenerConfig
-		if len(data)%2 == 1 {
-			lc = settingsListenerConfig()
-		}
+		lc := fuzzListenerConfig(data)
 		tr, err := NewTranslator(lc)
 		if err != nil {
 			t.Fatal(err)

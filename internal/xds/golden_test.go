@@ -22,7 +22,11 @@ var testListenerConfig = ListenerConfig{HTTPPort: 8080, HTTPSPort: 8443}
 func TestGolden(t *testing.T) {
 	for name, d := range fixtures() {
 		t.Run(name, func(t *testing.T) {
-			got := goldenJSON(t, Translate(d, testListenerConfig))
+			cfg, ok := goldenListenerConfigs[name]
+			if !ok {
+				cfg = testListenerConfig
+			}
+			got := goldenJSON(t, Translate(d, cfg))
 			path := filepath.Join("testdata", name+".golden")
 			if *update {
 				if err := os.MkdirAll("testdata", 0o755); err != nil {

@@ -153,6 +153,11 @@ func httpConnectionManager(statPrefix, routeConfig string, cfg ListenerConfig, m
 	filters = append(filters, trafficHTTPFilters()...)
 	filters = append(filters, rbacHTTPFilter())
 	filters = append(filters, extra...)
+	// Last before the router, as in Contour: a request the filters above
+	// refuse is not counted against a global limit.
+	if f := globalRateLimitFilter(cfg.RateLimit); f != nil {
+		filters = append(filters, f)
+	}
 	filters = append(filters, &hcm.HttpFilter{
 		Name:       wellknown.Router,
 		ConfigType: &hcm.HttpFilter_TypedConfig{TypedConfig: toAny(&router.Router{})},

@@ -73,6 +73,7 @@ func virtualHost(vh *dag.VirtualHost) *route.VirtualHost {
 			filterConfig{corsFilterName, corsConfig(vh.CORS)},
 			filterConfig{localRateLimitFilterName, rateLimitConfig(vh.RateLimit, vh.Name)},
 		),
+		RateLimits: globalRateLimits(vh.GlobalRateLimit),
 	}
 	wildcard := wildcardAuthority(vh.Name)
 	for _, r := range vh.Routes {
@@ -113,6 +114,7 @@ func envoyRoute(r *dag.Route, vhost string) *route.Route {
 		filterConfig{cookieRewriteFilterName, cookieRewriteConfig(r.CookieRewrites, nil)},
 		filterConfig{jwtAuthnFilterName, jwtRequirementConfig(r.JWTProvider)},
 		filterConfig{extAuthzFilterName, extAuthzRouteConfig(r)},
+		filterConfig{globalRateLimitFilterName, vhRateLimitsIgnored(r)},
 	)}
 	var hostRewrite string
 	out.RequestHeadersToAdd, out.RequestHeadersToRemove, hostRewrite = requestHeaders(r.RequestHeaders)
@@ -279,7 +281,12 @@ func routeAction(r *dag.Route, hostRewrite string) *route.RouteAction {
 	if len(wcs) == 0 {
 		return nil
 	}
-	a := &route.RouteAction{InternalRedirectPolicy: internalRedirectPolicy(r.InternalRedirect)}
+	a := &route.RouteAction{
+		InternalRedirectPolicy: internalRedirectPolicy(r.InternalRedirect),
+		// As in Contour, only a route that forwards has rate limits of
+		// its own: Envoy keeps them in the route action.
+		RateLimits: globalRateLimits(r.GlobalRateLimit),
+	}
 	if len(wcs) == 1 && wcs[0].RequestHeaders == nil && wcs[0].ResponseHeaders == nil && len(wcs[0].CookieRewrites) == 0 {
 		a.ClusterSpecifier = &route.RouteAction_Cluster{Cluster: wcs[0].Cluster.Name}
 	} else {

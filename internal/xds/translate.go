@@ -89,6 +89,9 @@ type ListenerConfig struct {
 
 	// TLS is the downstream TLS of every HTTPS filter chain.
 	TLS TLSParameters
+
+	// RateLimit is the global rate limit service, when ClusterName is set.
+	RateLimit RateLimitService
 }
 
 // TLSParameters are the cluster-wide settings of downstream TLS, as

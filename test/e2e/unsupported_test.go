@@ -58,28 +58,6 @@ spec:
 `, "authz", "spec.virtualhost.authorization.serviceType is not supported yet; the virtual host is not served so that requests are not let through unchecked",
 			"authz.example.com")
 	})
-
-	t.Run("a global rate limit refuses only its route", func(t *testing.T) {
-		ns := kube.NewNamespace(t)
-		s.service(t, ns, "svc", "echo-a")
-		apply(t, ns, `
-apiVersion: projectcontour.io/v1
-kind: HTTPProxy
-metadata: {name: limits}
-spec:
-  virtualhost: {fqdn: limits.example.com}
-  routes:
-  - conditions: [{prefix: /cart}]
-    rateLimitPolicy: {global: {descriptors: [{entries: [{remoteAddress: {}}]}]}}
-    services: [{name: svc, port: 80}]
-  - conditions: [{exact: /}]
-    services: [{name: svc, port: 80}]
-`)
-		eventually(t, "the route is refused, naming the field", proxyError(ns, "limits", contourv1.ReasonFeatureNotSupported,
-			"spec.routes[0].rateLimitPolicy.global is not supported yet; the route is not served"))
-		eventually(t, "the other route serves", s.expect(t, "limits.example.com", "/", 200, "echo-a"))
-		eventually(t, "the refused route does not", s.expect(t, "limits.example.com", "/cart", 404, ""))
-	})
 }
 
 // proxyError returns a check that the proxy ns/name is invalid with an

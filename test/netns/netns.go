@@ -364,3 +364,11 @@ func (n *NS) ServeHTTP(t testing.TB, addr string, handler http.Handler) string {
 	t.Helper()
 	return "http://" + n.serve(t, addr, &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second})
 }
+
+// Command returns a command that runs name inside the namespace (through
+// `ip netns exec`, which execs it: the process is name itself), for
+// backends that are programs of their own rather than handlers of the
+// test process.
+func (n *NS) Command(name string, args ...string) *exec.Cmd {
+	return exec.Command("ip", append([]string{"netns", "exec", n.name, name}, args...)...)
+}

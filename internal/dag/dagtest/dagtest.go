@@ -55,6 +55,16 @@ func Objects(data []byte) (*dag.Objects, dag.Config) {
 		}
 		cfg.ResponseHeaders = dag.GlobalHeaders{Set: map[string]string{"x-served-by": "proxyctl"}, Remove: []string{"server"}}
 	}
+	// A default global rate limit policy for the virtual hosts without
+	// one of their own, or an invalid one, or none.
+	switch len(data) % 5 {
+	case 3:
+		cfg.DefaultGlobalRateLimitPolicy = &contourv1.GlobalRateLimitPolicy{Descriptors: []contourv1.RateLimitDescriptor{
+			{Entries: []contourv1.RateLimitDescriptorEntry{{RemoteAddress: &contourv1.RemoteAddressDescriptor{}}}},
+		}}
+	case 4:
+		cfg.DefaultGlobalRateLimitPolicy = &contourv1.GlobalRateLimitPolicy{Descriptors: []contourv1.RateLimitDescriptor{{}}}
+	}
 	return generated(data), cfg
 }
 

@@ -119,6 +119,8 @@ func genProxy(r *byteReader) *contourv1.HTTPProxy {
 			p.Spec.VirtualHost.TLS = &contourv1.TLS{SecretName: "s"}
 			p.Spec.VirtualHost.JWTProviders = []contourv1.JWTProvider{{Name: "a", Default: r.next()%2 == 0,
 				RemoteJWKS: contourv1.RemoteJWKS{URI: pick(r, "https://idp.example.com/keys", "http://idp:80/k", "https://idp:port/")}}}
+		case 4:
+			p.Spec.VirtualHost.RateLimitPolicy = &contourv1.RateLimitPolicy{Global: globalRateLimit(r)}
 		}
 		if r.next()%4 == 0 {
 			p.Spec.VirtualHost.Authorization = authorization(r)
@@ -144,6 +146,8 @@ func genProxy(r *byteReader) *contourv1.HTTPProxy {
 		switch r.next() % 10 {
 		case 9:
 			rt.AuthPolicy = authPolicy(r)
+		case 0:
+			rt.RateLimitPolicy = &contourv1.RateLimitPolicy{Global: globalRateLimit(r)}
 		case 8:
 			rt.JWTVerificationPolicy = pick(r, &contourv1.JWTVerificationPolicy{Require: "a"}, &contourv1.JWTVerificationPolicy{Disabled: true})
 		case 1:

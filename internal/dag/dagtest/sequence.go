@@ -319,7 +319,11 @@ func changeProxy(r *byteReader, o *dag.Objects, k types.NamespacedName) *contour
 				rt.IPAllowFilterPolicy = []contourv1.IPFilterPolicy{{Source: contourv1.IPFilterSourcePeer, CIDR: pick(r, "10.0.0.0/8", "::1", "bad")}}
 			case 3:
 				rt.RateLimitPolicy = &contourv1.RateLimitPolicy{Local: &contourv1.LocalRateLimitPolicy{Requests: pick(r, uint32(0), 1, 10), Unit: "minute"}}
-				if r.next()%4 == 0 {
+				switch r.next() % 4 {
+				case 0:
+					rt.RateLimitPolicy.Local = nil
+					rt.RateLimitPolicy.Global = globalRateLimit(r)
+				case 1:
 					rt.RateLimitPolicy.Global = &contourv1.GlobalRateLimitPolicy{Disabled: true}
 				}
 			case 4:
@@ -343,6 +347,9 @@ func changeProxy(r *byteReader, o *dag.Objects, k types.NamespacedName) *contour
 			p.Spec.VirtualHost.CORSPolicy = &contourv1.CORSPolicy{AllowOrigin: []string{pick(r, "*", "https://a.example", "(")}, AllowMethods: []contourv1.CORSHeaderValue{"GET"}}
 		case p.Spec.VirtualHost != nil && r.next()%2 == 0:
 			p.Spec.VirtualHost.RateLimitPolicy = &contourv1.RateLimitPolicy{Local: &contourv1.LocalRateLimitPolicy{Requests: 5, Unit: pick(r, "second", "hour", "day")}}
+			if r.next()%2 == 0 {
+				p.Spec.VirtualHost.RateLimitPolicy = &contourv1.RateLimitPolicy{Global: globalRateLimit(r)}
+			}
 		case p.Spec.VirtualHost != nil && r.next()%2 == 0:
 			// A JWT provider: key sets from several servers (some URIs
 			// do not parse), from a Secret, or verified with a CA.
@@ -362,6 +369,58 @@ func changeProxy(r *byteReader, o *dag.Objects, k types.NamespacedName) *contour
 		}
 	}
 	return p
+}
+
+// globalRateLimit is a global rate limit policy of one or two
+// descriptors of entries of every kind; one in four is invalid (no
+// entry, no value, a bad header, two kinds at once, a bad regex).
+func globalRateLimit(r *byteReader) *contourv1.GlobalRateLimitPolicy {
+	g := &contourv1.GlobalRateLimitPolicy{Disabled: r.next()%5 == 0}
+	bad := r.next()%4 == 0
+	// value picks a valid choice, or any when the policy is to be bad.
+	value := func(valid, invalid string) string {
+		if bad && r.next()%2 == 0 {
+			return invalid
+		}
+		return valid
+	}
+	for range 1 + r.next()%2 {
+		var d contourv1.RateLimitDescriptor
+		n := 1 + r.next()%2
+		if bad && r.next()%3 == 0 {
+			n = 0
+		}
+		for range n {
+			var e contourv1.RateLimitDescriptorEntry
+			switch r.next() % 5 {
+			case 0:
+				e.GenericKey = &contourv1.GenericKeyDescriptor{Key: pick(r, "", "k"), Value: value(pick(r, "v", "w"), "")}
+			case 1:
+				e.RequestHeader = &contourv1.RequestHeaderDescriptor{HeaderName: value(pick(r, "X-Tenant", ":path"), "bad header"), DescriptorKey: value("tenant", "")}
+			case 2:
+				h := contourv1.HeaderMatchCondition{Name: "X-A", Present: true}
+				if r.next()%2 == 0 {
+					h = contourv1.HeaderMatchCondition{Name: "X-B", NotContains: "c", IgnoreCase: true}
+				}
+				if bad && r.next()%2 == 0 {
+					h.Regex = "("
+				}
+				e.RequestHeaderValueMatch = &contourv1.RequestHeaderValueMatchDescriptor{
+					Headers: []contourv1.HeaderMatchCondition{h}, ExpectMatch: r.next()%2 == 0, Value: value("m", ""),
+				}
+			case 3:
+				e.RemoteAddress = &contourv1.RemoteAddressDescriptor{}
+			case 4:
+				e.RemoteAddress = &contourv1.RemoteAddressDescriptor{}
+				if bad {
+					e.GenericKey = &contourv1.GenericKeyDescriptor{Value: "two"}
+				}
+			}
+			d.Entries = append(d.Entries, e)
+		}
+		g.Descriptors = append(g.Descriptors, d)
+	}
+	return g
 }
 
 // pickService names a Service of namespace ns, or one that is missing.
