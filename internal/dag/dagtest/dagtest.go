@@ -1,11 +1,12 @@
 package dagtest
 
 import (
+	"github.com/proxyctl/proxyctl/internal/fixtures"
+
 	"encoding/json"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
-	"k8s.io/apimachinery/pkg/types"
 
 	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
 	"github.com/proxyctl/proxyctl/internal/dag"
@@ -38,9 +39,9 @@ func Objects(data []byte) (*dag.Objects, dag.Config) {
 	cfg := dag.Config{}
 	switch len(data) % 3 {
 	case 1:
-		cfg.FallbackCertificate = nn("a", "s")
+		cfg.FallbackCertificate = fixtures.NN("a", "s")
 	case 2:
-		cfg.FallbackCertificate = nn("b", "s")
+		cfg.FallbackCertificate = fixtures.NN("b", "s")
 	}
 	return generated(data), cfg
 }
@@ -49,30 +50,28 @@ func (in *input) objects() *dag.Objects {
 	objs := dag.NewObjects()
 	for _, p := range in.Proxies {
 		if p != nil {
-			objs.HTTPProxies[nn(p.Namespace, p.Name)] = p
+			objs.HTTPProxies[fixtures.NN(p.Namespace, p.Name)] = p
 		}
 	}
 	for _, s := range in.Services {
 		if s != nil {
-			objs.Services[nn(s.Namespace, s.Name)] = s
+			objs.Services[fixtures.NN(s.Namespace, s.Name)] = s
 		}
 	}
 	for _, s := range in.Slices {
 		if s != nil {
-			objs.EndpointSlices[nn(s.Namespace, s.Name)] = s
+			objs.EndpointSlices[fixtures.NN(s.Namespace, s.Name)] = s
 		}
 	}
 	for _, s := range in.Secrets {
 		if s != nil {
-			objs.Secrets[nn(s.Namespace, s.Name)] = s
+			objs.Secrets[fixtures.NN(s.Namespace, s.Name)] = s
 		}
 	}
 	for _, d := range in.Delegations {
 		if d != nil {
-			objs.Delegations[nn(d.Namespace, d.Name)] = d
+			objs.Delegations[fixtures.NN(d.Namespace, d.Name)] = d
 		}
 	}
 	return objs
 }
-
-func nn(ns, name string) types.NamespacedName { return types.NamespacedName{Namespace: ns, Name: name} }
