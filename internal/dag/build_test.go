@@ -1,8 +1,6 @@
 package dag
 
 import (
-	"github.com/proxyctl/proxyctl/internal/fixtures"
-
 	"crypto/x509"
 	"fmt"
 	"strings"
@@ -18,6 +16,7 @@ import (
 
 	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
 	"github.com/proxyctl/proxyctl/internal/certgen"
+	"github.com/proxyctl/proxyctl/internal/fixtures"
 )
 
 // Fixture builders: one tiny constructor per kind.

@@ -1,8 +1,6 @@
 package dag
 
 import (
-	"github.com/proxyctl/proxyctl/internal/fixtures"
-
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
+	"github.com/proxyctl/proxyctl/internal/fixtures"
 )
 
 const testJWKS = `{"keys":[{"kty":"EC","crv":"P-256","x":"AA","y":"AA"}]}`

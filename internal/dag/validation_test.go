@@ -1,8 +1,6 @@
 package dag
 
 import (
-	"github.com/proxyctl/proxyctl/internal/fixtures"
-
 	"crypto/x509"
 	"math/big"
 	"slices"
@@ -16,6 +14,7 @@ import (
 
 	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
 	"github.com/proxyctl/proxyctl/internal/certgen"
+	"github.com/proxyctl/proxyctl/internal/fixtures"
 )
 
 var (

@@ -1,8 +1,6 @@
 package dagtest
 
 import (
-	"github.com/proxyctl/proxyctl/internal/fixtures"
-
 	"encoding/json"
 
 	corev1 "k8s.io/api/core/v1"
@@ -10,6 +8,7 @@ import (
 
 	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
 	"github.com/proxyctl/proxyctl/internal/dag"
+	"github.com/proxyctl/proxyctl/internal/fixtures"
 )
 
 // input is the JSON form of a fuzz case.

@@ -1,8 +1,6 @@
 package dagtest
 
 import (
-	"github.com/proxyctl/proxyctl/internal/fixtures"
-
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
@@ -11,6 +9,7 @@ import (
 
 	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
 	"github.com/proxyctl/proxyctl/internal/dag"
+	"github.com/proxyctl/proxyctl/internal/fixtures"
 )
 
 // byteReader hands out fuzz bytes, then zeros.

@@ -1,8 +1,6 @@
 package dagtest
 
 import (
-	"github.com/proxyctl/proxyctl/internal/fixtures"
-
 	"bytes"
 	"fmt"
 	"maps"
@@ -16,6 +14,7 @@ import (
 
 	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
 	"github.com/proxyctl/proxyctl/internal/dag"
+	"github.com/proxyctl/proxyctl/internal/fixtures"
 )
 
 // Separator splits a Sequence input into parts; JSON never contains it.
