@@ -19,7 +19,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
 
-	"github.com/proxyctl/proxyctl/internal/xds"
+	"github.com/proxyctl/proxyctl/internal/xdsserver"
 )
 
 // parseCertgen parses args as a proxyctl command line and returns the
@@ -91,7 +91,7 @@ func TestCertgenUsageErrors(t *testing.T) {
 }
 
 // TestCertgenFilesServeMutualTLS is the path `make demo` takes: certgen
-// writes files, the xDS server loads its side through xds.ServerTLSConfig,
+// writes files, the xDS server loads its side through xdsserver.ServerTLSConfig,
 // and a client holding Envoy's certificate completes a TLS 1.3 handshake.
 func TestCertgenFilesServeMutualTLS(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "certs")
@@ -112,9 +112,9 @@ func TestCertgenFilesServeMutualTLS(t *testing.T) {
 		}
 	}
 
-	serverConfig, err := xds.ServerTLSConfig(filepath.Join(dir, "ca.crt"), filepath.Join(dir, "proxyctl.crt"), filepath.Join(dir, "proxyctl.key"))
+	serverConfig, err := xdsserver.ServerTLSConfig(filepath.Join(dir, "ca.crt"), filepath.Join(dir, "proxyctl.crt"), filepath.Join(dir, "proxyctl.key"))
 	if err != nil {
-		t.Fatalf("xds.ServerTLSConfig: %v", err)
+		t.Fatalf("xdsserver.ServerTLSConfig: %v", err)
 	}
 	envoy, err := tls.LoadX509KeyPair(filepath.Join(dir, "envoy.crt"), filepath.Join(dir, "envoy.key"))
 	if err != nil {

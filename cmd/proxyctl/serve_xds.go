@@ -11,21 +11,21 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/proxyctl/proxyctl/internal/rungroup"
-	"github.com/proxyctl/proxyctl/internal/xds"
+	"github.com/proxyctl/proxyctl/internal/xdsserver"
 )
 
 // addXDSServer binds the xDS listener and adds the server to the group.
 // Every replica serves xDS; the server answers nothing until the controller
 // hands it the first DAG.
-func addXDSServer(g *rungroup.Group, s *serveContext, reg prometheus.Registerer, log logrus.FieldLogger) (*xds.Server, error) {
+func addXDSServer(g *rungroup.Group, s *serveContext, reg prometheus.Registerer, log logrus.FieldLogger) (*xdsserver.Server, error) {
 	var tlsConfig *tls.Config
 	if !s.xds.insecure {
 		var err error
-		if tlsConfig, err = xds.ServerTLSConfig(s.xds.caFile, s.xds.certFile, s.xds.keyFile); err != nil {
+		if tlsConfig, err = xdsserver.ServerTLSConfig(s.xds.caFile, s.xds.certFile, s.xds.keyFile); err != nil {
 			return nil, err
 		}
 	}
-	srv, err := xds.NewServer(xds.ServerConfig{
+	srv, err := xdsserver.NewServer(xdsserver.ServerConfig{
 		Listeners:  s.listenerConfig(),
 		TLS:        tlsConfig,
 		Registerer: reg,

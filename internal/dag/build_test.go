@@ -17,11 +17,18 @@ import (
 	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
 	contourv1alpha1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1alpha1"
 	"github.com/proxyctl/proxyctl/internal/certgen"
+	"github.com/proxyctl/proxyctl/internal/fixtures"
 )
 
 // Fixture builders: one tiny constructor per kind.
 
-func nn(ns, name string) types.NamespacedName { return types.NamespacedName{Namespace: ns, Name: name} }
+// The Kubernetes objects come from the shared fixtures, under the names
+// these tests use.
+var (
+	nn            = fixtures.NN
+	service       = fixtures.Service
+	endpointSlice = fixtures.EndpointSlice
+)
 
 // root is a root HTTPProxy for fqdn with routes.
 func root(ns, name, fqdn string, routes ...contourv1.Route) *contourv1.HTTPProxy {
@@ -75,42 +82,6 @@ func weighted(name string, port int, weight int64) contourv1.Service {
 	return contourv1.Service{Name: name, Port: port, Weight: weight}
 }
 
-// service is a ClusterIP Service with ports named "" (single) or by number.
-func service(ns, name string, ports ...int32) *corev1.Service {
-	s := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
-	for _, p := range ports {
-		sp := corev1.ServicePort{Port: p, Protocol: corev1.ProtocolTCP}
-		if len(ports) > 1 {
-			sp.Name = fmt.Sprintf("p%d", p)
-		}
-		s.Spec.Ports = append(s.Spec.Ports, sp)
-	}
-	return s
-}
-
-// endpointSlice is an EndpointSlice of Service svc with one port (named
-// portName) and the given ready addresses; addresses prefixed with "!"
-// are not ready.
-func endpointSlice(ns, name, svc, portName string, port int32, addrs ...string) *discoveryv1.EndpointSlice {
-	pn := portName
-	s := &discoveryv1.EndpointSlice{
-		ObjectMeta:  metav1.ObjectMeta{Namespace: ns, Name: name, Labels: map[string]string{discoveryv1.LabelServiceName: svc}},
-		AddressType: discoveryv1.AddressTypeIPv4,
-		Ports:       []discoveryv1.EndpointPort{{Name: &pn, Port: &port}},
-	}
-	for _, a := range addrs {
-		ep := discoveryv1.Endpoint{}
-		if strings.HasPrefix(a, "!") {
-			f := false
-			ep.Conditions.Ready = &f
-			a = a[1:]
-		}
-		ep.Addresses = []string{a}
-		s.Endpoints = append(s.Endpoints, ep)
-	}
-	return s
-}
-
 var (
 	testCertOnce      sync.Once
 	testCert, testKey []byte
@@ -138,11 +109,7 @@ func certPair(t testing.TB) ([]byte, []byte) {
 // tlsSecret is a valid kubernetes.io/tls Secret.
 func tlsSecret(t testing.TB, ns, name string) *corev1.Secret {
 	cert, key := certPair(t)
-	return &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-		Type:       corev1.SecretTypeTLS,
-		Data:       map[string][]byte{corev1.TLSCertKey: cert, corev1.TLSPrivateKeyKey: key},
-	}
+	return fixtures.TLSSecret(ns, name, cert, key)
 }
 
 func delegation(ns, name, secret string, targets ...string) *contourv1.TLSCertificateDelegation {

@@ -6,19 +6,15 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
+	"github.com/proxyctl/proxyctl/internal/fixtures"
 )
 
 const testJWKS = `{"keys":[{"kty":"EC","crv":"P-256","x":"AA","y":"AA"}]}`
 
 func jwksSecret(ns, name, key, data string) *corev1.Secret {
-	return &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-		Type:       corev1.SecretTypeOpaque,
-		Data:       map[string][]byte{key: []byte(data)},
-	}
+	return fixtures.OpaqueSecret(ns, name, map[string][]byte{key: []byte(data)})
 }
 
 func remote(name, uri string) contourv1.JWTProvider {

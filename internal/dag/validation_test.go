@@ -14,6 +14,7 @@ import (
 
 	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
 	"github.com/proxyctl/proxyctl/internal/certgen"
+	"github.com/proxyctl/proxyctl/internal/fixtures"
 )
 
 var (
@@ -42,13 +43,7 @@ func caAndCRL(t testing.TB) (ca, crl []byte) {
 }
 
 // opaqueSecret is an Opaque Secret with data.
-func opaqueSecret(ns, name string, data map[string][]byte) *corev1.Secret {
-	return &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-		Type:       corev1.SecretTypeOpaque,
-		Data:       data,
-	}
-}
+var opaqueSecret = fixtures.OpaqueSecret
 
 func caSecret(t testing.TB, ns, name string) *corev1.Secret {
 	ca, _ := caAndCRL(t)

@@ -1,8 +1,6 @@
 package leader
 
 import (
-	"github.com/proxyctl/proxyctl/internal/testutil"
-
 	"context"
 	"errors"
 	goruntime "runtime"
@@ -20,6 +18,8 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/utils/ptr"
+
+	"github.com/proxyctl/proxyctl/internal/testutil"
 )
 
 const (

@@ -1,8 +1,6 @@
 package status
 
 import (
-	"github.com/proxyctl/proxyctl/internal/testutil"
-
 	"context"
 	"errors"
 	"fmt"
@@ -21,6 +19,7 @@ import (
 	"github.com/proxyctl/proxyctl/apis/generated/clientset/versioned/fake"
 	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
 	"github.com/proxyctl/proxyctl/internal/dag"
+	"github.com/proxyctl/proxyctl/internal/testutil"
 )
 
 var proxiesGVR = contourv1.SchemeGroupVersion.WithResource("httpproxies")

@@ -72,12 +72,12 @@ func BenchmarkConsistent(b *testing.B) {
 		}
 		b.Run(fmt.Sprintf("vhosts=%d", n), func(b *testing.B) {
 			b.ReportAllocs()
-			var c consistency
-			if err := c.check(snap); err != nil { // the first check looks at every reference
+			var c Checker
+			if err := c.Check(snap); err != nil { // the first check looks at every reference
 				b.Fatal(err)
 			}
 			for b.Loop() {
-				if err := c.check(snap); err != nil {
+				if err := c.Check(snap); err != nil {
 					b.Fatal(err)
 				}
 			}

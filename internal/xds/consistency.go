@@ -94,7 +94,7 @@ func (s *Snapshot) has(typ, name string) bool {
 	return ok
 }
 
-// consistency checks snapshots one after another, as the server does, by
+// Checker checks snapshots one after another, as the server does, by
 // looking again only at what may have broken since the last check: the
 // references of parts it has not verified yet, and the references of
 // every part to a type that has lost a name since. A typical change
@@ -102,9 +102,9 @@ func (s *Snapshot) has(typ, name string) bool {
 // reference of 10,000 proxies.
 //
 // It records what it verified in the refs themselves, which the
-// Translator memoizes with their parts: one consistency per Translator,
-// used from one goroutine.
-type consistency struct {
+// Translator memoizes with their parts: one Checker per Translator,
+// used from one goroutine. The zero value is ready to use.
+type Checker struct {
 	// names are each kind's resources as last checked, sorted by name.
 	names [len(refKinds)][]Resource
 	// epoch, per kind, grows whenever a name of that kind disappears:
@@ -112,8 +112,9 @@ type consistency struct {
 	epoch [len(refKinds)]uint64
 }
 
-// check is snap.Consistent().
-func (c *consistency) check(snap *Snapshot) error {
+// Check is snap.Consistent(), looking again only at what may have broken
+// since the last Check.
+func (c *Checker) Check(snap *Snapshot) error {
 	for k, kind := range refKinds {
 		var now []Resource
 		if t := snap.Type(kind.typ); t != nil {

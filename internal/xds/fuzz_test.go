@@ -136,7 +136,7 @@ func FuzzTranslator(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var served consistency // the server's incremental check
+		var served Checker // the server's incremental check
 		for i, objs := range seq {
 			d := bl.Build(objs)
 			want, err := NewSnapshot(Translate(d, lc))
@@ -153,7 +153,7 @@ func FuzzTranslator(f *testing.F) {
 			if err := got.Consistent(); err != nil {
 				t.Fatalf("step %d: %v", i, err)
 			}
-			if err := served.check(got); err != nil {
+			if err := served.Check(got); err != nil {
 				t.Fatalf("step %d: the server's check: %v", i, err)
 			}
 		}

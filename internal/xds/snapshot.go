@@ -115,9 +115,9 @@ func NewSnapshot(r Resources) (*Snapshot, error) {
 			if err != nil {
 				return nil, err
 			}
-			items[i] = newResource(cache.GetResourceName(it), b)
+			items[i] = NewResource(cache.GetResourceName(it), b)
 		}
-		s.Types = append(s.Types, newTypeSnapshot(g.url, items))
+		s.Types = append(s.Types, NewTypeSnapshot(g.url, items))
 	}
 	return s, nil
 }
@@ -140,14 +140,14 @@ func marshal(m proto.Message) ([]byte, error) {
 	return b, nil
 }
 
-// newResource names value and digests it.
-func newResource(name string, value []byte) Resource {
+// NewResource names value and digests it.
+func NewResource(name string, value []byte) Resource {
 	sum := sha256.Sum256(value)
 	return Resource{Name: name, Value: value, Version: hex.EncodeToString(sum[:8])}
 }
 
-// newTypeSnapshot versions items, which are sorted by name.
-func newTypeSnapshot(typeURL string, items []Resource) TypeSnapshot {
+// NewTypeSnapshot versions items, which are sorted by name.
+func NewTypeSnapshot(typeURL string, items []Resource) TypeSnapshot {
 	h := sha256.New()
 	for _, it := range items {
 		writeString(h, it.Name)

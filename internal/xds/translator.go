@@ -210,7 +210,7 @@ func (t *Translator) ingressHTTP(d *dag.DAG, next *translated) (Resource, error)
 	if slices.Equal(vhs, t.prev.vhosts) && t.prev.ingressHTTP.Name != "" {
 		next.ingressHTTP = t.prev.ingressHTTP
 	} else {
-		next.ingressHTTP = newResource(HTTPListenerName, splice(t.routesHead, t.routesTail, routeConfigurationVirtualHosts, parts))
+		next.ingressHTTP = NewResource(HTTPListenerName, splice(t.routesHead, t.routesTail, routeConfigurationVirtualHosts, parts))
 	}
 	return next.ingressHTTP, nil
 }
@@ -256,7 +256,7 @@ func (t *Translator) secureHosts(d *dag.DAG, next *translated) ([]Resource, *Res
 			for i, vh := range fallback {
 				parts[i] = chains[vh].fallbackVhost
 			}
-			r := newResource(FallbackRouteName, splice(t.fallbackHead, t.fallbackTail, routeConfigurationVirtualHosts, parts))
+			r := NewResource(FallbackRouteName, splice(t.fallbackHead, t.fallbackTail, routeConfigurationVirtualHosts, parts))
 			next.fallbackRoute = &r
 		}
 		routes = append(routes, *next.fallbackRoute)
@@ -288,7 +288,7 @@ func (t *Translator) secureHosts(d *dag.DAG, next *translated) ([]Resource, *Res
 		for i, p := range parts {
 			elems[i] = p.b
 		}
-		r := newResource(HTTPSListenerName, splice(t.httpsHead, t.httpsTail, listenerFilterChains, elems))
+		r := NewResource(HTTPSListenerName, splice(t.httpsHead, t.httpsTail, listenerFilterChains, elems))
 		next.ingressTLS = &r
 	}
 	return routes, next.ingressTLS, nil
@@ -427,7 +427,7 @@ func encode(m proto.Message) (Resource, error) {
 	if err != nil {
 		return Resource{}, err
 	}
-	return newResource(cache.GetResourceName(m), b), nil
+	return NewResource(cache.GetResourceName(m), b), nil
 }
 
 // reuseType returns the previous snapshot's TypeSnapshot when items are
@@ -439,7 +439,7 @@ func reuseType(prev *Snapshot, typeURL string, items []Resource) TypeSnapshot {
 			return *old
 		}
 	}
-	return newTypeSnapshot(typeURL, items)
+	return NewTypeSnapshot(typeURL, items)
 }
 
 func sameResources(a, b []Resource) bool {

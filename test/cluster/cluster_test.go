@@ -1,8 +1,6 @@
 package cluster_test
 
 import (
-	"github.com/proxyctl/proxyctl/internal/testutil"
-
 	"errors"
 	"fmt"
 	"os"
@@ -19,6 +17,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/proxyctl/proxyctl/internal/testutil"
 	"github.com/proxyctl/proxyctl/test/cluster"
 )
 

@@ -1,8 +1,6 @@
 package cluster
 
 import (
-	"github.com/proxyctl/proxyctl/internal/testutil"
-
 	"bytes"
 	"errors"
 	"fmt"
@@ -13,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/proxyctl/proxyctl/internal/testutil"
 )
 
 const (

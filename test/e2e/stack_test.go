@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"github.com/proxyctl/proxyctl/internal/testutil"
-
 	"bytes"
 	"crypto/tls"
 	"encoding/json"
@@ -17,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/proxyctl/proxyctl/internal/testutil"
 	"github.com/proxyctl/proxyctl/test/cluster"
 	"github.com/proxyctl/proxyctl/test/envoy"
 	"github.com/proxyctl/proxyctl/test/netns"

@@ -1,8 +1,6 @@
 package envoy
 
 import (
-	"github.com/proxyctl/proxyctl/internal/testutil"
-
 	"bytes"
 	"context"
 	"encoding/json"
@@ -20,6 +18,7 @@ import (
 	"time"
 
 	"github.com/proxyctl/proxyctl/internal/bootstrap"
+	"github.com/proxyctl/proxyctl/internal/testutil"
 	"github.com/proxyctl/proxyctl/test/cluster"
 )
 

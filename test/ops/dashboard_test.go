@@ -1,8 +1,6 @@
 package ops
 
 import (
-	"github.com/proxyctl/proxyctl/internal/testutil"
-
 	"context"
 	"encoding/json"
 	"fmt"
@@ -15,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/proxyctl/proxyctl/internal/testutil"
 	"github.com/proxyctl/proxyctl/test/cluster"
 )
 

@@ -6,8 +6,6 @@
 package ops
 
 import (
-	"github.com/proxyctl/proxyctl/internal/testutil"
-
 	"bytes"
 	"context"
 	"encoding/json"
@@ -30,6 +28,7 @@ import (
 	"github.com/proxyctl/proxyctl/apis/generated/clientset/versioned"
 	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
 	"github.com/proxyctl/proxyctl/internal/certgen"
+	"github.com/proxyctl/proxyctl/internal/testutil"
 	"github.com/proxyctl/proxyctl/test/cluster"
 	"github.com/proxyctl/proxyctl/test/replica"
 )

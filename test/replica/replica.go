@@ -1,8 +1,6 @@
 package replica
 
 import (
-	"github.com/proxyctl/proxyctl/internal/testutil"
-
 	"context"
 	"encoding/json"
 	"errors"
@@ -21,6 +19,7 @@ import (
 	"time"
 
 	"github.com/proxyctl/proxyctl/internal/httpserver"
+	"github.com/proxyctl/proxyctl/internal/testutil"
 	"github.com/proxyctl/proxyctl/test/cluster"
 )
 

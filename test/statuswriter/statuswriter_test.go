@@ -5,8 +5,6 @@
 package statuswriter
 
 import (
-	"github.com/proxyctl/proxyctl/internal/testutil"
-
 	"context"
 	"fmt"
 	"strings"
@@ -24,6 +22,7 @@ import (
 	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
 	"github.com/proxyctl/proxyctl/internal/dag"
 	"github.com/proxyctl/proxyctl/internal/status"
+	"github.com/proxyctl/proxyctl/internal/testutil"
 	"github.com/proxyctl/proxyctl/test/cluster"
 )
 

@@ -5,11 +5,11 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
-	"k8s.io/apimachinery/pkg/types"
 
 	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
 	contourv1alpha1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1alpha1"
 	"github.com/proxyctl/proxyctl/internal/dag"
+	"github.com/proxyctl/proxyctl/internal/fixtures"
 )
 
 // input is the JSON form of a fuzz case.
@@ -40,9 +40,9 @@ func Objects(data []byte) (*dag.Objects, dag.Config) {
 	cfg := dag.Config{}
 	switch len(data) % 3 {
 	case 1:
-		cfg.FallbackCertificate = nn("a", "s")
+		cfg.FallbackCertificate = fixtures.NN("a", "s")
 	case 2:
-		cfg.FallbackCertificate = nn("b", "s")
+		cfg.FallbackCertificate = fixtures.NN("b", "s")
 	}
 	// The cluster-wide settings, by other digits of the length.
 	cfg.EnableExternalNameService = (len(data)/3)%2 == 0
@@ -72,35 +72,33 @@ func (in *input) objects() *dag.Objects {
 	objs := dag.NewObjects()
 	for _, p := range in.Proxies {
 		if p != nil {
-			objs.HTTPProxies[nn(p.Namespace, p.Name)] = p
+			objs.HTTPProxies[fixtures.NN(p.Namespace, p.Name)] = p
 		}
 	}
 	for _, s := range in.Services {
 		if s != nil {
-			objs.Services[nn(s.Namespace, s.Name)] = s
+			objs.Services[fixtures.NN(s.Namespace, s.Name)] = s
 		}
 	}
 	for _, s := range in.Slices {
 		if s != nil {
-			objs.EndpointSlices[nn(s.Namespace, s.Name)] = s
+			objs.EndpointSlices[fixtures.NN(s.Namespace, s.Name)] = s
 		}
 	}
 	for _, s := range in.Secrets {
 		if s != nil {
-			objs.Secrets[nn(s.Namespace, s.Name)] = s
+			objs.Secrets[fixtures.NN(s.Namespace, s.Name)] = s
 		}
 	}
 	for _, d := range in.Delegations {
 		if d != nil {
-			objs.Delegations[nn(d.Namespace, d.Name)] = d
+			objs.Delegations[fixtures.NN(d.Namespace, d.Name)] = d
 		}
 	}
 	for _, e := range in.Extensions {
 		if e != nil {
-			objs.ExtensionServices[nn(e.Namespace, e.Name)] = e
+			objs.ExtensionServices[fixtures.NN(e.Namespace, e.Name)] = e
 		}
 	}
 	return objs
 }
-
-func nn(ns, name string) types.NamespacedName { return types.NamespacedName{Namespace: ns, Name: name} }

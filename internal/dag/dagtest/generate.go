@@ -1,9 +1,7 @@
 package dagtest
 
 import (
-	"fmt"
 	"slices"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -12,6 +10,7 @@ import (
 	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
 	contourv1alpha1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1alpha1"
 	"github.com/proxyctl/proxyctl/internal/dag"
+	"github.com/proxyctl/proxyctl/internal/fixtures"
 )
 
 // byteReader hands out fuzz bytes, then zeros.
@@ -33,30 +32,30 @@ func pick[T any](r *byteReader, choices ...T) T { return choices[r.next()%len(ch
 func generated(data []byte) *dag.Objects {
 	r := &byteReader{data: data}
 	objs := dag.NewObjects()
-	for _, s := range []*corev1.Service{service("a", "svc0", 80, 81), service("a", "svc1", 80), service("b", "svc0", 80)} {
-		objs.Services[nn(s.Namespace, s.Name)] = s
+	for _, s := range []*corev1.Service{fixtures.Service("a", "svc0", 80, 81), fixtures.Service("a", "svc1", 80), fixtures.Service("b", "svc0", 80)} {
+		objs.Services[fixtures.NN(s.Namespace, s.Name)] = s
 	}
-	objs.Services[nn("a", "svc1")].Annotations = map[string]string{"projectcontour.io/upstream-protocol.h2c": "80"}
+	objs.Services[fixtures.NN("a", "svc1")].Annotations = map[string]string{"projectcontour.io/upstream-protocol.h2c": "80"}
 	// ExternalName Services: served only when the Config enables them,
 	// and never for localhost.
-	objs.Services[nn("a", "ext")] = externalName(service("a", "ext", 80, 443), "ext.example.net")
-	objs.Services[nn("a", "lo")] = externalName(service("a", "lo", 80), "localhost")
-	objs.Services[nn("a", "ext")].Annotations = map[string]string{"projectcontour.io/upstream-protocol.tls": "443"}
+	objs.Services[fixtures.NN("a", "ext")] = externalName(fixtures.Service("a", "ext", 80, 443), "ext.example.net")
+	objs.Services[fixtures.NN("a", "lo")] = externalName(fixtures.Service("a", "lo", 80), "localhost")
+	objs.Services[fixtures.NN("a", "ext")].Annotations = map[string]string{"projectcontour.io/upstream-protocol.tls": "443"}
 	for _, s := range []*discoveryv1.EndpointSlice{
-		endpointSlice("a", "svc0-1", "svc0", "p80", 8080, "10.0.0.1", "!10.0.0.2"),
-		endpointSlice("a", "svc0-2", "svc0", "p81", 8081, "10.0.0.1"),
-		endpointSlice("a", "svc1-1", "svc1", "", 80, "10.0.1.1", "10.0.1.1"),
-		withPort(endpointSlice("a", "svc0-3", "svc0", "p80", 8090, "10.0.0.3"), "p81", 8091),
+		fixtures.EndpointSlice("a", "svc0-1", "svc0", "p80", 8080, "10.0.0.1", "!10.0.0.2"),
+		fixtures.EndpointSlice("a", "svc0-2", "svc0", "p81", 8081, "10.0.0.1"),
+		fixtures.EndpointSlice("a", "svc1-1", "svc1", "", 80, "10.0.1.1", "10.0.1.1"),
+		fixtures.WithPort(fixtures.EndpointSlice("a", "svc0-3", "svc0", "p80", 8090, "10.0.0.3"), "p81", 8091),
 	} {
-		objs.EndpointSlices[nn(s.Namespace, s.Name)] = s
+		objs.EndpointSlices[fixtures.NN(s.Namespace, s.Name)] = s
 	}
 	for _, s := range []*corev1.Secret{
 		tlsSecret("a", "s"), tlsSecret("b", "s"), caSecret("a", "ca"), caSecret("b", "ca"),
 		{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "bad"}, Type: corev1.SecretTypeTLS},
 	} {
-		objs.Secrets[nn(s.Namespace, s.Name)] = s
+		objs.Secrets[fixtures.NN(s.Namespace, s.Name)] = s
 	}
-	objs.Delegations[nn("b", "d")] = &contourv1.TLSCertificateDelegation{
+	objs.Delegations[fixtures.NN("b", "d")] = &contourv1.TLSCertificateDelegation{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "b", Name: "d"},
 		Spec: contourv1.TLSCertificateDelegationSpec{Delegations: []contourv1.CertificateDelegation{
 			{SecretName: "s", TargetNamespaces: []string{"a"}},
@@ -65,13 +64,13 @@ func generated(data []byte) *dag.Objects {
 	}
 
 	for _, e := range extensionServices() {
-		objs.ExtensionServices[nn(e.Namespace, e.Name)] = e
+		objs.ExtensionServices[fixtures.NN(e.Namespace, e.Name)] = e
 	}
 
 	nProxies := r.next()%6 + 1
 	for i := 0; i < nProxies; i++ {
 		p := genProxy(r)
-		objs.HTTPProxies[nn(p.Namespace, p.Name)] = p
+		objs.HTTPProxies[fixtures.NN(p.Namespace, p.Name)] = p
 	}
 	return objs
 }
@@ -278,63 +277,15 @@ func externalName(s *corev1.Service, name string) *corev1.Service {
 	return s
 }
 
-// service is a ClusterIP Service with ports named "" (single) or by number.
-func service(ns, name string, ports ...int32) *corev1.Service {
-	s := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
-	for _, p := range ports {
-		sp := corev1.ServicePort{Port: p, Protocol: corev1.ProtocolTCP}
-		if len(ports) > 1 {
-			sp.Name = fmt.Sprintf("p%d", p)
-		}
-		s.Spec.Ports = append(s.Spec.Ports, sp)
-	}
-	return s
-}
-
-// withPort adds a port to an EndpointSlice.
-func withPort(s *discoveryv1.EndpointSlice, name string, port int32) *discoveryv1.EndpointSlice {
-	s.Ports = append(s.Ports, discoveryv1.EndpointPort{Name: &name, Port: &port})
-	return s
-}
-
-// endpointSlice is an EndpointSlice of Service svc with one port (named
-// portName) and the given ready addresses; addresses prefixed with "!"
-// are not ready.
-func endpointSlice(ns, name, svc, portName string, port int32, addrs ...string) *discoveryv1.EndpointSlice {
-	s := &discoveryv1.EndpointSlice{
-		ObjectMeta:  metav1.ObjectMeta{Namespace: ns, Name: name, Labels: map[string]string{discoveryv1.LabelServiceName: svc}},
-		AddressType: discoveryv1.AddressTypeIPv4,
-		Ports:       []discoveryv1.EndpointPort{{Name: &portName, Port: &port}},
-	}
-	for _, a := range addrs {
-		ep := discoveryv1.Endpoint{}
-		if rest, ok := strings.CutPrefix(a, "!"); ok {
-			ep.Conditions.Ready = ptr(false)
-			a = rest
-		}
-		ep.Addresses = []string{a}
-		s.Endpoints = append(s.Endpoints, ep)
-	}
-	return s
-}
-
 // tlsSecret is a valid kubernetes.io/tls Secret holding testCert.
 func tlsSecret(ns, name string) *corev1.Secret {
-	return &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-		Type:       corev1.SecretTypeTLS,
-		Data:       map[string][]byte{corev1.TLSCertKey: []byte(testCert), corev1.TLSPrivateKeyKey: []byte(testKey)},
-	}
+	return fixtures.TLSSecret(ns, name, []byte(testCert), []byte(testKey))
 }
 
 // caSecret is an Opaque Secret with a CA bundle (testCert) and a
 // certificate revocation list (testCRL).
 func caSecret(ns, name string) *corev1.Secret {
-	return &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-		Type:       corev1.SecretTypeOpaque,
-		Data:       map[string][]byte{"ca.crt": []byte(testCert), "crl.pem": []byte(testCRL)},
-	}
+	return fixtures.OpaqueSecret(ns, name, map[string][]byte{"ca.crt": []byte(testCert), "crl.pem": []byte(testCRL)})
 }
 
 // testCRL is a certificate revocation list; the DAG checks that it

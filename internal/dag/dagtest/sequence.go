@@ -15,6 +15,7 @@ import (
 	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
 	contourv1alpha1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1alpha1"
 	"github.com/proxyctl/proxyctl/internal/dag"
+	"github.com/proxyctl/proxyctl/internal/fixtures"
 )
 
 // Separator splits a Sequence input into parts; JSON never contains it.
@@ -159,7 +160,7 @@ func (s *sequencer) edit(o *dag.Objects, r *byteReader) {
 		}
 	case 3:
 		p := genProxy(r)
-		o.HTTPProxies[nn(p.Namespace, p.Name)] = p
+		o.HTTPProxies[fixtures.NN(p.Namespace, p.Name)] = p
 	case 4:
 		s.restore(o, r)
 	case 5:
@@ -437,22 +438,22 @@ func pickService(r *byteReader, o *dag.Objects, ns string) string {
 
 // changeService replaces, adds or deletes a Service.
 func changeService(r *byteReader, o *dag.Objects) {
-	k := pickKeyOr(r, o.Services, nn("a", "svc0"), nn("a", "late"), nn("default", "kuard"))
+	k := pickKeyOr(r, o.Services, fixtures.NN("a", "svc0"), fixtures.NN("a", "late"), fixtures.NN("default", "kuard"))
 	switch r.next() % 8 {
 	case 6:
-		o.Services[k] = externalName(service(k.Namespace, k.Name, 80, 443), pick(r, "ext.example.net", "other.example.net", "10.1.2.3"))
+		o.Services[k] = externalName(fixtures.Service(k.Namespace, k.Name, 80, 443), pick(r, "ext.example.net", "other.example.net", "10.1.2.3"))
 	case 7:
-		o.Services[k] = externalName(service(k.Namespace, k.Name, 80), pick(r, "localhost.", "127.0.0.1"))
+		o.Services[k] = externalName(fixtures.Service(k.Namespace, k.Name, 80), pick(r, "localhost.", "127.0.0.1"))
 	case 0:
 		delete(o.Services, k)
 	case 1:
-		o.Services[k] = service(k.Namespace, k.Name, 80)
+		o.Services[k] = fixtures.Service(k.Namespace, k.Name, 80)
 	case 2:
-		o.Services[k] = service(k.Namespace, k.Name, 80, 81)
+		o.Services[k] = fixtures.Service(k.Namespace, k.Name, 80, 81)
 	case 3:
-		o.Services[k] = service(k.Namespace, k.Name, pick[int32](r, 8080, 5432))
+		o.Services[k] = fixtures.Service(k.Namespace, k.Name, pick[int32](r, 8080, 5432))
 	case 4:
-		s := service(k.Namespace, k.Name, 80)
+		s := fixtures.Service(k.Namespace, k.Name, 80)
 		s.Annotations = map[string]string{"projectcontour.io/upstream-protocol.h2c": "80"}
 		o.Services[k] = s
 	case 5:
@@ -498,16 +499,16 @@ func changeSlice(r *byteReader, o *dag.Objects) {
 		}
 		o.EndpointSlices[k] = s
 	default:
-		svc := pickKeyOr(r, o.Services, nn("a", "svc0"))
-		s := endpointSlice(svc.Namespace, fmt.Sprintf("%s-f%d", svc.Name, r.next()%3), svc.Name,
+		svc := pickKeyOr(r, o.Services, fixtures.NN("a", "svc0"))
+		s := fixtures.EndpointSlice(svc.Namespace, fmt.Sprintf("%s-f%d", svc.Name, r.next()%3), svc.Name,
 			pick(r, "", "p80", "p81"), pick[int32](r, 80, 8080, 8081), pick(r, "10.1.0.1", "10.0.0.1", "!10.1.0.2"))
-		o.EndpointSlices[nn(s.Namespace, s.Name)] = s
+		o.EndpointSlices[fixtures.NN(s.Namespace, s.Name)] = s
 	}
 }
 
 // changeSecret replaces, adds or deletes a Secret.
 func changeSecret(r *byteReader, o *dag.Objects) {
-	k := pickKeyOr(r, o.Secrets, nn("a", "s"), nn("c", "s"), nn("certs", "wild"), nn("a", "jwks"), nn("b", "jwks"), nn("a", "ca"))
+	k := pickKeyOr(r, o.Secrets, fixtures.NN("a", "s"), fixtures.NN("c", "s"), fixtures.NN("certs", "wild"), fixtures.NN("a", "jwks"), fixtures.NN("b", "jwks"), fixtures.NN("a", "ca"))
 	switch r.next() % 8 {
 	case 5:
 		// A JWT key set, and a CA bundle for a key server.
@@ -540,7 +541,7 @@ func changeSecret(r *byteReader, o *dag.Objects) {
 
 // changeDelegation replaces, adds or deletes a TLSCertificateDelegation.
 func changeDelegation(r *byteReader, o *dag.Objects) {
-	k := pickKeyOr(r, o.Delegations, nn("b", "d"), nn("c", "d"), nn("certs", "d"))
+	k := pickKeyOr(r, o.Delegations, fixtures.NN("b", "d"), fixtures.NN("c", "d"), fixtures.NN("certs", "d"))
 	if r.next()%4 == 0 {
 		delete(o.Delegations, k)
 		return
@@ -593,7 +594,7 @@ func compareKeys(a, b types.NamespacedName) int {
 // changeExtension deletes, adds or changes an ExtensionService: its
 // Services, protocol, timeout or validation.
 func changeExtension(r *byteReader, o *dag.Objects) {
-	k := pickKeyOr(r, o.ExtensionServices, nn("a", "ext"), nn("b", "new"))
+	k := pickKeyOr(r, o.ExtensionServices, fixtures.NN("a", "ext"), fixtures.NN("b", "new"))
 	e := o.ExtensionServices[k]
 	switch r.next() % 4 {
 	case 0:

@@ -1,4 +1,4 @@
-package xds
+package xdsserver
 
 import (
 	"context"
@@ -19,12 +19,13 @@ import (
 	"google.golang.org/grpc/keepalive"
 
 	"github.com/proxyctl/proxyctl/internal/dag"
+	"github.com/proxyctl/proxyctl/internal/xds"
 )
 
 // ServerConfig configures the xDS server.
 type ServerConfig struct {
 	// Listeners says where Envoy's own HTTP and HTTPS listeners bind.
-	Listeners ListenerConfig
+	Listeners xds.ListenerConfig
 	// TLS, when set, serves gRPC over mutual TLS; nil serves plaintext.
 	TLS        *tls.Config
 	Registerer prometheus.Registerer
@@ -42,9 +43,9 @@ type Server struct {
 	metrics *serverMetrics
 	// translator is used by OnChange only, which the controller calls
 	// from its one event loop goroutine.
-	translator *Translator
+	translator *xds.Translator
 	// consistency checks each snapshot's references; OnChange only, too.
-	consistency consistency
+	consistency xds.Checker
 }
 
 // NewServer returns a Server with an empty cache.
@@ -59,7 +60,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	tr, err := NewTranslator(cfg.Listeners)
+	tr, err := xds.NewTranslator(cfg.Listeners)
 	if err != nil {
 		return nil, err
 	}
@@ -90,8 +91,8 @@ func (s *Server) OnChange(d *dag.DAG) {
 // it lacks. Envoy would wait for the missing resource or reject the update,
 // so the last good snapshot stays served and the refusal is counted and
 // logged: it is a bug in translation. It reports whether snap is served.
-func (s *Server) publish(snap *Snapshot) bool {
-	if err := s.consistency.check(snap); err != nil {
+func (s *Server) publish(snap *xds.Snapshot) bool {
+	if err := s.consistency.Check(snap); err != nil {
 		s.log.WithError(err).Error("not serving an inconsistent snapshot; keeping the last good one")
 		s.metrics.snapshotsInconsistent.Inc()
 		s.metrics.snapshotErrors.Inc()
@@ -139,7 +140,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 
 // newADSServer is go-control-plane's xDS server over c. WithOrderedADS makes
 // a state-of-the-world ADS stream use one response channel for all types,
-// so responses go out in the order the cache sends them (PushOrder);
+// so responses go out in the order the cache sends them (xds.PushOrder);
 // without it the server selects among one channel per type at random. The
 // incremental server always uses one channel.
 func newADSServer(ctx context.Context, c cachev3.Cache, cb serverv3.Callbacks) serverv3.Server {

@@ -1,4 +1,4 @@
-package xds
+package xdsserver
 
 import (
 	"bytes"
@@ -12,6 +12,8 @@ import (
 	"github.com/envoyproxy/go-control-plane/pkg/server/stream/v3"
 	"github.com/sirupsen/logrus"
 	logtest "github.com/sirupsen/logrus/hooks/test"
+
+	"github.com/proxyctl/proxyctl/internal/xds"
 )
 
 // sotwClient is an Envoy on a state-of-the-world ADS stream.
@@ -72,7 +74,7 @@ func (c *sotwClient) barrier() {
 }
 
 // checkSotw checks r carries every resource of want, byte for byte.
-func checkSotw(t *testing.T, r *discoveryv3.DiscoveryResponse, want *TypeSnapshot) {
+func checkSotw(t *testing.T, r *discoveryv3.DiscoveryResponse, want *xds.TypeSnapshot) {
 	t.Helper()
 	if r.GetVersionInfo() != want.Version {
 		t.Errorf("%s: version %q, want %q", want.TypeURL, r.GetVersionInfo(), want.Version)
@@ -168,13 +170,10 @@ func TestCacheADSCoversEndpoints(t *testing.T) {
 // whose resources are the snapshot's encodings.
 func TestCacheStreamsShareBytes(t *testing.T) {
 	h := newHarness(t)
-	s, err := NewSnapshot(Translate(fixtures()["tls-redirect"], testListenerConfig))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := snapshot(t, testDAG(3))
 	setSnapshot(t, h.cache, s)
 	a, b := h.sotw("envoy-a"), h.sotw("envoy-b")
-	for _, url := range PushOrder {
+	for _, url := range xds.PushOrder {
 		var names []string
 		if url != resource.ClusterType && url != resource.ListenerType {
 			for _, r := range s.Type(url).Resources {

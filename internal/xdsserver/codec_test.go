@@ -1,6 +1,8 @@
-package xds
+package xdsserver
 
 import (
+	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+
 	"testing"
 
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
@@ -43,15 +45,12 @@ func TestWireCodecRoundTrip(t *testing.T) {
 // message; anything else is marshalled on its own.
 func TestWireCodecSharesEncodings(t *testing.T) {
 	c := NewCache(nil)
-	snap, err := NewSnapshot(Translate(benchDAG(20), testListenerConfig))
-	if err != nil {
-		t.Fatal(err)
-	}
+	snap := snapshot(t, testDAG(20))
 	if err := c.SetSnapshot(snap); err != nil {
 		t.Fatal(err)
 	}
 	codec := wireCodec{enc: c.enc}
-	d := c.data(clusterTypeURL())
+	d := c.data(resourcev3.ClusterType)
 
 	decode := func(data mem.BufferSlice, into proto.Message) {
 		t.Helper()

@@ -1,4 +1,4 @@
-package xds
+package xdsserver
 
 import (
 	"sync"
@@ -6,6 +6,7 @@ import (
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // encodings lets every stream send one encoding of a response. A
@@ -87,6 +88,10 @@ var (
 	sotwNonce  = fieldNumber(&discoveryv3.DiscoveryResponse{}, "nonce")
 	deltaNonce = fieldNumber(&discoveryv3.DeltaDiscoveryResponse{}, "nonce")
 )
+
+func fieldNumber(m proto.Message, name protoreflect.Name) protowire.Number {
+	return m.ProtoReflect().Descriptor().Fields().ByName(name).Number()
+}
 
 // withNonce appends the nonce field to a shared body, into a buffer of its
 // own: body is never written to.

@@ -1,4 +1,4 @@
-package xds
+package xdsserver
 
 import (
 	"cmp"
@@ -14,9 +14,11 @@ import (
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	"github.com/sirupsen/logrus"
 	"google.golang.org/protobuf/types/known/anypb"
+
+	"github.com/proxyctl/proxyctl/internal/xds"
 )
 
-// Cache serves one Snapshot to every Envoy through go-control-plane's ADS
+// Cache serves one xds.Snapshot to every Envoy through go-control-plane's ADS
 // server (state of the world and incremental). It implements cachev3.Cache.
 //
 // It answers like cachev3.NewSnapshotCache(true /*ads*/, ...) with one
@@ -87,16 +89,16 @@ type typeState struct {
 type typeData struct {
 	url       string
 	version   string
-	resources []Resource              // sorted by name
+	resources []xds.Resource          // sorted by name
 	anys      []*anypb.Any            // every resource, for SotW responses
 	deltas    []*discoveryv3.Resource // the same Anys, named and versioned, for delta responses
-	versions  map[string]string       // name -> Resource.Version; cloned into delta version maps
+	versions  map[string]string       // name -> xds.Resource.Version; cloned into delta version maps
 	// The encodings, without nonce, of the responses carrying every
 	// resource: see encodings.
 	sotwBody, deltaBody func() ([]byte, error)
 }
 
-func newTypeData(t *TypeSnapshot) (*typeData, error) {
+func newTypeData(t *xds.TypeSnapshot) (*typeData, error) {
 	if t.TypeURL == "" {
 		return nil, errors.New("xds: snapshot has a type without a type URL")
 	}
@@ -138,20 +140,20 @@ func newTypeData(t *TypeSnapshot) (*typeData, error) {
 	return d, nil
 }
 
-// delta returns the delta Resource called name; name is in d.versions.
+// delta returns the delta resource called name; name is in d.versions.
 func (d *typeData) delta(name string) *discoveryv3.Resource {
-	i, _ := slices.BinarySearchFunc(d.resources, name, func(r Resource, name string) int { return strings.Compare(r.Name, name) })
+	i, _ := slices.BinarySearchFunc(d.resources, name, func(r xds.Resource, name string) int { return strings.Compare(r.Name, name) })
 	return d.deltas[i]
 }
 
 // SetSnapshot makes s the configuration every Envoy gets, and answers the
 // open watches of each type whose version changed, type by type in
-// PushOrder, so an ADS stream receives clusters and endpoints before the
+// xds.PushOrder, so an ADS stream receives clusters and endpoints before the
 // listeners and routes that use them. Types whose version did not change
 // keep their prepared responses. An invalid s (types duplicated, a type or
 // resource without a version, resources not sorted by name) is refused and
 // the previous snapshot stays.
-func (c *Cache) SetSnapshot(s *Snapshot) error {
+func (c *Cache) SetSnapshot(s *xds.Snapshot) error {
 	if s == nil {
 		return errors.New("xds: nil snapshot")
 	}
@@ -197,19 +199,19 @@ func (c *Cache) SetSnapshot(s *Snapshot) error {
 	return nil
 }
 
-// pushOrdered returns s's types in PushOrder, any others after them.
-func pushOrdered(s *Snapshot) []*TypeSnapshot {
+// pushOrdered returns s's types in xds.PushOrder, any others after them.
+func pushOrdered(s *xds.Snapshot) []*xds.TypeSnapshot {
 	rank := func(url string) int {
-		if i := slices.Index(PushOrder, url); i >= 0 {
+		if i := slices.Index(xds.PushOrder, url); i >= 0 {
 			return i
 		}
-		return len(PushOrder)
+		return len(xds.PushOrder)
 	}
-	out := make([]*TypeSnapshot, len(s.Types))
+	out := make([]*xds.TypeSnapshot, len(s.Types))
 	for i := range s.Types {
 		out[i] = &s.Types[i]
 	}
-	slices.SortStableFunc(out, func(a, b *TypeSnapshot) int { return cmp.Compare(rank(a.TypeURL), rank(b.TypeURL)) })
+	slices.SortStableFunc(out, func(a, b *xds.TypeSnapshot) int { return cmp.Compare(rank(a.TypeURL), rank(b.TypeURL)) })
 	return out
 }
 

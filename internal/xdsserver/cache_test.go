@@ -1,4 +1,4 @@
-package xds
+package xdsserver
 
 import (
 	"context"
@@ -19,6 +19,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/test/bufconn"
+
+	"github.com/proxyctl/proxyctl/internal/xds"
 )
 
 // waitTimeout bounds every wait for the server; tests never sleep.
@@ -28,15 +30,15 @@ const waitTimeout = 10 * time.Second
 // the cache never looks inside.
 type objs map[string]string
 
-// snapshotOf is a Snapshot with every type of PushOrder, empty if not in m.
-func snapshotOf(m map[string]objs) *Snapshot {
-	s := &Snapshot{}
-	for _, url := range PushOrder {
-		var items []Resource
+// snapshotOf is an xds.Snapshot with every type of xds.PushOrder, empty if not in m.
+func snapshotOf(m map[string]objs) *xds.Snapshot {
+	s := &xds.Snapshot{}
+	for _, url := range xds.PushOrder {
+		var items []xds.Resource
 		for _, name := range slices.Sorted(maps.Keys(m[url])) {
-			items = append(items, newResource(name, []byte(m[url][name])))
+			items = append(items, xds.NewResource(name, []byte(m[url][name])))
 		}
-		s.Types = append(s.Types, newTypeSnapshot(url, items))
+		s.Types = append(s.Types, xds.NewTypeSnapshot(url, items))
 	}
 	return s
 }
@@ -60,7 +62,7 @@ func replaced(m map[string]objs, url string, o objs) map[string]objs {
 	return out
 }
 
-func setSnapshot(t testing.TB, c *Cache, s *Snapshot) {
+func setSnapshot(t testing.TB, c *Cache, s *xds.Snapshot) {
 	t.Helper()
 	if err := c.SetSnapshot(s); err != nil {
 		t.Fatal(err)
@@ -192,7 +194,7 @@ func (c *Cache) parked() map[string]int {
 	return out
 }
 
-// requests are what an Envoy asks for first; answered in PushOrder.
+// requests are what an Envoy asks for first; answered in xds.PushOrder.
 var requests = []struct {
 	url   string
 	names []string
@@ -205,7 +207,7 @@ var requests = []struct {
 }
 
 // TestCacheNothingBeforeFirstSnapshot: requests wait, unanswered, until the
-// first snapshot, which answers all of them, in PushOrder. Had anything been
+// first snapshot, which answers all of them, in xds.PushOrder. Had anything been
 // answered before, it would arrive first on the stream.
 func TestCacheNothingBeforeFirstSnapshot(t *testing.T) {
 	t.Run("sotw", func(t *testing.T) {
@@ -214,12 +216,12 @@ func TestCacheNothingBeforeFirstSnapshot(t *testing.T) {
 		for _, r := range requests {
 			envoy.request(r.url, "", r.names...)
 		}
-		if got := len(h.cache.parked()); got != len(PushOrder) {
-			t.Fatalf("%d types with parked watches, want %d", got, len(PushOrder))
+		if got := len(h.cache.parked()); got != len(xds.PushOrder) {
+			t.Fatalf("%d types with parked watches, want %d", got, len(xds.PushOrder))
 		}
 		s := snapshotOf(base())
 		setSnapshot(t, h.cache, s)
-		for _, url := range PushOrder {
+		for _, url := range xds.PushOrder {
 			checkSotw(t, envoy.expect(url), s.Type(url))
 		}
 		if got := h.cache.parked(); len(got) != 0 {
@@ -232,12 +234,12 @@ func TestCacheNothingBeforeFirstSnapshot(t *testing.T) {
 		for _, r := range requests {
 			envoy.request(r.url, r.names, nil)
 		}
-		if got := len(h.cache.parked()); got != len(PushOrder) {
-			t.Fatalf("%d types with parked watches, want %d", got, len(PushOrder))
+		if got := len(h.cache.parked()); got != len(xds.PushOrder) {
+			t.Fatalf("%d types with parked watches, want %d", got, len(xds.PushOrder))
 		}
 		s := snapshotOf(base())
 		setSnapshot(t, h.cache, s)
-		for _, url := range PushOrder {
+		for _, url := range xds.PushOrder {
 			ts := s.Type(url)
 			var names []string
 			for _, r := range ts.Resources {
@@ -249,7 +251,7 @@ func TestCacheNothingBeforeFirstSnapshot(t *testing.T) {
 }
 
 // TestCachePushOrder: a snapshot changing every type reaches each stream in
-// PushOrder, whatever order the watches were made in.
+// xds.PushOrder, whatever order the watches were made in.
 func TestCachePushOrder(t *testing.T) {
 	changed := map[string]objs{
 		resource.ClusterType:  {"c1": "cluster 1 v2", "c2": "cluster 2 v2"},
@@ -268,7 +270,7 @@ func TestCachePushOrder(t *testing.T) {
 		}
 		s := snapshotOf(changed)
 		setSnapshot(t, h.cache, s)
-		for _, url := range PushOrder {
+		for _, url := range xds.PushOrder {
 			checkSotw(t, envoy.expect(url), s.Type(url))
 		}
 	})
@@ -282,7 +284,7 @@ func TestCachePushOrder(t *testing.T) {
 		}
 		s := snapshotOf(changed)
 		setSnapshot(t, h.cache, s)
-		for _, url := range PushOrder {
+		for _, url := range xds.PushOrder {
 			names := slices.Sorted(maps.Keys(changed[url]))
 			checkDelta(t, envoy.expect(url), s.Type(url), names, nil)
 		}
@@ -352,7 +354,7 @@ func TestCacheConcurrency(t *testing.T) {
 		snap := snapshotOf(base())
 		setSnapshot(t, h.cache, snap) // every stream marshals at once
 		for i := range sotws {
-			for _, url := range PushOrder {
+			for _, url := range xds.PushOrder {
 				checkSotw(t, sotws[i].expect(url), snap.Type(url))
 				deltas[i].expect(url)
 			}
@@ -360,7 +362,7 @@ func TestCacheConcurrency(t *testing.T) {
 	})
 	t.Run("watches and snapshots", func(t *testing.T) {
 		c := NewCache(nil)
-		snaps := []*Snapshot{snapshotOf(base()), snapshotOf(replaced(base(), resource.EndpointType, objs{"c1": "endpoints 1 v2", "c2": "endpoints 2"}))}
+		snaps := []*xds.Snapshot{snapshotOf(base()), snapshotOf(replaced(base(), resource.EndpointType, objs{"c1": "endpoints 1 v2", "c2": "endpoints 2"}))}
 		done := make(chan error)
 		go func() {
 			for i := range 200 {
@@ -394,15 +396,15 @@ func TestCacheConcurrency(t *testing.T) {
 // TestCacheRefusesInvalidSnapshot: a snapshot the cache cannot serve is
 // refused, and the previous one stays.
 func TestCacheRefusesInvalidSnapshot(t *testing.T) {
-	tests := map[string]func(s *Snapshot){
-		"type twice":               func(s *Snapshot) { s.Types = append(s.Types, s.Types[0]) },
-		"type without version":     func(s *Snapshot) { s.Types[0].Version = "" },
-		"resource with no version": func(s *Snapshot) { s.Types[0].Resources[0].Version = "" },
-		"not sorted": func(s *Snapshot) {
+	tests := map[string]func(s *xds.Snapshot){
+		"type twice":               func(s *xds.Snapshot) { s.Types = append(s.Types, s.Types[0]) },
+		"type without version":     func(s *xds.Snapshot) { s.Types[0].Version = "" },
+		"resource with no version": func(s *xds.Snapshot) { s.Types[0].Resources[0].Version = "" },
+		"not sorted": func(s *xds.Snapshot) {
 			r := s.Types[0].Resources
 			r[0], r[1] = r[1], r[0]
 		},
-		"duplicate name": func(s *Snapshot) { s.Types[0].Resources[1].Name = s.Types[0].Resources[0].Name },
+		"duplicate name": func(s *xds.Snapshot) { s.Types[0].Resources[1].Name = s.Types[0].Resources[0].Name },
 	}
 	for name, breakIt := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -6,10 +6,6 @@ import (
 	"testing"
 
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
-	"github.com/sirupsen/logrus"
-	logtest "github.com/sirupsen/logrus/hooks/test"
 
 	"github.com/proxyctl/proxyctl/internal/dag"
 )
@@ -37,7 +33,7 @@ func without(t *testing.T, snap *Snapshot, typ, name string) *Snapshot {
 	found := false
 	for _, ts := range snap.Types {
 		if ts.TypeURL == typ {
-			ts = newTypeSnapshot(typ, slices.DeleteFunc(slices.Clone(ts.Resources), func(r Resource) bool {
+			ts = NewTypeSnapshot(typ, slices.DeleteFunc(slices.Clone(ts.Resources), func(r Resource) bool {
 				found = found || r.Name == name
 				return r.Name == name
 			}))
@@ -78,77 +74,6 @@ func TestSnapshotConsistentFindsMissingReferences(t *testing.T) {
 	}
 }
 
-// TestServerRefusesInconsistentSnapshot hands the server a DAG whose route
-// sends to a cluster the DAG does not list, which translates into a
-// snapshot with a route to a missing cluster. The server must keep serving
-// the last good snapshot, count the refusal and log it.
-func TestServerRefusesInconsistentSnapshot(t *testing.T) {
-	log, hook := logtest.NewNullLogger()
-	reg := prometheus.NewRegistry()
-	srv, err := NewServer(ServerConfig{Listeners: testListenerConfig, Registerer: reg, Log: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	good := consistencyDAG()
-	srv.OnChange(good)
-	served := servedVersions(srv)
-	if served == "" {
-		t.Fatal("the consistent snapshot was not served")
-	}
-
-	bad := consistencyDAG()
-	bad.HTTP = append(bad.HTTP, vhost("z.example.com", prefix("/", to(upstream("ns", "unlisted", 80)))))
-	srv.OnChange(bad)
-
-	if v := servedVersions(srv); v != served {
-		t.Errorf("an inconsistent snapshot was served: version %s, want the last good %s", v, served)
-	}
-	if got := srv.cache.data(resourcev3.RouteType); got == nil || got.version != versionOfType(t, good, resourcev3.RouteType) {
-		t.Errorf("the cache does not hold the last good route configurations")
-	}
-	if n := testutil.ToFloat64(srv.metrics.snapshotsInconsistent); n != 1 {
-		t.Errorf("proxyctl_xds_snapshots_inconsistent_total = %v, want 1", n)
-	}
-	if n := testutil.ToFloat64(srv.metrics.snapshotErrors); n != 1 {
-		t.Errorf("proxyctl_xds_snapshot_errors_total = %v, want 1", n)
-	}
-	var logged bool
-	for _, e := range hook.AllEntries() {
-		if e.Level == logrus.ErrorLevel && strings.Contains(e.Message, "inconsistent snapshot") {
-			if err, _ := e.Data[logrus.ErrorKey].(error); err != nil && strings.Contains(err.Error(), "ns/unlisted/80/") {
-				logged = true
-			}
-		}
-	}
-	if !logged {
-		t.Errorf("no error log naming the missing cluster; got %v", hook.AllEntries())
-	}
-
-	// The next consistent DAG is served again.
-	srv.OnChange(consistencyDAG())
-	if servedVersions(srv) != served {
-		t.Errorf("a consistent snapshot equal to the good one gave version %s, want %s", servedVersions(srv), served)
-	}
-	fixed := consistencyDAG()
-	fixed.HTTP = append(fixed.HTTP, vhost("z.example.com", prefix("/", to(fixed.Clusters[0]))))
-	srv.OnChange(fixed)
-	if servedVersions(srv) == served {
-		t.Error("a new consistent snapshot was not served after a refused one")
-	}
-}
-
-// servedVersions is each type's version in srv's cache followed by "/",
-// or "" before the first snapshot.
-func servedVersions(srv *Server) string {
-	out := ""
-	for _, typ := range []string{resourcev3.ListenerType, resourcev3.RouteType, resourcev3.ClusterType, resourcev3.EndpointType, resourcev3.SecretType} {
-		if d := srv.cache.data(typ); d != nil {
-			out += d.version + "/"
-		}
-	}
-	return out
-}
-
 // versionOfType is the version d's snapshot has for typ.
 func versionOfType(t *testing.T, d *dag.DAG, typ string) string {
 	t.Helper()
@@ -166,8 +91,8 @@ func TestConsistencyRechecksWhatMayHaveBroken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var c consistency
-	if err := c.check(snap); err != nil {
+	var c Checker
+	if err := c.Check(snap); err != nil {
 		t.Fatalf("the translated snapshot: %v", err)
 	}
 	b := "ns/b/80/" + settingsKey(upstream("ns", "b", 80))
@@ -180,11 +105,11 @@ func TestConsistencyRechecksWhatMayHaveBroken(t *testing.T) {
 		"the secret is gone": {resourcev3.SecretType, "ns/tls"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			if err := c.check(without(t, snap, tc.typ, tc.name)); err == nil || !strings.Contains(err.Error(), tc.name) {
+			if err := c.Check(without(t, snap, tc.typ, tc.name)); err == nil || !strings.Contains(err.Error(), tc.name) {
 				t.Fatalf("check = %v, want an error naming %s", err, tc.name)
 			}
 			// Back to the consistent one: the references verified again.
-			if err := c.check(snap); err != nil {
+			if err := c.Check(snap); err != nil {
 				t.Fatal(err)
 			}
 		})

@@ -1,4 +1,4 @@
-package xds
+package xdsserver
 
 import (
 	"bytes"
@@ -12,6 +12,8 @@ import (
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/proxyctl/proxyctl/internal/xds"
 )
 
 // deltaClient is an Envoy on an incremental ADS stream.
@@ -62,7 +64,7 @@ func (c *deltaClient) ack(r *discoveryv3.DeltaDiscoveryResponse) {
 
 // checkDelta checks r carries exactly the resources names of want, byte for
 // byte with their versions, and removes exactly removed.
-func checkDelta(t *testing.T, r *discoveryv3.DeltaDiscoveryResponse, want *TypeSnapshot, names, removed []string) {
+func checkDelta(t *testing.T, r *discoveryv3.DeltaDiscoveryResponse, want *xds.TypeSnapshot, names, removed []string) {
 	t.Helper()
 	if r.GetSystemVersionInfo() != want.Version {
 		t.Errorf("%s: system version %q, want %q", want.TypeURL, r.GetSystemVersionInfo(), want.Version)
@@ -70,7 +72,7 @@ func checkDelta(t *testing.T, r *discoveryv3.DeltaDiscoveryResponse, want *TypeS
 	var got []string
 	for _, dr := range r.GetResources() {
 		got = append(got, dr.GetName())
-		i := slices.IndexFunc(want.Resources, func(w Resource) bool { return w.Name == dr.GetName() })
+		i := slices.IndexFunc(want.Resources, func(w xds.Resource) bool { return w.Name == dr.GetName() })
 		if i < 0 {
 			continue // reported by the diff below
 		}
