@@ -94,6 +94,26 @@ type typeData struct {
 	// The encodings, without nonce, of the responses carrying every
 	// resource: see encodings.
 	sotwBody, deltaBody func() ([]byte, error)
+	// prevVersion is the version this one replaced ("" for the first),
+	// and changed the Anys of the resources that are new or differ from
+	// it: what a named state-of-the-world subscription holding
+	// prevVersion is sent (see newSotwResponse).
+	prevVersion string
+	changed     []*anypb.Any
+}
+
+// since records what d changes from old, the data it replaces.
+func (d *typeData) since(old *typeData) {
+	if old == nil {
+		return
+	}
+	d.prevVersion = old.version
+	d.changed = []*anypb.Any{}
+	for i, r := range d.resources {
+		if v, ok := old.versions[r.Name]; !ok || v != r.Version {
+			d.changed = append(d.changed, d.anys[i])
+		}
+	}
 }
 
 func newTypeData(t *TypeSnapshot) (*typeData, error) {
@@ -174,6 +194,7 @@ func (c *Cache) SetSnapshot(s *Snapshot) error {
 		if err != nil {
 			return err
 		}
+		d.since(c.served[t.TypeURL])
 		c.enc.add(d)
 		next[t.TypeURL] = d
 		changed = append(changed, t.TypeURL)
@@ -223,7 +244,7 @@ func (c *Cache) answerChanged(ts *typeState, old *typeData) {
 	}
 	for w := range ts.sotw {
 		w.rebase(d, added)
-		if w.ready(d) && send[cachev3.Response](c.log, w.ch, newSotwResponse(w.req, d), w.req.GetTypeUrl()) {
+		if w.ready(d) && send[cachev3.Response](c.log, w.ch, newSotwResponse(w.req, w.sub, d), w.req.GetTypeUrl()) {
 			delete(ts.sotw, w)
 		}
 	}
@@ -327,7 +348,7 @@ func (c *Cache) CreateWatch(req *cachev3.Request, sub cachev3.Subscription, ch c
 	if ts.data != d {
 		w.cover(ts.data)
 	}
-	if w.ready(ts.data) && send[cachev3.Response](c.log, ch, newSotwResponse(req, ts.data), url) {
+	if w.ready(ts.data) && send[cachev3.Response](c.log, ch, newSotwResponse(req, sub, ts.data), url) {
 		c.forget(ts)
 		return noCancel, nil
 	}
@@ -416,7 +437,14 @@ var _ cachev3.Response = (*sotwResponse)(nil)
 
 // newSotwResponse answers req with every resource of d. Under the ADS rule a
 // non-wildcard request is only answered once it names all of them, so the
-// full list serves every request.
+// full list serves every request. But a non-wildcard subscription (route
+// configurations, ClusterLoadAssignments, secrets) that was sent all of
+// the data d replaced gets only what changed since: the xDS protocol lets a
+// state-of-the-world response of these types carry some of the resources
+// (Envoy updates those it carries and keeps the others), so one proxy's
+// change costs one route configuration on the wire, not all of them.
+// Listeners, clusters and scopes are wildcard subscriptions and always get
+// every resource, as the protocol requires.
 //
 // The returned-resources map records a single entry, the first resource
 // name, at d's version, rather than every name: go-control-plane's
@@ -427,15 +455,32 @@ var _ cachev3.Response = (*sotwResponse)(nil)
 // version means the stream has all of d. If the client stops naming that
 // entry's resource while d still has it, the ADS rule parks the watch
 // anyway; once d changes, so does the version.
-func newSotwResponse(req *cachev3.Request, d *typeData) *sotwResponse {
+func newSotwResponse(req *cachev3.Request, sub cachev3.Subscription, d *typeData) *sotwResponse {
 	r := &sotwResponse{req: req, returned: make(map[string]string, 1)}
 	r.resp.VersionInfo = d.version
 	r.resp.TypeUrl = req.GetTypeUrl()
 	r.resp.Resources = d.anys
+	if !sub.IsWildcard() && d.prevVersion != "" && holds(sub) == d.prevVersion {
+		r.resp.Resources = d.changed
+	}
 	if len(d.resources) > 0 {
 		r.returned[d.resources[0].Name] = d.version
 	}
 	return r
+}
+
+// holds is the version of its type a state-of-the-world subscription was
+// last sent all of, "" if unknown: the one entry newSotwResponse records,
+// unless the client has since stopped naming that resource.
+func holds(sub cachev3.Subscription) string {
+	returned := sub.ReturnedResources()
+	if len(returned) != 1 {
+		return ""
+	}
+	for _, v := range returned {
+		return v
+	}
+	return ""
 }
 
 func (r *sotwResponse) GetDiscoveryResponse() (*discoveryv3.DiscoveryResponse, error) {

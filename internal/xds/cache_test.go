@@ -49,11 +49,12 @@ func snapshotOf(m map[string]objs) *Snapshot {
 // secret.
 func base() map[string]objs {
 	return map[string]objs{
-		resource.ClusterType:  {"c1": "cluster 1", "c2": "cluster 2"},
-		resource.EndpointType: {"c1": "endpoints 1", "c2": "endpoints 2"},
-		resource.ListenerType: {"http": "listener"},
-		resource.RouteType:    {"http": "routes"},
-		resource.SecretType:   {"s1": "secret"},
+		resource.ClusterType:     {"c1": "cluster 1", "c2": "cluster 2"},
+		resource.EndpointType:    {"c1": "endpoints 1", "c2": "endpoints 2"},
+		resource.ListenerType:    {"http": "listener"},
+		resource.RouteType:       {"http": "routes"},
+		resource.ScopedRouteType: {"http": "scope"},
+		resource.SecretType:      {"s1": "secret"},
 	}
 }
 
@@ -349,6 +350,7 @@ var requests = []struct {
 }{
 	{resource.SecretType, []string{"s1"}},
 	{resource.RouteType, []string{"http"}},
+	{resource.ScopedRouteType, nil},
 	{resource.ListenerType, nil},
 	{resource.EndpointType, []string{"c1", "c2"}},
 	{resource.ClusterType, nil},
@@ -429,11 +431,12 @@ func TestCacheAckThenRoutesOnly(t *testing.T) {
 // PushOrder, whatever order the watches were made in.
 func TestCachePushOrder(t *testing.T) {
 	changed := map[string]objs{
-		resource.ClusterType:  {"c1": "cluster 1 v2", "c2": "cluster 2 v2"},
-		resource.EndpointType: {"c1": "endpoints 1 v2", "c2": "endpoints 2 v2"},
-		resource.ListenerType: {"http": "listener v2"},
-		resource.RouteType:    {"http": "routes v2"},
-		resource.SecretType:   {"s1": "secret v2"},
+		resource.ClusterType:     {"c1": "cluster 1 v2", "c2": "cluster 2 v2"},
+		resource.EndpointType:    {"c1": "endpoints 1 v2", "c2": "endpoints 2 v2"},
+		resource.ListenerType:    {"http": "listener v2"},
+		resource.RouteType:       {"http": "routes v2"},
+		resource.ScopedRouteType: {"http": "scope v2"},
+		resource.SecretType:      {"s1": "secret v2"},
 	}
 	t.Run("sotw", func(t *testing.T) {
 		h := newHarness(t)
@@ -512,8 +515,51 @@ func TestCacheADSCoversEndpoints(t *testing.T) {
 		envoy.barrier() // EDS was not pushed
 		envoy.ack(cds)
 		envoy.request(resource.EndpointType, eds.GetVersionInfo(), "c1", "c2", "c3")
-		checkSotw(t, envoy.expect(resource.EndpointType), s.Type(resource.EndpointType))
+		// It holds the others: only the new one is sent.
+		checkSotw(t, envoy.expect(resource.EndpointType), only(s.Type(resource.EndpointType), "c3"))
 	})
+}
+
+// only is t with only the resources named names.
+func only(t *TypeSnapshot, names ...string) *TypeSnapshot {
+	out := *t
+	out.Resources = slices.DeleteFunc(slices.Clone(t.Resources), func(r Resource) bool { return !slices.Contains(names, r.Name) })
+	return &out
+}
+
+// TestCacheSotwSendsWhatChanged: a named state-of-the-world subscription
+// that holds the previous version is sent only the resources that changed;
+// one further behind, or a wildcard one, gets them all.
+func TestCacheSotwSendsWhatChanged(t *testing.T) {
+	h := newHarness(t)
+	m := replaced(base(), resource.RouteType, objs{"a": "routes a", "b": "routes b", "c": "routes c"})
+	setSnapshot(t, h.cache, snapshotOf(m))
+	envoy := h.sotw("envoy")
+	envoy.request(resource.ListenerType, "")
+	envoy.ack(envoy.expect(resource.ListenerType))
+	envoy.request(resource.RouteType, "", "a", "b", "c")
+	rds := envoy.expect(resource.RouteType)
+	envoy.ack(rds, "a", "b", "c")
+
+	m = replaced(m, resource.RouteType, objs{"a": "routes a", "b": "routes b v2", "c": "routes c"})
+	m = replaced(m, resource.ListenerType, objs{"http": "listener v2"})
+	s := snapshotOf(m)
+	setSnapshot(t, h.cache, s)
+	envoy.ack(envoy.expect(resource.ListenerType))
+	rds = envoy.expect(resource.RouteType)
+	checkSotw(t, rds, only(s.Type(resource.RouteType), "b"))
+	envoy.ack(rds, "a", "b", "c")
+
+	// A second stream, fresh: everything.
+	fresh := h.sotw("fresh")
+	fresh.request(resource.RouteType, "", "a", "b", "c")
+	checkSotw(t, fresh.expect(resource.RouteType), s.Type(resource.RouteType))
+
+	// Two versions on, the first stream still follows: it acked the last.
+	m = replaced(m, resource.RouteType, objs{"a": "routes a v2", "b": "routes b v2", "c": "routes c v2"})
+	s = snapshotOf(m)
+	setSnapshot(t, h.cache, s)
+	checkSotw(t, envoy.expect(resource.RouteType), only(s.Type(resource.RouteType), "a", "c"))
 }
 
 // TestCacheStreamsShareBytes: two Envoys get byte-identical responses,

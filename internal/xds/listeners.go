@@ -22,7 +22,7 @@ func listeners(d *dag.DAG, cfg ListenerConfig) []*listener.Listener {
 		Name:    HTTPListenerName,
 		Address: socketAddress(cfg.HTTPAddress, cfg.HTTPPort),
 		FilterChains: []*listener.FilterChain{{
-			Filters: []*listener.Filter{httpConnectionManager(HTTPListenerName, HTTPListenerName, cfg, false, nil)},
+			Filters: []*listener.Filter{httpConnectionManager(HTTPListenerName, scopedRoutes{wildcardParents(d.HTTP)}, cfg, false, nil)},
 		}},
 	}}
 
@@ -85,7 +85,7 @@ func secureFilterChain(vh *dag.SecureVirtualHost, cfg ListenerConfig) *listener.
 		if vh.ClientValidation != nil {
 			forward = vh.ClientValidation.Forward
 		}
-		fc.Filters = []*listener.Filter{httpConnectionManager(HTTPSListenerName, httpsRoutePrefix+vh.Name, cfg, true, forward, jwtAuthnFilter(vh.JWTProviders)...)}
+		fc.Filters = []*listener.Filter{httpConnectionManager(HTTPSListenerName, rds(httpsRoutePrefix+vh.Name), cfg, true, forward, jwtAuthnFilter(vh.JWTProviders)...)}
 	case vh.TCPProxy != nil:
 		f := tcpProxy(HTTPSListenerName, vh.TCPProxy)
 		if f == nil {
@@ -114,7 +114,7 @@ func fallbackFilterChain(secretName string, cfg ListenerConfig) *listener.Filter
 				downstreamTLSContext(secretName, "", "", []string{"h2", "http/1.1"}),
 			)},
 		},
-		Filters: []*listener.Filter{httpConnectionManager(HTTPSListenerName, FallbackRouteName, cfg, false, nil)},
+		Filters: []*listener.Filter{httpConnectionManager(HTTPSListenerName, rds(FallbackRouteName), cfg, false, nil)},
 	}
 }
 
@@ -126,16 +126,16 @@ func servesHTTP(vh *dag.SecureVirtualHost) bool {
 	return vh != nil && !vh.Passthrough && vh.Secret != nil && vh.TCPProxy == nil
 }
 
-// httpConnectionManager is the HTTP network filter, taking its routes over
-// RDS from the route configuration routeConfig. On a TLS filter chain
+// httpConnectionManager is the HTTP network filter, taking its routes from
+// routes (see routeSource). On a TLS filter chain
 // (misdirected true) it first answers 421 to requests for another host
 // than the SNI chose. With forward set, the details it selects of the
 // client's certificate replace any X-Forwarded-Client-Cert the client
 // sent; otherwise the header is removed (Envoy's default, SANITIZE). The
 // extra filters (a virtual host's own, such as JWT verification) run after
 // the IP filter, just before the router.
-func httpConnectionManager(statPrefix, routeConfig string, cfg ListenerConfig, misdirected bool, forward *dag.ForwardClientCert, extra ...*hcm.HttpFilter) *listener.Filter {
-	var filters []*hcm.HttpFilter
+func httpConnectionManager(statPrefix string, routes routeSource, cfg ListenerConfig, misdirected bool, forward *dag.ForwardClientCert, extra ...*hcm.HttpFilter) *listener.Filter {
+	filters := routes.filters()
 	if misdirected {
 		filters = append(filters, misdirectedRequests())
 	}
@@ -147,11 +147,7 @@ func httpConnectionManager(statPrefix, routeConfig string, cfg ListenerConfig, m
 		ConfigType: &hcm.HttpFilter_TypedConfig{TypedConfig: toAny(&router.Router{})},
 	})
 	m := &hcm.HttpConnectionManager{
-		StatPrefix: statPrefix,
-		RouteSpecifier: &hcm.HttpConnectionManager_Rds{Rds: &hcm.Rds{
-			ConfigSource:    adsConfigSource(),
-			RouteConfigName: routeConfig,
-		}},
+		StatPrefix:  statPrefix,
 		HttpFilters: filters,
 		// Envoy is the edge, or behind cfg.NumTrustedHops proxies that
 		// append to X-Forwarded-For: the client's address, for IP filters
@@ -166,6 +162,7 @@ func httpConnectionManager(statPrefix, routeConfig string, cfg ListenerConfig, m
 		// Contour (its disableMergeSlashes).
 		MergeSlashes: !cfg.DisableMergeSlashes,
 	}
+	routes.set(m)
 	if forward != nil {
 		m.ForwardClientCertDetails = hcm.HttpConnectionManager_SANITIZE_SET
 		m.SetCurrentClientCertDetails = &hcm.HttpConnectionManager_SetCurrentClientCertDetails{

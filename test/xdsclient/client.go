@@ -1,7 +1,9 @@
 // Package xdsclient is a simulated Envoy: it opens one state-of-the-world
 // ADS stream to an xDS server, subscribes the way Envoy does (wildcard
-// Listeners and Clusters, then the Routes, Endpoints and Secrets they name)
-// and ACKs every response. Tests and benchmarks use it to see exactly what
+// Listeners, Clusters and scoped routes, then the Routes, Endpoints and
+// Secrets they name) and ACKs every response. A response of a named type
+// (Routes, Endpoints, Secrets) may carry some of the resources only: the
+// client keeps the others, as Envoy does. Tests and benchmarks use it to see exactly what
 // a replica serves, without running a thousand real Envoys.
 package xdsclient
 
@@ -15,6 +17,7 @@ import (
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
@@ -86,7 +89,7 @@ func Dial(ctx context.Context, addr string, o Options) (*Client, error) {
 		first:   map[string]State{},
 		changed: make(chan struct{}),
 	}
-	for _, typ := range []string{resourcev3.ListenerType, resourcev3.ClusterType} {
+	for _, typ := range []string{resourcev3.ListenerType, resourcev3.ClusterType, resourcev3.ScopedRouteType} {
 		if err := c.request(typ, "", "", nil); err != nil {
 			conn.Close()
 			return nil, err
@@ -110,6 +113,8 @@ func (c *Client) request(typ, version, nonce string, names []string) error {
 // Envoy does.
 func (c *Client) receive() {
 	subscribed := map[string][]string{}
+	// Route configurations named by listeners and by scopes.
+	var listenerRoutes, scopeRoutes []string
 	for {
 		resp, err := c.stream.Recv()
 		if err != nil {
@@ -118,6 +123,15 @@ func (c *Client) receive() {
 		}
 		st := State{Version: resp.VersionInfo, Resources: map[string][]byte{}, Received: time.Now()}
 		var routes, endpoints, secrets []string
+		named := resp.TypeUrl == resourcev3.RouteType || resp.TypeUrl == resourcev3.EndpointType || resp.TypeUrl == resourcev3.SecretType
+		if named {
+			// Keep what this response does not carry.
+			c.mu.Lock()
+			for name, v := range c.state[resp.TypeUrl].Resources {
+				st.Resources[name] = v
+			}
+			c.mu.Unlock()
+		}
 		for _, any := range resp.Resources {
 			st.Resources[nameOf(any.Value)] = any.Value
 			switch resp.TypeUrl {
@@ -126,6 +140,16 @@ func (c *Client) receive() {
 				routes, secrets = append(routes, r...), append(secrets, s...)
 			case resourcev3.ClusterType:
 				endpoints = append(endpoints, nameOf(any.Value))
+			case resourcev3.ScopedRouteType:
+				routes = append(routes, scopeRoute(any.Value))
+			}
+		}
+		if named && subscribed[resp.TypeUrl] != nil {
+			// Envoy forgets what it no longer asks for.
+			for name := range st.Resources {
+				if _, ok := slices.BinarySearch(subscribed[resp.TypeUrl], name); !ok {
+					delete(st.Resources, name)
+				}
 			}
 		}
 		c.update(func() {
@@ -144,7 +168,11 @@ func (c *Client) receive() {
 		refs := map[string][]string{}
 		switch resp.TypeUrl {
 		case resourcev3.ListenerType:
-			refs[resourcev3.RouteType], refs[resourcev3.SecretType] = routes, secrets
+			listenerRoutes = routes
+			refs[resourcev3.RouteType], refs[resourcev3.SecretType] = append(slices.Clone(routes), scopeRoutes...), secrets
+		case resourcev3.ScopedRouteType:
+			scopeRoutes = routes
+			refs[resourcev3.RouteType] = append(slices.Clone(routes), listenerRoutes...)
 		case resourcev3.ClusterType:
 			refs[resourcev3.EndpointType] = endpoints
 		}
@@ -245,6 +273,15 @@ func nameOf(value []byte) string {
 		value = value[n:]
 	}
 	return ""
+}
+
+// scopeRoute is the route configuration a ScopedRouteConfiguration names.
+func scopeRoute(value []byte) string {
+	var sc routev3.ScopedRouteConfiguration
+	if proto.Unmarshal(value, &sc) != nil {
+		return ""
+	}
+	return sc.GetRouteConfigurationName()
 }
 
 // listenerRefs returns the route configurations (RDS) and secrets (SDS) a
