@@ -49,6 +49,9 @@ func run() error {
 		cfg.ServeArgs = append(cfg.ServeArgs, s)
 		return nil
 	})
+	flag.BoolVar(&cfg.RealEnvoy, "real-envoy", true, "after the simulated Envoys, run a real Envoy (bin/envoy): time to load the config, to apply a change, its CPU per change, and requests through it during a burst")
+	flag.BoolVar(&cfg.Delta, "delta", false, "the real Envoy uses incremental (delta) xDS")
+	flag.IntVar(&cfg.BurstChanges, "burst-changes", 100, "changes of the real Envoy's burst")
 	flag.BoolVar(&cfg.Pprof, "pprof", false, "serve pprof on each replica's --debug-address (loopback) and print the addresses")
 	flag.StringVar(&cfg.Binary, "binary", "", "proxyctl executable to run (default: build ./cmd/proxyctl without -race)")
 	flag.StringVar(&cfg.LogDir, "log-dir", "", "keep the replicas' logs here (default: a temporary directory, removed unless the run fails)")
