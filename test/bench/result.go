@@ -272,8 +272,12 @@ func (r *Result) WriteTable(w io.Writer, prev *Result) error {
 
 // Append adds r as one JSON line to path, creating the file and its
 // directory.
-func (r *Result) Append(path string) error {
-	line, err := json.Marshal(r)
+func (r *Result) Append(path string) error { return AppendJSON(path, r) }
+
+// AppendJSON adds v as one JSON line to path, creating the file and its
+// directory.
+func AppendJSON(path string, v any) error {
+	line, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
