@@ -94,26 +94,64 @@ type typeData struct {
 	// The encodings, without nonce, of the responses carrying every
 	// resource: see encodings.
 	sotwBody, deltaBody func() ([]byte, error)
-	// prevVersion is the version this one replaced ("" for the first),
-	// and changed the Anys of the resources that are new or differ from
-	// it: what a named state-of-the-world subscription holding
-	// prevVersion is sent (see newSotwResponse).
-	prevVersion string
-	changed     []*anypb.Any
+	// prev is the data this one replaced, and so on back for at most
+	// historyDepth versions; diffs caches, by older version, the Anys of the
+	// resources that are new or changed since it: what a named
+	// state-of-the-world subscription holding that version is sent (see
+	// newSotwResponse). Both guarded by Cache.mu.
+	prev  *typeData
+	diffs map[string][]*anypb.Any
 }
 
-// since records what d changes from old, the data it replaces.
-func (d *typeData) since(old *typeData) {
-	if old == nil {
-		return
-	}
-	d.prevVersion = old.version
-	d.changed = []*anypb.Any{}
-	for i, r := range d.resources {
-		if v, ok := old.versions[r.Name]; !ok || v != r.Version {
-			d.changed = append(d.changed, d.anys[i])
+// historyDepth is how many versions back a stream may be and still be sent
+// only what changed: a stream that has not acknowledged one response when
+// the next snapshots come (a burst of changes) misses versions.
+const historyDepth = 8
+
+// link records old as the data d replaced, and forgets what is more than
+// historyDepth versions old. Called with Cache.mu held.
+func (d *typeData) link(old *typeData) {
+	d.prev = old
+	t := d
+	for range historyDepth {
+		if t = t.prev; t == nil {
+			return
 		}
 	}
+	t.prev, t.diffs = nil, nil
+}
+
+// changedSince returns the Anys of the resources of d that are new or
+// differ from the version version, and false if that version is not one of
+// the last historyDepth. Called with Cache.mu held.
+func (d *typeData) changedSince(version string) ([]*anypb.Any, bool) {
+	if version == "" {
+		return nil, false
+	}
+	if c, ok := d.diffs[version]; ok {
+		return c, true
+	}
+	old := d.prev
+	for i := 0; old != nil && old.version != version; i++ {
+		if i == historyDepth {
+			return nil, false
+		}
+		old = old.prev
+	}
+	if old == nil {
+		return nil, false
+	}
+	changed := []*anypb.Any{}
+	for i, r := range d.resources {
+		if v, ok := old.versions[r.Name]; !ok || v != r.Version {
+			changed = append(changed, d.anys[i])
+		}
+	}
+	if d.diffs == nil {
+		d.diffs = map[string][]*anypb.Any{}
+	}
+	d.diffs[version] = changed
+	return changed, true
 }
 
 func newTypeData(t *TypeSnapshot) (*typeData, error) {
@@ -194,7 +232,6 @@ func (c *Cache) SetSnapshot(s *Snapshot) error {
 		if err != nil {
 			return err
 		}
-		d.since(c.served[t.TypeURL])
 		c.enc.add(d)
 		next[t.TypeURL] = d
 		changed = append(changed, t.TypeURL)
@@ -211,6 +248,9 @@ func (c *Cache) SetSnapshot(s *Snapshot) error {
 		ts := c.state(url)
 		old := ts.data
 		ts.data = next[url]
+		if ts.data != nil && old != nil {
+			ts.data.link(old)
+		}
 		c.answerChanged(ts, old)
 		c.forget(ts)
 	}
@@ -435,11 +475,12 @@ type sotwResponse struct {
 
 var _ cachev3.Response = (*sotwResponse)(nil)
 
-// newSotwResponse answers req with every resource of d. Under the ADS rule a
+// newSotwResponse answers req with every resource of d. Called with mu
+// held. Under the ADS rule a
 // non-wildcard request is only answered once it names all of them, so the
 // full list serves every request. But a non-wildcard subscription (route
-// configurations, ClusterLoadAssignments, secrets) that was sent all of
-// the data d replaced gets only what changed since: the xDS protocol lets a
+// configurations, ClusterLoadAssignments, secrets) that holds one of the
+// last historyDepth versions gets only what changed since: the xDS protocol lets a
 // state-of-the-world response of these types carry some of the resources
 // (Envoy updates those it carries and keeps the others), so one proxy's
 // change costs one route configuration on the wire, not all of them.
@@ -460,8 +501,10 @@ func newSotwResponse(req *cachev3.Request, sub cachev3.Subscription, d *typeData
 	r.resp.VersionInfo = d.version
 	r.resp.TypeUrl = req.GetTypeUrl()
 	r.resp.Resources = d.anys
-	if !sub.IsWildcard() && d.prevVersion != "" && holds(sub) == d.prevVersion {
-		r.resp.Resources = d.changed
+	if !sub.IsWildcard() {
+		if changed, ok := d.changedSince(holds(sub)); ok {
+			r.resp.Resources = changed
+		}
 	}
 	if len(d.resources) > 0 {
 		r.returned[d.resources[0].Name] = d.version

@@ -559,7 +559,18 @@ func TestCacheSotwSendsWhatChanged(t *testing.T) {
 	m = replaced(m, resource.RouteType, objs{"a": "routes a v2", "b": "routes b v2", "c": "routes c v2"})
 	s = snapshotOf(m)
 	setSnapshot(t, h.cache, s)
-	checkSotw(t, envoy.expect(resource.RouteType), only(s.Type(resource.RouteType), "a", "c"))
+	rds = envoy.expect(resource.RouteType)
+	checkSotw(t, rds, only(s.Type(resource.RouteType), "a", "c"))
+
+	// Two snapshots before it acks: it is sent what changed since the
+	// version it holds.
+	m = replaced(m, resource.RouteType, objs{"a": "routes a v3", "b": "routes b v2", "c": "routes c v2"})
+	setSnapshot(t, h.cache, snapshotOf(m))
+	m = replaced(m, resource.RouteType, objs{"a": "routes a v3", "b": "routes b v3", "c": "routes c v2"})
+	s = snapshotOf(m)
+	setSnapshot(t, h.cache, s)
+	envoy.ack(rds, "a", "b", "c")
+	checkSotw(t, envoy.expect(resource.RouteType), only(s.Type(resource.RouteType), "a", "b"))
 }
 
 // TestCacheStreamsShareBytes: two Envoys get byte-identical responses,

@@ -121,20 +121,38 @@ func RunDirect(ctx context.Context, cfg DirectConfig) (*DirectResult, error) {
 	res.SimulatedFullSeconds = at.Sub(began).Seconds()
 	logf("%d simulated Envoys hold the full config after %.2fs", cfg.Envoys, res.SimulatedFullSeconds)
 
-	sent := func() float64 {
+	byType := func() map[string]float64 {
+		out := map[string]float64{}
 		mfs, err := reg.Gather()
 		if err != nil {
-			return 0
+			return out
 		}
-		total := 0.0
 		for _, mf := range mfs {
 			if mf.GetName() == metricSentBytes {
 				for _, m := range mf.GetMetric() {
-					total += m.GetCounter().GetValue()
+					for _, l := range m.GetLabel() {
+						out[l.GetValue()] += m.GetCounter().GetValue()
+					}
 				}
 			}
 		}
+		return out
+	}
+	sent := func() float64 {
+		total := 0.0
+		for _, v := range byType() {
+			total += v
+		}
 		return total
+	}
+	since := func(prev map[string]float64) string {
+		out := ""
+		for typ, v := range byType() {
+			if d := v - prev[typ]; d > 0 {
+				out += fmt.Sprintf(" %s=%s", typ, fmtBytes(d))
+			}
+		}
+		return out
 	}
 
 	// Simulated Envoys: one proxy's prefix at a time.
@@ -192,6 +210,7 @@ func RunDirect(ctx context.Context, cfg DirectConfig) (*DirectResult, error) {
 
 	k := min(cfg.Changes, 10)
 	b0 = sent()
+	types0 := byType()
 	var applies []time.Duration
 	for c := range k {
 		path := fmt.Sprintf("/apply-%d", c)
@@ -207,8 +226,8 @@ func RunDirect(ctx context.Context, cfg DirectConfig) (*DirectResult, error) {
 	}
 	re.Apply = summarize(applies)
 	re.BytesPerChange = (sent() - b0) / float64(k) / float64(cfg.Envoys+1)
-	logf("real Envoy: %d changes applied p50 %s max %s; %s per stream per change", k,
-		fmtDur(re.Apply.P50), fmtDur(re.Apply.Max), fmtBytes(re.BytesPerChange))
+	logf("real Envoy: %d changes applied p50 %s max %s; %s per stream per change; in all, by type:%s", k,
+		fmtDur(re.Apply.P50), fmtDur(re.Apply.Max), fmtBytes(re.BytesPerChange), since(types0))
 
 	var nsent, failed atomic.Int64
 	var firstFailure atomic.Value

@@ -38,6 +38,9 @@ type State struct {
 	Received time.Time
 	// Responses counts the responses of this type so far.
 	Responses int
+	// Carried are the names of the resources the last response carried
+	// (a response of a named type may carry only those that changed).
+	Carried []string
 }
 
 // Client is one simulated Envoy.
@@ -134,6 +137,7 @@ func (c *Client) receive() {
 		}
 		for _, any := range resp.Resources {
 			st.Resources[nameOf(any.Value)] = any.Value
+			st.Carried = append(st.Carried, nameOf(any.Value))
 			switch resp.TypeUrl {
 			case resourcev3.ListenerType:
 				r, s := listenerRefs(any.Value)
@@ -144,7 +148,7 @@ func (c *Client) receive() {
 				routes = append(routes, scopeRoute(any.Value))
 			}
 		}
-		if named && subscribed[resp.TypeUrl] != nil {
+		if named && subscribed[resp.TypeUrl] != nil && len(st.Resources) > len(subscribed[resp.TypeUrl]) {
 			// Envoy forgets what it no longer asks for.
 			for name := range st.Resources {
 				if _, ok := slices.BinarySearch(subscribed[resp.TypeUrl], name); !ok {
