@@ -11,6 +11,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -124,19 +125,11 @@ func (c *Client) receive() {
 			c.update(func() { c.err = err })
 			return
 		}
-		st := State{Version: resp.VersionInfo, Resources: map[string][]byte{}, Received: time.Now()}
+		st := State{Version: resp.VersionInfo, Received: time.Now()}
 		var routes, endpoints, secrets []string
-		named := resp.TypeUrl == resourcev3.RouteType || resp.TypeUrl == resourcev3.EndpointType || resp.TypeUrl == resourcev3.SecretType
-		if named {
-			// Keep what this response does not carry.
-			c.mu.Lock()
-			for name, v := range c.state[resp.TypeUrl].Resources {
-				st.Resources[name] = v
-			}
-			c.mu.Unlock()
-		}
+		carried := make(map[string][]byte, len(resp.Resources))
 		for _, any := range resp.Resources {
-			st.Resources[nameOf(any.Value)] = any.Value
+			carried[nameOf(any.Value)] = any.Value
 			st.Carried = append(st.Carried, nameOf(any.Value))
 			switch resp.TypeUrl {
 			case resourcev3.ListenerType:
@@ -148,19 +141,32 @@ func (c *Client) receive() {
 				routes = append(routes, scopeRoute(any.Value))
 			}
 		}
-		if named && subscribed[resp.TypeUrl] != nil && len(st.Resources) > len(subscribed[resp.TypeUrl]) {
-			// Envoy forgets what it no longer asks for.
-			for name := range st.Resources {
-				if _, ok := slices.BinarySearch(subscribed[resp.TypeUrl], name); !ok {
-					delete(st.Resources, name)
+		named := resp.TypeUrl == resourcev3.RouteType || resp.TypeUrl == resourcev3.EndpointType || resp.TypeUrl == resourcev3.SecretType
+		c.update(func() {
+			prev := c.state[resp.TypeUrl]
+			st.Responses = prev.Responses + 1
+			st.Resources = carried
+			if named && prev.Resources != nil {
+				// Keep what this response does not carry, in place: the map
+				// is the client's own (State hands out copies), and copying
+				// thousands of resources per response would cost the
+				// benchmark more than the server it measures.
+				st.Resources = prev.Resources
+				maps.Copy(st.Resources, carried)
+				if sub := subscribed[resp.TypeUrl]; sub != nil && len(st.Resources) > len(sub) {
+					// Envoy forgets what it no longer asks for.
+					for name := range st.Resources {
+						if _, ok := slices.BinarySearch(sub, name); !ok {
+							delete(st.Resources, name)
+						}
+					}
 				}
 			}
-		}
-		c.update(func() {
-			st.Responses = c.state[resp.TypeUrl].Responses + 1
 			c.state[resp.TypeUrl] = st
 			if st.Responses == 1 {
-				c.first[resp.TypeUrl] = st
+				first := st
+				first.Resources = maps.Clone(st.Resources)
+				c.first[resp.TypeUrl] = first
 			}
 		})
 		if err := c.request(resp.TypeUrl, resp.VersionInfo, resp.Nonce, subscribed[resp.TypeUrl]); err != nil {
@@ -187,7 +193,9 @@ func (c *Client) receive() {
 				continue
 			}
 			subscribed[typ] = names
-			version := c.State(typ).Version
+			c.mu.Lock()
+			version := c.state[typ].Version
+			c.mu.Unlock()
 			if err := c.request(typ, version, "", names); err != nil {
 				c.update(func() { c.err = err })
 				return
@@ -204,11 +212,13 @@ func (c *Client) update(f func()) {
 	c.mu.Unlock()
 }
 
-// State returns what the client holds for a type URL.
+// State returns a copy of what the client holds for a type URL.
 func (c *Client) State(typ string) State {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.state[typ]
+	st := c.state[typ]
+	st.Resources = maps.Clone(st.Resources)
+	return st
 }
 
 // First returns the first response of a type URL, and false before it
@@ -232,7 +242,8 @@ func (c *Client) Versions() map[string]string {
 }
 
 // WaitFor blocks until cond holds for the client's state, the stream fails,
-// or ctx ends.
+// or ctx ends. cond runs with the client locked and must not keep the
+// state's maps, which the client updates in place.
 func (c *Client) WaitFor(ctx context.Context, cond func(map[string]State) bool) error {
 	for {
 		c.mu.Lock()
