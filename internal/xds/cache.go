@@ -106,7 +106,7 @@ type typeData struct {
 // historyDepth is how many versions back a stream may be and still be sent
 // only what changed: a stream that has not acknowledged one response when
 // the next snapshots come (a burst of changes) misses versions.
-const historyDepth = 8
+const historyDepth = 4
 
 // link records old as the data d replaced, and forgets what is more than
 // historyDepth versions old. Called with Cache.mu held.
