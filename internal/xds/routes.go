@@ -127,6 +127,9 @@ func scopeKey(name string, wild map[string]bool) string {
 	if strings.HasPrefix(n, "*.") {
 		return n
 	}
+	if len(wild) == 0 {
+		return n
+	}
 	if i := strings.IndexByte(n, '.'); i >= 0 && wild[n[i+1:]] {
 		return "*." + n[i+1:]
 	}

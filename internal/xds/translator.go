@@ -58,11 +58,15 @@ type Translator struct {
 }
 
 // vhostPart is one encoded HTTP virtual host, the clusters it routes to,
-// and its route configuration when it is alone in its scope.
+// and, for when it is alone in its scope (nearly always), the scope key it
+// was made for, its route configuration and its scope.
 type vhostPart struct {
-	enc   []byte
-	refs  *refs
-	route Resource
+	enc       []byte
+	refs      *refs
+	key       string
+	route     Resource
+	scope     Resource
+	scopeRefs *refs
 }
 
 // scopePart is one scope of the HTTP listener and the route configuration
@@ -188,50 +192,51 @@ func (t *Translator) Snapshot(d *dag.DAG) (*Snapshot, error) {
 // of them, reuses the route configuration memoized with the virtual host;
 // a wildcard's scope is spliced from its virtual hosts' encodings.
 func (t *Translator) httpRoutes(d *dag.DAG, next *translated) (lis Resource, routes, scopes []Resource, err error) {
-	vhs := nonNil(d.HTTP)
+	vhs := sortByName(nonNil(d.HTTP), func(vh *dag.VirtualHost) string { return vh.Name })
 	wild := wildcardParents(vhs)
-	routes, scopes = []Resource{}, []Resource{}
 	if lis, err = t.httpListenerFor(wild); err != nil {
 		return Resource{}, nil, nil, err
 	}
-	for _, s := range httpScopes(vhs) {
-		name := httpRoutePrefix + s.key
-		var rc Resource
-		if len(s.vhosts) == 1 {
-			vh := s.vhosts[0]
-			p, err := t.vhosts.get(vh, func() (vhostPart, error) { return t.vhostPart(vh, name) })
+	// Nearly always every virtual host is a scope of its own, and the
+	// keys come in name order: then no grouping is needed.
+	keys := make([]string, len(vhs))
+	oneEach := true
+	for i, vh := range vhs {
+		keys[i] = scopeKey(vh.Name, wild)
+		oneEach = oneEach && (i == 0 || keys[i] > keys[i-1])
+	}
+	if oneEach {
+		routes, scopes = make([]Resource, 0, len(vhs)), make([]Resource, 0, len(vhs))
+		for i, vh := range vhs {
+			p, err := t.vhostFor(vh, keys[i])
 			if err != nil {
 				return Resource{}, nil, nil, err
 			}
-			if p.route.Name != name {
-				// The same virtual host, now under another key (a wildcard
-				// parent came or went): encode its route configuration again.
-				p.route = newResource(name, splice(t.routesHead(name), t.routesTail, routeConfigurationVirtualHosts, [][]byte{p.enc}))
-			}
-			rc = p.route
+			routes, scopes = append(routes, p.route), append(scopes, p.scope)
 			if !p.refs.empty() {
 				next.refs = append(next.refs, p.refs)
 			}
-		} else {
-			parts := make([][]byte, len(s.vhosts))
-			for i, vh := range s.vhosts {
-				p, err := t.vhosts.get(vh, func() (vhostPart, error) { return t.vhostPart(vh, name) })
-				if err != nil {
-					return Resource{}, nil, nil, err
-				}
-				parts[i] = p.enc
-				if !p.refs.empty() {
-					next.refs = append(next.refs, p.refs)
-				}
-			}
-			rc = newResource(name, splice(t.routesHead(name), t.routesTail, routeConfigurationVirtualHosts, parts))
+			next.refs = append(next.refs, p.scopeRefs)
 		}
-		routes = append(routes, rc)
-		sp, err := t.scopes.get(s.key, func() (scopePart, error) {
-			sc := scopedRouteConfiguration(s.key)
-			r, err := encode(sc)
-			return scopePart{res: r, refs: &refs{routes: []string{sc.GetRouteConfigurationName()}}}, err
-		})
+		return lis, routes, scopes, nil
+	}
+
+	routes, scopes = []Resource{}, []Resource{}
+	for _, s := range httpScopes(vhs) {
+		parts := make([][]byte, len(s.vhosts))
+		for i, vh := range s.vhosts {
+			p, err := t.vhostFor(vh, s.key)
+			if err != nil {
+				return Resource{}, nil, nil, err
+			}
+			parts[i] = p.enc
+			if !p.refs.empty() {
+				next.refs = append(next.refs, p.refs)
+			}
+		}
+		name := httpRoutePrefix + s.key
+		routes = append(routes, newResource(name, splice(t.routesHead(name), t.routesTail, routeConfigurationVirtualHosts, parts)))
+		sp, err := t.scopes.get(s.key, func() (scopePart, error) { return scopeFor(s.key) })
 		if err != nil {
 			return Resource{}, nil, nil, err
 		}
@@ -241,16 +246,39 @@ func (t *Translator) httpRoutes(d *dag.DAG, next *translated) (lis Resource, rou
 	return lis, routes, scopes, nil
 }
 
-// vhostPart encodes vh and its route configuration as the only virtual
-// host of the scope name.
-func (t *Translator) vhostPart(vh *dag.VirtualHost, name string) (vhostPart, error) {
+// vhostFor returns vh's memoized part, made for the scope key key: the
+// same virtual host under another key (a wildcard parent came or went) is
+// made again, and not memoized, for the rare translations that need it.
+func (t *Translator) vhostFor(vh *dag.VirtualHost, key string) (vhostPart, error) {
+	p, err := t.vhosts.get(vh, func() (vhostPart, error) { return t.vhostPart(vh, key) })
+	if err != nil || p.key == key {
+		return p, err
+	}
+	return t.vhostPart(vh, key)
+}
+
+// vhostPart encodes vh, and its route configuration and scope as the only
+// virtual host of the scope key.
+func (t *Translator) vhostPart(vh *dag.VirtualHost, key string) (vhostPart, error) {
 	v := virtualHost(vh)
 	b, err := marshal(v)
 	if err != nil {
 		return vhostPart{}, err
 	}
+	name := httpRoutePrefix + key
 	rc := newResource(name, splice(t.routesHead(name), t.routesTail, routeConfigurationVirtualHosts, [][]byte{b}))
-	return vhostPart{enc: b, refs: virtualHostRefs(v), route: rc}, nil
+	sp, err := scopeFor(key)
+	if err != nil {
+		return vhostPart{}, err
+	}
+	return vhostPart{enc: b, refs: virtualHostRefs(v), key: key, route: rc, scope: sp.res, scopeRefs: sp.refs}, nil
+}
+
+// scopeFor is the scope of key and what it references.
+func scopeFor(key string) (scopePart, error) {
+	sc := scopedRouteConfiguration(key)
+	r, err := encode(sc)
+	return scopePart{res: r, refs: &refs{routes: []string{sc.GetRouteConfigurationName()}}}, err
 }
 
 // routesHead is the encoding of an HTTP route configuration's fields before
