@@ -141,11 +141,14 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzTranslator$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./internal/xds/
 
 # Go micro-benchmarks, then the harness of test/bench: a real API server,
-# three replicas, simulated Envoys and N HTTPProxies, compared with the
-# targets; each run is appended to .bench/results.jsonl.
-# BENCH_FLAGS='--proxies 10000 --compare' for the large run.
+# three replicas, simulated Envoys and N HTTPProxies, then a real Envoy
+# (its backend in a network namespace: root), compared with the targets;
+# each run is appended to .bench/results.jsonl.
+# BENCH_FLAGS='--proxies 10000 --compare' for the large run,
+# '--envoys 1000 --real-envoy=false' for many simulated Envoys, '--delta'
+# for a real Envoy on incremental xDS.
 BENCH_FLAGS ?=
-bench: tools
+bench: sysdeps tools envoy
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/...
 	$(GO) run ./test/bench/cmd/proxyctl-bench $(BENCH_FLAGS)
 

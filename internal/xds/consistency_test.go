@@ -60,7 +60,7 @@ func TestSnapshotConsistentFindsMissingReferences(t *testing.T) {
 		"route to a missing cluster":      {resourcev3.ClusterType, "ns/b/80/" + settingsKey(upstream("ns", "b", 80)), `cluster "ns/b/80/`},
 		"mirror to a missing cluster":     {resourcev3.ClusterType, "ns/c/80/" + settingsKey(upstream("ns", "c", 80)), `cluster "ns/c/80/`},
 		"EDS cluster without endpoints":   {resourcev3.EndpointType, "ns/a/80/" + settingsKey(upstream("ns", "a", 80)), `ClusterLoadAssignment "ns/a/80/`},
-		"listener without its routes":     {resourcev3.RouteType, HTTPListenerName, `route configuration "ingress_http"`},
+		"scope without its routes":        {resourcev3.RouteType, httpRoutePrefix + "plain.example.com", `route configuration "http/plain.example.com"`},
 		"TLS listener without its routes": {resourcev3.RouteType, httpsRoutePrefix + "secure.example.com", `route configuration "https/secure.example.com"`},
 		"listener without its secret":     {resourcev3.SecretType, "ns/tls", `secret "ns/tls"`},
 	}
@@ -101,7 +101,7 @@ func TestConsistencyRechecksWhatMayHaveBroken(t *testing.T) {
 	}{
 		"a cluster gone":     {resourcev3.ClusterType, b},
 		"endpoints gone":     {resourcev3.EndpointType, b},
-		"route config gone":  {resourcev3.RouteType, HTTPListenerName},
+		"route config gone":  {resourcev3.RouteType, httpRoutePrefix + "plain.example.com"},
 		"the secret is gone": {resourcev3.SecretType, "ns/tls"},
 	} {
 		t.Run(name, func(t *testing.T) {

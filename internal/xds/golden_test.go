@@ -68,11 +68,12 @@ func TestGoldenFilesHaveFixtures(t *testing.T) {
 func goldenJSON(t *testing.T, r Resources) []byte {
 	t.Helper()
 	doc := map[string][]json.RawMessage{
-		"listeners": marshalAll(t, r.Listeners),
-		"routes":    marshalAll(t, r.Routes),
-		"clusters":  marshalAll(t, r.Clusters),
-		"endpoints": marshalAll(t, r.Endpoints),
-		"secrets":   marshalAll(t, r.Secrets),
+		"listeners":    marshalAll(t, r.Listeners),
+		"routes":       marshalAll(t, r.Routes),
+		"scopedRoutes": marshalAll(t, r.ScopedRoutes),
+		"clusters":     marshalAll(t, r.Clusters),
+		"endpoints":    marshalAll(t, r.Endpoints),
+		"secrets":      marshalAll(t, r.Secrets),
 	}
 	b, err := json.Marshal(doc)
 	if err != nil {

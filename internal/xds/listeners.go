@@ -24,7 +24,7 @@ func listeners(d *dag.DAG, cfg ListenerConfig) []*listener.Listener {
 		ListenerFilters:               listenerFilters(cfg),
 		PerConnectionBufferLimitBytes: bufferLimit(cfg),
 		FilterChains: []*listener.FilterChain{{
-			Filters: []*listener.Filter{httpConnectionManager(HTTPListenerName, HTTPListenerName, cfg, false, nil)},
+			Filters: []*listener.Filter{httpConnectionManager(HTTPListenerName, scopedRoutes{wildcardParents(d.HTTP)}, cfg, false, nil)},
 		}},
 	}}
 
@@ -91,7 +91,7 @@ func secureFilterChain(vh *dag.SecureVirtualHost, cfg ListenerConfig) *listener.
 		// Tokens are verified before authorization is asked, as in
 		// Contour.
 		extra := append(jwtAuthnFilter(vh.JWTProviders), extAuthzFilter(vh.Authorization)...)
-		fc.Filters = []*listener.Filter{httpConnectionManager(HTTPSListenerName, httpsRoutePrefix+vh.Name, cfg, true, forward, extra...)}
+		fc.Filters = []*listener.Filter{httpConnectionManager(HTTPSListenerName, rds(httpsRoutePrefix+vh.Name), cfg, true, forward, extra...)}
 	case vh.TCPProxy != nil:
 		f := tcpProxy(HTTPSListenerName, vh.TCPProxy)
 		if f == nil {
@@ -120,7 +120,7 @@ func fallbackFilterChain(secretName string, cfg ListenerConfig) *listener.Filter
 				downstreamTLSContext(secretName, cfg.TLS.tlsParams("", ""), []string{"h2", "http/1.1"}),
 			)},
 		},
-		Filters: []*listener.Filter{httpConnectionManager(HTTPSListenerName, FallbackRouteName, cfg, false, nil)},
+		Filters: []*listener.Filter{httpConnectionManager(HTTPSListenerName, rds(FallbackRouteName), cfg, false, nil)},
 	}
 }
 
@@ -132,21 +132,22 @@ func servesHTTP(vh *dag.SecureVirtualHost) bool {
 	return vh != nil && !vh.Passthrough && vh.Secret != nil && vh.TCPProxy == nil
 }
 
-// httpConnectionManager is the HTTP network filter, taking its routes over
-// RDS from the route configuration routeConfig. On a TLS filter chain
+// httpConnectionManager is the HTTP network filter, taking its routes from
+// routes (see routeSource). On a TLS filter chain
 // (misdirected true) it first answers 421 to requests for another host
 // than the SNI chose. With forward set, the details it selects of the
 // client's certificate replace any X-Forwarded-Client-Cert the client
 // sent; otherwise the header is removed (Envoy's default, SANITIZE). The
 // extra filters (a virtual host's own, such as JWT verification) run after
 // the IP filter, just before the router.
-func httpConnectionManager(statPrefix, routeConfig string, cfg ListenerConfig, misdirected bool, forward *dag.ForwardClientCert, extra ...*hcm.HttpFilter) *listener.Filter {
+func httpConnectionManager(statPrefix string, routes routeSource, cfg ListenerConfig, misdirected bool, forward *dag.ForwardClientCert, extra ...*hcm.HttpFilter) *listener.Filter {
 	var filters []*hcm.HttpFilter
 	// The compressor comes first, as in Contour, so that it sees
 	// responses last, after every other filter has had its say.
 	if c := compressorFilter(cfg.Compression); c != nil {
 		filters = append(filters, c)
 	}
+	filters = append(filters, routes.filters()...)
 	if misdirected {
 		filters = append(filters, misdirectedRequests())
 	}
@@ -163,11 +164,7 @@ func httpConnectionManager(statPrefix, routeConfig string, cfg ListenerConfig, m
 		ConfigType: &hcm.HttpFilter_TypedConfig{TypedConfig: toAny(&router.Router{})},
 	})
 	m := &hcm.HttpConnectionManager{
-		StatPrefix: statPrefix,
-		RouteSpecifier: &hcm.HttpConnectionManager_Rds{Rds: &hcm.Rds{
-			ConfigSource:    adsConfigSource(),
-			RouteConfigName: routeConfig,
-		}},
+		StatPrefix:  statPrefix,
 		HttpFilters: filters,
 		// Envoy is the edge, or behind cfg.NumTrustedHops proxies that
 		// append to X-Forwarded-For: the client's address, for IP filters
@@ -187,6 +184,7 @@ func httpConnectionManager(statPrefix, routeConfig string, cfg ListenerConfig, m
 		logPath = cfg.AccessLog.HTTPSPath
 	}
 	applySettings(m, cfg, logPath)
+	routes.set(m)
 	if forward != nil {
 		m.ForwardClientCertDetails = hcm.HttpConnectionManager_SANITIZE_SET
 		m.SetCurrentClientCertDetails = &hcm.HttpConnectionManager_SetCurrentClientCertDetails{

@@ -72,9 +72,8 @@ func TestMergeSlashesAndMisdirectedFilter(t *testing.T) {
 				filters = append(filters, f.Name)
 			}
 			want := []string{corsFilterName, localRateLimitFilterName, cookieRewriteFilterName, rbacFilterName, "envoy.filters.http.router"}
-			if l.Name == HTTPSListenerName {
-				want = append([]string{"envoy.filters.http.lua"}, want...)
-			}
+			// HTTPS: the 421 filter; HTTP: the scope filter (scopes.go).
+			want = append([]string{"envoy.filters.http.lua"}, want...)
 			// Gzip compression by default, first, as in Contour.
 			want = append([]string{"envoy.filters.http.compressor"}, want...)
 			if !slices.Equal(filters, want) {

@@ -14,17 +14,18 @@ import (
 	"github.com/proxyctl/proxyctl/internal/dag"
 )
 
-// routeConfigurations returns "ingress_http" with one virtual host per
-// d.HTTP entry (always, even empty, so unknown hosts get Envoy's 404) and
-// one "https/<fqdn>" per secure virtual host that routes HTTP.
+// routeConfigurations returns one "http/<key>" per HTTP scope (see
+// httpScopes) and one "https/<fqdn>" per secure virtual host that routes
+// HTTP.
 func routeConfigurations(d *dag.DAG) []*route.RouteConfiguration {
-	var vhosts []*route.VirtualHost
-	for _, vh := range d.HTTP {
-		if vh != nil {
-			vhosts = append(vhosts, virtualHost(vh))
+	var out []*route.RouteConfiguration
+	for _, s := range httpScopes(d.HTTP) {
+		vhosts := make([]*route.VirtualHost, len(s.vhosts))
+		for i, vh := range s.vhosts {
+			vhosts[i] = virtualHost(vh)
 		}
+		out = append(out, routeConfiguration(httpRoutePrefix+s.key, vhosts))
 	}
-	out := []*route.RouteConfiguration{routeConfiguration(HTTPListenerName, vhosts)}
 	var fallback []*route.VirtualHost
 	for _, vh := range d.HTTPS {
 		if servesHTTP(vh) {
@@ -40,6 +41,101 @@ func routeConfigurations(d *dag.DAG) []*route.RouteConfiguration {
 	return out
 }
 
+// scopedRouteConfigurations returns one scope per HTTP scope key, selecting
+// the route configuration "http/<key>" for requests whose scope header
+// (set by the listener's scope filter) is key.
+func scopedRouteConfigurations(d *dag.DAG) []*route.ScopedRouteConfiguration {
+	var out []*route.ScopedRouteConfiguration
+	for _, s := range httpScopes(d.HTTP) {
+		out = append(out, scopedRouteConfiguration(s.key))
+	}
+	return out
+}
+
+func scopedRouteConfiguration(key string) *route.ScopedRouteConfiguration {
+	return &route.ScopedRouteConfiguration{
+		Name:                   httpRoutePrefix + key,
+		RouteConfigurationName: httpRoutePrefix + key,
+		Key: &route.ScopedRouteConfiguration_Key{Fragments: []*route.ScopedRouteConfiguration_Key_Fragment{{
+			Type: &route.ScopedRouteConfiguration_Key_Fragment_StringKey{StringKey: key},
+		}}},
+	}
+}
+
+// httpScope is one route configuration of the HTTP listener: the virtual
+// hosts whose requests carry the scope key key.
+type httpScope struct {
+	key    string
+	vhosts []*dag.VirtualHost
+}
+
+// httpScopes groups the HTTP virtual hosts by scope key, in key order, each
+// group in name order. A host's key is its lower-cased name, unless a
+// wildcard host "*.<parent>" exists and the host is "<label>.<parent>":
+// then it shares the wildcard's key "*.<parent>", so that Envoy, choosing
+// among both in one route configuration, prefers the exact host as it
+// always did. The scope filter computes the same key from the Host header
+// (see scopeScript).
+func httpScopes(vhs []*dag.VirtualHost) []httpScope {
+	vhs = sortByName(nonNil(vhs), func(vh *dag.VirtualHost) string { return vh.Name })
+	wild := wildcardParents(vhs)
+	byKey := map[string]int{}
+	var out []httpScope
+	for _, vh := range vhs {
+		k := scopeKey(vh.Name, wild)
+		i, ok := byKey[k]
+		if !ok {
+			i = len(out)
+			byKey[k] = i
+			out = append(out, httpScope{key: k})
+		}
+		out[i].vhosts = append(out[i].vhosts, vh)
+	}
+	return sortByName(out, func(s httpScope) string { return s.key })
+}
+
+// wildcardParents are the lower-cased parents ("example.com") of the
+// wildcard hosts ("*.example.com") whose names the scope filter can hold:
+// letters, digits, dots and dashes only.
+func wildcardParents(vhs []*dag.VirtualHost) map[string]bool {
+	out := map[string]bool{}
+	for _, vh := range vhs {
+		n := strings.ToLower(vh.Name)
+		if p, ok := strings.CutPrefix(n, "*."); ok && luaSafeName(p) {
+			out[p] = true
+		}
+	}
+	return out
+}
+
+func luaSafeName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// scopeKey is the scope key of the virtual host name, given the parents of
+// the wildcard hosts.
+func scopeKey(name string, wild map[string]bool) string {
+	n := strings.ToLower(name)
+	if strings.HasPrefix(n, "*.") {
+		return n
+	}
+	if len(wild) == 0 {
+		return n
+	}
+	if i := strings.IndexByte(n, '.'); i >= 0 && wild[n[i+1:]] {
+		return "*." + n[i+1:]
+	}
+	return n
+}
+
 // fallbackSecret is the fallback certificate's name when a virtual host
 // that routes HTTP enables it, else "". Every such host has the same one
 // (the serve flag's); the first by name decides.
@@ -53,7 +149,7 @@ func fallbackSecret(vhs []*dag.SecureVirtualHost) string {
 }
 
 func routeConfiguration(name string, vhosts []*route.VirtualHost) *route.RouteConfiguration {
-	return &route.RouteConfiguration{
+	rc := &route.RouteConfiguration{
 		Name:         name,
 		VirtualHosts: sortByName(vhosts, (*route.VirtualHost).GetName),
 		// Match "example.com:8080" like "example.com", including for
@@ -61,6 +157,11 @@ func routeConfiguration(name string, vhosts []*route.VirtualHost) *route.RouteCo
 		// otherwise take literally.
 		IgnorePortInHostMatching: true,
 	}
+	if strings.HasPrefix(name, httpRoutePrefix) {
+		// The scope key is ours, not the upstream's business.
+		rc.RequestHeadersToRemove = []string{scopeHeader}
+	}
+	return rc
 }
 
 // virtualHost keeps the DAG's route order: most specific first.

@@ -46,11 +46,15 @@ type Snapshot struct {
 
 // PushOrder is the order in which an ADS server sends the types that
 // changed together: clusters and their endpoints before the listeners and
-// routes that use them (make before break).
+// routes that use them (make before break); then listeners, the scopes of
+// the HTTP listener and the route configurations, in the order Envoy asks
+// for them (it subscribes to a route configuration once a listener or scope
+// names it, and warms the listener or scope until it has arrived).
 var PushOrder = []string{
 	resourcev3.ClusterType,
 	resourcev3.EndpointType,
 	resourcev3.ListenerType,
+	resourcev3.ScopedRouteType,
 	resourcev3.RouteType,
 	resourcev3.SecretType,
 }
@@ -96,6 +100,7 @@ func NewSnapshot(r Resources) (*Snapshot, error) {
 		{types.Cluster, resourcev3.ClusterType, asResources(r.Clusters)},
 		{types.Endpoint, resourcev3.EndpointType, asResources(r.Endpoints)},
 		{types.Listener, resourcev3.ListenerType, asResources(r.Listeners)},
+		{types.ScopedRoute, resourcev3.ScopedRouteType, asResources(r.ScopedRoutes)},
 		{types.Route, resourcev3.RouteType, asResources(r.Routes)},
 		{types.Secret, resourcev3.SecretType, asResources(r.Secrets)},
 	}

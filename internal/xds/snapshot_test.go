@@ -46,6 +46,7 @@ func TestSnapshotConsistent(t *testing.T) {
 			check := &cache.Snapshot{}
 			check.Resources[types.Listener] = cache.NewResources("", asResources(r.Listeners))
 			check.Resources[types.Route] = cache.NewResources("", asResources(r.Routes))
+			check.Resources[types.ScopedRoute] = cache.NewResources("", asResources(r.ScopedRoutes))
 			check.Resources[types.Cluster] = cache.NewResources("", asResources(r.Clusters))
 			check.Resources[types.Endpoint] = cache.NewResources("", asResources(r.Endpoints))
 			check.Resources[types.Secret] = cache.NewResources("", asResources(r.Secrets))

@@ -19,7 +19,7 @@ import (
 
 // Names of the resources Translate makes that do not come from the DAG.
 const (
-	// HTTPListenerName is the plain-HTTP listener and its route configuration.
+	// HTTPListenerName is the plain-HTTP listener.
 	HTTPListenerName = "ingress_http"
 	// HTTPSListenerName is the TLS listener (one filter chain per SNI name).
 	HTTPSListenerName = "ingress_https"
@@ -160,31 +160,36 @@ func (c ListenerConfig) withDefaults() ListenerConfig {
 type Resources struct {
 	Listeners []*listener.Listener
 	Routes    []*route.RouteConfiguration
-	Clusters  []*cluster.Cluster
-	Endpoints []*endpoint.ClusterLoadAssignment
-	Secrets   []*tls.Secret
+	// ScopedRoutes select the HTTP listener's route configuration by
+	// Host (see scopes.go).
+	ScopedRoutes []*route.ScopedRouteConfiguration
+	Clusters     []*cluster.Cluster
+	Endpoints    []*endpoint.ClusterLoadAssignment
+	Secrets      []*tls.Secret
 }
 
 // Translate converts d into Envoy resources. A nil DAG gives the empty
-// configuration: an HTTP listener whose route configuration has no virtual
-// hosts, so every request is answered 404.
+// configuration: an HTTP listener without scopes, so every request is
+// answered 404.
 func Translate(d *dag.DAG, cfg ListenerConfig) Resources {
 	if d == nil {
 		d = &dag.DAG{}
 	}
 	cfg = cfg.withDefaults()
 	r := Resources{
-		Listeners: listeners(d, cfg),
-		Routes:    routeConfigurations(d),
-		Clusters:  clusters(d.Clusters, cfg.ConnectTimeout),
-		Endpoints: endpoints(d.Clusters),
-		Secrets:   secrets(d.Secrets),
+		Listeners:    listeners(d, cfg),
+		Routes:       routeConfigurations(d),
+		ScopedRoutes: scopedRouteConfigurations(d),
+		Clusters:     clusters(d.Clusters, cfg.ConnectTimeout),
+		Endpoints:    endpoints(d.Clusters),
+		Secrets:      secrets(d.Secrets),
 	}
 	extClusters, extEndpoints := extensionClusters(d.ExtensionClusters, cfg.ConnectTimeout)
 	r.Clusters = append(r.Clusters, extClusters...)
 	r.Endpoints = append(r.Endpoints, extEndpoints...)
 	r.Listeners = sortByName(r.Listeners, (*listener.Listener).GetName)
 	r.Routes = sortByName(r.Routes, (*route.RouteConfiguration).GetName)
+	r.ScopedRoutes = sortByName(r.ScopedRoutes, (*route.ScopedRouteConfiguration).GetName)
 	r.Clusters = sortByName(r.Clusters, (*cluster.Cluster).GetName)
 	r.Endpoints = sortByName(r.Endpoints, (*endpoint.ClusterLoadAssignment).GetClusterName)
 	r.Secrets = sortByName(r.Secrets, (*tls.Secret).GetName)

@@ -11,6 +11,7 @@ import (
 	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	tls "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"google.golang.org/protobuf/testing/protocmp"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
@@ -34,34 +35,43 @@ func TestTranslateNames(t *testing.T) {
 		dag       *dag.DAG
 		listeners []string
 		routes    []string
+		scopes    []string
 		chains    []string
 	}{
 		"http only: no HTTPS listener": {
 			dag:       build(hosts(vhost("a.example.com", prefix("/", to(c))))),
 			listeners: []string{"ingress_http"},
-			routes:    []string{"ingress_http"},
+			routes:    []string{"http/a.example.com"},
+			scopes:    []string{"http/a.example.com"},
+		},
+		"wildcard and the exact hosts under it share a scope": {
+			dag: build(hosts(vhost("*.example.com", prefix("/", to(c))), vhost("a.example.com", prefix("/", to(c))),
+				vhost("B.Other.com", prefix("/", to(c))), vhost("a.b.example.com", prefix("/", to(c))))),
+			listeners: []string{"ingress_http"},
+			routes:    []string{"http/*.example.com", "http/a.b.example.com", "http/b.other.com"},
+			scopes:    []string{"http/*.example.com", "http/a.b.example.com", "http/b.other.com"},
 		},
 		"terminated vhosts": {
 			dag:       build(nil, tlsHost("b.example.com", s, prefix("/", to(c))), tlsHost("a.example.com", s, prefix("/", to(c)))),
 			listeners: []string{"ingress_http", "ingress_https"},
-			routes:    []string{"https/a.example.com", "https/b.example.com", "ingress_http"},
+			routes:    []string{"https/a.example.com", "https/b.example.com"},
 			chains:    []string{"a.example.com", "b.example.com"},
 		},
 		"tcpproxy has no route configuration": {
 			dag:       build(nil, tcpHost("p.example.com", nil, weight(c, 0)), tcpHost("t.example.com", s, weight(c, 0))),
 			listeners: []string{"ingress_http", "ingress_https"},
-			routes:    []string{"ingress_http"},
+			routes:    nil,
 			chains:    []string{"p.example.com", "t.example.com"},
 		},
 		"vhost without certificate is skipped": {
 			dag:       &dag.DAG{HTTPS: []*dag.SecureVirtualHost{tlsHost("a.example.com", nil, prefix("/", to(c)))}},
 			listeners: []string{"ingress_http"},
-			routes:    []string{"ingress_http"},
+			routes:    nil,
 		},
 		"passthrough without tcpproxy is skipped": {
 			dag:       &dag.DAG{HTTPS: []*dag.SecureVirtualHost{{VirtualHost: dag.VirtualHost{Name: "a.example.com"}, Passthrough: true}}},
 			listeners: []string{"ingress_http"},
-			routes:    []string{"ingress_http"},
+			routes:    nil,
 		},
 	}
 	for name, tc := range tests {
@@ -70,8 +80,11 @@ func TestTranslateNames(t *testing.T) {
 			if diff := cmp.Diff(tc.listeners, names(r.Listeners, (*listener.Listener).GetName)); diff != "" {
 				t.Errorf("listeners (-want +got):\n%s", diff)
 			}
-			if diff := cmp.Diff(tc.routes, names(r.Routes, (*route.RouteConfiguration).GetName)); diff != "" {
+			if diff := cmp.Diff(tc.routes, names(r.Routes, (*route.RouteConfiguration).GetName), cmpopts.EquateEmpty()); diff != "" {
 				t.Errorf("route configurations (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.scopes, names(r.ScopedRoutes, (*route.ScopedRouteConfiguration).GetName), cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("scopes (-want +got):\n%s", diff)
 			}
 			var chains []string
 			if len(r.Listeners) > 1 {
@@ -123,8 +136,8 @@ func TestTranslateSortsAndDedupes(t *testing.T) {
 	if diff := cmp.Diff([]string{"a/s", "z/s"}, names(r.Secrets, (*tls.Secret).GetName)); diff != "" {
 		t.Errorf("secrets (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]string{"a.example.com", "z.example.com"}, names(r.Routes[0].VirtualHosts, (*route.VirtualHost).GetName)); diff != "" {
-		t.Errorf("virtual hosts (-want +got):\n%s", diff)
+	if diff := cmp.Diff([]string{"http/a.example.com", "http/z.example.com"}, names(r.Routes, (*route.RouteConfiguration).GetName)); diff != "" {
+		t.Errorf("route configurations (-want +got):\n%s", diff)
 	}
 }
 

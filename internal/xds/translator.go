@@ -27,26 +27,29 @@ import (
 // version (the tests hold it to that), so every replica serves the same
 // configuration however many DAGs each has seen.
 //
-// The big resources are assembled from memoized parts: the route
-// configuration ingress_http from one encoded virtual host per DAG virtual
-// host, the listener ingress_https from one encoded filter chain per secure
+// The big resources are assembled from memoized parts: the HTTP route
+// configurations from one encoded virtual host per DAG virtual host, the
+// listener ingress_https from one encoded filter chain per secure
 // virtual host. A Translator is not safe for concurrent use.
 type Translator struct {
 	cfg ListenerConfig
 
 	vhosts   memo[*dag.VirtualHost, vhostPart]
+	scopes   memo[string, scopePart]
 	secure   memo[*dag.SecureVirtualHost, secureParts]
 	clusters memo[*dag.Cluster, clusterParts]
 	// extensions are the ExtensionServices' clusters.
 	extensions memo[*dag.ExtensionCluster, clusterParts]
 	secrets    memo[*dag.Secret, Resource]
 
-	// httpListener depends on cfg alone.
+	// httpListener depends on cfg and on the wildcard hosts' parents, which
+	// its scope filter knows: httpListenerKey is that filter's script.
 	httpListener     Resource
 	httpListenerRefs *refs
-	// The fixed fields of ingress_http and ingress_https around their
-	// repeated virtual hosts and filter chains.
-	routesHead, routesTail     []byte
+	httpListenerKey  string
+	// The fixed fields of the HTTP route configurations and ingress_https
+	// after and around their repeated virtual hosts and filter chains.
+	routesTail                 []byte
 	httpsHead, httpsTail       []byte
 	fallbackHead, fallbackTail []byte
 	// fallbackChain is the encoded fallback filter chain of the fallback
@@ -57,10 +60,22 @@ type Translator struct {
 	prev translated
 }
 
-// vhostPart is one encoded virtual host of ingress_http and the clusters
-// it routes to.
+// vhostPart is one encoded HTTP virtual host, the clusters it routes to,
+// and, for when it is alone in its scope (nearly always), the scope key it
+// was made for, its route configuration and its scope.
 type vhostPart struct {
-	enc  []byte
+	enc       []byte
+	refs      *refs
+	key       string
+	route     Resource
+	scope     Resource
+	scopeRefs *refs
+}
+
+// scopePart is one scope of the HTTP listener and the route configuration
+// it names.
+type scopePart struct {
+	res  Resource
 	refs *refs
 }
 
@@ -90,11 +105,9 @@ type clusterParts struct {
 // translated is what the previous Translate made, to reuse whole resources
 // and types when their parts did not change.
 type translated struct {
-	vhosts      []*dag.VirtualHost
-	ingressHTTP Resource
-	chains      []*dag.SecureVirtualHost
-	ingressTLS  *Resource
-	snap        *Snapshot
+	chains     []*dag.SecureVirtualHost
+	ingressTLS *Resource
+	snap       *Snapshot
 	// refs are the references of every part of snap that has any.
 	refs []*refs
 	// fallback are the virtual hosts of the fallback route configuration,
@@ -110,15 +123,7 @@ func NewTranslator(cfg ListenerConfig) (*Translator, error) {
 	cfg = cfg.withDefaults()
 	t := &Translator{cfg: cfg}
 	var err error
-	http := listeners(&dag.DAG{}, cfg)[0]
-	if t.httpListener, err = encode(http); err != nil {
-		return nil, err
-	}
-	if t.httpListenerRefs, err = listenerRefs(http); err != nil {
-		return nil, err
-	}
-	rc := routeConfiguration(HTTPListenerName, nil)
-	if t.routesHead, t.routesTail, err = around(rc, "virtual_hosts"); err != nil {
+	if _, t.routesTail, err = around(routeConfiguration(httpRoutePrefix+"placeholder", nil), "virtual_hosts"); err != nil {
 		return nil, err
 	}
 	if t.fallbackHead, t.fallbackTail, err = around(routeConfiguration(FallbackRouteName, nil), "virtual_hosts"); err != nil {
@@ -144,17 +149,17 @@ func (t *Translator) Snapshot(d *dag.DAG) (*Snapshot, error) {
 		d = &dag.DAG{}
 	}
 	var next translated
-	next.refs = []*refs{t.httpListenerRefs}
-	ingressHTTP, err := t.ingressHTTP(d, &next)
+	httpListener, httpRoutes, scopes, err := t.httpRoutes(d, &next)
 	if err != nil {
 		return nil, err
 	}
+	next.refs = append(next.refs, t.httpListenerRefs)
 	routes, ingressTLS, err := t.secureHosts(d, &next)
 	if err != nil {
 		return nil, err
 	}
-	routes = sortByName(append(routes, ingressHTTP), resourceName)
-	listeners := []Resource{t.httpListener}
+	routes = sortByName(append(httpRoutes, routes...), resourceName)
+	listeners := []Resource{httpListener}
 	if ingressTLS != nil {
 		listeners = sortByName(append(listeners, *ingressTLS), resourceName)
 	}
@@ -172,11 +177,13 @@ func (t *Translator) Snapshot(d *dag.DAG) (*Snapshot, error) {
 		reuseType(prev, resourcev3.ClusterType, clusters),
 		reuseType(prev, resourcev3.EndpointType, endpoints),
 		reuseType(prev, resourcev3.ListenerType, listeners),
+		reuseType(prev, resourcev3.ScopedRouteType, scopes),
 		reuseType(prev, resourcev3.RouteType, routes),
 		reuseType(prev, resourcev3.SecretType, secrets),
 	}, refs: next.refs}
 	t.prev = next
 	t.vhosts.sweep()
+	t.scopes.sweep()
 	t.secure.sweep()
 	t.clusters.sweep()
 	t.extensions.sweep()
@@ -184,35 +191,126 @@ func (t *Translator) Snapshot(d *dag.DAG) (*Snapshot, error) {
 	return next.snap, nil
 }
 
-// ingressHTTP is the route configuration of every HTTP virtual host, by
-// name, spliced from their encodings; the previous one when the virtual
-// hosts are the same.
-func (t *Translator) ingressHTTP(d *dag.DAG, next *translated) (Resource, error) {
+// httpRoutes gives the HTTP listener, its scopes and their route
+// configurations (see scopes.go). A scope of one virtual host, nearly all
+// of them, reuses the route configuration memoized with the virtual host;
+// a wildcard's scope is spliced from its virtual hosts' encodings.
+func (t *Translator) httpRoutes(d *dag.DAG, next *translated) (lis Resource, routes, scopes []Resource, err error) {
 	vhs := sortByName(nonNil(d.HTTP), func(vh *dag.VirtualHost) string { return vh.Name })
-	next.vhosts = vhs
-	// Every part is asked for, also when the whole is reused: the sweep
-	// drops what this translation did not ask for.
-	parts := make([][]byte, len(vhs))
+	wild := wildcardParents(vhs)
+	if lis, err = t.httpListenerFor(wild); err != nil {
+		return Resource{}, nil, nil, err
+	}
+	// Nearly always every virtual host is a scope of its own, and the
+	// keys come in name order: then no grouping is needed.
+	keys := make([]string, len(vhs))
+	oneEach := true
 	for i, vh := range vhs {
-		p, err := t.vhosts.get(vh, func() (vhostPart, error) {
-			v := virtualHost(vh)
-			b, err := marshal(v)
-			return vhostPart{enc: b, refs: virtualHostRefs(v)}, err
-		})
+		keys[i] = scopeKey(vh.Name, wild)
+		oneEach = oneEach && (i == 0 || keys[i] > keys[i-1])
+	}
+	if oneEach {
+		routes, scopes = make([]Resource, 0, len(vhs)), make([]Resource, 0, len(vhs))
+		for i, vh := range vhs {
+			p, err := t.vhostFor(vh, keys[i])
+			if err != nil {
+				return Resource{}, nil, nil, err
+			}
+			routes, scopes = append(routes, p.route), append(scopes, p.scope)
+			if !p.refs.empty() {
+				next.refs = append(next.refs, p.refs)
+			}
+			next.refs = append(next.refs, p.scopeRefs)
+		}
+		return lis, routes, scopes, nil
+	}
+
+	routes, scopes = []Resource{}, []Resource{}
+	for _, s := range httpScopes(vhs) {
+		parts := make([][]byte, len(s.vhosts))
+		for i, vh := range s.vhosts {
+			p, err := t.vhostFor(vh, s.key)
+			if err != nil {
+				return Resource{}, nil, nil, err
+			}
+			parts[i] = p.enc
+			if !p.refs.empty() {
+				next.refs = append(next.refs, p.refs)
+			}
+		}
+		name := httpRoutePrefix + s.key
+		routes = append(routes, NewResource(name, splice(t.routesHead(name), t.routesTail, routeConfigurationVirtualHosts, parts)))
+		sp, err := t.scopes.get(s.key, func() (scopePart, error) { return scopeFor(s.key) })
 		if err != nil {
-			return Resource{}, err
+			return Resource{}, nil, nil, err
 		}
-		parts[i] = p.enc
-		if !p.refs.empty() {
-			next.refs = append(next.refs, p.refs)
-		}
+		scopes = append(scopes, sp.res)
+		next.refs = append(next.refs, sp.refs)
 	}
-	if slices.Equal(vhs, t.prev.vhosts) && t.prev.ingressHTTP.Name != "" {
-		next.ingressHTTP = t.prev.ingressHTTP
-	} else {
-		next.ingressHTTP = NewResource(HTTPListenerName, splice(t.routesHead, t.routesTail, routeConfigurationVirtualHosts, parts))
+	return lis, routes, scopes, nil
+}
+
+// vhostFor returns vh's memoized part, made for the scope key key: the
+// same virtual host under another key (a wildcard parent came or went) is
+// made again, and not memoized, for the rare translations that need it.
+func (t *Translator) vhostFor(vh *dag.VirtualHost, key string) (vhostPart, error) {
+	p, err := t.vhosts.get(vh, func() (vhostPart, error) { return t.vhostPart(vh, key) })
+	if err != nil || p.key == key {
+		return p, err
 	}
-	return next.ingressHTTP, nil
+	return t.vhostPart(vh, key)
+}
+
+// vhostPart encodes vh, and its route configuration and scope as the only
+// virtual host of the scope key.
+func (t *Translator) vhostPart(vh *dag.VirtualHost, key string) (vhostPart, error) {
+	v := virtualHost(vh)
+	b, err := marshal(v)
+	if err != nil {
+		return vhostPart{}, err
+	}
+	name := httpRoutePrefix + key
+	rc := NewResource(name, splice(t.routesHead(name), t.routesTail, routeConfigurationVirtualHosts, [][]byte{b}))
+	sp, err := scopeFor(key)
+	if err != nil {
+		return vhostPart{}, err
+	}
+	return vhostPart{enc: b, refs: virtualHostRefs(v), key: key, route: rc, scope: sp.res, scopeRefs: sp.refs}, nil
+}
+
+// scopeFor is the scope of key and what it references.
+func scopeFor(key string) (scopePart, error) {
+	sc := scopedRouteConfiguration(key)
+	r, err := encode(sc)
+	return scopePart{res: r, refs: &refs{routes: []string{sc.GetRouteConfigurationName()}}}, err
+}
+
+// routesHead is the encoding of an HTTP route configuration's fields before
+// its virtual hosts: its name alone (field 1; virtual_hosts is field 2).
+func (t *Translator) routesHead(name string) []byte {
+	b := protowire.AppendTag(nil, routeConfigurationName, protowire.BytesType)
+	return protowire.AppendString(b, name)
+}
+
+// httpListenerFor returns the HTTP listener, whose scope filter knows the
+// wildcard parents wild; made again only when they change.
+func (t *Translator) httpListenerFor(wild map[string]bool) (Resource, error) {
+	key := scopeScript(wild)
+	if t.httpListener.Name != "" && key == t.httpListenerKey {
+		return t.httpListener, nil
+	}
+	http := listeners(&dag.DAG{}, t.cfg)[0]
+	http.FilterChains[0].Filters[0] = httpConnectionManager(HTTPListenerName, scopedRoutes{wild}, t.cfg, false, nil)
+	r, err := encode(http)
+	if err != nil {
+		return Resource{}, err
+	}
+	lr, err := listenerRefs(http)
+	if err != nil {
+		return Resource{}, err
+	}
+	t.httpListener, t.httpListenerRefs, t.httpListenerKey = r, lr, key
+	return r, nil
 }
 
 // secureHosts gives the "https/<fqdn>" route configurations of the secure
@@ -449,6 +547,7 @@ func sameResources(a, b []Resource) bool {
 // Field numbers of the repeated fields the Translator assembles itself.
 var (
 	routeConfigurationVirtualHosts = fieldNumber(&route.RouteConfiguration{}, "virtual_hosts")
+	routeConfigurationName         = fieldNumber(&route.RouteConfiguration{}, "name")
 	listenerFilterChains           = fieldNumber(&listener.Listener{}, "filter_chains")
 )
 

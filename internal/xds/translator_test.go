@@ -154,7 +154,7 @@ func TestTranslatorReusesUnchangedTypes(t *testing.T) {
 	}
 }
 
-func routeTypeURL() string   { return PushOrder[3] }
+func routeTypeURL() string   { return PushOrder[4] }
 func clusterTypeURL() string { return PushOrder[0] }
 
 // TestSplice: head + elements + tail is proto.Marshal's deterministic
@@ -163,7 +163,7 @@ func clusterTypeURL() string { return PushOrder[0] }
 func TestSplice(t *testing.T) {
 	vhs := []*route.VirtualHost{virtualHost(vhost("a.example.com", prefix("/", to(upstream("ns", "a", 80))))),
 		virtualHost(vhost("b.example.com", prefix("/b", to(upstream("ns", "b", 80)))))}
-	rc := routeConfiguration(HTTPListenerName, nil)
+	rc := routeConfiguration(httpRoutePrefix+"a.example.com", nil)
 	head, tail, err := around(rc, "virtual_hosts")
 	if err != nil {
 		t.Fatal(err)

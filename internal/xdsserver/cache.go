@@ -96,6 +96,64 @@ type typeData struct {
 	// The encodings, without nonce, of the responses carrying every
 	// resource: see encodings.
 	sotwBody, deltaBody func() ([]byte, error)
+	// prev is the data this one replaced, and so on back for at most
+	// historyDepth versions; diffs caches, by older version, the Anys of the
+	// resources that are new or changed since it: what a named
+	// state-of-the-world subscription holding that version is sent (see
+	// newSotwResponse). Both guarded by Cache.mu.
+	prev  *typeData
+	diffs map[string][]*anypb.Any
+}
+
+// historyDepth is how many versions back a stream may be and still be sent
+// only what changed: a stream that has not acknowledged one response when
+// the next snapshots come (a burst of changes) misses versions.
+const historyDepth = 4
+
+// link records old as the data d replaced, and forgets what is more than
+// historyDepth versions old. Called with Cache.mu held.
+func (d *typeData) link(old *typeData) {
+	d.prev = old
+	t := d
+	for range historyDepth {
+		if t = t.prev; t == nil {
+			return
+		}
+	}
+	t.prev, t.diffs = nil, nil
+}
+
+// changedSince returns the Anys of the resources of d that are new or
+// differ from the version version, and false if that version is not one of
+// the last historyDepth. Called with Cache.mu held.
+func (d *typeData) changedSince(version string) ([]*anypb.Any, bool) {
+	if version == "" {
+		return nil, false
+	}
+	if c, ok := d.diffs[version]; ok {
+		return c, true
+	}
+	old := d.prev
+	for i := 0; old != nil && old.version != version; i++ {
+		if i == historyDepth {
+			return nil, false
+		}
+		old = old.prev
+	}
+	if old == nil {
+		return nil, false
+	}
+	changed := []*anypb.Any{}
+	for i, r := range d.resources {
+		if v, ok := old.versions[r.Name]; !ok || v != r.Version {
+			changed = append(changed, d.anys[i])
+		}
+	}
+	if d.diffs == nil {
+		d.diffs = map[string][]*anypb.Any{}
+	}
+	d.diffs[version] = changed
+	return changed, true
 }
 
 func newTypeData(t *xds.TypeSnapshot) (*typeData, error) {
@@ -192,6 +250,9 @@ func (c *Cache) SetSnapshot(s *xds.Snapshot) error {
 		ts := c.state(url)
 		old := ts.data
 		ts.data = next[url]
+		if ts.data != nil && old != nil {
+			ts.data.link(old)
+		}
 		c.answerChanged(ts, old)
 		c.forget(ts)
 	}
@@ -225,7 +286,7 @@ func (c *Cache) answerChanged(ts *typeState, old *typeData) {
 	}
 	for w := range ts.sotw {
 		w.rebase(d, added)
-		if w.ready(d) && send[cachev3.Response](c.log, w.ch, newSotwResponse(w.req, d), w.req.GetTypeUrl()) {
+		if w.ready(d) && send[cachev3.Response](c.log, w.ch, newSotwResponse(w.req, w.sub, d), w.req.GetTypeUrl()) {
 			delete(ts.sotw, w)
 		}
 	}
@@ -329,7 +390,7 @@ func (c *Cache) CreateWatch(req *cachev3.Request, sub cachev3.Subscription, ch c
 	if ts.data != d {
 		w.cover(ts.data)
 	}
-	if w.ready(ts.data) && send[cachev3.Response](c.log, ch, newSotwResponse(req, ts.data), url) {
+	if w.ready(ts.data) && send[cachev3.Response](c.log, ch, newSotwResponse(req, sub, ts.data), url) {
 		c.forget(ts)
 		return noCancel, nil
 	}
@@ -416,9 +477,17 @@ type sotwResponse struct {
 
 var _ cachev3.Response = (*sotwResponse)(nil)
 
-// newSotwResponse answers req with every resource of d. Under the ADS rule a
+// newSotwResponse answers req with every resource of d. Called with mu
+// held. Under the ADS rule a
 // non-wildcard request is only answered once it names all of them, so the
-// full list serves every request.
+// full list serves every request. But a non-wildcard subscription (route
+// configurations, ClusterLoadAssignments, secrets) that holds one of the
+// last historyDepth versions gets only what changed since: the xDS protocol lets a
+// state-of-the-world response of these types carry some of the resources
+// (Envoy updates those it carries and keeps the others), so one proxy's
+// change costs one route configuration on the wire, not all of them.
+// Listeners, clusters and scopes are wildcard subscriptions and always get
+// every resource, as the protocol requires.
 //
 // The returned-resources map records a single entry, the first resource
 // name, at d's version, rather than every name: go-control-plane's
@@ -429,15 +498,34 @@ var _ cachev3.Response = (*sotwResponse)(nil)
 // version means the stream has all of d. If the client stops naming that
 // entry's resource while d still has it, the ADS rule parks the watch
 // anyway; once d changes, so does the version.
-func newSotwResponse(req *cachev3.Request, d *typeData) *sotwResponse {
+func newSotwResponse(req *cachev3.Request, sub cachev3.Subscription, d *typeData) *sotwResponse {
 	r := &sotwResponse{req: req, returned: make(map[string]string, 1)}
 	r.resp.VersionInfo = d.version
 	r.resp.TypeUrl = req.GetTypeUrl()
 	r.resp.Resources = d.anys
+	if !sub.IsWildcard() {
+		if changed, ok := d.changedSince(holds(sub)); ok {
+			r.resp.Resources = changed
+		}
+	}
 	if len(d.resources) > 0 {
 		r.returned[d.resources[0].Name] = d.version
 	}
 	return r
+}
+
+// holds is the version of its type a state-of-the-world subscription was
+// last sent all of, "" if unknown: the one entry newSotwResponse records,
+// unless the client has since stopped naming that resource.
+func holds(sub cachev3.Subscription) string {
+	returned := sub.ReturnedResources()
+	if len(returned) != 1 {
+		return ""
+	}
+	for _, v := range returned {
+		return v
+	}
+	return ""
 }
 
 func (r *sotwResponse) GetDiscoveryResponse() (*discoveryv3.DiscoveryResponse, error) {

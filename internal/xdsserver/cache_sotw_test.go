@@ -3,6 +3,7 @@ package xdsserver
 import (
 	"bytes"
 	"context"
+	"slices"
 	"testing"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
@@ -162,8 +163,62 @@ func TestCacheADSCoversEndpoints(t *testing.T) {
 		envoy.barrier() // EDS was not pushed
 		envoy.ack(cds)
 		envoy.request(resource.EndpointType, eds.GetVersionInfo(), "c1", "c2", "c3")
-		checkSotw(t, envoy.expect(resource.EndpointType), s.Type(resource.EndpointType))
+		// It holds the others: only the new one is sent.
+		checkSotw(t, envoy.expect(resource.EndpointType), only(s.Type(resource.EndpointType), "c3"))
 	})
+}
+
+// only is t with only the resources named names.
+func only(t *xds.TypeSnapshot, names ...string) *xds.TypeSnapshot {
+	out := *t
+	out.Resources = slices.DeleteFunc(slices.Clone(t.Resources), func(r xds.Resource) bool { return !slices.Contains(names, r.Name) })
+	return &out
+}
+
+// TestCacheSotwSendsWhatChanged: a named state-of-the-world subscription
+// that holds the previous version is sent only the resources that changed;
+// one further behind, or a wildcard one, gets them all.
+func TestCacheSotwSendsWhatChanged(t *testing.T) {
+	h := newHarness(t)
+	m := replaced(base(), resource.RouteType, objs{"a": "routes a", "b": "routes b", "c": "routes c"})
+	setSnapshot(t, h.cache, snapshotOf(m))
+	envoy := h.sotw("envoy")
+	envoy.request(resource.ListenerType, "")
+	envoy.ack(envoy.expect(resource.ListenerType))
+	envoy.request(resource.RouteType, "", "a", "b", "c")
+	rds := envoy.expect(resource.RouteType)
+	envoy.ack(rds, "a", "b", "c")
+
+	m = replaced(m, resource.RouteType, objs{"a": "routes a", "b": "routes b v2", "c": "routes c"})
+	m = replaced(m, resource.ListenerType, objs{"http": "listener v2"})
+	s := snapshotOf(m)
+	setSnapshot(t, h.cache, s)
+	envoy.ack(envoy.expect(resource.ListenerType))
+	rds = envoy.expect(resource.RouteType)
+	checkSotw(t, rds, only(s.Type(resource.RouteType), "b"))
+	envoy.ack(rds, "a", "b", "c")
+
+	// A second stream, fresh: everything.
+	fresh := h.sotw("fresh")
+	fresh.request(resource.RouteType, "", "a", "b", "c")
+	checkSotw(t, fresh.expect(resource.RouteType), s.Type(resource.RouteType))
+
+	// Two versions on, the first stream still follows: it acked the last.
+	m = replaced(m, resource.RouteType, objs{"a": "routes a v2", "b": "routes b v2", "c": "routes c v2"})
+	s = snapshotOf(m)
+	setSnapshot(t, h.cache, s)
+	rds = envoy.expect(resource.RouteType)
+	checkSotw(t, rds, only(s.Type(resource.RouteType), "a", "c"))
+
+	// Two snapshots before it acks: it is sent what changed since the
+	// version it holds.
+	m = replaced(m, resource.RouteType, objs{"a": "routes a v3", "b": "routes b v2", "c": "routes c v2"})
+	setSnapshot(t, h.cache, snapshotOf(m))
+	m = replaced(m, resource.RouteType, objs{"a": "routes a v3", "b": "routes b v3", "c": "routes c v2"})
+	s = snapshotOf(m)
+	setSnapshot(t, h.cache, s)
+	envoy.ack(rds, "a", "b", "c")
+	checkSotw(t, envoy.expect(resource.RouteType), only(s.Type(resource.RouteType), "a", "b"))
 }
 
 // TestCacheStreamsShareBytes: two Envoys get byte-identical responses,

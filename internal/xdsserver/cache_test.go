@@ -47,11 +47,12 @@ func snapshotOf(m map[string]objs) *xds.Snapshot {
 // secret.
 func base() map[string]objs {
 	return map[string]objs{
-		resource.ClusterType:  {"c1": "cluster 1", "c2": "cluster 2"},
-		resource.EndpointType: {"c1": "endpoints 1", "c2": "endpoints 2"},
-		resource.ListenerType: {"http": "listener"},
-		resource.RouteType:    {"http": "routes"},
-		resource.SecretType:   {"s1": "secret"},
+		resource.ClusterType:     {"c1": "cluster 1", "c2": "cluster 2"},
+		resource.EndpointType:    {"c1": "endpoints 1", "c2": "endpoints 2"},
+		resource.ListenerType:    {"http": "listener"},
+		resource.RouteType:       {"http": "routes"},
+		resource.ScopedRouteType: {"http": "scope"},
+		resource.SecretType:      {"s1": "secret"},
 	}
 }
 
@@ -201,6 +202,7 @@ var requests = []struct {
 }{
 	{resource.SecretType, []string{"s1"}},
 	{resource.RouteType, []string{"http"}},
+	{resource.ScopedRouteType, nil},
 	{resource.ListenerType, nil},
 	{resource.EndpointType, []string{"c1", "c2"}},
 	{resource.ClusterType, nil},
@@ -254,11 +256,12 @@ func TestCacheNothingBeforeFirstSnapshot(t *testing.T) {
 // xds.PushOrder, whatever order the watches were made in.
 func TestCachePushOrder(t *testing.T) {
 	changed := map[string]objs{
-		resource.ClusterType:  {"c1": "cluster 1 v2", "c2": "cluster 2 v2"},
-		resource.EndpointType: {"c1": "endpoints 1 v2", "c2": "endpoints 2 v2"},
-		resource.ListenerType: {"http": "listener v2"},
-		resource.RouteType:    {"http": "routes v2"},
-		resource.SecretType:   {"s1": "secret v2"},
+		resource.ClusterType:     {"c1": "cluster 1 v2", "c2": "cluster 2 v2"},
+		resource.EndpointType:    {"c1": "endpoints 1 v2", "c2": "endpoints 2 v2"},
+		resource.ListenerType:    {"http": "listener v2"},
+		resource.RouteType:       {"http": "routes v2"},
+		resource.ScopedRouteType: {"http": "scope v2"},
+		resource.SecretType:      {"s1": "secret v2"},
 	}
 	t.Run("sotw", func(t *testing.T) {
 		h := newHarness(t)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/proto"
 )
@@ -16,13 +17,30 @@ import (
 // exactly its size: gRPC's codec takes buffers from a pool in size tiers,
 // and every message over 32 KiB gets a 1 MiB one, which with 50 Envoys kept
 // tens of megabytes in that pool.
+//
+// It counts the bytes of every response it encodes, by type, in sent (when
+// set): what one change costs on the wire.
 type wireCodec struct {
-	enc *encodings
+	enc  *encodings
+	sent *prometheus.CounterVec
 }
 
 func (wireCodec) Name() string { return "proto" }
 
 func (c wireCodec) Marshal(v any) (mem.BufferSlice, error) {
+	out, err := c.marshal(v)
+	if err == nil && c.sent != nil {
+		switch r := v.(type) {
+		case *discoveryv3.DiscoveryResponse:
+			c.sent.WithLabelValues(shortType(r.GetTypeUrl())).Add(float64(out.Len()))
+		case *discoveryv3.DeltaDiscoveryResponse:
+			c.sent.WithLabelValues(shortType(r.GetTypeUrl())).Add(float64(out.Len()))
+		}
+	}
+	return out, err
+}
+
+func (c wireCodec) marshal(v any) (mem.BufferSlice, error) {
 	switch r := v.(type) {
 	case *discoveryv3.DiscoveryResponse:
 		if body, ok := c.enc.sotw(r); ok {

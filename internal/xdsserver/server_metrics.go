@@ -15,6 +15,7 @@ import (
 type serverMetrics struct {
 	streams          *prometheus.GaugeVec
 	pushes           *prometheus.CounterVec
+	sentBytes        *prometheus.CounterVec
 	snapshotDuration prometheus.Histogram
 	snapshotErrors   prometheus.Counter
 	// snapshotsInconsistent counts the part of snapshotErrors refused by
@@ -32,6 +33,10 @@ func newServerMetrics(reg prometheus.Registerer) (*serverMetrics, error) {
 			Namespace: pmetrics.Namespace, Name: "xds_pushes_total",
 			Help: "xDS responses sent to Envoys, by resource type.",
 		}, []string{"type"}),
+		sentBytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: pmetrics.Namespace, Name: "xds_sent_bytes_total",
+			Help: "Bytes of the xDS responses sent to Envoys (encoded messages, before gRPC framing), by resource type.",
+		}, []string{"type"}),
 		snapshotDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: pmetrics.Namespace, Name: "xds_push_duration_seconds",
 			Help:    "Time from a new DAG to a new snapshot ready to push (translate, hash, set).",
@@ -46,7 +51,7 @@ func newServerMetrics(reg prometheus.Registerer) (*serverMetrics, error) {
 			Help: "Snapshots not served because a resource referenced one they lack (route to cluster, EDS cluster to endpoints, listener to route configuration or secret); the last good one stayed served.",
 		}),
 	}
-	if err := pmetrics.Register(reg, m.streams, m.pushes, m.snapshotDuration, m.snapshotErrors, m.snapshotsInconsistent); err != nil {
+	if err := pmetrics.Register(reg, m.streams, m.pushes, m.sentBytes, m.snapshotDuration, m.snapshotErrors, m.snapshotsInconsistent); err != nil {
 		return nil, fmt.Errorf("xds: register metrics: %w", err)
 	}
 	return m, nil

@@ -43,6 +43,12 @@ type Config struct {
 	Burst int     `json:"burst"`
 	// ServeArgs are extra `proxyctl serve` flags for every replica.
 	ServeArgs []string `json:"serveArgs,omitempty"`
+	// RealEnvoy runs the real Envoy phase (realenvoy.go) after the
+	// simulated one; Delta makes that Envoy use incremental xDS.
+	// BurstChanges is the number of changes of its burst (default 100).
+	RealEnvoy    bool `json:"realEnvoy,omitempty"`
+	Delta        bool `json:"delta,omitempty"`
+	BurstChanges int  `json:"burstChanges,omitempty"`
 	// Pprof serves pprof on each replica's --debug-address (loopback) and
 	// logs the addresses.
 	Pprof bool `json:"pprof,omitempty"`
@@ -73,6 +79,7 @@ func (c *Config) complete() error {
 	def(&c.Proxies, 1000)
 	def(&c.Workers, 32)
 	def(&c.Burst, 4000)
+	def(&c.BurstChanges, 100)
 	if c.Changes < 0 {
 		return errors.New("changes must not be negative")
 	}
@@ -112,6 +119,9 @@ type run struct {
 	ns       string
 	replicas []*replica.Replica
 	leader   *replica.Replica
+	// listenerPort is the HTTP listener the replicas configure, free on
+	// this machine for the real Envoy.
+	listenerPort int
 }
 
 func (r *run) logf(format string, args ...any) {
@@ -230,6 +240,11 @@ func (r *run) run(ctx context.Context) error {
 	if err := r.freshEnvoys(ctx, envoys, addrs); err != nil {
 		return err
 	}
+	if r.cfg.RealEnvoy {
+		if err := r.realEnvoy(ctx, track, r.listenerPort); err != nil {
+			return fmt.Errorf("real envoy: %w", err)
+		}
+	}
 	cpuAfter, err := r.cpu(ctx)
 	if err != nil {
 		return err
@@ -241,6 +256,10 @@ func (r *run) run(ctx context.Context) error {
 // changes times K single changes, one after another.
 func (r *run) changes(ctx context.Context, track *tracker, envoys fleet) error {
 	before, err := r.leaderMetrics(ctx)
+	if err != nil {
+		return err
+	}
+	bytesBefore, err := r.sentBytes(ctx)
 	if err != nil {
 		return err
 	}
@@ -258,6 +277,11 @@ func (r *run) changes(ctx context.Context, track *tracker, envoys fleet) error {
 	if err != nil {
 		return err
 	}
+	bytesAfter, err := r.sentBytes(ctx)
+	if err != nil {
+		return err
+	}
+	r.res.ChangeBytesPerEnvoy = (bytesAfter - bytesBefore) / float64(k) / float64(len(envoys))
 	r.res.ChangeValid = summarize(toValid)
 	r.res.ChangeEnvoys = summarize(toEnvoys)
 	r.res.DAGRebuildChangeMS = ms(after.histogram(metricRebuildSeconds).sub(before.histogram(metricRebuildSeconds)).mean())
@@ -419,8 +443,14 @@ func (r *run) startReplicas(ctx context.Context) error {
 	} else if err := os.MkdirAll(logDir, 0o755); err != nil {
 		return err
 	}
+	ports, err := cluster.FreePorts(2)
+	if err != nil {
+		return err
+	}
+	r.listenerPort = ports[0]
 	for i := range r.cfg.Replicas {
-		args := append([]string{"--leader-election-resource-name", "proxyctl-bench"}, r.cfg.ServeArgs...)
+		args := append([]string{"--leader-election-resource-name", "proxyctl-bench",
+			"--envoy-http-port", strconv.Itoa(ports[0]), "--envoy-https-port", strconv.Itoa(ports[1])}, r.cfg.ServeArgs...)
 		repBin := bin
 		if r.cfg.Pprof {
 			ports, err := cluster.FreePorts(1)

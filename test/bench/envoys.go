@@ -188,7 +188,12 @@ func (f fleet) waitRoute(ctx context.Context, token []byte) ([]time.Time, error)
 				return false
 			}
 			seen = rs.Version
-			if routesContain(st, token) {
+			// Only what this response carried can hold the new token.
+			found := false
+			for _, name := range rs.Carried {
+				found = found || bytes.Contains(rs.Resources[name], token)
+			}
+			if found {
 				at[i] = rs.Received
 				return true
 			}

@@ -13,6 +13,7 @@ import (
 // Metric names read from a replica's /metrics.
 const (
 	metricStatusWrites   = "proxyctl_status_writes_total"
+	metricSentBytes      = "proxyctl_xds_sent_bytes_total"
 	metricRebuildSeconds = "proxyctl_dag_rebuild_duration_seconds"
 	metricRebuilds       = "proxyctl_dag_rebuilds_total"
 	metricRSS            = "process_resident_memory_bytes"
@@ -116,6 +117,17 @@ func (m metrics) value(name string, kv ...string) (float64, bool) {
 		}
 	}
 	return 0, false
+}
+
+// sum adds the values of every series name has.
+func (m metrics) sum(name string) float64 {
+	total := 0.0
+	for _, s := range m {
+		if s.name == name {
+			total += s.value
+		}
+	}
+	return total
 }
 
 // get is value with 0 for a missing series.

@@ -66,6 +66,9 @@ type Result struct {
 	// generation, and to every Envoy.
 	ChangeValid  Summary `json:"changeValid"`
 	ChangeEnvoys Summary `json:"changeEnvoys"`
+	// ChangeBytesPerEnvoy is what the replicas sent per simulated Envoy
+	// for one change (proxyctl_xds_sent_bytes_total).
+	ChangeBytesPerEnvoy float64 `json:"changeBytesPerEnvoy"`
 	// C fresh Envoys connecting at once until each holds the full config.
 	FreshEnvoys Summary `json:"freshEnvoys"`
 	LeaderRSSMB float64 `json:"leaderRSSMB"`
@@ -75,6 +78,8 @@ type Result struct {
 	DAGRebuildMeanMS   float64 `json:"dagRebuildMeanMS"`
 	DAGRebuildP50MS    float64 `json:"dagRebuildP50MS"`
 	DAGRebuildChangeMS float64 `json:"dagRebuildChangeMS"`
+	// RealEnvoy is the real Envoy phase, when run.
+	RealEnvoy *RealEnvoy `json:"realEnvoy,omitempty"`
 	// CPU says where the machine's time went.
 	CPU CPU `json:"cpu"`
 }
@@ -120,6 +125,27 @@ func ms(seconds float64) float64 {
 		return 0
 	}
 	return seconds * 1000
+}
+
+// realRow reads a figure of the real Envoy phase, "-" when it did not run.
+func realRow(f func(*RealEnvoy) string) func(*Result) string {
+	return func(r *Result) string {
+		if r.RealEnvoy == nil {
+			return "-"
+		}
+		return f(r.RealEnvoy)
+	}
+}
+
+// fmtBytes prints a byte count the way a person reads it.
+func fmtBytes(b float64) string {
+	switch {
+	case b >= 1<<20:
+		return fmt.Sprintf("%.2f MB", b/(1<<20))
+	case b >= 1<<10:
+		return fmt.Sprintf("%.1f kB", b/(1<<10))
+	}
+	return fmt.Sprintf("%.0f B", b)
 }
 
 // fmtDur prints seconds the way a person reads them.
@@ -179,6 +205,19 @@ var rows = []row{
 			return atMost(n, map[int]float64{1000: 0.1, 10000: 0.3}, " s", func(r *Result) float64 { return r.ChangeEnvoys.P50 })
 		}},
 	{"change → all Envoys p99", func(r *Result) string { return fmtDur(r.ChangeEnvoys.P99) }, nil},
+	{"change: bytes sent per Envoy", func(r *Result) string { return fmtBytes(r.ChangeBytesPerEnvoy) },
+		func(n int) (string, func(*Result) bool) {
+			return atMost(n, map[int]float64{10000: 20000}, " B", func(r *Result) float64 { return r.ChangeBytesPerEnvoy })
+		}},
+	{"real Envoy: full config after start", realRow(func(e *RealEnvoy) string { return fmtDur(e.FullSeconds) }), nil},
+	{"real Envoy: change applied p50 / max", realRow(func(e *RealEnvoy) string {
+		return fmtDur(e.Apply.P50) + " / " + fmtDur(e.Apply.Max)
+	}), nil},
+	{"real Envoy: bytes per stream per change", realRow(func(e *RealEnvoy) string { return fmtBytes(e.BytesPerChange) }), nil},
+	{"real Envoy: CPU per change", realRow(func(e *RealEnvoy) string { return fmt.Sprintf("%.1f ms", e.CPUPerChangeMS) }), nil},
+	{"real Envoy: burst requests not 200", realRow(func(e *RealEnvoy) string {
+		return fmt.Sprintf("%d of %d (%d changes in %s)", e.BurstFailures, e.BurstRequests, e.BurstChanges, fmtDur(e.BurstSeconds))
+	}), nil},
 	{"fresh Envoys full config p50", func(r *Result) string { return fmtDur(r.FreshEnvoys.P50) },
 		func(n int) (string, func(*Result) bool) {
 			return atMost(n, map[int]float64{1000: 0.3}, " s", func(r *Result) float64 { return r.FreshEnvoys.P50 })
@@ -233,8 +272,12 @@ func (r *Result) WriteTable(w io.Writer, prev *Result) error {
 
 // Append adds r as one JSON line to path, creating the file and its
 // directory.
-func (r *Result) Append(path string) error {
-	line, err := json.Marshal(r)
+func (r *Result) Append(path string) error { return AppendJSON(path, r) }
+
+// AppendJSON adds v as one JSON line to path, creating the file and its
+// directory.
+func AppendJSON(path string, v any) error {
+	line, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}

@@ -18,7 +18,6 @@ import (
 
 	"github.com/proxyctl/proxyctl/apis/generated/clientset/versioned"
 	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
-	"github.com/proxyctl/proxyctl/internal/xds"
 	"github.com/proxyctl/proxyctl/test/replica"
 	"github.com/proxyctl/proxyctl/test/xdsclient"
 )
@@ -216,17 +215,17 @@ func checkFirstClusters(t *testing.T, round int, ns string, st xdsclient.State) 
 // routing /child to its child's Service.
 func checkFirstRoutes(t *testing.T, round int, ns string, st xdsclient.State) {
 	t.Helper()
-	raw, ok := st.Resources[xds.HTTPListenerName]
-	if !ok {
-		t.Fatalf("round %d: the first RDS answer has no %s", round, xds.HTTPListenerName)
-	}
-	var rc routev3.RouteConfiguration
-	if err := proto.Unmarshal(raw, &rc); err != nil {
-		t.Fatal(err)
-	}
+	// One route configuration per scope (virtual host) of the HTTP
+	// listener, all in the first answer.
 	vhosts := map[string]*routev3.VirtualHost{}
-	for _, vh := range rc.VirtualHosts {
-		vhosts[vh.Name] = vh
+	for _, raw := range st.Resources {
+		var rc routev3.RouteConfiguration
+		if err := proto.Unmarshal(raw, &rc); err != nil {
+			t.Fatal(err)
+		}
+		for _, vh := range rc.VirtualHosts {
+			vhosts[vh.Name] = vh
+		}
 	}
 	missing, unrouted := 0, 0
 	for i := range firstDAGRoots {

@@ -134,6 +134,34 @@ spec:
 			}
 			return nil
 		})
+
+		// The HTTP listener selects a route configuration per Host (scoped
+		// RDS): an exact host under a wildcard still wins over it, as
+		// Envoy's virtual host matching decides, a Host in capitals is the
+		// same host, and the scope header a client sends is ignored.
+		s.service(t, ns, "exact", "echo-b")
+		apply(t, ns, `
+apiVersion: projectcontour.io/v1
+kind: HTTPProxy
+metadata: {name: exact}
+spec:
+  virtualhost: {fqdn: "exact.wild.example.com"}
+  routes:
+  - services: [{name: exact, port: 80}]
+`)
+		eventually(t, "exact host under the wildcard", s.expect(t, "exact.wild.example.com", "/", 200, "echo-b"))
+		eventually(t, "the wildcard beside it", s.expect(t, "other.wild.example.com", "/", 200, "echo-a"))
+		eventually(t, "Host in capitals", s.expect(t, "EXACT.Wild.Example.COM:8080", "/", 200, "echo-b"))
+		eventually(t, "a client's scope header", func() error {
+			r, err := s.get("nothing.example.org", "/", http.Header{"X-Proxyctl-Scope": {"exact.wild.example.com"}})
+			if err != nil {
+				return err
+			}
+			if r.status != 404 {
+				return fmt.Errorf("answered %d %q, want 404", r.status, r.body)
+			}
+			return nil
+		})
 	})
 
 	// Contour expands %CONTOUR_NAMESPACE%, %CONTOUR_SERVICE_NAME% and

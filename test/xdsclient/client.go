@@ -4,12 +4,14 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
@@ -30,6 +32,9 @@ type State struct {
 	Received time.Time
 	// Responses counts the responses of this type so far.
 	Responses int
+	// Carried are the names of the resources the last response carried
+	// (a response of a named type may carry only those that changed).
+	Carried []string
 }
 
 // Client is one simulated Envoy.
@@ -81,7 +86,7 @@ func Dial(ctx context.Context, addr string, o Options) (*Client, error) {
 		first:   map[string]State{},
 		changed: make(chan struct{}),
 	}
-	for _, typ := range []string{resourcev3.ListenerType, resourcev3.ClusterType} {
+	for _, typ := range []string{resourcev3.ListenerType, resourcev3.ClusterType, resourcev3.ScopedRouteType} {
 		if err := c.request(typ, "", "", nil); err != nil {
 			conn.Close()
 			return nil, err
@@ -105,29 +110,56 @@ func (c *Client) request(typ, version, nonce string, names []string) error {
 // Envoy does.
 func (c *Client) receive() {
 	subscribed := map[string][]string{}
+	// Route configurations named by listeners and by scopes.
+	var listenerRoutes, scopeRoutes []string
 	for {
 		resp, err := c.stream.Recv()
 		if err != nil {
 			c.update(func() { c.err = err })
 			return
 		}
-		st := State{Version: resp.VersionInfo, Resources: map[string][]byte{}, Received: time.Now()}
+		st := State{Version: resp.VersionInfo, Received: time.Now()}
 		var routes, endpoints, secrets []string
+		carried := make(map[string][]byte, len(resp.Resources))
 		for _, any := range resp.Resources {
-			st.Resources[nameOf(any.Value)] = any.Value
+			carried[nameOf(any.Value)] = any.Value
+			st.Carried = append(st.Carried, nameOf(any.Value))
 			switch resp.TypeUrl {
 			case resourcev3.ListenerType:
 				r, s := listenerRefs(any.Value)
 				routes, secrets = append(routes, r...), append(secrets, s...)
 			case resourcev3.ClusterType:
 				endpoints = append(endpoints, nameOf(any.Value))
+			case resourcev3.ScopedRouteType:
+				routes = append(routes, scopeRoute(any.Value))
 			}
 		}
+		named := resp.TypeUrl == resourcev3.RouteType || resp.TypeUrl == resourcev3.EndpointType || resp.TypeUrl == resourcev3.SecretType
 		c.update(func() {
-			st.Responses = c.state[resp.TypeUrl].Responses + 1
+			prev := c.state[resp.TypeUrl]
+			st.Responses = prev.Responses + 1
+			st.Resources = carried
+			if named && prev.Resources != nil {
+				// Keep what this response does not carry, in place: the map
+				// is the client's own (State hands out copies), and copying
+				// thousands of resources per response would cost the
+				// benchmark more than the server it measures.
+				st.Resources = prev.Resources
+				maps.Copy(st.Resources, carried)
+				if sub := subscribed[resp.TypeUrl]; sub != nil && len(st.Resources) > len(sub) {
+					// Envoy forgets what it no longer asks for.
+					for name := range st.Resources {
+						if _, ok := slices.BinarySearch(sub, name); !ok {
+							delete(st.Resources, name)
+						}
+					}
+				}
+			}
 			c.state[resp.TypeUrl] = st
 			if st.Responses == 1 {
-				c.first[resp.TypeUrl] = st
+				first := st
+				first.Resources = maps.Clone(st.Resources)
+				c.first[resp.TypeUrl] = first
 			}
 		})
 		if err := c.request(resp.TypeUrl, resp.VersionInfo, resp.Nonce, subscribed[resp.TypeUrl]); err != nil {
@@ -139,7 +171,11 @@ func (c *Client) receive() {
 		refs := map[string][]string{}
 		switch resp.TypeUrl {
 		case resourcev3.ListenerType:
-			refs[resourcev3.RouteType], refs[resourcev3.SecretType] = routes, secrets
+			listenerRoutes = routes
+			refs[resourcev3.RouteType], refs[resourcev3.SecretType] = append(slices.Clone(routes), scopeRoutes...), secrets
+		case resourcev3.ScopedRouteType:
+			scopeRoutes = routes
+			refs[resourcev3.RouteType] = append(slices.Clone(routes), listenerRoutes...)
 		case resourcev3.ClusterType:
 			refs[resourcev3.EndpointType] = endpoints
 		}
@@ -150,7 +186,9 @@ func (c *Client) receive() {
 				continue
 			}
 			subscribed[typ] = names
-			version := c.State(typ).Version
+			c.mu.Lock()
+			version := c.state[typ].Version
+			c.mu.Unlock()
 			if err := c.request(typ, version, "", names); err != nil {
 				c.update(func() { c.err = err })
 				return
@@ -167,11 +205,13 @@ func (c *Client) update(f func()) {
 	c.mu.Unlock()
 }
 
-// State returns what the client holds for a type URL.
+// State returns a copy of what the client holds for a type URL.
 func (c *Client) State(typ string) State {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.state[typ]
+	st := c.state[typ]
+	st.Resources = maps.Clone(st.Resources)
+	return st
 }
 
 // First returns the first response of a type URL, and false before it
@@ -195,7 +235,8 @@ func (c *Client) Versions() map[string]string {
 }
 
 // WaitFor blocks until cond holds for the client's state, the stream fails,
-// or ctx ends.
+// or ctx ends. cond runs with the client locked and must not keep the
+// state's maps, which the client updates in place.
 func (c *Client) WaitFor(ctx context.Context, cond func(map[string]State) bool) error {
 	for {
 		c.mu.Lock()
@@ -240,6 +281,15 @@ func nameOf(value []byte) string {
 		value = value[n:]
 	}
 	return ""
+}
+
+// scopeRoute is the route configuration a ScopedRouteConfiguration names.
+func scopeRoute(value []byte) string {
+	var sc routev3.ScopedRouteConfiguration
+	if proto.Unmarshal(value, &sc) != nil {
+		return ""
+	}
+	return sc.GetRouteConfigurationName()
 }
 
 // listenerRefs returns the route configurations (RDS) and secrets (SDS) a

@@ -32,6 +32,7 @@ func run() error {
 		timeout time.Duration
 		qps     float64
 		cpuprof string
+		direct  bool
 	)
 	flag.IntVar(&cfg.Replicas, "replicas", 3, "proxyctl replicas (R), with leader election")
 	flag.IntVar(&cfg.Envoys, "envoys", 50, "simulated Envoys (C) spread over the replicas; as many fresh ones connect at the end")
@@ -44,6 +45,10 @@ func run() error {
 		cfg.ServeArgs = append(cfg.ServeArgs, s)
 		return nil
 	})
+	flag.BoolVar(&cfg.RealEnvoy, "real-envoy", true, "after the simulated Envoys, run a real Envoy (bin/envoy): time to load the config, to apply a change, its CPU per change, and requests through it during a burst")
+	flag.BoolVar(&cfg.Delta, "delta", false, "the real Envoy uses incremental (delta) xDS")
+	flag.IntVar(&cfg.BurstChanges, "burst-changes", 100, "changes of the real Envoy's burst")
+	flag.BoolVar(&direct, "direct", false, "measure the xDS side alone: an in-process DAG of N proxies served by one xDS server to C simulated Envoys and a real one, without API server or status (see test/bench/direct.go)")
 	flag.BoolVar(&cfg.Pprof, "pprof", false, "serve pprof on each replica's --debug-address (loopback) and print the addresses")
 	flag.StringVar(&cfg.Binary, "binary", "", "proxyctl executable to run (default: build ./cmd/proxyctl without -race)")
 	flag.StringVar(&cfg.LogDir, "log-dir", "", "keep the replicas' logs here (default: a temporary directory, removed unless the run fails)")
@@ -92,6 +97,19 @@ func run() error {
 			return err
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if direct {
+		res, err := bench.RunDirect(ctx, bench.DirectConfig{
+			Proxies: cfg.Proxies, Envoys: cfg.Envoys, Changes: cfg.Changes, BurstChanges: cfg.BurstChanges,
+			Delta: cfg.Delta, Log: os.Stderr, PhaseTimeout: cfg.PhaseTimeout,
+		})
+		if err != nil {
+			return err
+		}
+		if noSave {
+			return nil
+		}
+		return bench.AppendJSON(strings.TrimSuffix(results, ".jsonl")+"-direct.jsonl", res)
 	}
 	res, err := bench.Run(ctx, cfg)
 	if err != nil {
