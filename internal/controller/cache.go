@@ -145,9 +145,11 @@ func deleteKey[V any](m map[types.NamespacedName]V, k types.NamespacedName) bool
 	return ok
 }
 
-// sliceService is the Service an EndpointSlice belongs to.
+// sliceService is the Service an EndpointSlice belongs to, as the DAG
+// sees it; a slice of no Service names none.
 func sliceService(s *discoveryv1.EndpointSlice) types.NamespacedName {
-	return key(s.Namespace, s.Labels[discoveryv1.LabelServiceName])
+	svc, _ := dag.ServiceOfSlice(s)
+	return svc
 }
 
 // usableSecret keeps only Secrets a virtual host could serve or validate

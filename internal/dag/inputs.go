@@ -256,10 +256,10 @@ func (bl *Builder) syncSlices(ch *changes) {
 		edits[svc] = append(edits[svc], ref)
 	}
 	bl.slices.sync(bl.objs.EndpointSlices, func(key types.NamespacedName, old, s *discoveryv1.EndpointSlice, _ bool) {
-		if svc, ok := sliceService(key, old); ok {
+		if svc, ok := ServiceOfSlice(old); ok {
 			edit(svc, sliceRef{key: key})
 		}
-		if svc, ok := sliceService(key, s); ok {
+		if svc, ok := ServiceOfSlice(s); ok {
 			edit(svc, sliceRef{key: key, s: s})
 		}
 	})
@@ -287,9 +287,10 @@ func (bl *Builder) syncSlices(ch *changes) {
 	}
 }
 
-// sliceService is the Service an EndpointSlice belongs to: its label's,
-// in the slice's namespace.
-func sliceService(key types.NamespacedName, s *discoveryv1.EndpointSlice) (types.NamespacedName, bool) {
+// ServiceOfSlice is the Service an EndpointSlice belongs to: its label's,
+// in the slice's namespace. A nil slice or one without the label belongs
+// to none. The controller asks it too, to know whether a slice matters.
+func ServiceOfSlice(s *discoveryv1.EndpointSlice) (types.NamespacedName, bool) {
 	if s == nil {
 		return types.NamespacedName{}, false
 	}
@@ -297,7 +298,7 @@ func sliceService(key types.NamespacedName, s *discoveryv1.EndpointSlice) (types
 	if svc == "" {
 		return types.NamespacedName{}, false
 	}
-	return types.NamespacedName{Namespace: key.Namespace, Name: svc}, true
+	return types.NamespacedName{Namespace: s.Namespace, Name: svc}, true
 }
 
 // syncDelegations brings the index of delegated secrets up to date. There
