@@ -155,18 +155,5 @@ func extensionClusters(cs []*dag.ExtensionCluster, connectTimeout time.Duration)
 }
 
 func extensionResources(c *dag.ExtensionCluster, connectTimeout time.Duration) (clusterParts, error) {
-	ec := extensionCluster(c, connectTimeout)
-	cr, err := encode(ec)
-	if err != nil {
-		return clusterParts{}, err
-	}
-	refs, err := clusterRefs(ec)
-	if err != nil {
-		return clusterParts{}, err
-	}
-	er, err := encode(extensionLoadAssignment(c))
-	if err != nil {
-		return clusterParts{}, err
-	}
-	return clusterParts{cluster: cr, endpoints: er, refs: refs}, nil
+	return encodeClusterParts(extensionCluster(c, connectTimeout), extensionLoadAssignment(c))
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	cluster "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	endpoint "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	listener "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	cache "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
@@ -499,7 +501,16 @@ func (t *Translator) secureParts(vh *dag.SecureVirtualHost) (secureParts, error)
 }
 
 func clusterResources(c *dag.Cluster, connectTimeout time.Duration) (clusterParts, error) {
-	ec := envoyCluster(c, connectTimeout)
+	if c.ResolvedByDNS() {
+		// Envoy resolves the address itself: no ClusterLoadAssignment.
+		return encodeClusterParts(envoyCluster(c, connectTimeout), nil)
+	}
+	return encodeClusterParts(envoyCluster(c, connectTimeout), clusterLoadAssignment(c))
+}
+
+// encodeClusterParts encodes a cluster, and its endpoints unless cla is
+// nil, with the references the consistency check follows.
+func encodeClusterParts(ec *cluster.Cluster, cla *endpoint.ClusterLoadAssignment) (clusterParts, error) {
 	cr, err := encode(ec)
 	if err != nil {
 		return clusterParts{}, err
@@ -508,11 +519,10 @@ func clusterResources(c *dag.Cluster, connectTimeout time.Duration) (clusterPart
 	if err != nil {
 		return clusterParts{}, err
 	}
-	if c.ResolvedByDNS() {
-		// Envoy resolves the address itself: no ClusterLoadAssignment.
+	if cla == nil {
 		return clusterParts{cluster: cr, refs: refs}, nil
 	}
-	er, err := encode(clusterLoadAssignment(c))
+	er, err := encode(cla)
 	if err != nil {
 		return clusterParts{}, err
 	}
