@@ -380,6 +380,9 @@ compression:
 serverHeaderTransformation: append_if_absent
 accesslog-format: json
 accesslog-format-string: "proxyctl-text %REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %RESPONSE_CODE% %DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%\n"
+timeouts:
+  stream-idle-timeout: 1s
+  max-connection-duration: 2s
 `, "--use-proxy-protocol", "--accesslog-format", "envoy")
 	// A client address of our choosing, on loopback like every address
 	// of the test; the TCP peer is 127.0.0.1.
@@ -403,6 +406,42 @@ accesslog-format-string: "proxyctl-text %REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PAT
 	if xff := echo.Headers.Get("X-Forwarded-For"); xff != client {
 		t.Errorf("X-Forwarded-For %q, want the PROXY header's source %s", xff, client)
 	}
+
+	// No request timeout here: a request whose body stalls is ended by
+	// the stream idle timeout (1s), with Envoy's 408.
+	t.Run("stream-idle-timeout", func(t *testing.T) {
+		c, br := rawConn(t, s.httpAddr, header)
+		if err := c.SetDeadline(time.Now().Add(20 * time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.WriteString(c, "POST /stalled HTTP/1.1\r\nHost: settings.example.com\r\nContent-Length: 100\r\n\r\npartial"); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("no answer to the stalled request: %v", err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusRequestTimeout {
+			t.Errorf("stalled request body: %d %q, want 408 from the 1s stream idle timeout", resp.StatusCode, body)
+		}
+	})
+
+	// The connection idle timeout is Contour's 60s here: a kept-alive
+	// connection closed well before that was closed by the maximum
+	// connection duration (2s). The deadline only bounds the wait.
+	t.Run("max-connection-duration", func(t *testing.T) {
+		c, br := rawConn(t, s.httpAddr, header)
+		if resp := rawGet(t, c, br, "settings.example.com", "/duration"); resp.StatusCode != 200 {
+			t.Fatalf("first response %d", resp.StatusCode)
+		}
+		if err := c.SetReadDeadline(time.Now().Add(20 * time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := br.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+			t.Errorf("kept-alive connection: read %d bytes, %v; want Envoy to close it (EOF) after 2s", n, err)
+		}
+	})
 
 	t.Run("without-header-refused", func(t *testing.T) {
 		c, br := rawConn(t, s.httpAddr, "")
