@@ -21,6 +21,7 @@ import (
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
@@ -56,19 +57,21 @@ type cliContext struct {
 
 // cliTypes maps each `proxyctl cli` subcommand to the type it prints.
 var cliTypes = map[string]string{
-	"lds": resourcev3.ListenerType,
-	"rds": resourcev3.RouteType,
-	"cds": resourcev3.ClusterType,
-	"eds": resourcev3.EndpointType,
-	"sds": resourcev3.SecretType,
+	"lds":  resourcev3.ListenerType,
+	"rds":  resourcev3.RouteType,
+	"srds": resourcev3.ScopedRouteType,
+	"cds":  resourcev3.ClusterType,
+	"eds":  resourcev3.EndpointType,
+	"sds":  resourcev3.SecretType,
 }
 
 var cliHelp = map[string]string{
-	"lds": "Print the Listeners the replica serves.",
-	"rds": "Print the RouteConfigurations the replica serves, named by its Listeners.",
-	"cds": "Print the Clusters the replica serves.",
-	"eds": "Print the ClusterLoadAssignments (endpoints) the replica serves, named by its Clusters.",
-	"sds": "Print the Secrets (TLS certificates and validation contexts) the replica serves, named by its Listeners and Clusters.",
+	"lds":  "Print the Listeners the replica serves.",
+	"rds":  "Print the RouteConfigurations the replica serves, named by its Listeners and scopes.",
+	"srds": "Print the ScopedRouteConfigurations (one per HTTP host) the replica serves.",
+	"cds":  "Print the Clusters the replica serves.",
+	"eds":  "Print the ClusterLoadAssignments (endpoints) the replica serves, named by its Clusters.",
+	"sds":  "Print the Secrets (TLS certificates and validation contexts) the replica serves, named by its Listeners and Clusters.",
 }
 
 func registerCLI(app *kingpin.Application) (*kingpin.CmdClause, *cliContext) {
@@ -179,12 +182,21 @@ func (a *adsFetcher) fetch(typ string) (*discoveryv3.DiscoveryResponse, error) {
 	switch typ {
 	case resourcev3.ListenerType, resourcev3.ClusterType:
 		return a.request(typ, nil)
+	case resourcev3.ScopedRouteType:
+		return a.request(typ, nil)
 	case resourcev3.RouteType:
+		// The HTTPS listener names its route configurations; the HTTP
+		// one's are named by the scopes (one per host).
 		lds, err := a.request(resourcev3.ListenerType, nil)
 		if err != nil {
 			return nil, err
 		}
 		names, _ = listenerRefs(lds)
+		srds, err := a.request(resourcev3.ScopedRouteType, nil)
+		if err != nil {
+			return nil, err
+		}
+		names = append(names, scopeRefs(srds)...)
 	case resourcev3.EndpointType:
 		cds, err := a.request(resourcev3.ClusterType, nil)
 		if err != nil {
@@ -257,6 +269,18 @@ func listenerRefs(lds *discoveryv3.DiscoveryResponse) (routes, secrets []string)
 		}
 	}
 	return routes, secrets
+}
+
+// scopeRefs returns the route configurations the scopes name.
+func scopeRefs(srds *discoveryv3.DiscoveryResponse) []string {
+	var routes []string
+	for _, r := range srds.Resources {
+		var sc routev3.ScopedRouteConfiguration
+		if r.UnmarshalTo(&sc) == nil && sc.RouteConfigurationName != "" {
+			routes = append(routes, sc.RouteConfigurationName)
+		}
+	}
+	return routes
 }
 
 // clusterRefs returns the endpoint assignments (EDS) and the secrets (SDS)

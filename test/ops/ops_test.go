@@ -189,10 +189,17 @@ func testCLI(t *testing.T, e *env) {
 		t.Errorf("lds names %q, want ingress_http and ingress_https", got)
 	}
 
-	// RDS: what the listeners name, each served.
+	// RDS: what the listeners (HTTPS) and the scopes (HTTP) name, each
+	// served.
 	var routeNames []string
 	for _, l := range lds.Resources {
 		for _, m := range routeConfigName.FindAllSubmatch(l, -1) {
+			routeNames = append(routeNames, string(m[1]))
+		}
+	}
+	srds := e.get(t, "srds")
+	for _, sc := range srds.Resources {
+		for _, m := range scopeRouteConfigName.FindAllSubmatch(sc, -1) {
 			routeNames = append(routeNames, string(m[1]))
 		}
 	}
@@ -249,6 +256,7 @@ func testCLI(t *testing.T, e *env) {
 }
 
 var (
-	routeConfigName = regexp.MustCompile(`"routeConfigName":\s*"([^"]+)"`)
-	port9000        = regexp.MustCompile(`"portValue":\s*9000\b`)
+	routeConfigName      = regexp.MustCompile(`"routeConfigName":\s*"([^"]+)"`)
+	scopeRouteConfigName = regexp.MustCompile(`"routeConfigurationName":\s*"([^"]+)"`)
+	port9000             = regexp.MustCompile(`"portValue":\s*9000\b`)
 )
