@@ -157,10 +157,10 @@ func routeConfiguration(name string, vhosts []*route.VirtualHost) *route.RouteCo
 		// otherwise take literally.
 		IgnorePortInHostMatching: true,
 	}
-	if strings.HasPrefix(name, httpRoutePrefix) {
-		// The scope key is ours, not the upstream's business.
-		rc.RequestHeadersToRemove = []string{scopeHeader}
-	}
+	// The scope header stays on the request: an internal redirect finds
+	// its target's route again in the same stream, after the filters,
+	// from the headers as they are then; without the header there would
+	// be no scope and the redirect would not be followed.
 	return rc
 }
 

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
 	"github.com/proxyctl/proxyctl/test/netns"
 )
 
@@ -276,9 +275,11 @@ spec:
 				t.Fatalf("a route with a generous limit, while the host's is spent: %v", err)
 			}
 		}
-		eventually(t, "the global part of a policy is refused", proxyError(ns, "global", contourv1.ReasonFeatureNotSupported,
-			"spec.routes[1].rateLimitPolicy.global is not supported yet; the route is not served"))
-		eventually(t, "and only its route is not served: / answers for it", s.expect(t, "global.example.com", "/limited", 200, "app"))
+		// Without a rate limit service (--rate-limit-service), the global
+		// part limits nothing, as in Contour; the local part beside it
+		// still does: one request in the hour, then 429.
+		eventually(t, "a route with local and global limits is served", s.expect(t, "global.example.com", "/limited", 200, "app"))
+		eventually(t, "and its local limit applies", s.expect(t, "global.example.com", "/limited", 429, ""))
 	})
 
 	// Contour: internal/dag/httpproxy_processor.go (internalRedirectPolicy)
