@@ -216,7 +216,7 @@ func registerServe(app *kingpin.Application) (*kingpin.CmdClause, *serveContext)
 	cmd.Flag("leader-election-resource-name", "Name of the Lease used for leader election.").Default("proxyctl-leader").StringVar(&e.name)
 	cmd.Flag("leader-election-resource-namespace", "Namespace of the Lease used for leader election.").Envar("POD_NAMESPACE").Default("proxyctl").StringVar(&e.namespace)
 
-	registerRateLimitFlags(cmd, &ctx.rateLimit)
+	registerRateLimitFlags(cmd, ctx)
 
 	cmd.Flag("log-format", "Log format: text or json.").Default("text").EnumVar(&ctx.logFormat, "text", "json")
 	cmd.Flag("debug", "Log at debug level.").BoolVar(&ctx.debug)

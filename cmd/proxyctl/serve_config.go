@@ -53,6 +53,8 @@ func (s *serveContext) loadConfig() error {
 		}
 		k.apply(p)
 	}
+	// The default global rate limit policy has no flag.
+	s.rateLimit.DefaultGlobalRateLimitPolicy = p.RateLimitService.DefaultGlobalRateLimitPolicy
 	// Each access log format has its own key; the other one's would do
 	// nothing, which is refused rather than ignored.
 	switch {

@@ -37,7 +37,6 @@ var refused = []refusal{
 	{key: "listener.max-requests-per-io-cycle"},
 	{key: "listener.max-connections-per-listener"},
 	{key: "listener.max-connections-to-accept-per-socket-event"},
-	{key: "rateLimitService"},
 	{key: "globalExtAuth"},
 	{key: "metrics"},
 	{key: "tracing"},
