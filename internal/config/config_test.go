@@ -109,8 +109,12 @@ func TestParseErrors(t *testing.T) {
 			want: `c.yaml:3: policy.applyToIngress: not served by proxyctl yet; remove it, or give it Contour's default, to start`,
 		},
 		"refused: a key inside a refused section": {
-			yaml: "globalExtAuth:\n  extensionService: projectcontour/authserver\n  failOpen: true\n",
-			want: `c.yaml:2: globalExtAuth.extensionService: globalExtAuth is not served by proxyctl yet; remove it, or give it Contour's default, to start`,
+			yaml: "globalExtAuth:\n  extensionService: projectcontour/authserver\n  httpSettings:\n    pathPrefix: /auth\n",
+			want: `c.yaml:4: globalExtAuth.httpSettings.pathPrefix: globalExtAuth.httpSettings is not served by proxyctl yet; remove it, or give it Contour's default, to start`,
+		},
+		"refused: an HTTP global authorization server": {
+			yaml: "globalExtAuth:\n  extensionService: projectcontour/authserver\n  serviceType: http\n",
+			want: `c.yaml:3: globalExtAuth.serviceType: not served by proxyctl yet; remove it, or give it Contour's default, to start`,
 		},
 		"unknown key in the default global rate limit policy": {
 			yaml: "rateLimitService:\n  defaultGlobalRateLimitPolicy:\n    descriptor: []\n",
