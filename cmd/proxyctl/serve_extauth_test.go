@@ -39,8 +39,8 @@ globalExtAuth:
 	want := &contourv1.AuthorizationServer{
 		ExtensionServiceRef: contourv1.ExtensionServiceReference{Namespace: "auth", Name: "authz"},
 		ServiceType:         "grpc", ResponseTimeout: "1s", FailOpen: true,
-		AuthPolicy:          &contourv1.AuthorizationPolicy{Context: map[string]string{"scope": "global"}},
-		WithRequestBody:     &contourv1.AuthorizationServerBufferSettings{AllowPartialMessage: true},
+		AuthPolicy:      &contourv1.AuthorizationPolicy{Context: map[string]string{"scope": "global"}},
+		WithRequestBody: &contourv1.AuthorizationServerBufferSettings{AllowPartialMessage: true},
 	}
 	if diff := cmp.Diff(want, s.globalAuth); diff != "" {
 		t.Errorf("authorization server (-want +got):\n%s", diff)
