@@ -13,6 +13,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"k8s.io/apimachinery/pkg/types"
 
+	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
 	"github.com/proxyctl/proxyctl/internal/build"
 	"github.com/proxyctl/proxyctl/internal/config"
 	"github.com/proxyctl/proxyctl/internal/dag"
@@ -57,6 +58,11 @@ type serveContext struct {
 	rateLimit        rateLimitSettings
 	rateLimitService types.NamespacedName
 	rateLimitFilter  xds.RateLimitService
+	// globalAuth is the file's globalExtAuth, the DAG's default
+	// authorization server; globalAuthFilter what the HTTP listener and
+	// the fallback chain check with, read at start-up.
+	globalAuth       *contourv1.AuthorizationServer
+	globalAuthFilter *dag.ExternalAuthorization
 
 	logFormat string
 	debug     bool
@@ -216,7 +222,7 @@ func registerServe(app *kingpin.Application) (*kingpin.CmdClause, *serveContext)
 	cmd.Flag("leader-election-resource-name", "Name of the Lease used for leader election.").Default("proxyctl-leader").StringVar(&e.name)
 	cmd.Flag("leader-election-resource-namespace", "Namespace of the Lease used for leader election.").Envar("POD_NAMESPACE").Default("proxyctl").StringVar(&e.namespace)
 
-	registerRateLimitFlags(cmd, &ctx.rateLimit)
+	registerRateLimitFlags(cmd, ctx)
 
 	cmd.Flag("log-format", "Log format: text or json.").Default("text").EnumVar(&ctx.logFormat, "text", "json")
 	cmd.Flag("debug", "Log at debug level.").BoolVar(&ctx.debug)
@@ -365,6 +371,9 @@ func (s *serveContext) run() error {
 		return err
 	}
 	if s.rateLimitFilter, err = rateLimitService(context.Background(), clients.contour, s.rateLimitService, s.rateLimit); err != nil {
+		return err
+	}
+	if s.globalAuthFilter, err = globalAuthorization(context.Background(), clients.contour, s.globalAuth); err != nil {
 		return err
 	}
 	elector, err := newElector(s.election, clients, identity, log)

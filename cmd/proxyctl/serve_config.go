@@ -53,6 +53,12 @@ func (s *serveContext) loadConfig() error {
 		}
 		k.apply(p)
 	}
+	// The default global rate limit policy and the global authorization
+	// server have no flag.
+	s.rateLimit.DefaultGlobalRateLimitPolicy = p.RateLimitService.DefaultGlobalRateLimitPolicy
+	if s.globalAuth, err = globalExtAuth(p); err != nil {
+		return err
+	}
 	// Each access log format has its own key; the other one's would do
 	// nothing, which is refused rather than ignored.
 	switch {
@@ -97,6 +103,7 @@ func (s *serveContext) listenerConfig() xds.ListenerConfig {
 		PerConnectionBufferLimitBytes: deref(l.PerConnectionBufferLimitBytes),
 		TLS:                           s.global.tls,
 		RateLimit:                     s.rateLimitFilter,
+		GlobalAuthorization:           s.globalAuthFilter,
 	}
 }
 

@@ -16,7 +16,7 @@ func newController(s *serveContext, c *clients, reg prometheus.Registerer, log l
 		WatchNamespaces:   s.watchNamespaces,
 		IngressClassNames: s.ingressClassNames,
 		DAG: s.global.dagConfig(dag.Config{RootNamespaces: s.rootNamespaces, FallbackCertificate: s.fallbackKey,
-			DefaultGlobalRateLimitPolicy: s.rateLimit.defaultPolicy()}),
+			DefaultGlobalRateLimitPolicy: s.rateLimit.defaultPolicy(), GlobalExternalAuthorization: s.globalAuth}),
 		Observers:  observers,
 		Registerer: reg,
 		Log:        log,

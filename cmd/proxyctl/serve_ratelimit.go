@@ -11,6 +11,7 @@ import (
 
 	"github.com/proxyctl/proxyctl/apis/generated/clientset/versioned"
 	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
+	"github.com/proxyctl/proxyctl/internal/config"
 	"github.com/proxyctl/proxyctl/internal/dag"
 	"github.com/proxyctl/proxyctl/internal/xds"
 )
@@ -52,17 +53,29 @@ func (r rateLimitSettings) defaultPolicy() *contourv1.GlobalRateLimitPolicy {
 // defaultRateLimitDomain is the domain of Contour's documentation.
 const defaultRateLimitDomain = "contour"
 
-func registerRateLimitFlags(cmd *kingpin.CmdClause, r *rateLimitSettings) {
-	cmd.Flag("rate-limit-service", "namespace/name of the ExtensionService of the global rate limit service (Envoy's RateLimitService gRPC API) that rateLimitPolicy.global descriptors are sent to; empty configures none. Read at start-up, as Contour does: it must exist.").
-		StringVar(&r.ExtensionService)
-	cmd.Flag("rate-limit-domain", "Domain sent to the rate limit service with every request.").
-		Default(defaultRateLimitDomain).StringVar(&r.Domain)
-	cmd.Flag("rate-limit-fail-open", "Let requests through when the rate limit service fails or does not answer in time (the ExtensionService's timeoutPolicy.response); by default they are denied.").
-		BoolVar(&r.FailOpen)
-	cmd.Flag("rate-limit-x-ratelimit-headers", "Add the X-RateLimit-Limit, X-RateLimit-Remaining and X-RateLimit-Reset headers to responses checked by the rate limit service.").
-		BoolVar(&r.EnableXRateLimitHeaders)
-	cmd.Flag("rate-limit-resource-exhausted-code", "Answer rate limited gRPC requests with RESOURCE_EXHAUSTED instead of UNAVAILABLE.").
-		BoolVar(&r.EnableResourceExhaustedCode)
+// registerRateLimitFlags registers the flags of the rate limit service,
+// each bound to its key under rateLimitService in the configuration file
+// (the flag wins). defaultGlobalRateLimitPolicy has no flag: loadConfig
+// takes it from the file.
+func registerRateLimitFlags(cmd *kingpin.CmdClause, ctx *serveContext) {
+	r := &ctx.rateLimit
+	ctx.bindFile(cmd.Flag("rate-limit-service", "namespace/name of the ExtensionService of the global rate limit service (Envoy's RateLimitService gRPC API) that rateLimitPolicy.global descriptors are sent to; empty configures none. Read at start-up, as Contour does: it must exist."),
+		"rate-limit-service", "rateLimitService.extensionService", "",
+		func(p *config.Parameters) { r.ExtensionService = p.RateLimitService.ExtensionService }).StringVar(&r.ExtensionService)
+	ctx.bindFile(cmd.Flag("rate-limit-domain", "Domain sent to the rate limit service with every request."),
+		"rate-limit-domain", "rateLimitService.domain", "",
+		func(p *config.Parameters) { r.Domain = p.RateLimitService.Domain }).Default(defaultRateLimitDomain).StringVar(&r.Domain)
+	ctx.bindFile(cmd.Flag("rate-limit-fail-open", "Let requests through when the rate limit service fails or does not answer in time (the ExtensionService's timeoutPolicy.response); by default they are denied."),
+		"rate-limit-fail-open", "rateLimitService.failOpen", "",
+		func(p *config.Parameters) { r.FailOpen = p.RateLimitService.FailOpen }).BoolVar(&r.FailOpen)
+	ctx.bindFile(cmd.Flag("rate-limit-x-ratelimit-headers", "Add the X-RateLimit-Limit, X-RateLimit-Remaining and X-RateLimit-Reset headers to responses checked by the rate limit service."),
+		"rate-limit-x-ratelimit-headers", "rateLimitService.enableXRateLimitHeaders", "",
+		func(p *config.Parameters) { r.EnableXRateLimitHeaders = p.RateLimitService.EnableXRateLimitHeaders }).BoolVar(&r.EnableXRateLimitHeaders)
+	ctx.bindFile(cmd.Flag("rate-limit-resource-exhausted-code", "Answer rate limited gRPC requests with RESOURCE_EXHAUSTED instead of UNAVAILABLE."),
+		"rate-limit-resource-exhausted-code", "rateLimitService.enableResourceExhaustedCode", "",
+		func(p *config.Parameters) {
+			r.EnableResourceExhaustedCode = p.RateLimitService.EnableResourceExhaustedCode
+		}).BoolVar(&r.EnableResourceExhaustedCode)
 }
 
 // extensionService parses ExtensionService; the zero name when it is
@@ -73,10 +86,10 @@ func (r rateLimitSettings) extensionService() (types.NamespacedName, error) {
 	}
 	ns, name, ok := strings.Cut(r.ExtensionService, "/")
 	if !ok || ns == "" || name == "" || strings.Contains(name, "/") {
-		return types.NamespacedName{}, usagef("--rate-limit-service %q must be namespace/name", r.ExtensionService)
+		return types.NamespacedName{}, usagef("--rate-limit-service (rateLimitService.extensionService) %q must be namespace/name", r.ExtensionService)
 	}
 	if r.Domain == "" {
-		return types.NamespacedName{}, usagef("--rate-limit-domain must not be empty with --rate-limit-service")
+		return types.NamespacedName{}, usagef("--rate-limit-domain (rateLimitService.domain) must not be empty with a rate limit service")
 	}
 	return types.NamespacedName{Namespace: ns, Name: name}, nil
 }

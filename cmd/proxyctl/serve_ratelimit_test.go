@@ -83,3 +83,63 @@ func TestRateLimitDefaultPolicyNeedsTheService(t *testing.T) {
 		t.Errorf("with a service: %v, want the default", got)
 	}
 }
+
+// The configuration file's rateLimitService fills the same settings as
+// the flags, under Contour's keys; a flag on the command line wins, and
+// defaultGlobalRateLimitPolicy (no flag) reaches the DAG's default.
+func TestServeConfigFileRateLimitService(t *testing.T) {
+	path := writeConfig(t, `
+rateLimitService:
+  extensionService: projectcontour/ratelimit
+  domain: shop
+  failOpen: true
+  enableXRateLimitHeaders: true
+  enableResourceExhaustedCode: true
+  defaultGlobalRateLimitPolicy:
+    descriptors:
+    - entries:
+      - remoteAddress: {}
+`)
+	s, err := parseServe(t, "--insecure", "--config-path", path, "--rate-limit-domain", "flag")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := rateLimitSettings{
+		ExtensionService: "projectcontour/ratelimit", Domain: "flag",
+		FailOpen: true, EnableXRateLimitHeaders: true, EnableResourceExhaustedCode: true,
+		DefaultGlobalRateLimitPolicy: &contourv1.GlobalRateLimitPolicy{Descriptors: []contourv1.RateLimitDescriptor{
+			{Entries: []contourv1.RateLimitDescriptorEntry{{RemoteAddress: &contourv1.RemoteAddressDescriptor{}}}}}},
+	}
+	if diff := cmp.Diff(want, s.rateLimit); diff != "" {
+		t.Errorf("settings (-want +got):\n%s", diff)
+	}
+	if want := (types.NamespacedName{Namespace: "projectcontour", Name: "ratelimit"}); s.rateLimitService != want {
+		t.Errorf("service %v, want %v from the file", s.rateLimitService, want)
+	}
+	if s.rateLimit.defaultPolicy() == nil {
+		t.Error("the file's default global policy does not reach the DAG")
+	}
+
+	// The file's domain when no flag sets it.
+	s, err = parseServe(t, "--insecure", "--config-path", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.rateLimit.Domain != "shop" {
+		t.Errorf("domain %q, want shop from the file", s.rateLimit.Domain)
+	}
+
+	// A bad name in the file is the same usage error as with the flag.
+	if _, err := parseServe(t, "--insecure", "--config-path", writeConfig(t, "rateLimitService:\n  extensionService: ratelimit\n")); err == nil ||
+		!strings.Contains(err.Error(), "rateLimitService.extensionService") || !strings.Contains(err.Error(), "namespace/name") {
+		t.Errorf("bad extensionService in the file: %v", err)
+	}
+	// Without a service the file's default policy applies to nothing, as in Contour.
+	s, err = parseServe(t, "--insecure", "--config-path", writeConfig(t, "rateLimitService:\n  defaultGlobalRateLimitPolicy:\n    descriptors:\n    - entries:\n      - remoteAddress: {}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.rateLimit.DefaultGlobalRateLimitPolicy == nil || s.rateLimit.defaultPolicy() != nil {
+		t.Errorf("default policy without a service: %+v, want read and not applied", s.rateLimit)
+	}
+}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
 	"github.com/proxyctl/proxyctl/internal/xds"
 )
 
@@ -108,8 +109,16 @@ func TestParseErrors(t *testing.T) {
 			want: `c.yaml:3: policy.applyToIngress: not served by proxyctl yet; remove it, or give it Contour's default, to start`,
 		},
 		"refused: a key inside a refused section": {
-			yaml: "rateLimitService:\n  extensionService: projectcontour/ratelimit\n  domain: contour\n",
-			want: `c.yaml:2: rateLimitService.extensionService: rateLimitService is not served by proxyctl yet; remove it, or give it Contour's default, to start`,
+			yaml: "globalExtAuth:\n  extensionService: projectcontour/authserver\n  httpSettings:\n    pathPrefix: /auth\n",
+			want: `c.yaml:4: globalExtAuth.httpSettings.pathPrefix: globalExtAuth.httpSettings is not served by proxyctl yet; remove it, or give it Contour's default, to start`,
+		},
+		"refused: an HTTP global authorization server": {
+			yaml: "globalExtAuth:\n  extensionService: projectcontour/authserver\n  serviceType: http\n",
+			want: `c.yaml:3: globalExtAuth.serviceType: not served by proxyctl yet; remove it, or give it Contour's default, to start`,
+		},
+		"unknown key in the default global rate limit policy": {
+			yaml: "rateLimitService:\n  defaultGlobalRateLimitPolicy:\n    descriptor: []\n",
+			want: `c.yaml:3: rateLimitService.defaultGlobalRateLimitPolicy.descriptor: unknown key`,
 		},
 		"bad value: tls cipher suite": {
 			yaml: "tls:\n  cipher-suites:\n    - ECDHE-RSA-AES256-GCM-SHA384\n    - RC4-SHA\n",
@@ -245,6 +254,42 @@ listener:
 	}
 	if p.Compression.Algorithm != "brotli" || p.ServerHeaderTransformation != "pass_through" || p.AccessLogLevel != "error" {
 		t.Errorf("got %+v", p)
+	}
+}
+
+// TestParseRateLimitService: Contour's rateLimitService section is read
+// whole, the default global policy under the HTTPProxy API's field names.
+func TestParseRateLimitService(t *testing.T) {
+	const file = `
+rateLimitService:
+  extensionService: projectcontour/ratelimit
+  domain: shop
+  failOpen: true
+  enableXRateLimitHeaders: true
+  enableResourceExhaustedCode: true
+  defaultGlobalRateLimitPolicy:
+    descriptors:
+    - entries:
+      - genericKey: {key: vhost, value: all}
+`
+	p, err := Parse("c.yaml", []byte(file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := RateLimitService{
+		ExtensionService: "projectcontour/ratelimit", Domain: "shop",
+		FailOpen: true, EnableXRateLimitHeaders: true, EnableResourceExhaustedCode: true,
+		DefaultGlobalRateLimitPolicy: &contourv1.GlobalRateLimitPolicy{Descriptors: []contourv1.RateLimitDescriptor{
+			{Entries: []contourv1.RateLimitDescriptorEntry{{GenericKey: &contourv1.GenericKeyDescriptor{Key: "vhost", Value: "all"}}}}}},
+	}
+	if diff := cmp.Diff(want, p.RateLimitService); diff != "" {
+		t.Errorf("rateLimitService (-want +got):\n%s", diff)
+	}
+	for _, key := range []string{"rateLimitService.extensionService", "rateLimitService.domain", "rateLimitService.failOpen",
+		"rateLimitService.enableXRateLimitHeaders", "rateLimitService.enableResourceExhaustedCode"} {
+		if !p.IsSet(key) {
+			t.Errorf("%s not reported set", key)
+		}
 	}
 }
 

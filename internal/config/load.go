@@ -147,6 +147,10 @@ func (p *Parameters) firstLineUnder(prefix string) int {
 }
 
 // keysUnder lists the keys given at or under prefix, sorted by line.
+// KeysUnder lists the keys the file gives under prefix (itself
+// included), in the order of their lines.
+func (p *Parameters) KeysUnder(prefix string) []string { return p.keysUnder(prefix) }
+
 func (p *Parameters) keysUnder(prefix string) []string {
 	var keys []string
 	for k := range p.set {

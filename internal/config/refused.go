@@ -37,8 +37,9 @@ var refused = []refusal{
 	{key: "listener.max-requests-per-io-cycle"},
 	{key: "listener.max-connections-per-listener"},
 	{key: "listener.max-connections-to-accept-per-socket-event"},
-	{key: "rateLimitService"},
-	{key: "globalExtAuth"},
+	// Only gRPC servers, as for virtualhost.authorization.
+	{key: "globalExtAuth.serviceType", allow: "grpc"},
+	{key: "globalExtAuth.httpSettings"},
 	{key: "metrics"},
 	{key: "tracing"},
 	{key: "featureFlags"},

@@ -85,6 +85,7 @@ type Builder struct {
 func NewBuilder(cfg Config) *Builder {
 	cfg.RootNamespaces = slices.Clone(cfg.RootNamespaces)
 	cfg.DefaultGlobalRateLimitPolicy = cfg.DefaultGlobalRateLimitPolicy.DeepCopy()
+	cfg.GlobalExternalAuthorization = cfg.GlobalExternalAuthorization.DeepCopy()
 	bl := &Builder{
 		cfg:            cfg,
 		rootNamespaces: map[string]bool{},

@@ -1,6 +1,7 @@
 package dag
 
 import (
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -99,7 +100,17 @@ func sortedHeaders(m map[string]string) []Header {
 func (b *rootBuild) authorization(key types.NamespacedName, vh *contourv1.VirtualHost, hasTCPProxy bool) (scope *authScope, ok bool) {
 	a := vh.Authorization
 	if a == nil {
-		return &authScope{}, true
+		// As in Contour, the global authorization server's policy is the
+		// default of a virtual host that has none.
+		g := b.bl.cfg.GlobalExternalAuthorization
+		if g == nil {
+			return &authScope{}, true
+		}
+		scope = &authScope{configured: true}
+		if g.AuthPolicy != nil {
+			scope.disabled, scope.context = g.AuthPolicy.Disabled, g.AuthPolicy.Context
+		}
+		return scope, true
 	}
 	scope = &authScope{configured: true}
 	if a.AuthPolicy != nil {
@@ -181,4 +192,40 @@ func (b *rootBuild) resolveAuthorization(key types.NamespacedName, a *contourv1.
 		}
 	}
 	return ea
+}
+
+// GlobalAuthorization is the global authorization server a (Contour's
+// globalExtAuth, its extensionRef naming the namespace) as the HTTP
+// listener's filter uses it, from its ExtensionService ext, which
+// Contour reads once, at start-up: its cluster, and a's response timeout,
+// else the ExtensionService's timeoutPolicy.response.
+func GlobalAuthorization(a *contourv1.AuthorizationServer, ext *contourv1alpha1.ExtensionService) (*ExternalAuthorization, error) {
+	own, err := parseTimeout(a.ResponseTimeout)
+	if err != nil {
+		return nil, fmt.Errorf("responseTimeout %q: %v", a.ResponseTimeout, err)
+	}
+	extTimeout, sni, err := RateLimitServiceSettings(ext)
+	if err != nil {
+		return nil, err
+	}
+	if !own.IsSet() {
+		own = extTimeout
+	}
+	key := types.NamespacedName{Namespace: ext.Namespace, Name: ext.Name}
+	ea := &ExternalAuthorization{
+		Cluster:         &ExtensionCluster{Name: ExtensionClusterName(key), Extension: key, SNI: sni},
+		FailOpen:        a.FailOpen,
+		ResponseTimeout: own,
+	}
+	if body := a.WithRequestBody; body != nil {
+		ea.WithRequestBody = &AuthorizationBody{
+			MaxRequestBytes:     body.MaxRequestBytes,
+			AllowPartialMessage: body.AllowPartialMessage,
+			PackAsBytes:         body.PackAsBytes,
+		}
+		if ea.WithRequestBody.MaxRequestBytes == 0 {
+			ea.WithRequestBody.MaxRequestBytes = defaultMaxRequestBytes
+		}
+	}
+	return ea, nil
 }

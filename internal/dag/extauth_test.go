@@ -255,3 +255,77 @@ func TestAuthorizationFollowsItsExtensionService(t *testing.T) {
 		}
 	}
 }
+
+// TestGlobalAuthorization: as in Contour's globalExtAuth, every TLS
+// virtual host without an authorization server of its own checks its
+// requests with the global one; its own replaces it, authPolicy turns it
+// off (the global's own policy, the virtual host's, a route's), and a
+// global server that cannot be resolved makes the proxies it applies to
+// invalid with Contour's reasons.
+func TestGlobalAuthorization(t *testing.T) {
+	global := &contourv1.AuthorizationServer{
+		ExtensionServiceRef: contourv1.ExtensionServiceReference{Namespace: "auth", Name: "ext"},
+		ResponseTimeout:     "1s",
+		AuthPolicy:          &contourv1.AuthorizationPolicy{Context: map[string]string{"scope": "global"}},
+	}
+	plain := withTLS(root("default", "plain", "plain.example.com",
+		route("/", svcRef("kuard", 8080)), route("/public", svcRef("kuard", 8080))), "tls")
+	plain.Spec.Routes[1].AuthPolicy = &contourv1.AuthorizationPolicy{Disabled: true}
+	off := withTLS(root("default", "off", "off.example.com", route("/", svcRef("kuard", 8080))), "tls")
+	off.Spec.VirtualHost.Authorization = &contourv1.AuthorizationServer{AuthPolicy: &contourv1.AuthorizationPolicy{Disabled: true}}
+	own := authRoot(t)
+	own.Spec.VirtualHost.Authorization.ResponseTimeout = "5s"
+
+	d := Build(objects(append(authObjects(t), plain, off, own)...), Config{GlobalExternalAuthorization: global})
+	for _, k := range []string{"plain", "off", "p"} {
+		diff(t, []string{"valid"}, reasons(d, nn("default", k)))
+	}
+	svh := secureVhost(d, "plain.example.com")
+	if svh == nil || svh.Authorization == nil || svh.Authorization.Cluster != d.ExtensionClusters[0] ||
+		svh.Authorization.ResponseTimeout != (Timeout{Duration: time.Second}) {
+		t.Fatalf("plain.example.com has not the global authorization: %+v", svh)
+	}
+	got := map[string]string{}
+	for _, r := range svh.Routes {
+		got[r.PathMatch.Value] = fmt.Sprintf("disabled=%t ctx=%v", r.AuthDisabled, r.AuthContext)
+	}
+	diff(t, map[string]string{"/": "disabled=false ctx=[{scope global}]", "/public": "disabled=true ctx=[{scope global}]"}, got)
+	if r := secureVhost(d, "off.example.com").Routes[0]; !r.AuthDisabled {
+		t.Errorf("authPolicy.disabled on the virtual host does not turn the global authorization off: %+v", r)
+	}
+	if a := secureVhost(d, "p.example.com").Authorization; a == nil || a.ResponseTimeout != (Timeout{Duration: 5 * time.Second}) {
+		t.Errorf("the proxy's own authorization does not replace the global one: %+v", a)
+	}
+	if r := secureVhost(d, "p.example.com").Routes[0]; r.AuthContext != nil {
+		t.Errorf("the proxy's own authorization takes the global context: %+v", r)
+	}
+
+	// The global policy's disabled is every virtual host's default.
+	offGlobal := global.DeepCopy()
+	offGlobal.AuthPolicy.Disabled = true
+	d = Build(objects(append(authObjects(t), plain)...), Config{GlobalExternalAuthorization: offGlobal})
+	if r := secureVhost(d, "plain.example.com").Routes[0]; !r.AuthDisabled {
+		t.Errorf("globalExtAuth.authPolicy.disabled does not turn it off: %+v", r)
+	}
+
+	// A missing ExtensionService, a bad timeout: the proxies it applies to
+	// are invalid, a proxy with its own server is not.
+	for name, tc := range map[string]struct {
+		edit   func(g *contourv1.AuthorizationServer)
+		reason string
+	}{
+		"missing ExtensionService": {func(g *contourv1.AuthorizationServer) { g.ExtensionServiceRef.Name = "missing" }, "AuthError/ExtensionServiceNotFound"},
+		"bad responseTimeout":      {func(g *contourv1.AuthorizationServer) { g.ResponseTimeout = "later" }, "AuthError/AuthResponseTimeoutInvalid"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			g := global.DeepCopy()
+			tc.edit(g)
+			d := Build(objects(append(authObjects(t), plain, authRoot(t))...), Config{GlobalExternalAuthorization: g})
+			diff(t, []string{tc.reason}, reasons(d, nn("default", "plain")))
+			if secureVhost(d, "plain.example.com") != nil {
+				t.Error("plain.example.com is served unchecked")
+			}
+			diff(t, []string{"valid"}, reasons(d, nn("default", "p")))
+		})
+	}
+}

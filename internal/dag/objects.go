@@ -76,6 +76,13 @@ type Config struct {
 	// opt out with rateLimitPolicy.global.disabled (Contour's
 	// rateLimitService.defaultGlobalRateLimitPolicy). It is not modified.
 	DefaultGlobalRateLimitPolicy *contourv1.GlobalRateLimitPolicy
+	// GlobalExternalAuthorization, when set, is the authorization server
+	// of every virtual host without one of its own (Contour's
+	// globalExtAuth): TLS virtual hosts check their requests with it, a
+	// proxy's virtualhost.authorization replaces it, and authPolicy
+	// (its own, the virtual host's, a route's) turns it off. Its
+	// extensionRef names the namespace. It is not modified.
+	GlobalExternalAuthorization *contourv1.AuthorizationServer
 }
 
 // GlobalHeaders is a cluster-wide header policy. Validate it with

@@ -58,8 +58,17 @@ func (b *rootBuild) buildVhost(key types.NamespacedName, fqdn string) {
 		var ok bool
 		svh, ok = b.secureVhost(key, fqdn, tls, tcp != nil)
 		served = served && ok
-		if served && vh.Authorization != nil && vh.Authorization.ExtensionServiceRef.Name != "" {
+		switch g := b.bl.cfg.GlobalExternalAuthorization; {
+		case !served:
+		case vh.Authorization != nil && vh.Authorization.ExtensionServiceRef.Name != "":
 			svh.Authorization = b.resolveAuthorization(key, vh.Authorization)
+			served = svh.Authorization != nil
+		case g != nil && tcp == nil:
+			// As in Contour, a TLS virtual host without a server of its
+			// own checks its requests with the global one (a policy
+			// alone only adjusts it); a failure to resolve it is this
+			// proxy's, with the same reasons.
+			svh.Authorization = b.resolveAuthorization(key, g)
 			served = svh.Authorization != nil
 		}
 	}
@@ -138,7 +147,11 @@ func (b *rootBuild) buildVhost(key types.NamespacedName, fqdn string) {
 			// As in Contour, a route that disables the host's global
 			// rate limits does so for its redirect too.
 			DisableVirtualHostGlobalRateLimit: e.route.DisableVirtualHostGlobalRateLimit,
-			Owner:                             e.route.Owner,
+			// As in Contour, the global authorization server on the HTTP
+			// listener checks the redirect as it would the route.
+			AuthDisabled: e.route.AuthDisabled,
+			AuthContext:  e.route.AuthContext,
+			Owner:        e.route.Owner,
 		}
 	}
 	b.http = &VirtualHost{Name: fqdn, Routes: insecure, IPFilter: filter, CORS: cors, RateLimit: limit, GlobalRateLimit: global}

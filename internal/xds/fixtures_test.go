@@ -621,6 +621,26 @@ func fixtures() map[string]*dag.DAG {
 			return d
 		}(),
 
+		// Contour's globalExtAuth: the HTTP listener and the fallback
+		// chain check with the server of goldenListenerConfigs, a TLS
+		// virtual host with the DAG's copy of it; a route turns it off.
+		"global-extauth": func() *dag.DAG {
+			authz := globalAuthz.Cluster
+			public := func(r *dag.Route) { r.AuthDisabled = true }
+			ctx := func(r *dag.Route) { r.AuthContext = []dag.Header{{Name: "scope", Value: "global"}} }
+			vh := withFallback(tlsHost("secure.example.com", secure,
+				prefix("/public", to(kuard), with(public), with(ctx)),
+				prefix("/", to(kuard), with(ctx)),
+			), secret("certs", "fallback"))
+			vh.Authorization = globalAuthz
+			d := build(hosts(vhost("plain.example.com",
+				prefix("/public", to(kuard), with(public), with(ctx)),
+				prefix("/", to(kuard), with(ctx)),
+			)), vh)
+			d.ExtensionClusters = []*dag.ExtensionCluster{authz}
+			return d
+		}(),
+
 		"lb-policies": build(hosts(vhost("example.com",
 			prefix("/cookie", to(upstream("default", "sticky", 80, lb(dag.LBCookie))), with(func(r *dag.Route) {
 				r.HashPolicies = []dag.HashPolicy{{Cookie: "X-Proxyctl-Session", CookieTTL: 0, CookiePath: "/"}}
@@ -676,8 +696,21 @@ func globalRateLimitFixture(kuard *dag.Cluster, secure *dag.Secret) *dag.DAG {
 // goldenListenerConfigs are the listener configurations of the golden
 // files that do not use testListenerConfig.
 var goldenListenerConfigs = map[string]ListenerConfig{
+	"global-extauth": {HTTPPort: 8080, HTTPSPort: 8443, GlobalAuthorization: globalAuthz},
 	"global-rate-limit-service": {HTTPPort: 8080, HTTPSPort: 8443, RateLimit: RateLimitService{
 		ClusterName: "extension/projectcontour/ratelimit", Timeout: dag.Timeout{Duration: 100 * time.Millisecond},
 		Domain: "contour", FailOpen: true, EnableXRateLimitHeaders: true, EnableResourceExhaustedCode: true,
 	}},
+}
+
+// globalAuthz is the global authorization server of the global-extauth
+// fixture.
+var globalAuthz = &dag.ExternalAuthorization{
+	Cluster: &dag.ExtensionCluster{
+		Name: "extension/auth/global", Extension: types.NamespacedName{Namespace: "auth", Name: "global"},
+		Protocol: dag.ProtocolH2C, LoadBalancer: dag.LBRoundRobin,
+		Targets: []dag.ExtensionTarget{{Service: types.NamespacedName{Namespace: "auth", Name: "global"}, Port: 9000,
+			Endpoints: []dag.Endpoint{{Address: "10.1.0.8", Port: 9000}}}},
+	},
+	ResponseTimeout: dag.Timeout{Duration: time.Second},
 }

@@ -24,7 +24,7 @@ func listeners(d *dag.DAG, cfg ListenerConfig) []*listener.Listener {
 		ListenerFilters:               listenerFilters(cfg),
 		PerConnectionBufferLimitBytes: bufferLimit(cfg),
 		FilterChains: []*listener.FilterChain{{
-			Filters: []*listener.Filter{httpConnectionManager(HTTPListenerName, scopedRoutes{wildcardParents(d.HTTP)}, cfg, false, nil)},
+			Filters: []*listener.Filter{httpConnectionManager(HTTPListenerName, scopedRoutes{wildcardParents(d.HTTP)}, cfg, false, nil, extAuthzFilter(cfg.GlobalAuthorization)...)},
 		}},
 	}}
 
@@ -120,7 +120,9 @@ func fallbackFilterChain(secretName string, cfg ListenerConfig) *listener.Filter
 				downstreamTLSContext(secretName, cfg.TLS.tlsParams("", ""), []string{"h2", "http/1.1"}),
 			)},
 		},
-		Filters: []*listener.Filter{httpConnectionManager(HTTPSListenerName, rds(FallbackRouteName), cfg, false, nil)},
+		// The virtual hosts it routes are checked by the global
+		// authorization server, if any, as on their own chains.
+		Filters: []*listener.Filter{httpConnectionManager(HTTPSListenerName, rds(FallbackRouteName), cfg, false, nil, extAuthzFilter(cfg.GlobalAuthorization)...)},
 	}
 }
 

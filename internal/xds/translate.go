@@ -92,6 +92,13 @@ type ListenerConfig struct {
 
 	// RateLimit is the global rate limit service, when ClusterName is set.
 	RateLimit RateLimitService
+
+	// GlobalAuthorization, when set, is the global external authorization
+	// server (Contour's globalExtAuth), read at start-up as Contour does.
+	// As in Contour, the HTTP listener and the fallback certificate's
+	// chain check every request with it (a route turns it off with
+	// authPolicy.disabled); a TLS virtual host has the DAG's own filter.
+	GlobalAuthorization *dag.ExternalAuthorization
 }
 
 // TLSParameters are the cluster-wide settings of downstream TLS, as

@@ -302,7 +302,7 @@ func (t *Translator) httpListenerFor(wild map[string]bool) (Resource, error) {
 		return t.httpListener, nil
 	}
 	http := listeners(&dag.DAG{}, t.cfg)[0]
-	http.FilterChains[0].Filters[0] = httpConnectionManager(HTTPListenerName, scopedRoutes{wild}, t.cfg, false, nil)
+	http.FilterChains[0].Filters[0] = httpConnectionManager(HTTPListenerName, scopedRoutes{wild}, t.cfg, false, nil, extAuthzFilter(t.cfg.GlobalAuthorization)...)
 	r, err := encode(http)
 	if err != nil {
 		return Resource{}, err

@@ -434,3 +434,100 @@ func (s *stack) sendTLS(host, path string, cfg *tls.Config, header http.Header, 
 	b, err := io.ReadAll(resp.Body)
 	return response{status: resp.StatusCode, header: resp.Header, body: b}, err
 }
+
+// TestGlobalExtAuth: Contour's globalExtAuth in the --config-path file,
+// through a real Envoy and Istio's ext_authz server: a TLS proxy without
+// authorization of its own is checked (denied without the header,
+// allowed with it), a route with authPolicy.disabled is not; a plain
+// HTTP proxy is checked on the HTTP listener, as in Contour. The
+// ExtensionService exists before proxyctl starts: it is read at
+// start-up, as Contour does.
+func TestGlobalExtAuth(t *testing.T) {
+	ns := kube.NewNamespace(t)
+	apply(t, ns, `
+apiVersion: projectcontour.io/v1alpha1
+kind: ExtensionService
+metadata: {name: authz}
+spec:
+  protocol: h2c
+  protocolVersion: v3
+  services: [{name: authz, port: 80}]
+  timeoutPolicy: {response: 2s}
+`)
+	s := newStackConfig(t, `
+globalExtAuth:
+  extensionService: `+ns+`/authz
+  responseTimeout: 2s
+`, []string{"--watch-namespaces", ns}, "echo-a")
+	s.service(t, ns, "web", "echo-a")
+	ca := newTestCA(t)
+	cert, key := ca.issue(t, "global.example.com")
+	tlsSecret(t, ns, "global-cert", cert, key)
+	startExtauthz(t, s.net)
+	backendService(t, ns, "authz", s.net.IP(), extauthzGRPCPort)
+	apply(t, ns, `
+apiVersion: projectcontour.io/v1
+kind: HTTPProxy
+metadata: {name: global}
+spec:
+  virtualhost:
+    fqdn: global.example.com
+    tls: {secretName: global-cert}
+  routes:
+  - services: [{name: web, port: 80}]
+  - conditions: [{prefix: /public}]
+    authPolicy: {disabled: true}
+    services: [{name: web, port: 80}]
+---
+apiVersion: projectcontour.io/v1
+kind: HTTPProxy
+metadata: {name: plain}
+spec:
+  virtualhost:
+    fqdn: plain.example.com
+  routes:
+  - services: [{name: web, port: 80}]
+`)
+	allow := http.Header{"X-Ext-Authz": {"allow"}}
+	get := func(host, path string, header http.Header, status int) func() error {
+		return func() error {
+			r, err := s.getTLSAs(host, host, path, ca.clientConfig(), header)
+			if err != nil {
+				return err
+			}
+			if r.status != status {
+				return fmt.Errorf("GET https://%s%s = %d %q, want %d", host, path, r.status, r.body, status)
+			}
+			if status == 200 && r.echo(t).Name != "echo-a" {
+				return fmt.Errorf("GET https://%s%s answered by %q", host, path, r.echo(t).Name)
+			}
+			return nil
+		}
+	}
+	getPlain := func(path string, header http.Header, status int) func() error {
+		return func() error {
+			r, err := s.get("plain.example.com", path, header)
+			if err != nil {
+				return err
+			}
+			if r.status != status {
+				return fmt.Errorf("GET http://plain.example.com%s = %d %q, want %d", path, r.status, r.body, status)
+			}
+			return nil
+		}
+	}
+
+	t.Run("allowed with the header", func(t *testing.T) {
+		eventually(t, "allowed by the global server", get("global.example.com", "/", allow, 200))
+	})
+	t.Run("denied without the header", func(t *testing.T) {
+		eventually(t, "denied by the global server", get("global.example.com", "/", nil, 403))
+	})
+	t.Run("authPolicy disabled is not checked", func(t *testing.T) {
+		eventually(t, "served unchecked", get("global.example.com", "/public", nil, 200))
+	})
+	t.Run("plain HTTP is checked", func(t *testing.T) {
+		eventually(t, "denied on HTTP", getPlain("/", nil, 403))
+		eventually(t, "allowed on HTTP", getPlain("/", allow, 200))
+	})
+}

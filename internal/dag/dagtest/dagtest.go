@@ -65,6 +65,19 @@ func Objects(data []byte) (*dag.Objects, dag.Config) {
 	case 4:
 		cfg.DefaultGlobalRateLimitPolicy = &contourv1.GlobalRateLimitPolicy{Descriptors: []contourv1.RateLimitDescriptor{{}}}
 	}
+	// A global authorization server (Contour's globalExtAuth): the valid
+	// ExtensionService, the invalid one, or none.
+	switch (len(data) / 7) % 3 {
+	case 1:
+		cfg.GlobalExternalAuthorization = &contourv1.AuthorizationServer{
+			ExtensionServiceRef: contourv1.ExtensionServiceReference{Namespace: "a", Name: "ext"},
+			AuthPolicy:          &contourv1.AuthorizationPolicy{Context: map[string]string{"scope": "global"}},
+		}
+	case 2:
+		cfg.GlobalExternalAuthorization = &contourv1.AuthorizationServer{
+			ExtensionServiceRef: contourv1.ExtensionServiceReference{Namespace: "a", Name: "bad"},
+		}
+	}
 	return generated(data), cfg
 }
 
