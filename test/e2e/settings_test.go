@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"errors"
 	"fmt"
@@ -500,4 +501,29 @@ timeouts:
 func readFile(path string) (string, error) {
 	b, err := os.ReadFile(path)
 	return string(b), err
+}
+
+// TestSettingsZstd: compression.algorithm zstd gives a zstd body (a zstd
+// frame starts with the magic number 28 b5 2f fd) to a client that
+// accepts it, and identity to one that does not.
+func TestSettingsZstd(t *testing.T) {
+	s := newSettingsStack(t, `
+compression:
+  algorithm: zstd
+`)
+	eventually(t, "route", s.expect(t, "settings.example.com", "/", 200, "echo"))
+	r, err := s.get("settings.example.com", "/zstd", http.Header{"Accept-Encoding": {"zstd"}})
+	if err != nil || r.status != 200 {
+		t.Fatalf("GET: %v %d", err, r.status)
+	}
+	if ce := r.header.Get("Content-Encoding"); ce != "zstd" {
+		t.Fatalf("Content-Encoding %q, want zstd", ce)
+	}
+	if !bytes.HasPrefix(r.body, []byte{0x28, 0xb5, 0x2f, 0xfd}) {
+		t.Errorf("body %x does not start a zstd frame", r.body[:min(len(r.body), 8)])
+	}
+	r, err = s.get("settings.example.com", "/plain", http.Header{"Accept-Encoding": {"gzip"}})
+	if err != nil || r.header.Get("Content-Encoding") != "" || r.echo(t).Path != "/plain" {
+		t.Errorf("a client without zstd: %v %v %q", err, r.header, r.body)
+	}
 }
