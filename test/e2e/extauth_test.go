@@ -189,19 +189,7 @@ spec:
 	// get sends GET https://host/path through Envoy and checks the
 	// status, and for a 200 that the backend answered.
 	get := func(host, path string, header http.Header, status int) func() error {
-		return func() error {
-			r, err := s.getTLSAs(host, host, path, ca.clientConfig(), header)
-			if err != nil {
-				return err
-			}
-			if r.status != status {
-				return fmt.Errorf("GET https://%s%s = %d %q, want %d", host, path, r.status, r.body, status)
-			}
-			if status == 200 && r.echo(t).Name != "echo-a" {
-				return fmt.Errorf("GET https://%s%s answered by %q", host, path, r.echo(t).Name)
-			}
-			return nil
-		}
+		return s.expectHTTPS(t, ca.clientConfig(), host, path, header, status, "echo-a")
 	}
 	// received is what the server says it was asked for the request to
 	// host/path, which it hands upstream with an allowed request.

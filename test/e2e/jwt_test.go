@@ -255,19 +255,7 @@ spec:
 	// get sends GET https://host/path with header through Envoy and
 	// checks the status, and for a 200 that echo-a answered.
 	get := func(host, path string, header http.Header, status int) func() error {
-		return func() error {
-			r, err := s.getTLSAs(host, host, path, ca.clientConfig(), header)
-			if err != nil {
-				return err
-			}
-			if r.status != status {
-				return fmt.Errorf("GET https://%s%s = %d %q, want %d", host, path, r.status, r.body, status)
-			}
-			if status == 200 && r.echo(t).Name != "echo-a" {
-				return fmt.Errorf("GET https://%s%s answered by %q", host, path, r.echo(t).Name)
-			}
-			return nil
-		}
+		return s.expectHTTPS(t, ca.clientConfig(), host, path, header, status, "echo-a")
 	}
 	valid := idp.token(t, claims(iss, aud))
 

@@ -235,3 +235,22 @@ func (s *stack) accessLog(t *testing.T) []map[string]any {
 	}
 	return out
 }
+
+// expectHTTPS returns a check that GET https://host/path with header,
+// through Envoy with the client TLS config cfg, answers status, and for a
+// 200 that backend answered.
+func (s *stack) expectHTTPS(t *testing.T, cfg *tls.Config, host, path string, header http.Header, status int, backend string) func() error {
+	return func() error {
+		r, err := s.getTLSAs(host, host, path, cfg, header)
+		if err != nil {
+			return err
+		}
+		if r.status != status {
+			return fmt.Errorf("GET https://%s%s = %d %q, want %d", host, path, r.status, r.body, status)
+		}
+		if status == 200 && r.echo(t).Name != backend {
+			return fmt.Errorf("GET https://%s%s answered by %q", host, path, r.echo(t).Name)
+		}
+		return nil
+	}
+}
