@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	kubefake "k8s.io/client-go/kubernetes/fake"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/utils/ptr"
 
 	"github.com/proxyctl/proxyctl/apis/generated/clientset/versioned"
@@ -412,5 +413,71 @@ func TestNewRefusesMissingInformers(t *testing.T) {
 	_, err := New(Config{Informers: []Informers{set}})
 	if err == nil || !strings.Contains(err.Error(), "TLSCertificateDelegations") {
 		t.Errorf("New with only an HTTPProxy informer = %v, want the first missing one named", err)
+	}
+}
+
+// proxyCounter counts the HTTPProxy events of each name.
+type proxyCounter struct {
+	mu   sync.Mutex
+	seen map[string]int
+}
+
+func (c *proxyCounter) OnProxy(p *contourv1.HTTPProxy) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.seen[p.Name]++
+}
+
+func (c *proxyCounter) count(name string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.seen[name]
+}
+
+// The informers outlive the controller (their owner stops them): once Run
+// has returned, none of its handlers is called again.
+func TestRunUnsubscribesOnReturn(t *testing.T) {
+	e := newEnv()
+	set := e.informers(t)
+	counter := &proxyCounter{seen: map[string]int{}}
+	ctrl, err := New(Config{Informers: []Informers{set}, ProxyObservers: []ProxyObserver{counter}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- ctrl.Run(ctx) }()
+	e.createProxy(t, "before", "")
+	deadline := time.Now().Add(20 * time.Second)
+	for ctrl.Ready() != nil || counter.count("before") == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the controller never saw the first proxy")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+
+	// A handler added now sees the next proxy only after the informer has
+	// handed it to every handler still subscribed.
+	seen := make(chan struct{})
+	var once sync.Once
+	if _, err := set.HTTPProxies.AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: func(obj any) {
+		if obj.(*contourv1.HTTPProxy).Name == "after" {
+			once.Do(func() { close(seen) })
+		}
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	e.createProxy(t, "after", "")
+	select {
+	case <-seen:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the informer never delivered the second proxy")
+	}
+	if n := counter.count("after"); n != 0 {
+		t.Fatalf("the controller was told of a proxy %d times after Run returned", n)
 	}
 }
