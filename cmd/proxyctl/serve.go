@@ -16,6 +16,7 @@ import (
 	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
 	"github.com/proxyctl/proxyctl/internal/build"
 	"github.com/proxyctl/proxyctl/internal/config"
+	"github.com/proxyctl/proxyctl/internal/controller"
 	"github.com/proxyctl/proxyctl/internal/dag"
 	"github.com/proxyctl/proxyctl/internal/httpserver"
 	"github.com/proxyctl/proxyctl/internal/metrics"
@@ -391,28 +392,28 @@ func (s *serveContext) run() error {
 	if err != nil {
 		return err
 	}
-	ctrl, err := newController(s, clients, reg, log)
+	// One set of informers feeds the controller and, through listers over
+	// the same caches, tells the status writers what each object shows now.
+	infs := newInformerSet(clients.kube, clients.contour, s.watchNamespaces)
+	statusWriter, err := newStatusWriter(clients, infs, elector, reg, log)
 	if err != nil {
 		return err
 	}
-	// The status writer reads current objects from the controller's
-	// informers. It sees each DAG first: it only queues work for its own
-	// goroutines, so the leader's writes start while xDS translates.
-	statusWriter, err := newStatusWriter(clients, ctrl, elector, reg, log)
+	extStatusWriter, err := newExtensionStatusWriter(clients, infs, elector, log)
 	if err != nil {
 		return err
 	}
-	extStatusWriter, err := newExtensionStatusWriter(clients, ctrl, elector, log)
-	if err != nil {
-		return err
-	}
-	ctrl.AddObserver(statusWriter)
-	ctrl.AddObserver(extStatusWriter)
-	ctrl.AddObserver(xdsServer)
 	// The debug listener dumps the latest DAG.
 	dagDump := &httpserver.DAGDump{}
-	ctrl.AddObserver(dagDump)
-	ctrl.AddProxyObserver(statusWriter)
+	// The status writer sees each DAG first: it only queues work for its
+	// own goroutines, so the leader's writes start while xDS translates.
+	ctrl, err := newController(s, infs, reg, log,
+		[]controller.Observer{statusWriter, extStatusWriter, xdsServer, dagDump},
+		[]controller.ProxyObserver{statusWriter})
+	if err != nil {
+		return err
+	}
+	group.Add("informers", infs.run)
 	group.Add("controller", ctrl.Run)
 	group.Add("status writer", statusWriter.Run)
 	group.Add("extensionservice status writer", extStatusWriter.Run)

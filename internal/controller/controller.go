@@ -9,17 +9,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 
-	"github.com/proxyctl/proxyctl/apis/generated/clientset/versioned"
-	contourinformers "github.com/proxyctl/proxyctl/apis/generated/informers/externalversions"
-	contourlisters "github.com/proxyctl/proxyctl/apis/generated/listers/projectcontour/v1"
-	contourlistersv1alpha1 "github.com/proxyctl/proxyctl/apis/generated/listers/projectcontour/v1alpha1"
 	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
-	contourv1alpha1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1alpha1"
 	"github.com/proxyctl/proxyctl/internal/dag"
 )
 
@@ -45,13 +37,49 @@ const (
 	DefaultMaxHoldOff = 100 * time.Millisecond
 )
 
+// Informers are the informers of one watched namespace, or of the whole
+// cluster, one for each kind the DAG is built from. Whoever builds them
+// applies Trim, starts them and shuts them down (cmd/proxyctl's run group);
+// the controller only subscribes to them, in Run.
+type Informers struct {
+	HTTPProxies               cache.SharedInformer
+	TLSCertificateDelegations cache.SharedInformer
+	ExtensionServices         cache.SharedInformer
+	Services                  cache.SharedInformer
+	EndpointSlices            cache.SharedInformer
+	Secrets                   cache.SharedInformer
+}
+
+// all returns the informers in a fixed order, or an error naming the first
+// one missing: a kind left out would silently never reach the DAG.
+func (i Informers) all() ([]cache.SharedInformer, error) {
+	named := []struct {
+		name string
+		inf  cache.SharedInformer
+	}{
+		{"HTTPProxies", i.HTTPProxies},
+		{"TLSCertificateDelegations", i.TLSCertificateDelegations},
+		{"ExtensionServices", i.ExtensionServices},
+		{"Services", i.Services},
+		{"EndpointSlices", i.EndpointSlices},
+		{"Secrets", i.Secrets},
+	}
+	infs := make([]cache.SharedInformer, 0, len(named))
+	for _, n := range named {
+		if n.inf == nil {
+			return nil, fmt.Errorf("the %s informer is missing", n.name)
+		}
+		infs = append(infs, n.inf)
+	}
+	return infs, nil
+}
+
 // Config configures a Controller.
 type Config struct {
-	Kube    kubernetes.Interface
-	Contour versioned.Interface
-	// WatchNamespaces limits every informer to these namespaces; empty
-	// watches the whole cluster.
-	WatchNamespaces []string
+	// Informers feed the cache: one set per watched namespace, or one set
+	// for the whole cluster. The first DAG waits until every one of them
+	// has synced and delivered its initial list.
+	Informers []Informers
 	// IngressClassNames select the HTTPProxies this controller serves: those
 	// of one of these classes; when empty, those with no class or
 	// Contour's default class.
@@ -62,14 +90,16 @@ type Config struct {
 	// MaxHoldOff bounds the delay of the first pending event in a burst.
 	HoldOff    time.Duration
 	MaxHoldOff time.Duration
-	Observers  []Observer
+	// Observers receive every DAG, in this order.
+	Observers []Observer
 	// ProxyObservers see every HTTPProxy event.
 	ProxyObservers []ProxyObserver
 	Registerer     prometheus.Registerer
 	Log            logrus.FieldLogger
 }
 
-// Controller owns the informers, the cache and the rebuild loop.
+// Controller owns the cache and the rebuild loop; it subscribes to
+// informers it is given and never starts or stops them.
 type Controller struct {
 	cfg     Config
 	log     logrus.FieldLogger
@@ -80,14 +110,7 @@ type Controller struct {
 	// observers the same pointers for unchanged parts.
 	builder *dag.Builder
 
-	informers []cache.SharedIndexInformer
-	starters  []func(<-chan struct{})
-	stoppers  []func()
-	// proxies reads HTTPProxies from the informers' stores, by namespace
-	// ("" when the whole cluster is watched).
-	proxies map[string]contourlisters.HTTPProxyLister
-	// extensions reads ExtensionServices likewise.
-	extensions map[string]contourlistersv1alpha1.ExtensionServiceLister
+	informers []cache.SharedInformer
 	// built is set once the first DAG, from synced caches, went to the
 	// observers.
 	built atomic.Bool
@@ -100,8 +123,16 @@ type event struct {
 
 // New returns a Controller; Run starts it.
 func New(cfg Config) (*Controller, error) {
-	if cfg.Kube == nil || cfg.Contour == nil {
-		return nil, errors.New("controller: Kubernetes and Contour clients are required")
+	if len(cfg.Informers) == 0 {
+		return nil, errors.New("controller: no informers")
+	}
+	var informers []cache.SharedInformer
+	for n, set := range cfg.Informers {
+		infs, err := set.all()
+		if err != nil {
+			return nil, fmt.Errorf("controller: informer set %d: %w", n, err)
+		}
+		informers = append(informers, infs...)
 	}
 	if cfg.HoldOff <= 0 {
 		cfg.HoldOff = DefaultHoldOff
@@ -119,86 +150,14 @@ func New(cfg Config) (*Controller, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Controller{
-		cfg:     cfg,
-		log:     cfg.Log.WithField("context", "controller"),
-		metrics: m,
-		events:  make(chan event, 1024),
-		builder: dag.NewBuilder(cfg.DAG),
-		proxies: map[string]contourlisters.HTTPProxyLister{},
-
-		extensions: map[string]contourlistersv1alpha1.ExtensionServiceLister{},
-	}
-	namespaces := cfg.WatchNamespaces
-	if len(namespaces) == 0 {
-		namespaces = []string{""} // every namespace
-	}
-	for _, ns := range namespaces {
-		kf := informers.NewSharedInformerFactoryWithOptions(cfg.Kube, 0, informers.WithNamespace(ns))
-		cf := contourinformers.NewSharedInformerFactoryWithOptions(cfg.Contour, 0, contourinformers.WithNamespace(ns))
-		proxies := cf.Projectcontour().V1().HTTPProxies()
-		c.proxies[ns] = proxies.Lister()
-		extensions := cf.Projectcontour().V1alpha1().ExtensionServices()
-		c.extensions[ns] = extensions.Lister()
-		infs := []cache.SharedIndexInformer{
-			proxies.Informer(),
-			cf.Projectcontour().V1().TLSCertificateDelegations().Informer(),
-			extensions.Informer(),
-			kf.Core().V1().Services().Informer(),
-			kf.Discovery().V1().EndpointSlices().Informer(),
-			kf.Core().V1().Secrets().Informer(),
-		}
-		for _, inf := range infs {
-			if err := inf.SetTransform(trim); err != nil {
-				return nil, fmt.Errorf("controller: set informer transform: %w", err)
-			}
-		}
-		c.informers = append(c.informers, infs...)
-		c.starters = append(c.starters, kf.Start, cf.Start)
-		c.stoppers = append(c.stoppers, kf.Shutdown, cf.Shutdown)
-	}
-	return c, nil
-}
-
-// AddObserver adds an observer for the DAGs to come. Call it before Run:
-// observers that need the controller themselves (the status writer reads
-// objects through HTTPProxy) cannot be in Config.
-func (c *Controller) AddObserver(o Observer) {
-	c.cfg.Observers = append(c.cfg.Observers, o)
-}
-
-// AddProxyObserver adds an observer of HTTPProxy events; call it before
-// Run, for the same reason as AddObserver.
-func (c *Controller) AddProxyObserver(o ProxyObserver) {
-	c.cfg.ProxyObservers = append(c.cfg.ProxyObservers, o)
-}
-
-// HTTPProxy returns the current object from the informer cache; safe to
-// call from any goroutine. It returns a NotFound error for objects the
-// controller does not watch.
-func (c *Controller) HTTPProxy(namespace, name string) (*contourv1.HTTPProxy, error) {
-	lister, ok := c.proxies[""]
-	if !ok {
-		lister = c.proxies[namespace]
-	}
-	if lister == nil {
-		return nil, apierrors.NewNotFound(contourv1.Resource("httpproxies"), name)
-	}
-	return lister.HTTPProxies(namespace).Get(name)
-}
-
-// ExtensionService returns the current object from the informer cache;
-// safe to call from any goroutine. It returns a NotFound error for objects
-// the controller does not watch.
-func (c *Controller) ExtensionService(namespace, name string) (*contourv1alpha1.ExtensionService, error) {
-	lister, ok := c.extensions[""]
-	if !ok {
-		lister = c.extensions[namespace]
-	}
-	if lister == nil {
-		return nil, apierrors.NewNotFound(contourv1alpha1.Resource("extensionservices"), name)
-	}
-	return lister.ExtensionServices(namespace).Get(name)
+	return &Controller{
+		cfg:       cfg,
+		log:       cfg.Log.WithField("context", "controller"),
+		metrics:   m,
+		events:    make(chan event, 1024),
+		builder:   dag.NewBuilder(cfg.DAG),
+		informers: informers,
+	}, nil
 }
 
 // Ready reports nil once the caches have synced and the first DAG has been
@@ -210,43 +169,60 @@ func (c *Controller) Ready() error {
 	return nil
 }
 
-// Run starts the informers and the event loop and blocks until ctx is
-// cancelled (nil) or the caches cannot sync (an error).
-func (c *Controller) Run(ctx context.Context) error {
+// Run subscribes to the informers and runs the event loop. It blocks
+// until ctx is cancelled (nil) or the subscriptions cannot sync (an
+// error). The informers are started by their owner, before or after Run
+// begins: a subscription to a running informer is first handed what its
+// cache holds. When Run returns, no handler of the controller is running
+// any more and none will be called again.
+func (c *Controller) Run(ctx context.Context) (err error) {
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	syncedCh, stop, err := c.start(ctx)
+	// stop unsubscribes and waits for the handlers, which return once ctx
+	// is cancelled.
+	defer func() {
+		cancel()
+		err = errors.Join(err, stop())
+	}()
 	if err != nil {
 		return err
 	}
-	// stop waits for the informer goroutines, after ctx is cancelled.
-	defer func() {
-		cancel()
-		stop()
-	}()
 	return c.loop(ctx, syncedCh)
 }
 
-// start registers the event handlers and starts the informers. The
-// returned channel receives one value once every handler registration has
-// synced (nil), or an error if ctx ended first; stop waits for the
-// informers' goroutines once ctx is cancelled.
-func (c *Controller) start(ctx context.Context) (<-chan error, func(), error) {
+// start subscribes to the informers. The returned channel receives one
+// value once every subscription has synced (nil), or an error if ctx ended
+// first. stop, to be called once ctx is cancelled and even when start
+// failed, waits for the goroutine that waits for the sync, removes the
+// subscriptions and waits until no handler runs.
+func (c *Controller) start(ctx context.Context) (<-chan error, func() error, error) {
 	handler := cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { c.observe(obj); c.enqueue(ctx, event{obj: obj}) },
 		UpdateFunc: func(_, obj any) { c.observe(obj); c.enqueue(ctx, event{obj: obj}) },
 		DeleteFunc: func(obj any) { c.enqueue(ctx, event{obj: obj, delete: true}) },
 	}
+	type subscription struct {
+		inf cache.SharedInformer
+		reg cache.ResourceEventHandlerRegistration
+	}
+	var subs []subscription
+	unsubscribe := func() error {
+		var errs []error
+		for _, s := range subs {
+			if err := cache.ShutDownEventHandler(s.inf, s.reg); err != nil {
+				errs = append(errs, fmt.Errorf("controller: remove event handler: %w", err))
+			}
+		}
+		return errors.Join(errs...)
+	}
 	var synced []cache.InformerSynced
 	for _, inf := range c.informers {
 		reg, err := inf.AddEventHandler(handler)
 		if err != nil {
-			return nil, nil, fmt.Errorf("controller: add event handler: %w", err)
+			return nil, unsubscribe, fmt.Errorf("controller: add event handler: %w", err)
 		}
+		subs = append(subs, subscription{inf, reg})
 		synced = append(synced, reg.HasSynced)
-	}
-	for _, start := range c.starters {
-		start(ctx.Done())
 	}
 	syncedCh := make(chan error, 1)
 	waited := make(chan struct{})
@@ -258,11 +234,9 @@ func (c *Controller) start(ctx context.Context) (<-chan error, func(), error) {
 		}
 		syncedCh <- nil
 	}()
-	stop := func() {
+	stop := func() error {
 		<-waited
-		for _, stop := range c.stoppers {
-			stop()
-		}
+		return unsubscribe()
 	}
 	return syncedCh, stop, nil
 }

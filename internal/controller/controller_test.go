@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -11,16 +12,19 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	kubefake "k8s.io/client-go/kubernetes/fake"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/utils/ptr"
 
 	"github.com/proxyctl/proxyctl/apis/generated/clientset/versioned"
+	contourfake "github.com/proxyctl/proxyctl/apis/generated/clientset/versioned/fake"
+	contourinformers "github.com/proxyctl/proxyctl/apis/generated/informers/externalversions"
 	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
 	"github.com/proxyctl/proxyctl/internal/dag"
-	"github.com/proxyctl/proxyctl/test/cluster"
 )
 
 // recorder keeps every DAG the controller hands out.
@@ -70,6 +74,10 @@ func hasVhost(name string) func(*dag.DAG) bool {
 	}
 }
 
+// testNamespace is where the tests' objects live; the fake clientsets
+// need no namespace to exist.
+const testNamespace = "ns"
+
 type env struct {
 	kube    kubernetes.Interface
 	contour versioned.Interface
@@ -79,20 +87,57 @@ type env struct {
 	reg     *prometheus.Registry
 }
 
-func start(t *testing.T, mutate func(*Config)) *env {
-	t.Helper()
-	c := cluster.Start(t)
-	e := &env{
-		kube:    kubernetes.NewForConfigOrDie(c.RESTConfig()),
-		contour: versioned.NewForConfigOrDie(c.RESTConfig()),
-		ns:      c.NewNamespace(t),
+func newEnv() *env {
+	return &env{
+		kube:    kubefake.NewClientset(),
+		contour: contourfake.NewSimpleClientset(),
+		ns:      testNamespace,
 		rec:     &recorder{},
 		reg:     prometheus.NewRegistry(),
 	}
-	cfg := Config{Kube: e.kube, Contour: e.contour, Observers: []Observer{e.rec}, Registerer: e.reg}
-	if mutate != nil {
-		mutate(&cfg)
-	}
+}
+
+// informers builds the controller's informers over the fake clientsets,
+// whole-cluster, as cmd/proxyctl does, and starts them; they are shut
+// down, every goroutine joined, when the test ends. Cleanups run last
+// added first: call it before starting the controller, so the controller
+// is stopped before its informers.
+func (e *env) informers(t *testing.T) Informers {
+	t.Helper()
+	set, kf, cf := e.factories()
+	stop := make(chan struct{})
+	kf.Start(stop)
+	cf.Start(stop)
+	t.Cleanup(func() {
+		close(stop)
+		kf.Shutdown()
+		cf.Shutdown()
+	})
+	return set
+}
+
+// informersUnstarted builds the informers and leaves them unstarted.
+func (e *env) informersUnstarted() Informers {
+	set, _, _ := e.factories()
+	return set
+}
+
+func (e *env) factories() (Informers, informers.SharedInformerFactory, contourinformers.SharedInformerFactory) {
+	kf := informers.NewSharedInformerFactoryWithOptions(e.kube, 0, informers.WithTransform(Trim))
+	cf := contourinformers.NewSharedInformerFactoryWithOptions(e.contour, 0, contourinformers.WithTransform(Trim))
+	return Informers{
+		HTTPProxies:               cf.Projectcontour().V1().HTTPProxies().Informer(),
+		TLSCertificateDelegations: cf.Projectcontour().V1().TLSCertificateDelegations().Informer(),
+		ExtensionServices:         cf.Projectcontour().V1alpha1().ExtensionServices().Informer(),
+		Services:                  kf.Core().V1().Services().Informer(),
+		EndpointSlices:            kf.Discovery().V1().EndpointSlices().Informer(),
+		Secrets:                   kf.Core().V1().Secrets().Informer(),
+	}, kf, cf
+}
+
+// run runs the controller until the test ends.
+func (e *env) run(t *testing.T, cfg Config) {
+	t.Helper()
 	ctrl, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -107,13 +152,25 @@ func start(t *testing.T, mutate func(*Config)) *env {
 			t.Errorf("Run: %v", err)
 		}
 	})
+}
+
+func start(t *testing.T, mutate func(*Config)) *env {
+	t.Helper()
+	e := newEnv()
+	cfg := Config{Informers: []Informers{e.informers(t)}, Observers: []Observer{e.rec}, Registerer: e.reg}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	e.run(t, cfg)
 	return e
 }
 
 func (e *env) createProxy(t *testing.T, name, class string) *contourv1.HTTPProxy {
 	t.Helper()
 	p := &contourv1.HTTPProxy{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
+		// The fake clientsets keep no generation: set the API server's
+		// first, which status writes keep and spec changes bump.
+		ObjectMeta: metav1.ObjectMeta{Name: name, Generation: 1},
 		Spec: contourv1.HTTPProxySpec{
 			IngressClassName: class,
 			VirtualHost:      &contourv1.VirtualHost{Fqdn: name + ".example.com"},
@@ -203,15 +260,9 @@ func checkFamily(d *dag.DAG, ns string, n int) error {
 // leader, write IncludeNotFound on roots and orphaned on children.
 func TestFirstDAGHasEveryInitialObjectThenChangesFlow(t *testing.T) {
 	const families = 100 // 200 proxies: the buffer holds them all
-	c := cluster.Start(t)
-	e := &env{
-		kube:    kubernetes.NewForConfigOrDie(c.RESTConfig()),
-		contour: versioned.NewForConfigOrDie(c.RESTConfig()),
-		ns:      c.NewNamespace(t),
-		rec:     &recorder{},
-	}
+	e := newEnv()
 	createFamily(t, e.kube, e.contour, e.ns, families)
-	ctrl, err := New(Config{Kube: e.kube, Contour: e.contour, Observers: []Observer{e.rec}})
+	ctrl, err := New(Config{Informers: []Informers{e.informers(t)}, Observers: []Observer{e.rec}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,7 +289,9 @@ func TestFirstDAGHasEveryInitialObjectThenChangesFlow(t *testing.T) {
 		if err := <-done; err != nil {
 			t.Errorf("loop: %v", err)
 		}
-		stop()
+		if err := stop(); err != nil {
+			t.Errorf("stop: %v", err)
+		}
 	})
 
 	e.rec.waitForDAG(t, "a first DAG", func(*dag.DAG) bool { return true })
@@ -350,45 +403,81 @@ func TestOtherIngressClassIsIgnored(t *testing.T) {
 	}
 }
 
-func TestWatchNamespacesLimitsWhatIsSeen(t *testing.T) {
-	var watched string
-	c := cluster.Start(t)
-	ns := c.NewNamespace(t)
-	other := c.NewNamespace(t)
-	watched = ns
-	contour := versioned.NewForConfigOrDie(c.RESTConfig())
-	rec := &recorder{}
-	ctrl, err := New(Config{
-		Kube: kubernetes.NewForConfigOrDie(c.RESTConfig()), Contour: contour,
-		WatchNamespaces: []string{watched}, Observers: []Observer{rec},
-	})
+// A kind left out of the wiring would silently never reach the DAG: New
+// refuses it.
+func TestNewRefusesMissingInformers(t *testing.T) {
+	if _, err := New(Config{}); err == nil {
+		t.Error("New without informers succeeded")
+	}
+	set := Informers{HTTPProxies: newEnv().informersUnstarted().HTTPProxies}
+	_, err := New(Config{Informers: []Informers{set}})
+	if err == nil || !strings.Contains(err.Error(), "TLSCertificateDelegations") {
+		t.Errorf("New with only an HTTPProxy informer = %v, want the first missing one named", err)
+	}
+}
+
+// proxyCounter counts the HTTPProxy events of each name.
+type proxyCounter struct {
+	mu   sync.Mutex
+	seen map[string]int
+}
+
+func (c *proxyCounter) OnProxy(p *contourv1.HTTPProxy) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.seen[p.Name]++
+}
+
+func (c *proxyCounter) count(name string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.seen[name]
+}
+
+// The informers outlive the controller (their owner stops them): once Run
+// has returned, none of its handlers is called again.
+func TestRunUnsubscribesOnReturn(t *testing.T) {
+	e := newEnv()
+	set := e.informers(t)
+	counter := &proxyCounter{seen: map[string]int{}}
+	ctrl, err := New(Config{Informers: []Informers{set}, ProxyObservers: []ProxyObserver{counter}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- ctrl.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-
-	for _, n := range []string{other, ns} {
-		if _, err := contour.ProjectcontourV1().HTTPProxies(n).Create(ctx, &contourv1.HTTPProxy{
-			ObjectMeta: metav1.ObjectMeta{Name: "p"},
-			Spec:       contourv1.HTTPProxySpec{VirtualHost: &contourv1.VirtualHost{Fqdn: n + ".example.com"}},
-		}, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
+	e.createProxy(t, "before", "")
+	deadline := time.Now().Add(20 * time.Second)
+	for ctrl.Ready() != nil || counter.count("before") == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the controller never saw the first proxy")
 		}
+		time.Sleep(10 * time.Millisecond)
 	}
-	d := rec.waitForDAG(t, "the watched namespace's proxy", func(d *dag.DAG) bool {
-		return d.Statuses[types.NamespacedName{Namespace: ns, Name: "p"}] != nil
-	})
-	if d.Statuses[types.NamespacedName{Namespace: other, Name: "p"}] != nil {
-		t.Fatal("a proxy outside --watch-namespaces was seen")
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
 	}
-	// The status writer reads current objects through the controller.
-	if p, err := ctrl.HTTPProxy(ns, "p"); err != nil || p.Name != "p" {
-		t.Fatalf("HTTPProxy(watched) = %v, %v", p, err)
+
+	// A handler added now sees the next proxy only after the informer has
+	// handed it to every handler still subscribed.
+	seen := make(chan struct{})
+	var once sync.Once
+	if _, err := set.HTTPProxies.AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: func(obj any) {
+		if obj.(*contourv1.HTTPProxy).Name == "after" {
+			once.Do(func() { close(seen) })
+		}
+	}}); err != nil {
+		t.Fatal(err)
 	}
-	if _, err := ctrl.HTTPProxy(other, "p"); !apierrors.IsNotFound(err) {
-		t.Fatalf("HTTPProxy(unwatched) error = %v, want NotFound", err)
+	e.createProxy(t, "after", "")
+	select {
+	case <-seen:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the informer never delivered the second proxy")
+	}
+	if n := counter.count("after"); n != 0 {
+		t.Fatalf("the controller was told of a proxy %d times after Run returned", n)
 	}
 }

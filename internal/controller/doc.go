@@ -10,5 +10,9 @@
 // only once every object of the initial lists is in the cache, so a
 // restarting replica never serves, or writes status from, a partial view.
 // The observers are the xDS server (every replica) and the status writer
-// (leader only).
+// (leader only), all given at construction.
+//
+// The controller builds no clients and no informers: it subscribes to the
+// informers it is given (cmd/proxyctl builds them, applies Trim, starts and
+// stops them), so tests feed it from fake clientsets.
 package controller

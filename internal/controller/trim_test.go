@@ -24,7 +24,7 @@ func TestTrimDropsWhatNothingReads(t *testing.T) {
 	cert := &corev1.Secret{ObjectMeta: meta(), Type: corev1.SecretTypeTLS, Data: map[string][]byte{"tls.crt": []byte("pem")}}
 	jwks := &corev1.Secret{ObjectMeta: meta(), Type: corev1.SecretTypeOpaque, Data: map[string][]byte{"jwks.json": []byte(` {"keys": []}`)}}
 	for _, obj := range []metav1.Object{p, token, ca, crl, cert, jwks} {
-		if _, err := trim(obj); err != nil {
+		if _, err := Trim(obj); err != nil {
 			t.Fatal(err)
 		}
 		if obj.GetManagedFields() != nil {
@@ -43,7 +43,7 @@ func TestTrimDropsWhatNothingReads(t *testing.T) {
 	if ca.Data == nil || crl.Data == nil || cert.Data == nil || jwks.Data == nil {
 		t.Error("a CA bundle, CRL, TLS or JWKS Secret lost its data")
 	}
-	if _, err := trim("not an object"); err != nil {
-		t.Errorf("trim(string) = %v, want it passed through", err)
+	if _, err := Trim("not an object"); err != nil {
+		t.Errorf("Trim(string) = %v, want it passed through", err)
 	}
 }
