@@ -304,32 +304,7 @@ func upToDate(ps *dag.ProxyStatus, lb *corev1.LoadBalancerStatus, obj *contourv1
 	if obj.Generation > ps.Generation || stale(obj.Status, ps.Generation) {
 		return true
 	}
-	if !showsAddress(obj.Status, lb) {
-		return false
-	}
-	want := validCondition(ps)
-	want.ObservedGeneration = ps.Generation
-	have := obj.Status.GetConditionFor(contourv1.ConditionTypeValid)
-	if have == nil {
-		return false
-	}
-	got := *have
-	got.LastTransitionTime = metav1.Time{}
-	var currentStatus, description string
-	switch {
-	case want.Status == metav1.ConditionTrue:
-		currentStatus, description = contourv1.StatusValid, want.Message
-	case isOrphaned(want):
-		sub, _ := want.GetError(contourv1.ConditionTypeOrphanedError)
-		currentStatus, description = contourv1.StatusOrphaned, sub.Message
-	default:
-		currentStatus, description = contourv1.StatusInvalid, want.Message
-	}
-	return obj.Status.CurrentStatus == currentStatus &&
-		obj.Status.Description == description &&
-		!NeedsUpdate(
-			contourv1.HTTPProxyStatus{Conditions: []contourv1.DetailedCondition{got}},
-			contourv1.HTTPProxyStatus{Conditions: []contourv1.DetailedCondition{want}})
+	return showsAddress(obj.Status, lb) && render(ps).shownIn(obj.Status)
 }
 
 func (w *Writer) work(ctx context.Context) {
@@ -516,7 +491,7 @@ func (m *writerMetrics) setProxies(desired map[types.NamespacedName]*dag.ProxySt
 	}
 	for _, ps := range desired {
 		if ps != nil {
-			m.counts[currentStatus(ps)]++
+			m.counts[render(ps).currentStatus]++
 		}
 	}
 	for s, n := range m.counts {
@@ -526,7 +501,7 @@ func (m *writerMetrics) setProxies(desired map[types.NamespacedName]*dag.ProxySt
 
 // count adds n to the gauge of ps's status.
 func (m *writerMetrics) count(ps *dag.ProxyStatus, n int) {
-	s := currentStatus(ps)
+	s := render(ps).currentStatus
 	m.counts[s] += n
 	m.proxies.WithLabelValues(s).Set(float64(m.counts[s]))
 }
