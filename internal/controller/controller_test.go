@@ -239,7 +239,7 @@ func checkFamily(d *dag.DAG, ns string, n int) error {
 		}
 		for _, name := range []string{fmt.Sprintf("root-%03d", i), fmt.Sprintf("child-%03d", i)} {
 			s := d.Statuses[types.NamespacedName{Namespace: ns, Name: name}]
-			if s == nil || s.CurrentStatus != contourv1.StatusValid {
+			if s == nil || !s.Valid() {
 				problems = append(problems, fmt.Sprintf("status of %s is %+v", name, s))
 			}
 		}
@@ -326,7 +326,7 @@ func TestFirstDAGHasEveryInitialObjectThenChangesFlow(t *testing.T) {
 	// A proxy added later appears, and its status result is in the DAG.
 	e.createProxy(t, "late", "")
 	d := e.rec.waitForDAG(t, "the late vhost", hasVhost("late.example.com"))
-	if s := d.Statuses[types.NamespacedName{Namespace: e.ns, Name: "late"}]; s == nil || s.CurrentStatus != contourv1.StatusValid {
+	if s := d.Statuses[types.NamespacedName{Namespace: e.ns, Name: "late"}]; s == nil || !s.Valid() {
 		t.Fatalf("status of late = %+v, want valid", s)
 	}
 }

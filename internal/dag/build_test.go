@@ -235,8 +235,12 @@ func reasons(d *DAG, key types.NamespacedName) []string {
 	if ps == nil {
 		return []string{"no status"}
 	}
-	if ps.CurrentStatus != contourv1.StatusInvalid {
-		return []string{ps.CurrentStatus}
+	switch {
+	case len(ps.Errors) > 0:
+	case ps.Orphaned:
+		return []string{"orphaned"}
+	default:
+		return []string{"valid"}
 	}
 	var out []string
 	for _, c := range ps.Errors {

@@ -571,17 +571,25 @@ type Secret struct {
 	Key  []byte // PEM private key
 }
 
-// ProxyStatus is the validation result of one HTTPProxy.
+// ProxyStatus is what a build found about one HTTPProxy: its errors, its
+// warnings and whether a root reaches it. These are facts only; the status
+// package alone decides how they read as Contour's status (currentStatus,
+// description and the Valid condition), so that every writer and every
+// metric shows the same verdict.
 type ProxyStatus struct {
 	Proxy      types.NamespacedName
 	Generation int64
-	// CurrentStatus is "valid", "invalid" or "orphaned".
-	CurrentStatus string
-	Description   string
 	// Errors and Warnings are in the order found.
 	Errors   []Condition
 	Warnings []Condition
+	// Orphaned is set on a proxy that is not a root (it has no
+	// virtualhost) and that no root's delegation chain reaches.
+	Orphaned bool
 }
+
+// Valid reports whether the proxy has no error and is not orphaned: what
+// it defines is served.
+func (s *ProxyStatus) Valid() bool { return len(s.Errors) == 0 && !s.Orphaned }
 
 // Condition is one error or warning: Type is the part of the spec (e.g.
 // "RouteError"), Reason what is wrong (e.g. "ServiceUnresolvedReference").

@@ -73,8 +73,9 @@ func (b *rootBuild) warnf(key types.NamespacedName, condType, reason, format str
 // reach marks key as part of a delegation chain from the root.
 func (b *rootBuild) reach(key types.NamespacedName) { b.rec.touch(key).reached = true }
 
-// proxyStatus is the final verdict on one proxy: invalid with any error,
-// else orphaned when no valid root reaches it, else valid.
+// proxyStatus is what the build found about one proxy: its errors and
+// warnings, and whether it is orphaned (not a root, and no root reaches
+// it). The status package turns these facts into Contour's status.
 //
 // Its errors are those a build from scratch finds in this order: first
 // the ones of the proxy alone (nothing defined, root namespace, fqdn,
@@ -109,38 +110,20 @@ func (b *Builder) proxyStatus(key types.NamespacedName, info proxyInfo) *ProxySt
 			s.addAll(&t.acc)
 		})
 	}
-
-	ps := &ProxyStatus{
+	return &ProxyStatus{
 		Proxy:      key,
 		Generation: info.p.Generation,
 		Errors:     s.errors,
 		Warnings:   s.warnings,
+		Orphaned:   info.p.Spec.VirtualHost == nil && !reached,
 	}
-	isRoot := info.p.Spec.VirtualHost != nil
-	switch {
-	case len(s.errors) > 0:
-		ps.CurrentStatus = contourv1.StatusInvalid
-		ps.Description = contourv1.MessageErrorPresent
-	case !isRoot && !reached:
-		ps.CurrentStatus = contourv1.StatusOrphaned
-		ps.Description = contourv1.DescriptionOrphaned
-		ps.Errors = []Condition{{
-			Type:    contourv1.ConditionTypeOrphanedError,
-			Reason:  contourv1.ReasonOrphaned,
-			Message: contourv1.DescriptionOrphaned,
-		}}
-	default:
-		ps.CurrentStatus = contourv1.StatusValid
-		ps.Description = contourv1.DescriptionValid
-	}
-	return ps
 }
 
 // sameStatus reports whether a and b are deeply equal, nil and empty
 // lists told apart as reflect.DeepEqual does.
 func sameStatus(a, b *ProxyStatus) bool {
 	return a.Proxy == b.Proxy && a.Generation == b.Generation &&
-		a.CurrentStatus == b.CurrentStatus && a.Description == b.Description &&
+		a.Orphaned == b.Orphaned &&
 		sameConditions(a.Errors, b.Errors) && sameConditions(a.Warnings, b.Warnings)
 }
 

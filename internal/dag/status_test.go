@@ -2,8 +2,6 @@ package dag
 
 import (
 	"testing"
-
-	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
 )
 
 func TestStatuses(t *testing.T) {
@@ -12,22 +10,25 @@ func TestStatuses(t *testing.T) {
 	invalid := root("default", "invalid", "", route("/", svcRef("kuard", 8080)))
 	invalid.Generation = 3
 	orphan := child("default", "orphan", route("/", svcRef("kuard", 8080)))
-	d := Build(objects(valid, invalid, orphan, service("default", "kuard", 8080)), Config{})
+	// An orphan with an error of its own reports both facts; the status
+	// package decides which one its status shows.
+	empty := child("default", "empty")
+	d := Build(objects(valid, invalid, orphan, empty, service("default", "kuard", 8080)), Config{})
 
 	want := map[string]*ProxyStatus{
 		"valid": {
 			Proxy: nn("default", "valid"), Generation: 7,
-			CurrentStatus: contourv1.StatusValid, Description: contourv1.DescriptionValid,
 		},
 		"invalid": {
 			Proxy: nn("default", "invalid"), Generation: 3,
-			CurrentStatus: contourv1.StatusInvalid, Description: contourv1.MessageErrorPresent,
 			Errors: []Condition{{Type: "VirtualHostError", Reason: "FQDNNotSpecified", Message: "virtualhost.fqdn must be specified"}},
 		},
 		"orphan": {
-			Proxy: nn("default", "orphan"), Generation: 1,
-			CurrentStatus: contourv1.StatusOrphaned, Description: contourv1.DescriptionOrphaned,
-			Errors: []Condition{{Type: "Orphaned", Reason: "Orphaned", Message: contourv1.DescriptionOrphaned}},
+			Proxy: nn("default", "orphan"), Generation: 1, Orphaned: true,
+		},
+		"empty": {
+			Proxy: nn("default", "empty"), Generation: 1, Orphaned: true,
+			Errors: []Condition{{Type: "SpecError", Reason: "NothingDefined", Message: "HTTPProxy must define at least one route, include or tcpproxy"}},
 		},
 	}
 	if len(d.Statuses) != len(want) {

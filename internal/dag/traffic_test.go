@@ -293,7 +293,7 @@ func TestMirrorCookieRewriteWarns(t *testing.T) {
 	p := root("default", "p", "p.example.com", route("/", svcRef("kuard", 8080), m))
 	d := Build(objects(p, service("default", "kuard", 8080), service("default", "shadow", 8080)), Config{})
 	ps := d.Statuses[nn("default", "p")]
-	diff(t, "valid", ps.CurrentStatus)
+	diff(t, true, ps.Valid())
 	diff(t, []Condition{{Type: "ServiceError", Reason: "IgnoredField",
 		Message: "routes[0]: services[1] (shadow): ignoring cookieRewritePolicies of a mirror, whose responses are discarded"}}, ps.Warnings)
 }

@@ -42,7 +42,7 @@ func TestLoadBalancerFallbacksWarn(t *testing.T) {
 				got = append(got, w.Message)
 			}
 			diff(t, tc.want, got)
-			diff(t, contourv1.StatusValid, ps.CurrentStatus)
+			diff(t, true, ps.Valid())
 		})
 	}
 }

@@ -27,7 +27,7 @@ func dumpDAG(statusOrder []string) *dag.DAG {
 	}
 	for _, name := range statusOrder {
 		k := types.NamespacedName{Namespace: "ns", Name: name}
-		d.Statuses[k] = &dag.ProxyStatus{Proxy: k, Generation: 1, CurrentStatus: "valid", Description: "Valid HTTPProxy"}
+		d.Statuses[k] = &dag.ProxyStatus{Proxy: k, Generation: 1}
 	}
 	return d
 }

@@ -3,7 +3,6 @@ package status
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"time"
 
@@ -11,7 +10,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/util/workqueue"
 
 	"github.com/proxyctl/proxyctl/apis/generated/clientset/versioned"
 	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
@@ -78,12 +76,7 @@ func extensionUpToDate(es *dag.ExtensionStatus, obj *contourv1alpha1.ExtensionSe
 	if have == nil {
 		return false
 	}
-	if have.ObservedGeneration > es.Generation {
-		return true
-	}
-	return !NeedsUpdate(
-		contourv1.HTTPProxyStatus{Conditions: []contourv1.DetailedCondition{*have}},
-		contourv1.HTTPProxyStatus{Conditions: []contourv1.DetailedCondition{extensionCondition(es)}})
+	return have.ObservedGeneration > es.Generation || sameCondition(*have, extensionCondition(es))
 }
 
 // ExtensionGetter reads the current ExtensionService, typically from an
@@ -105,22 +98,16 @@ type ExtensionConfig struct {
 }
 
 // ExtensionWriter keeps every ExtensionService's status in line with the
-// latest DAG, on the leader only, as Writer does for HTTPProxies: nothing
-// is written before Elected closes, nothing once StillLeading says the
-// Lease is lost, only stale statuses are written, through the status
+// latest DAG, on the leader only, with the same core as Writer: nothing is
+// written before Elected closes, nothing once StillLeading says the Lease
+// is lost, only stale statuses are written, through the status
 // subresource, with conflicts retried. There are few ExtensionServices:
 // one worker, and every one is compared after each rebuild, which also
 // repairs a status someone else wrote over.
 type ExtensionWriter struct {
-	client       versioned.Interface
-	extensions   ExtensionGetter
-	elected      <-chan struct{}
-	stillLeading func() bool
-	log          logrus.FieldLogger
-	clock        func() time.Time
-
-	queue   *queue
-	limiter workqueue.TypedRateLimiter[types.NamespacedName]
+	client     versioned.Interface
+	extensions ExtensionGetter
+	core       *core[*contourv1alpha1.ExtensionService, *dag.ExtensionStatus]
 
 	mu      sync.Mutex
 	leading bool
@@ -132,25 +119,16 @@ func NewExtensionWriter(cfg ExtensionConfig) (*ExtensionWriter, error) {
 	if cfg.Client == nil || cfg.Extensions == nil || cfg.Elected == nil {
 		return nil, errors.New("status: Client, Extensions and Elected are required")
 	}
-	w := &ExtensionWriter{
-		client:       cfg.Client,
-		extensions:   cfg.Extensions,
-		elected:      cfg.Elected,
-		stillLeading: cfg.StillLeading,
-		log:          cfg.Log,
-		clock:        cfg.Clock,
-		queue:        newQueue(),
-		limiter:      workqueue.NewTypedItemExponentialFailureRateLimiter[types.NamespacedName](50*time.Millisecond, 60*time.Second),
+	w := &ExtensionWriter{client: cfg.Client, extensions: cfg.Extensions}
+	log := cfg.Log
+	if log != nil {
+		log = log.WithField("context", "extensionservice-status")
 	}
-	if w.log == nil {
-		l := logrus.New()
-		l.Out = discard{}
-		w.log = l
-	}
-	w.log = w.log.WithField("context", "extensionservice-status")
-	if w.clock == nil {
-		w.clock = time.Now
-	}
+	w.core = newCore(coreConfig{
+		kind: "ExtensionService", logField: "extensionservice",
+		elected: cfg.Elected, stillLeading: cfg.StillLeading, workers: 1,
+		log: log, clock: cfg.Clock,
+	}, extensionTarget{w})
 	return w, nil
 }
 
@@ -175,114 +153,66 @@ func (w *ExtensionWriter) enqueueStale(desired map[types.NamespacedName]*dag.Ext
 		switch {
 		case apierrors.IsNotFound(err):
 		case err != nil:
-			w.queue.add(k)
+			w.core.add(k)
 		case !extensionUpToDate(es, obj):
-			w.queue.add(k)
+			w.core.add(k)
 		}
 	}
 }
 
 // Run waits for leadership, then writes every stale status and keeps
-// writing until ctx ends. It returns nil when ctx ends.
+// writing until ctx ends. It returns nil when ctx ends, once nothing of it
+// runs any more.
 func (w *ExtensionWriter) Run(ctx context.Context) error {
-	select {
-	case <-ctx.Done():
-		return nil
-	case <-w.elected:
-	}
-	w.mu.Lock()
-	w.leading = true
-	desired := w.desired
-	w.mu.Unlock()
-	w.log.WithField("extensionservices", len(desired)).Info("leading: writing stale ExtensionService statuses")
-	w.enqueueStale(desired)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		w.work(ctx)
-	}()
-	<-ctx.Done()
-	w.queue.shutDown()
-	<-done
-	return nil
+	return w.core.run(ctx, func() {
+		w.mu.Lock()
+		w.leading = true
+		desired := w.desired
+		w.mu.Unlock()
+		w.core.log.WithField("extensionservices", len(desired)).Info("leading: writing stale ExtensionService statuses")
+		w.enqueueStale(desired)
+	})
 }
 
-func (w *ExtensionWriter) work(ctx context.Context) {
-	for {
-		k, ok := w.queue.get()
-		if !ok {
-			return
-		}
-		err := w.sync(ctx, k)
-		switch {
-		case ctx.Err() != nil:
-		case err != nil:
-			delay := w.limiter.When(k)
-			w.log.WithError(err).WithField("extensionservice", k.String()).WithField("retry_in", delay).Error("writing ExtensionService status failed")
-			w.queue.addAfter(k, delay)
-		default:
-			w.limiter.Forget(k)
-		}
-		w.queue.done(k)
-	}
+// extensionTarget is the ExtensionService side of the writer core.
+type extensionTarget struct{ w *ExtensionWriter }
+
+var _ target[*contourv1alpha1.ExtensionService, *dag.ExtensionStatus] = extensionTarget{}
+
+func (t extensionTarget) result(k types.NamespacedName) (*dag.ExtensionStatus, bool) {
+	t.w.mu.Lock()
+	defer t.w.mu.Unlock()
+	es := t.w.desired[k]
+	return es, es != nil
 }
 
-func (w *ExtensionWriter) lookup(k types.NamespacedName) *dag.ExtensionStatus {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.desired[k]
+func (t extensionTarget) cached(k types.NamespacedName) (*contourv1alpha1.ExtensionService, error) {
+	return t.w.extensions.ExtensionService(k.Namespace, k.Name)
 }
 
-// sync brings one ExtensionService's status in line with the latest
-// result for it.
-func (w *ExtensionWriter) sync(ctx context.Context, k types.NamespacedName) error {
-	es := w.lookup(k)
-	if es == nil {
-		return nil
-	}
-	obj, err := w.extensions.ExtensionService(k.Namespace, k.Name)
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("read %s: %w", k, err)
-	}
-	for conflicts := 0; ; {
-		if extensionUpToDate(es, obj) {
-			return nil
-		}
-		if w.stillLeading != nil && !w.stillLeading() {
-			return nil
-		}
-		update := obj.DeepCopy()
-		update.Status = DesiredExtension(es, obj.Status, metav1.NewTime(w.clock()))
-		_, err := w.client.ProjectcontourV1alpha1().ExtensionServices(k.Namespace).UpdateStatus(ctx, update, metav1.UpdateOptions{})
-		switch {
-		case err == nil:
-			w.log.WithField("extensionservice", k.String()).WithField("valid", es.Valid()).Debug("wrote ExtensionService status")
-			return nil
-		case apierrors.IsNotFound(err):
-			return nil
-		case !apierrors.IsConflict(err):
-			return fmt.Errorf("update status of %s: %w", k, err)
-		}
-		conflicts++
-		if conflicts >= maxConflictRetries {
-			return fmt.Errorf("update status of %s: %d conflicts in a row: %w", k, conflicts, err)
-		}
-		if err := sleep(ctx, conflictBackoffBase<<(conflicts-1)); err != nil {
-			return err
-		}
-		// The lister may be behind our own last write: ask the API server.
-		obj, err = w.client.ProjectcontourV1alpha1().ExtensionServices(k.Namespace).Get(ctx, k.Name, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("get %s: %w", k, err)
-		}
-		if es = w.lookup(k); es == nil {
-			return nil
-		}
-	}
+func (t extensionTarget) fresh(ctx context.Context, k types.NamespacedName) (*contourv1alpha1.ExtensionService, error) {
+	return t.w.client.ProjectcontourV1alpha1().ExtensionServices(k.Namespace).Get(ctx, k.Name, metav1.GetOptions{})
 }
+
+// behind is never asked: there are few ExtensionServices, and a conflict
+// re-reads from the API server anyway.
+func (extensionTarget) behind(types.NamespacedName, *dag.ExtensionStatus, *contourv1alpha1.ExtensionService) bool {
+	return false
+}
+
+func (extensionTarget) upToDate(es *dag.ExtensionStatus, obj *contourv1alpha1.ExtensionService) bool {
+	return extensionUpToDate(es, obj)
+}
+
+func (extensionTarget) desired(es *dag.ExtensionStatus, obj *contourv1alpha1.ExtensionService, now metav1.Time) *contourv1alpha1.ExtensionService {
+	update := obj.DeepCopy()
+	update.Status = DesiredExtension(es, obj.Status, now)
+	return update
+}
+
+func (t extensionTarget) updateStatus(ctx context.Context, obj *contourv1alpha1.ExtensionService) error {
+	_, err := t.w.client.ProjectcontourV1alpha1().ExtensionServices(obj.Namespace).UpdateStatus(ctx, obj, metav1.UpdateOptions{})
+	return err
+}
+
+func (extensionTarget) wrote(types.NamespacedName, *dag.ExtensionStatus) {}

@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -71,22 +70,21 @@ func TestExtensionWriterWritesOnlyWhenLeading(t *testing.T) {
 		t.Fatalf("%d status writes before leading", n)
 	}
 	close(elected)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	eventually(t, "the leader to write Valid=True", func() bool {
 		got, err := fakeExtensions{client}.ExtensionService("auth", "ext")
-		if err != nil && !apierrors.IsNotFound(err) {
+		if err != nil {
 			t.Fatal(err)
 		}
-		if c := got.Status.ConditionFor("Valid"); c != nil && c.Status == metav1.ConditionTrue {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the leader did not write Valid=True")
-		}
-		time.Sleep(10 * time.Millisecond) // polling, bounded by the deadline above
+		c := got.Status.ConditionFor("Valid")
+		return c != nil && c.Status == metav1.ConditionTrue
+	})
+	if n := writes(); n != 1 {
+		t.Errorf("%d status writes, want 1", n)
 	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
+	// The same core as Writer's: nothing of it outlives Run.
+	waitForNoWriterGoroutine(t)
 }

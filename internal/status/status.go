@@ -14,23 +14,8 @@ import (
 // Desired returns the status an HTTPProxy should show for the DAG result
 // ps, given the status it shows now (existing, not modified). now is the
 // time recorded as lastTransitionTime when the Valid condition's status
-// changes.
-//
-// What is written, as Contour writes it:
-//   - valid: currentStatus "valid", description "Valid HTTPProxy", Valid
-//     condition True with reason Valid and the same message.
-//   - invalid: currentStatus "invalid", description "At least one error
-//     present, see Errors for details" (the Valid condition's message; the
-//     errors themselves are in the condition, one sub-condition each),
-//     Valid condition False with reason ErrorPresent.
-//   - orphaned: currentStatus "orphaned", description the Orphaned error's
-//     message ("this HTTPProxy is not part of a delegation chain from a root
-//     HTTPProxy"), Valid condition False with an Orphaned error. The error is
-//     added when the DAG result does not carry one.
-//
-// Errors decide: a result that says "valid" but carries errors is invalid.
-// The DAG's Description is not used: the description is a function of the
-// Valid condition, as in Contour, so every writer shows the same text.
+// changes. What it shows is render's; Desired only merges it into
+// existing.
 //
 // Only the Valid condition is ours. Conditions of other types (written by
 // other controllers) and loadBalancer are kept as they are, in their order;
@@ -47,27 +32,16 @@ func Desired(ps *dag.ProxyStatus, existing contourv1.HTTPProxyStatus, now metav1
 // matches its class, valid or not. A nil lb (no Envoy Service configured,
 // or not known yet) leaves loadBalancer as it is.
 func DesiredWithAddress(ps *dag.ProxyStatus, existing contourv1.HTTPProxyStatus, lb *corev1.LoadBalancerStatus, now metav1.Time) contourv1.HTTPProxyStatus {
-	cond := validCondition(ps)
-	cond.ObservedGeneration = ps.Generation
+	r := render(ps)
+	cond := r.valid
 	cond.LastTransitionTime = now
 	if old := existing.GetConditionFor(contourv1.ConditionTypeValid); old != nil && old.Status == cond.Status && !old.LastTransitionTime.IsZero() {
 		cond.LastTransitionTime = old.LastTransitionTime
 	}
 
 	out := *existing.DeepCopy()
-	switch {
-	case cond.Status == metav1.ConditionTrue:
-		out.CurrentStatus = contourv1.StatusValid
-		out.Description = cond.Message
-	case isOrphaned(cond):
-		sub, _ := cond.GetError(contourv1.ConditionTypeOrphanedError)
-		out.CurrentStatus = contourv1.StatusOrphaned
-		out.Description = sub.Message
-	default:
-		out.CurrentStatus = contourv1.StatusInvalid
-		out.Description = cond.Message
-	}
-
+	out.CurrentStatus = r.currentStatus
+	out.Description = r.description
 	if c := out.GetConditionFor(contourv1.ConditionTypeValid); c != nil {
 		*c = cond
 	} else {
@@ -79,21 +53,42 @@ func DesiredWithAddress(ps *dag.ProxyStatus, existing contourv1.HTTPProxyStatus,
 	return out
 }
 
-// showsAddress reports whether status shows lb already; any status does
-// when lb is nil (loadBalancer is not ours). Nil and empty lists are the
-// same to a reader.
-func showsAddress(status contourv1.HTTPProxyStatus, lb *corev1.LoadBalancerStatus) bool {
-	return lb == nil || equality.Semantic.DeepEqual(status.LoadBalancer, *lb)
+// rendered is the part of an HTTPProxy's status that one DAG result
+// decides.
+type rendered struct {
+	currentStatus string
+	description   string
+	// valid is the Valid condition, with its observedGeneration and
+	// without lastTransitionTime (that depends on what the object shows).
+	valid contourv1.DetailedCondition
 }
 
-// validCondition is the Valid condition for ps, without generation and
-// transition time.
-func validCondition(ps *dag.ProxyStatus) contourv1.DetailedCondition {
+// render is the one place where the DAG's facts about a proxy (errors,
+// warnings, orphaned) become the status Contour users know; writing,
+// comparing and the metrics all go through it. As Contour writes it
+// (internal/status/proxystatus.go, ProxyUpdate.Mutate, and the Valid
+// condition's AddError):
+//   - valid: currentStatus "valid", description "Valid HTTPProxy", Valid
+//     condition True with reason Valid and the same message. Warnings do
+//     not change it.
+//   - invalid, on any error: currentStatus "invalid", description "At
+//     least one error present, see Errors for details" (the Valid
+//     condition's message; the errors themselves are in the condition, one
+//     sub-condition each), Valid condition False with reason ErrorPresent.
+//   - orphaned, without error: currentStatus "orphaned", description the
+//     Orphaned error's message ("this HTTPProxy is not part of a delegation
+//     chain from a root HTTPProxy"), Valid condition False with that one
+//     Orphaned error.
+//
+// Errors decide before orphaned: a proxy no root reaches that is also
+// wrong in itself shows what is wrong.
+func render(ps *dag.ProxyStatus) rendered {
 	c := contourv1.DetailedCondition{Condition: metav1.Condition{
-		Type:    contourv1.ConditionTypeValid,
-		Status:  metav1.ConditionTrue,
-		Reason:  contourv1.ReasonValid,
-		Message: contourv1.DescriptionValid,
+		Type:               contourv1.ConditionTypeValid,
+		Status:             metav1.ConditionTrue,
+		ObservedGeneration: ps.Generation,
+		Reason:             contourv1.ReasonValid,
+		Message:            contourv1.DescriptionValid,
 	}}
 	for _, e := range ps.Errors {
 		c.Errors = append(c.Errors, subCondition(e))
@@ -101,41 +96,37 @@ func validCondition(ps *dag.ProxyStatus) contourv1.DetailedCondition {
 	for _, w := range ps.Warnings {
 		c.Warnings = append(c.Warnings, subCondition(w))
 	}
-	if ps.CurrentStatus == contourv1.StatusOrphaned && !isOrphaned(c) {
+	r := rendered{currentStatus: contourv1.StatusValid, description: contourv1.DescriptionValid}
+	switch {
+	case len(ps.Errors) > 0:
+		c.Status, c.Reason, c.Message = metav1.ConditionFalse, contourv1.ReasonErrorPresent, contourv1.MessageErrorPresent
+		r.currentStatus, r.description = contourv1.StatusInvalid, contourv1.MessageErrorPresent
+	case ps.Orphaned:
 		c.Errors = append(c.Errors, contourv1.SubCondition{
 			Type:    contourv1.ConditionTypeOrphanedError,
 			Status:  metav1.ConditionTrue,
 			Reason:  contourv1.ReasonOrphaned,
 			Message: contourv1.DescriptionOrphaned,
 		})
+		c.Status, c.Reason, c.Message = metav1.ConditionFalse, contourv1.ReasonErrorPresent, contourv1.MessageErrorPresent
+		r.currentStatus, r.description = contourv1.StatusOrphaned, contourv1.DescriptionOrphaned
 	}
-	if len(c.Errors) > 0 || ps.CurrentStatus == contourv1.StatusInvalid || ps.CurrentStatus == contourv1.StatusOrphaned {
-		c.Status = metav1.ConditionFalse
-		c.Reason = contourv1.ReasonErrorPresent
-		c.Message = contourv1.MessageErrorPresent
-	}
-	return c
+	r.valid = c
+	return r
 }
 
-// currentStatus is the currentStatus Desired writes for ps, without
-// building the condition: valid, invalid or orphaned.
-func currentStatus(ps *dag.ProxyStatus) string {
-	orphaned := ps.CurrentStatus == contourv1.StatusOrphaned
-	for _, e := range ps.Errors {
-		orphaned = orphaned || e.Type == contourv1.ConditionTypeOrphanedError
-	}
-	switch {
-	case orphaned:
-		return contourv1.StatusOrphaned
-	case len(ps.Errors) > 0 || ps.CurrentStatus == contourv1.StatusInvalid:
-		return contourv1.StatusInvalid
-	}
-	return contourv1.StatusValid
+// shownIn reports whether status shows r already, transition time aside.
+func (r rendered) shownIn(status contourv1.HTTPProxyStatus) bool {
+	have := status.GetConditionFor(contourv1.ConditionTypeValid)
+	return have != nil && status.CurrentStatus == r.currentStatus && status.Description == r.description &&
+		sameCondition(*have, r.valid)
 }
 
-func isOrphaned(c contourv1.DetailedCondition) bool {
-	_, ok := c.GetError(contourv1.ConditionTypeOrphanedError)
-	return ok
+// showsAddress reports whether status shows lb already; any status does
+// when lb is nil (loadBalancer is not ours). Nil and empty lists are the
+// same to a reader.
+func showsAddress(status contourv1.HTTPProxyStatus, lb *corev1.LoadBalancerStatus) bool {
+	return lb == nil || equality.Semantic.DeepEqual(status.LoadBalancer, *lb)
 }
 
 func subCondition(c dag.Condition) contourv1.SubCondition {
@@ -172,6 +163,12 @@ func NeedsUpdate(existing, desired contourv1.HTTPProxyStatus) bool {
 	return !equality.Semantic.DeepEqual(withoutTransitionTimes(existing), withoutTransitionTimes(desired))
 }
 
+// sameCondition reports whether a and b read the same, transition time
+// aside.
+func sameCondition(a, b contourv1.DetailedCondition) bool {
+	return equality.Semantic.DeepEqual(forComparison(a), forComparison(b))
+}
+
 func withoutTransitionTimes(s contourv1.HTTPProxyStatus) contourv1.HTTPProxyStatus {
 	if len(s.Conditions) == 0 {
 		s.Conditions = nil
@@ -179,17 +176,23 @@ func withoutTransitionTimes(s contourv1.HTTPProxyStatus) contourv1.HTTPProxyStat
 	}
 	conds := make([]contourv1.DetailedCondition, len(s.Conditions))
 	for i, c := range s.Conditions {
-		c.LastTransitionTime = metav1.Time{}
-		if len(c.Errors) == 0 {
-			c.Errors = nil
-		}
-		if len(c.Warnings) == 0 {
-			c.Warnings = nil
-		}
-		conds[i] = c
+		conds[i] = forComparison(c)
 	}
 	s.Conditions = conds
 	return s
+}
+
+// forComparison is c without its transition time, with empty lists nil: what
+// a reader compares.
+func forComparison(c contourv1.DetailedCondition) contourv1.DetailedCondition {
+	c.LastTransitionTime = metav1.Time{}
+	if len(c.Errors) == 0 {
+		c.Errors = nil
+	}
+	if len(c.Warnings) == 0 {
+		c.Warnings = nil
+	}
+	return c
 }
 
 // stale reports whether the Valid condition that existing shows was

@@ -21,19 +21,22 @@ var (
 )
 
 func valid(gen int64) *dag.ProxyStatus {
-	return &dag.ProxyStatus{Proxy: types.NamespacedName{Namespace: "ns", Name: "p"}, Generation: gen,
-		CurrentStatus: contourv1.StatusValid, Description: contourv1.DescriptionValid}
+	return &dag.ProxyStatus{Proxy: types.NamespacedName{Namespace: "ns", Name: "p"}, Generation: gen}
 }
 
+// invalid is a result with errs, or with one error when errs is empty.
 func invalid(gen int64, errs ...dag.Condition) *dag.ProxyStatus {
+	if len(errs) == 0 {
+		errs = []dag.Condition{{Type: "SpecError", Reason: "A", Message: "a"}}
+	}
 	ps := valid(gen)
-	ps.CurrentStatus, ps.Description, ps.Errors = contourv1.StatusInvalid, contourv1.MessageErrorPresent, errs
+	ps.Errors = errs
 	return ps
 }
 
 func orphaned(gen int64) *dag.ProxyStatus {
 	ps := valid(gen)
-	ps.CurrentStatus, ps.Description = contourv1.StatusOrphaned, contourv1.DescriptionOrphaned
+	ps.Orphaned = true
 	return ps
 }
 
@@ -95,9 +98,9 @@ func TestDesired(t *testing.T) {
 					return c
 				}()}},
 		},
-		"errors decide even if the result says valid": {
+		"errors decide before orphaned": {
 			ps: func() *dag.ProxyStatus {
-				ps := valid(1)
+				ps := orphaned(1)
 				ps.Errors = []dag.Condition{{Type: "SpecError", Reason: "NothingDefined", Message: "x"}}
 				return ps
 			}(),
@@ -114,21 +117,21 @@ func TestDesired(t *testing.T) {
 					return c
 				}()}},
 		},
-		"orphaned without an error from the DAG gets the Orphaned error": {
+		"orphaned gets the Orphaned error": {
 			ps: orphaned(4),
 			want: contourv1.HTTPProxyStatus{CurrentStatus: "orphaned",
 				Description: "this HTTPProxy is not part of a delegation chain from a root HTTPProxy",
 				Conditions:  []contourv1.DetailedCondition{invalidCond(4, t1, orphanSub)}},
 		},
-		"orphaned with the DAG's Orphaned error is not duplicated": {
-			ps: func() *dag.ProxyStatus {
-				ps := orphaned(4)
-				ps.Errors = []dag.Condition{{Type: "Orphaned", Reason: "Orphaned", Message: "this HTTPProxy is not part of a delegation chain from a root HTTPProxy"}}
-				return ps
-			}(),
+		"orphaned keeps its warnings": {
+			ps: withWarnings(orphaned(4), dag.Condition{Type: "RouteError", Reason: "R", Message: "w"}),
 			want: contourv1.HTTPProxyStatus{CurrentStatus: "orphaned",
 				Description: "this HTTPProxy is not part of a delegation chain from a root HTTPProxy",
-				Conditions:  []contourv1.DetailedCondition{invalidCond(4, t1, orphanSub)}},
+				Conditions: []contourv1.DetailedCondition{func() contourv1.DetailedCondition {
+					c := invalidCond(4, t1, orphanSub)
+					c.Warnings = []contourv1.SubCondition{sub("RouteError", "R", "w")}
+					return c
+				}()}},
 		},
 		"transition time kept when the status does not flip": {
 			ps: valid(5),
@@ -239,27 +242,5 @@ func TestUpToDateIgnoresNewerGenerations(t *testing.T) {
 		Status: contourv1.HTTPProxyStatus{Conditions: []contourv1.DetailedCondition{validCond(3, t0)}}}
 	if !upToDate(invalid(2), nil, obj) {
 		t.Error("a status observed at a newer generation must not be replaced")
-	}
-}
-
-// TestCurrentStatusAgreesWithDesired: the metrics' shortcut says what
-// Desired would write.
-func TestCurrentStatusAgreesWithDesired(t *testing.T) {
-	orphanErr := dag.Condition{Type: contourv1.ConditionTypeOrphanedError, Reason: contourv1.ReasonOrphaned, Message: "m"}
-	other := dag.Condition{Type: "SpecError", Reason: "NothingDefined", Message: "m"}
-	validWithErrors := valid(1)
-	validWithErrors.Errors = []dag.Condition{other}
-	for name, ps := range map[string]*dag.ProxyStatus{
-		"valid":                 valid(1),
-		"valid with warnings":   withWarnings(valid(1), other),
-		"invalid":               invalid(1, other),
-		"invalid without error": invalid(1),
-		"orphaned":              orphaned(1),
-		"orphan error":          invalid(1, orphanErr),
-		"valid but errors":      validWithErrors,
-	} {
-		if got, want := currentStatus(ps), Desired(ps, contourv1.HTTPProxyStatus{}, t0).CurrentStatus; got != want {
-			t.Errorf("%s: currentStatus %q, Desired writes %q", name, got, want)
-		}
 	}
 }

@@ -15,7 +15,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/util/workqueue"
 
 	"github.com/proxyctl/proxyctl/apis/generated/clientset/versioned"
 	listersv1 "github.com/proxyctl/proxyctl/apis/generated/listers/projectcontour/v1"
@@ -27,22 +26,6 @@ import (
 // DefaultWorkers is the number of concurrent status writers when
 // Config.Workers is 0.
 const DefaultWorkers = 32
-
-// Bounds of the conflict retry inside one attempt at a key: after
-// maxConflictRetries conflicts in a row the key goes back to the queue with
-// the rate limiter's backoff.
-const (
-	maxConflictRetries  = 5
-	conflictBackoffBase = 10 * time.Millisecond
-)
-
-// Results counted by proxyctl_status_writes_total.
-const (
-	resultWritten   = "written"   // the status was written
-	resultUnchanged = "unchanged" // nothing to write: up to date, gone, or a newer generation
-	resultConflict  = "conflict"  // one write answered Conflict (retried)
-	resultFailed    = "failed"    // the key was requeued after an error
-)
 
 // ProxyGetter reads the current HTTPProxy, typically from an informer's
 // lister. It must be safe for concurrent use and return a NotFound error
@@ -91,20 +74,14 @@ type Config struct {
 // queues the keys whose object shows something else. Run waits for
 // leadership, then queues every stale key and runs the workers. A key is
 // never held by two workers at once and a worker always writes the latest
-// result recorded for its key, so a key queued twice is written once.
+// result recorded for its key, so a key queued twice is written once. The
+// queue, workers and retries are the core's, shared with ExtensionWriter;
+// Writer supplies what is particular to HTTPProxies (see proxyTarget).
 type Writer struct {
 	client  versioned.Interface
 	proxies ProxyGetter
-	elected <-chan struct{}
-	// stillLeading is Config.StillLeading.
-	stillLeading func() bool
-	workers      int
-	log          logrus.FieldLogger
-	clock        func() time.Time
-	metrics      *writerMetrics
-
-	queue   *queue
-	limiter workqueue.TypedRateLimiter[types.NamespacedName]
+	metrics *proxyMetrics
+	core    *core[*contourv1.HTTPProxy, proxyResult]
 
 	mu      sync.Mutex
 	leading bool
@@ -128,42 +105,32 @@ func NewWriter(cfg Config) (*Writer, error) {
 	if cfg.Client == nil || cfg.Proxies == nil || cfg.Elected == nil {
 		return nil, errors.New("status: Client, Proxies and Elected are required")
 	}
-	w := &Writer{
-		client:       cfg.Client,
-		proxies:      cfg.Proxies,
-		elected:      cfg.Elected,
-		stillLeading: cfg.StillLeading,
-		workers:      cfg.Workers,
-		log:          cfg.Log,
-		clock:        cfg.Clock,
-		queue:        newQueue(),
-		limiter:      workqueue.NewTypedItemExponentialFailureRateLimiter[types.NamespacedName](50*time.Millisecond, 60*time.Second),
-		desired:      map[types.NamespacedName]*dag.ProxyStatus{},
-		written:      map[types.NamespacedName]dag.ProxyStatus{},
-	}
-	if w.workers <= 0 {
-		w.workers = DefaultWorkers
-	}
-	if w.log == nil {
-		l := logrus.New()
-		l.Out = discard{}
-		w.log = l
-	}
-	w.log = w.log.WithField("context", "status")
-	if w.clock == nil {
-		w.clock = time.Now
-	}
-	m, err := newWriterMetrics(cfg.Registerer)
+	m, err := newProxyMetrics(cfg.Registerer)
 	if err != nil {
 		return nil, err
 	}
-	w.metrics = m
+	w := &Writer{
+		client:  cfg.Client,
+		proxies: cfg.Proxies,
+		metrics: m,
+		desired: map[types.NamespacedName]*dag.ProxyStatus{},
+		written: map[types.NamespacedName]dag.ProxyStatus{},
+	}
+	workers := cfg.Workers
+	if workers <= 0 {
+		workers = DefaultWorkers
+	}
+	log := cfg.Log
+	if log != nil {
+		log = log.WithField("context", "status")
+	}
+	w.core = newCore(coreConfig{
+		kind: "HTTPProxy", logField: "httpproxy",
+		elected: cfg.Elected, stillLeading: cfg.StillLeading, workers: workers,
+		log: log, clock: cfg.Clock, metrics: m.writeMetrics,
+	}, proxyTarget{w})
 	return w, nil
 }
-
-type discard struct{}
-
-func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
 // OnChange records d's status results, replacing the previous set, and,
 // when leading, queues every proxy whose result changed and whose object
@@ -226,7 +193,7 @@ func (w *Writer) SetLoadBalancer(lb corev1.LoadBalancerStatus) {
 	clear(w.written)
 	leading, desired := w.leading, w.desired
 	w.mu.Unlock()
-	w.log.WithField("loadbalancer", lb.Ingress).Info("Envoy Service address for status.loadBalancer")
+	w.core.log.WithField("loadbalancer", lb.Ingress).Info("Envoy Service address for status.loadBalancer")
 	if leading {
 		w.enqueueStale(desired, &lb)
 	}
@@ -243,40 +210,29 @@ func (w *Writer) OnProxy(p *contourv1.HTTPProxy) {
 	ps, leading, lb := w.desired[k], w.leading, w.lb
 	w.mu.Unlock()
 	if leading && ps != nil && !upToDate(ps, lb, p) {
-		w.queue.add(k)
+		w.core.add(k)
 	}
 }
 
 // Run waits for leadership, then writes every stale status and keeps
-// writing until ctx ends. It returns nil when ctx ends.
+// writing until ctx ends. It returns nil when ctx ends, once nothing of it
+// runs any more.
 func (w *Writer) Run(ctx context.Context) error {
-	select {
-	case <-ctx.Done():
-		return nil
-	case <-w.elected:
-	}
-	w.mu.Lock()
-	w.leading = true
-	desired, lb := w.desired, w.lb
-	w.metrics.setProxies(desired)
-	w.mu.Unlock()
-	w.log.WithField("proxies", len(desired)).Info("leading: writing stale HTTPProxy statuses")
-	w.enqueueStale(desired, lb)
-
-	var wg sync.WaitGroup
-	for range w.workers {
-		wg.Go(func() { w.work(ctx) })
-	}
-	<-ctx.Done()
-	w.queue.shutDown()
-	wg.Wait()
-	return nil
+	return w.core.run(ctx, func() {
+		w.mu.Lock()
+		w.leading = true
+		desired, lb := w.desired, w.lb
+		w.metrics.setProxies(desired)
+		w.mu.Unlock()
+		w.core.log.WithField("proxies", len(desired)).Info("leading: writing stale HTTPProxy statuses")
+		w.enqueueStale(desired, lb)
+	})
 }
 
 // Pending is the number of proxies queued, being written, or waiting to
 // be retried. It is 0 when every result recorded so far has been dealt
 // with.
-func (w *Writer) Pending() int { return w.queue.len() }
+func (w *Writer) Pending() int { return w.core.pending() }
 
 func (w *Writer) enqueueStale(desired map[types.NamespacedName]*dag.ProxyStatus, lb *corev1.LoadBalancerStatus) {
 	for k, ps := range desired {
@@ -291,9 +247,9 @@ func (w *Writer) enqueueIfStale(k types.NamespacedName, ps *dag.ProxyStatus, lb 
 	switch {
 	case apierrors.IsNotFound(err):
 	case err != nil:
-		w.queue.add(k) // let a worker retry and report
+		w.core.add(k) // let a worker retry and report
 	case !upToDate(ps, lb, obj):
-		w.queue.add(k)
+		w.core.add(k)
 	}
 }
 
@@ -304,199 +260,87 @@ func upToDate(ps *dag.ProxyStatus, lb *corev1.LoadBalancerStatus, obj *contourv1
 	if obj.Generation > ps.Generation || stale(obj.Status, ps.Generation) {
 		return true
 	}
-	if !showsAddress(obj.Status, lb) {
-		return false
-	}
-	want := validCondition(ps)
-	want.ObservedGeneration = ps.Generation
-	have := obj.Status.GetConditionFor(contourv1.ConditionTypeValid)
-	if have == nil {
-		return false
-	}
-	got := *have
-	got.LastTransitionTime = metav1.Time{}
-	var currentStatus, description string
-	switch {
-	case want.Status == metav1.ConditionTrue:
-		currentStatus, description = contourv1.StatusValid, want.Message
-	case isOrphaned(want):
-		sub, _ := want.GetError(contourv1.ConditionTypeOrphanedError)
-		currentStatus, description = contourv1.StatusOrphaned, sub.Message
-	default:
-		currentStatus, description = contourv1.StatusInvalid, want.Message
-	}
-	return obj.Status.CurrentStatus == currentStatus &&
-		obj.Status.Description == description &&
-		!NeedsUpdate(
-			contourv1.HTTPProxyStatus{Conditions: []contourv1.DetailedCondition{got}},
-			contourv1.HTTPProxyStatus{Conditions: []contourv1.DetailedCondition{want}})
+	return showsAddress(obj.Status, lb) && render(ps).shownIn(obj.Status)
 }
 
-func (w *Writer) work(ctx context.Context) {
-	for {
-		k, ok := w.queue.get()
-		if !ok {
-			return
-		}
-		err := w.sync(ctx, k)
-		switch {
-		case ctx.Err() != nil:
-			// Shutting down: the next leader writes what is left.
-		case err != nil:
-			w.metrics.writes.WithLabelValues(resultFailed).Inc()
-			delay := w.limiter.When(k)
-			w.log.WithError(err).WithField("httpproxy", k.String()).WithField("retry_in", delay).Error("writing HTTPProxy status failed")
-			w.queue.addAfter(k, delay)
-		default:
-			w.limiter.Forget(k)
-		}
-		w.queue.done(k)
-	}
+// proxyResult is what decides one proxy's status: the DAG's result and
+// the Envoy Service's address (nil: loadBalancer is not ours).
+type proxyResult struct {
+	ps *dag.ProxyStatus
+	lb *corev1.LoadBalancerStatus
 }
 
-// sync brings one proxy's status in line with the latest result for it.
-func (w *Writer) sync(ctx context.Context, k types.NamespacedName) error {
-	log := w.log.WithField("httpproxy", k.String())
-	ps, lb, lastWritten, wrote := w.lookup(k)
-	if ps == nil {
-		return nil // no longer in the DAG: deleted
-	}
-	obj, err := w.proxies.HTTPProxy(k.Namespace, k.Name)
-	if apierrors.IsNotFound(err) {
-		w.metrics.writes.WithLabelValues(resultUnchanged).Inc()
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("read %s: %w", k, err)
-	}
-	if wrote && reflect.DeepEqual(lastWritten, *ps) && !upToDate(ps, lb, obj) {
-		// The cache has not seen our own write yet.
-		if obj, err = w.get(ctx, k); obj == nil {
-			return err
-		}
-	}
+// proxyTarget is the HTTPProxy side of the writer core.
+type proxyTarget struct{ w *Writer }
 
-	for conflicts := 0; ; {
-		if obj.Generation > ps.Generation || stale(obj.Status, ps.Generation) {
-			log.WithField("generation", obj.Generation).WithField("dag_generation", ps.Generation).Debug("newer generation: a newer result is coming")
-			w.metrics.writes.WithLabelValues(resultUnchanged).Inc()
-			return nil
-		}
-		want := DesiredWithAddress(ps, obj.Status, lb, metav1.NewTime(w.clock()))
-		if !NeedsUpdate(obj.Status, want) {
-			w.metrics.writes.WithLabelValues(resultUnchanged).Inc()
-			return nil
-		}
-		if w.stillLeading != nil && !w.stillLeading() {
-			log.Debug("not writing: this replica no longer leads")
-			return nil
-		}
-		update := obj.DeepCopy()
-		update.Status = want
-		start := time.Now()
-		_, err := w.client.ProjectcontourV1().HTTPProxies(k.Namespace).UpdateStatus(ctx, update, metav1.UpdateOptions{})
-		w.metrics.duration.Observe(time.Since(start).Seconds())
-		switch {
-		case err == nil:
-			w.metrics.writes.WithLabelValues(resultWritten).Inc()
-			w.mu.Lock()
-			// Not deleted meanwhile (nothing would clear it), and written
-			// with the address still current.
-			if w.desired[k] == ps && w.lb == lb {
-				w.written[k] = *ps
-			}
-			w.mu.Unlock()
-			log.WithField("status", want.CurrentStatus).WithField("generation", ps.Generation).Debug("wrote HTTPProxy status")
-			return nil
-		case apierrors.IsNotFound(err):
-			w.metrics.writes.WithLabelValues(resultUnchanged).Inc()
-			return nil
-		case !apierrors.IsConflict(err):
-			return fmt.Errorf("update status of %s: %w", k, err)
-		}
+var _ target[*contourv1.HTTPProxy, proxyResult] = proxyTarget{}
 
-		w.metrics.writes.WithLabelValues(resultConflict).Inc()
-		conflicts++
-		if conflicts >= maxConflictRetries {
-			return fmt.Errorf("update status of %s: %d conflicts in a row: %w", k, conflicts, err)
-		}
-		log.WithField("attempt", conflicts).Debug("conflict writing HTTPProxy status; re-reading")
-		if err := sleep(ctx, conflictBackoffBase<<(conflicts-1)); err != nil {
-			return err
-		}
-		if obj, err = w.get(ctx, k); obj == nil {
-			return err
-		}
-		if ps, lb, _, _ = w.lookup(k); ps == nil {
-			return nil
-		}
+func (t proxyTarget) result(k types.NamespacedName) (proxyResult, bool) {
+	t.w.mu.Lock()
+	defer t.w.mu.Unlock()
+	ps := t.w.desired[k]
+	return proxyResult{ps: ps, lb: t.w.lb}, ps != nil
+}
+
+func (t proxyTarget) cached(k types.NamespacedName) (*contourv1.HTTPProxy, error) {
+	return t.w.proxies.HTTPProxy(k.Namespace, k.Name)
+}
+
+func (t proxyTarget) fresh(ctx context.Context, k types.NamespacedName) (*contourv1.HTTPProxy, error) {
+	return t.w.client.ProjectcontourV1().HTTPProxies(k.Namespace).Get(ctx, k.Name, metav1.GetOptions{})
+}
+
+// behind: we wrote this very result, yet the cache shows something else.
+func (t proxyTarget) behind(k types.NamespacedName, r proxyResult, obj *contourv1.HTTPProxy) bool {
+	t.w.mu.Lock()
+	last, wrote := t.w.written[k]
+	t.w.mu.Unlock()
+	return wrote && reflect.DeepEqual(last, *r.ps) && !upToDate(r.ps, r.lb, obj)
+}
+
+func (proxyTarget) upToDate(r proxyResult, obj *contourv1.HTTPProxy) bool {
+	return upToDate(r.ps, r.lb, obj)
+}
+
+func (proxyTarget) desired(r proxyResult, obj *contourv1.HTTPProxy, now metav1.Time) *contourv1.HTTPProxy {
+	update := obj.DeepCopy()
+	update.Status = DesiredWithAddress(r.ps, obj.Status, r.lb, now)
+	return update
+}
+
+func (t proxyTarget) updateStatus(ctx context.Context, obj *contourv1.HTTPProxy) error {
+	_, err := t.w.client.ProjectcontourV1().HTTPProxies(obj.Namespace).UpdateStatus(ctx, obj, metav1.UpdateOptions{})
+	return err
+}
+
+func (t proxyTarget) wrote(k types.NamespacedName, r proxyResult) {
+	t.w.mu.Lock()
+	defer t.w.mu.Unlock()
+	// Not deleted meanwhile (nothing would clear it), and written with the
+	// address still current.
+	if t.w.desired[k] == r.ps && t.w.lb == r.lb {
+		t.w.written[k] = *r.ps
 	}
 }
 
-// get reads k from the API server. It returns nil and no error if k is
-// gone.
-func (w *Writer) get(ctx context.Context, k types.NamespacedName) (*contourv1.HTTPProxy, error) {
-	obj, err := w.client.ProjectcontourV1().HTTPProxies(k.Namespace).Get(ctx, k.Name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		w.metrics.writes.WithLabelValues(resultUnchanged).Inc()
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get %s: %w", k, err)
-	}
-	return obj, nil
-}
-
-// lookup returns the latest result for k, the address to show, and the
-// last result written.
-func (w *Writer) lookup(k types.NamespacedName) (ps *dag.ProxyStatus, lb *corev1.LoadBalancerStatus, lastWritten dag.ProxyStatus, wrote bool) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	lastWritten, wrote = w.written[k]
-	return w.desired[k], w.lb, lastWritten, wrote
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
-type writerMetrics struct {
-	writes   *prometheus.CounterVec
-	duration prometheus.Histogram
-	proxies  *prometheus.GaugeVec
+// proxyMetrics are the core's write metrics and the leader's count of
+// proxies by status.
+type proxyMetrics struct {
+	*writeMetrics
+	proxies *prometheus.GaugeVec
 	// counts backs proxies; guarded by the Writer's mu.
 	counts map[string]int
 }
 
-func newWriterMetrics(reg prometheus.Registerer) (*writerMetrics, error) {
-	m := &writerMetrics{
-		counts: map[string]int{},
-		writes: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: metrics.Namespace,
-			Name:      "status_writes_total",
-			Help:      "HTTPProxy status writes by result: written, unchanged (nothing to write), conflict (retried), failed (requeued).",
-		}, []string{"result"}),
-		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Namespace: metrics.Namespace,
-			Name:      "status_write_duration_seconds",
-			Help:      "Duration of one HTTPProxy status subresource update call.",
-			Buckets:   prometheus.ExponentialBuckets(0.001, 2, 14),
-		}),
+func newProxyMetrics(reg prometheus.Registerer) (*proxyMetrics, error) {
+	m := &proxyMetrics{
+		writeMetrics: newWriteMetrics(),
+		counts:       map[string]int{},
 		proxies: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: metrics.Namespace,
 			Name:      "httpproxies",
 			Help:      "HTTPProxies in the latest DAG by status; reported by the leader only.",
 		}, []string{"status"}),
-	}
-	for _, r := range []string{resultWritten, resultUnchanged, resultConflict, resultFailed} {
-		m.writes.WithLabelValues(r)
 	}
 	if reg == nil {
 		return m, nil
@@ -509,14 +353,14 @@ func newWriterMetrics(reg prometheus.Registerer) (*writerMetrics, error) {
 
 // setProxies counts every result of desired, when this replica starts
 // leading; count keeps the gauges current after that, one result at a time.
-func (m *writerMetrics) setProxies(desired map[types.NamespacedName]*dag.ProxyStatus) {
+func (m *proxyMetrics) setProxies(desired map[types.NamespacedName]*dag.ProxyStatus) {
 	clear(m.counts)
 	for _, s := range []string{contourv1.StatusValid, contourv1.StatusInvalid, contourv1.StatusOrphaned} {
 		m.counts[s] = 0
 	}
 	for _, ps := range desired {
 		if ps != nil {
-			m.counts[currentStatus(ps)]++
+			m.counts[render(ps).currentStatus]++
 		}
 	}
 	for s, n := range m.counts {
@@ -525,8 +369,8 @@ func (m *writerMetrics) setProxies(desired map[types.NamespacedName]*dag.ProxySt
 }
 
 // count adds n to the gauge of ps's status.
-func (m *writerMetrics) count(ps *dag.ProxyStatus, n int) {
-	s := currentStatus(ps)
+func (m *proxyMetrics) count(ps *dag.ProxyStatus, n int) {
+	s := render(ps).currentStatus
 	m.counts[s] += n
 	m.proxies.WithLabelValues(s).Set(float64(m.counts[s]))
 }

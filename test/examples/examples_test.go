@@ -398,8 +398,8 @@ func TestSampleProxiesValid(t *testing.T) {
 			t.Errorf("HTTPProxy %s: no status", key)
 			continue
 		}
-		if st.CurrentStatus != contourv1.StatusValid {
-			t.Errorf("HTTPProxy %s is %s: %s %+v", key, st.CurrentStatus, st.Description, st.Errors)
+		if !st.Valid() {
+			t.Errorf("HTTPProxy %s is not valid: %+v", key, st)
 		}
 		if len(st.Warnings) > 0 {
 			t.Errorf("HTTPProxy %s has warnings: %+v", key, st.Warnings)

@@ -39,16 +39,13 @@ func result(ns string, i int, gen int64) *dag.ProxyStatus {
 	ps := &dag.ProxyStatus{Proxy: types.NamespacedName{Namespace: ns, Name: name(i)}, Generation: gen}
 	switch i % 10 {
 	case 0:
-		ps.CurrentStatus, ps.Description = contourv1.StatusInvalid, contourv1.MessageErrorPresent
 		ps.Errors = []dag.Condition{
 			{Type: contourv1.ConditionTypeRouteError, Reason: contourv1.ReasonServiceUnresolvedReference, Message: `Service "ns/missing" not found`},
 			{Type: contourv1.ConditionTypeTLSError, Reason: contourv1.ReasonSecretNotValid, Message: `Secret "ns/cert" not found`},
 		}
 		ps.Warnings = []dag.Condition{{Type: contourv1.ConditionTypeSpecError, Reason: contourv1.ReasonTimeoutPolicyNotValid, Message: "ignored"}}
 	case 1:
-		ps.CurrentStatus, ps.Description = contourv1.StatusOrphaned, contourv1.DescriptionOrphaned
-	default:
-		ps.CurrentStatus, ps.Description = contourv1.StatusValid, contourv1.DescriptionValid
+		ps.Orphaned = true
 	}
 	return ps
 }
@@ -335,7 +332,6 @@ func TestStatusWriterOnARealAPIServer(t *testing.T) {
 			stale.Statuses[k] = ps
 		}
 		old := result(ns, 2, 1)
-		old.CurrentStatus = contourv1.StatusInvalid
 		old.Errors = []dag.Condition{{Type: contourv1.ConditionTypeSpecError, Reason: contourv1.ReasonNothingDefined, Message: "from generation 1"}}
 		stale.Statuses[old.Proxy] = old
 		w.OnChange(stale)
