@@ -141,6 +141,23 @@ func TestSettingsDefaults(t *testing.T) {
 			t.Errorf("Server %q (%v), want envoy", r.header.Get("Server"), err)
 		}
 	})
+
+	// Contour's connect timeout, 2s: a backend that never completes the
+	// handshake is given up on no sooner.
+	t.Run("connect-timeout", func(t *testing.T) {
+		ns := kube.NewNamespace(t)
+		backendService(t, ns, "silent", s.net.IP(), int32(silentListener(t, s.net, 9400)))
+		apply(t, ns, `
+apiVersion: projectcontour.io/v1
+kind: HTTPProxy
+metadata: {name: silent}
+spec:
+  virtualhost: {fqdn: silent.example.com}
+  routes:
+  - services: [{name: silent, port: 80}]
+`)
+		s.expectConnectTimeout(t, ns, "silent.example.com", 1900*time.Millisecond)
+	})
 }
 
 // settingsConfig is a configuration file in Contour's keys that changes

@@ -298,55 +298,12 @@ spec:
   - services: [{name: echo, port: 80}]
 `)
 	eventually(t, "route", s.expect(t, "upstream.example.com", "/", 200, "echo"))
-	stat := func(svc, name string) (int64, error) {
-		stats, err := s.envoy.Stats()
-		if err != nil {
-			return 0, err
-		}
-		prefix := "cluster." + ns + "_" + svc + "_80_"
-		for k, v := range stats {
-			if strings.HasPrefix(k, prefix) && strings.HasSuffix(k, "."+name) {
-				return v, nil
-			}
-		}
-		return 0, fmt.Errorf("no stat %s%s", prefix, name)
-	}
-
 	// Envoy gives up connecting after the connect timeout and answers 503
 	// with the response flag UF (upstream connection failure), counting
 	// the timeout in the cluster's upstream_cx_connect_timeout. The
 	// answer comes no sooner than 3s: not Contour's default of 2s.
 	t.Run("connect-timeout", func(t *testing.T) {
-		var r response
-		var took time.Duration
-		eventually(t, "503 from the silent backend", func() error {
-			start := time.Now()
-			var err error
-			r, err = s.getSlow("upstream.example.com", "/silent", 30*time.Second)
-			took = time.Since(start)
-			if err != nil {
-				return err
-			}
-			if r.status != http.StatusServiceUnavailable || !strings.Contains(string(r.body), "upstream connect error") {
-				return fmt.Errorf("%d %q, want 503 upstream connect error", r.status, r.body)
-			}
-			return nil
-		})
-		t.Logf("503 after %s: %q", took, r.body)
-		if took < 2900*time.Millisecond {
-			t.Errorf("answered after %s, want the 3s connect timeout", took)
-		}
-		eventually(t, "access log line of the connect timeout", func() error {
-			for _, l := range s.accessLog(t) {
-				if l["path"] == "/silent" && l["response_flags"] == "UF" && fmt.Sprint(l["response_code"]) == "503" {
-					return nil
-				}
-			}
-			return errors.New("no line for /silent with code 503 and flag UF")
-		})
-		if n, err := stat("silent", "upstream_cx_connect_timeout"); err != nil || n < 1 {
-			t.Errorf("upstream_cx_connect_timeout = %d, %v; want at least 1", n, err)
-		}
+		s.expectConnectTimeout(t, ns, "upstream.example.com", 2900*time.Millisecond)
 	})
 
 	// Envoy keeps the body of a request it may retry, but no more than
@@ -376,7 +333,7 @@ spec:
 		if small != 2 || large != 1 {
 			t.Errorf("attempts: %d for the 8KiB body, %d for the 64KiB one; want 2 and 1", small, large)
 		}
-		if n, err := stat("flaky", "retry_or_shadow_abandoned"); err != nil || n != 1 {
+		if n, err := s.clusterStat(ns, "flaky", "retry_or_shadow_abandoned"); err != nil || n != 1 {
 			t.Errorf("retry_or_shadow_abandoned = %d, %v; want 1", n, err)
 		}
 	})
@@ -402,6 +359,60 @@ spec:
 			t.Errorf("clusters %v: want the 3 of namespace %s", limits, ns)
 		}
 	})
+}
+
+// expectConnectTimeout: GET host/silent, routed to a silentListener
+// Service of namespace ns, is answered 503 by Envoy when it gives up
+// connecting, no sooner than min, with the response flag UF in the access
+// log, counted in the cluster's upstream_cx_connect_timeout.
+func (s *stack) expectConnectTimeout(t *testing.T, ns, host string, min time.Duration) {
+	t.Helper()
+	var r response
+	var took time.Duration
+	eventually(t, "503 from the silent backend", func() error {
+		start := time.Now()
+		var err error
+		r, err = s.getSlow(host, "/silent", 30*time.Second)
+		took = time.Since(start)
+		if err != nil {
+			return err
+		}
+		if r.status != http.StatusServiceUnavailable || !strings.Contains(string(r.body), "upstream connect error") {
+			return fmt.Errorf("%d %q, want 503 upstream connect error", r.status, r.body)
+		}
+		return nil
+	})
+	t.Logf("503 after %s: %q", took, r.body)
+	if took < min {
+		t.Errorf("answered after %s, want the connect timeout, no sooner than %s", took, min)
+	}
+	eventually(t, "access log line of the connect timeout", func() error {
+		for _, l := range s.accessLog(t) {
+			if l["path"] == "/silent" && l["authority"] == host && l["response_flags"] == "UF" && fmt.Sprint(l["response_code"]) == "503" {
+				return nil
+			}
+		}
+		return errors.New("no line for /silent with code 503 and flag UF")
+	})
+	if n, err := s.clusterStat(ns, "silent", "upstream_cx_connect_timeout"); err != nil || n < 1 {
+		t.Errorf("upstream_cx_connect_timeout = %d, %v; want at least 1", n, err)
+	}
+}
+
+// clusterStat is Envoy's counter or gauge name of the cluster of Service
+// ns/svc, port 80.
+func (s *stack) clusterStat(ns, svc, name string) (int64, error) {
+	stats, err := s.envoy.Stats()
+	if err != nil {
+		return 0, err
+	}
+	prefix := "cluster." + ns + "_" + svc + "_80_"
+	for k, v := range stats {
+		if strings.HasPrefix(k, prefix) && strings.HasSuffix(k, "."+name) {
+			return v, nil
+		}
+	}
+	return 0, fmt.Errorf("no stat %s...%s", prefix, name)
 }
 
 // getSlow is get with a client deadline of its own.
