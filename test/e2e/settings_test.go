@@ -174,6 +174,7 @@ compression:
 serverHeaderTransformation: pass_through
 timeouts:
   request-timeout: 2s
+  delayed-close-timeout: infinity
   connection-idle-timeout: 1s
 listener:
   max-requests-per-connection: 2
@@ -290,6 +291,22 @@ spec:
 		}
 		if n, err := br.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
 			t.Errorf("idle connection: read %d bytes, %v; want Envoy to close it (EOF)", n, err)
+		}
+	})
+
+	// delayed-close-timeout: infinity turns the delayed close off: Envoy
+	// closes a connection whose request it answered early without
+	// waiting for the client, which keeps its end open, and so without a
+	// delayed close timeout (TestTimeoutsConnectionClose shows a timeout
+	// set).
+	t.Run("delayed-close-timeout-infinity", func(t *testing.T) {
+		r := s.answerEarly(false)
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		t.Logf("Envoy closed %s after the response", r.wait)
+		if n, err := s.delayedCloseTimeouts(); err != nil || n != 0 {
+			t.Errorf("downstream_cx_delayed_close_timeout = %d, %v; want 0: no delayed close", n, err)
 		}
 	})
 

@@ -55,49 +55,11 @@ func TestTimeoutsConnectionClose(t *testing.T) {
 	// before the other. (A request Envoy has read whole is closed without
 	// delay: nothing can race.)
 	t.Run("delayed-close-timeout", func(t *testing.T) {
-		type result struct {
-			wait time.Duration
-			at   time.Time
-			err  error
-		}
-		closeAfter := func(halfClose bool) result {
-			c, br := rawConn(t, s.httpAddr, "")
-			if err := c.SetDeadline(time.Now().Add(60 * time.Second)); err != nil {
-				return result{err: err}
-			}
-			if _, err := io.WriteString(c, "POST /delayed-close HTTP/1.1\r\nHost: unknown.example.com\r\nContent-Length: 100\r\n\r\npartial"); err != nil {
-				return result{err: err}
-			}
-			resp, err := http.ReadResponse(br, nil)
-			if err != nil {
-				return result{err: err}
-			}
-			// The body has a Content-Length: reading it does not wait for
-			// the close.
-			if _, err := io.ReadAll(resp.Body); err != nil {
-				return result{err: err}
-			}
-			if resp.StatusCode != http.StatusNotFound || !resp.Close {
-				return result{err: fmt.Errorf("response %d, close %v; want 404 with Connection: close", resp.StatusCode, resp.Close)}
-			}
-			answered := time.Now()
-			if halfClose {
-				if err := c.(*net.TCPConn).CloseWrite(); err != nil {
-					return result{err: err}
-				}
-			}
-			n, err := br.Read(make([]byte, 1))
-			if !errors.Is(err, io.EOF) {
-				return result{err: fmt.Errorf("after the response: read %d bytes, %v; want Envoy to close (EOF)", n, err)}
-			}
-			now := time.Now()
-			return result{wait: now.Sub(answered), at: now}
-		}
-		var kept, closed result
+		var kept, closed earlyClose
 		var wg sync.WaitGroup
 		wg.Add(2)
-		go func() { defer wg.Done(); kept = closeAfter(false) }()
-		go func() { defer wg.Done(); closed = closeAfter(true) }()
+		go func() { defer wg.Done(); kept = s.answerEarly(false) }()
+		go func() { defer wg.Done(); closed = s.answerEarly(true) }()
 		wg.Wait()
 		if kept.err != nil || closed.err != nil {
 			t.Fatalf("client keeping its end: %v; client closing its end: %v", kept.err, closed.err)
@@ -110,6 +72,9 @@ func TestTimeoutsConnectionClose(t *testing.T) {
 		}
 		if !closed.at.Before(kept.at) {
 			t.Errorf("the client that closed its end was closed at %s, not before the one keeping it open (%s): Envoy did not wait for the peer", closed.at, kept.at)
+		}
+		if n, err := s.delayedCloseTimeouts(); err != nil || n < 1 {
+			t.Errorf("downstream_cx_delayed_close_timeout = %d, %v; want at least 1", n, err)
 		}
 	})
 
@@ -144,6 +109,80 @@ func TestTimeoutsConnectionClose(t *testing.T) {
 			t.Errorf("final GOAWAY %s after the first, want the 10s grace period", gap)
 		}
 	})
+}
+
+// earlyClose is how Envoy closed a connection whose request it answered
+// early.
+type earlyClose struct {
+	// wait is the time from reading the answer to Envoy's close, at the
+	// moment of the close.
+	wait time.Duration
+	at   time.Time
+	err  error
+}
+
+// answerEarly sends a request whose body never comes whole, for an
+// unknown host: Envoy answers 404 at once and closes the connection. With
+// halfClose, the client then closes its side (a FIN); otherwise it keeps
+// it open. It reads until Envoy closes.
+func (s *stack) answerEarly(halfClose bool) earlyClose {
+	c, err := net.DialTimeout("tcp", s.httpAddr, 5*time.Second)
+	if err != nil {
+		return earlyClose{err: err}
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	if err := c.SetDeadline(time.Now().Add(60 * time.Second)); err != nil {
+		return earlyClose{err: err}
+	}
+	if _, err := io.WriteString(c, "POST /delayed-close HTTP/1.1\r\nHost: unknown.example.com\r\nContent-Length: 100\r\n\r\npartial"); err != nil {
+		return earlyClose{err: err}
+	}
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		return earlyClose{err: err}
+	}
+	// The body has a Content-Length: reading it does not wait for the
+	// close.
+	if _, err := io.ReadAll(resp.Body); err != nil {
+		return earlyClose{err: err}
+	}
+	if resp.StatusCode != http.StatusNotFound || !resp.Close {
+		return earlyClose{err: fmt.Errorf("response %d, close %v; want 404 with Connection: close", resp.StatusCode, resp.Close)}
+	}
+	answered := time.Now()
+	if halfClose {
+		if err := c.(*net.TCPConn).CloseWrite(); err != nil {
+			return earlyClose{err: err}
+		}
+	}
+	n, err := br.Read(make([]byte, 1))
+	if !errors.Is(err, io.EOF) {
+		return earlyClose{err: fmt.Errorf("after the response: read %d bytes, %v; want Envoy to close (EOF)", n, err)}
+	}
+	now := time.Now()
+	return earlyClose{wait: now.Sub(answered), at: now}
+}
+
+// delayedCloseTimeouts sums Envoy's count of delayed close timeouts over
+// its HTTP connection managers.
+func (s *stack) delayedCloseTimeouts() (int64, error) {
+	stats, err := s.envoy.Stats()
+	if err != nil {
+		return 0, err
+	}
+	var sum int64
+	found := false
+	for k, v := range stats {
+		if strings.HasPrefix(k, "http.") && strings.HasSuffix(k, ".downstream_cx_delayed_close_timeout") {
+			sum += v
+			found = true
+		}
+	}
+	if !found {
+		return 0, errors.New("no stat http.*.downstream_cx_delayed_close_timeout")
+	}
+	return sum, nil
 }
 
 // h2Client is a bare HTTP/2 client with prior knowledge (h2c), which
