@@ -121,7 +121,10 @@ timeouts:
   connect-timeout: 1s
 listener:
   max-requests-per-connection: 9
+  per-connection-buffer-limit-bytes: 16384
   use-proxy-protocol: true
+cluster:
+  per-connection-buffer-limit-bytes: 32768
 `)
 	s, err := parseServe(t, "--insecure", "--config-path", path)
 	if err != nil {
@@ -130,7 +133,8 @@ listener:
 	cfg := s.listenerConfig()
 	if cfg.AccessLog.Format != "envoy" || cfg.AccessLog.FormatString != "%REQ(:METHOD)%\n" || cfg.Compression != "disabled" ||
 		cfg.ServerHeader != "append_if_absent" || cfg.Timeouts.Request.Duration != 3*time.Second || cfg.ConnectTimeout != time.Second ||
-		cfg.MaxRequestsPerConnection != 9 || !cfg.UseProxyProtocol || cfg.AccessLog.HTTPPath != "/dev/stdout" {
+		cfg.MaxRequestsPerConnection != 9 || !cfg.UseProxyProtocol || cfg.AccessLog.HTTPPath != "/dev/stdout" ||
+		cfg.PerConnectionBufferLimitBytes != 16384 || cfg.ClusterPerConnectionBufferLimitBytes != 32768 {
 		t.Errorf("listener config %+v", cfg)
 	}
 
@@ -139,7 +143,8 @@ listener:
 		t.Fatal(err)
 	}
 	cfg = s.listenerConfig()
-	if cfg.AccessLog.Format != "json" || cfg.Compression != "gzip" || cfg.ConnectTimeout != 2*time.Second || cfg.UseProxyProtocol {
+	if cfg.AccessLog.Format != "json" || cfg.Compression != "gzip" || cfg.ConnectTimeout != 2*time.Second || cfg.UseProxyProtocol ||
+		cfg.PerConnectionBufferLimitBytes != 0 || cfg.ClusterPerConnectionBufferLimitBytes != 0 {
 		t.Errorf("default listener config %+v", cfg)
 	}
 

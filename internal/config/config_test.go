@@ -92,6 +92,26 @@ func TestParseErrors(t *testing.T) {
 			yaml: "timeouts:\n  connect-timeout: infinity\n",
 			want: `c.yaml:2: timeouts.connect-timeout: "infinity" is not a positive duration (such as 2s)`,
 		},
+		"bad value: delayed close timeout": {
+			yaml: "timeouts:\n  delayed-close-timeout: -1s\n",
+			want: `c.yaml:2: timeouts.delayed-close-timeout: "-1s" is negative`,
+		},
+		"bad value: connection shutdown grace period": {
+			yaml: "timeouts:\n  connection-shutdown-grace-period: soon\n",
+			want: `c.yaml:2: timeouts.connection-shutdown-grace-period: "soon" is not a duration (such as 30s or 1m30s), "infinity" or "0s"`,
+		},
+		"bad value: negative connect timeout": {
+			yaml: "timeouts:\n  connect-timeout: -2s\n",
+			want: `c.yaml:2: timeouts.connect-timeout: "-2s" is not a positive duration (such as 2s)`,
+		},
+		"bad value: zero listener buffer limit": {
+			yaml: "listener:\n  per-connection-buffer-limit-bytes: 0\n",
+			want: `c.yaml:2: listener.per-connection-buffer-limit-bytes: must be at least 1`,
+		},
+		"bad value: zero cluster buffer limit": {
+			yaml: "cluster:\n  per-connection-buffer-limit-bytes: 0\n",
+			want: `c.yaml:2: cluster.per-connection-buffer-limit-bytes: must be at least 1`,
+		},
 		"bad value: zero max requests": {
 			yaml: "listener:\n  max-requests-per-connection: 0\n",
 			want: `c.yaml:2: listener.max-requests-per-connection: must be at least 1`,
@@ -220,12 +240,17 @@ timeouts:
   request-timeout: 30s
   connection-idle-timeout: infinity
   stream-idle-timeout: 0s
+  max-connection-duration: 1h
+  delayed-close-timeout: infinity
+  connection-shutdown-grace-period: 10s
   connect-timeout: 5s
 listener:
   max-requests-per-connection: 100
   http2-max-concurrent-streams: 50
   per-connection-buffer-limit-bytes: 32768
   use-proxy-protocol: true
+cluster:
+  per-connection-buffer-limit-bytes: 16384
 `
 	p, err := Parse("c.yaml", []byte(file))
 	if err != nil {
@@ -238,9 +263,12 @@ listener:
 		t.Error("kubeconfig reported set")
 	}
 	wantTimeouts := xds.Timeouts{
-		Request:        xds.Timeout{Mode: xds.TimeoutDuration, Duration: 30 * time.Second},
-		ConnectionIdle: xds.Timeout{Mode: xds.TimeoutDisabled},
-		StreamIdle:     xds.Timeout{Mode: xds.TimeoutEnvoyDefault},
+		Request:                       xds.Timeout{Mode: xds.TimeoutDuration, Duration: 30 * time.Second},
+		ConnectionIdle:                xds.Timeout{Mode: xds.TimeoutDisabled},
+		StreamIdle:                    xds.Timeout{Mode: xds.TimeoutEnvoyDefault},
+		MaxConnectionDuration:         xds.Timeout{Mode: xds.TimeoutDuration, Duration: time.Hour},
+		DelayedClose:                  xds.Timeout{Mode: xds.TimeoutDisabled},
+		ConnectionShutdownGracePeriod: xds.Timeout{Mode: xds.TimeoutDuration, Duration: 10 * time.Second},
 	}
 	if diff := cmp.Diff(wantTimeouts, p.ListenerTimeouts()); diff != "" {
 		t.Errorf("timeouts (-want +got):\n%s", diff)
@@ -251,6 +279,9 @@ listener:
 	if *p.Listener.MaxRequestsPerConnection != 100 || *p.Listener.HTTP2MaxConcurrentStreams != 50 ||
 		*p.Listener.PerConnectionBufferLimitBytes != 32768 || !p.Listener.UseProxyProtocol {
 		t.Errorf("listener: %+v", p.Listener)
+	}
+	if v := p.Cluster.PerConnectionBufferLimitBytes; v == nil || *v != 16384 {
+		t.Errorf("cluster.per-connection-buffer-limit-bytes: %v", v)
 	}
 	if p.Compression.Algorithm != "brotli" || p.ServerHeaderTransformation != "pass_through" || p.AccessLogLevel != "error" {
 		t.Errorf("got %+v", p)
@@ -309,6 +340,17 @@ func TestDefaults(t *testing.T) {
 		if got := p.ListenerTimeouts().ConnectionIdle; got != (xds.Timeout{Mode: xds.TimeoutDuration, Duration: time.Minute}) {
 			t.Errorf("connection idle timeout %+v, want Contour's 60s", got)
 		}
+		if got := p.ConnectTimeout(); got != 2*time.Second {
+			t.Errorf("connect timeout %s, want Contour's 2s", got)
+		}
+		if p.Cluster.PerConnectionBufferLimitBytes != nil || p.Listener.PerConnectionBufferLimitBytes != nil {
+			t.Errorf("buffer limits set; want Envoy's default")
+		}
+	}
+	// "0s" is the default too, as Contour reads it.
+	p, err := Parse("c.yaml", []byte("timeouts:\n  connect-timeout: 0s\n"))
+	if err != nil || p.ConnectTimeout() != 2*time.Second {
+		t.Errorf("connect-timeout 0s: %v, %v; want Contour's 2s", p.ConnectTimeout(), err)
 	}
 }
 

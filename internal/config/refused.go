@@ -27,7 +27,6 @@ var refused = []refusal{
 	{key: "policy.applyToIngress"},
 	{key: "default-http-versions"},
 	{key: "cluster.max-requests-per-connection"},
-	{key: "cluster.per-connection-buffer-limit-bytes"},
 	{key: "cluster.circuit-breakers"},
 	{key: "cluster.upstream-tls"},
 	{key: "network.admin-port", allow: "9001"},

@@ -110,8 +110,9 @@ func (p *Parameters) validateTimeouts() error {
 			return p.errorf(kv.key, "%v", err)
 		}
 	}
-	// Envoy needs a connect timeout; it cannot be off.
-	if d, err := time.ParseDuration(t.ConnectTimeout); err != nil || d <= 0 {
+	// Envoy needs a connect timeout; it cannot be off. "0s" is Contour's
+	// 2s, as Contour reads it.
+	if d, err := time.ParseDuration(t.ConnectTimeout); err != nil || d < 0 {
 		return p.errorf("timeouts.connect-timeout", "%q is not a positive duration (such as 2s)", t.ConnectTimeout)
 	}
 	return nil
@@ -135,9 +136,13 @@ func (p *Parameters) ListenerTimeouts() xds.Timeouts {
 	}
 }
 
-// ConnectTimeout is timeouts.connect-timeout, checked by Parse.
+// ConnectTimeout is timeouts.connect-timeout, checked by Parse; "0s" is
+// Contour's default, 2s.
 func (p *Parameters) ConnectTimeout() time.Duration {
 	d, _ := time.ParseDuration(p.Timeouts.ConnectTimeout)
+	if d == 0 {
+		return xds.DefaultConnectTimeout
+	}
 	return d
 }
 

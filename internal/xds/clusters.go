@@ -33,11 +33,11 @@ const (
 	httpProtocolOptionsKey = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
 )
 
-func clusters(cs []*dag.Cluster, connectTimeout time.Duration) []*cluster.Cluster {
+func clusters(cs []*dag.Cluster, cfg ListenerConfig) []*cluster.Cluster {
 	out := make([]*cluster.Cluster, 0, len(cs))
 	for _, c := range cs {
 		if c != nil {
-			out = append(out, envoyCluster(c, connectTimeout))
+			out = append(out, envoyCluster(c, cfg))
 		}
 	}
 	return out
@@ -45,10 +45,12 @@ func clusters(cs []*dag.Cluster, connectTimeout time.Duration) []*cluster.Cluste
 
 // envoyCluster is an EDS cluster whose endpoints come over ADS in the
 // ClusterLoadAssignment of the same name. Connecting to an endpoint gives
-// up after connectTimeout.
-func envoyCluster(c *dag.Cluster, connectTimeout time.Duration) *cluster.Cluster {
+// up after cfg.ConnectTimeout; cfg.ClusterPerConnectionBufferLimitBytes
+// bounds each upstream connection's buffers. A JWT key set server's
+// cluster has the connect timeout only, as Contour's.
+func envoyCluster(c *dag.Cluster, cfg ListenerConfig) *cluster.Cluster {
 	if c.DNS != nil {
-		return dnsCluster(c, connectTimeout)
+		return dnsCluster(c, cfg.ConnectTimeout)
 	}
 	out := &cluster.Cluster{
 		Name: c.Name,
@@ -59,8 +61,10 @@ func envoyCluster(c *dag.Cluster, connectTimeout time.Duration) *cluster.Cluster
 			EdsConfig:   adsConfigSource(),
 			ServiceName: c.Name,
 		},
-		ConnectTimeout: duration(connectTimeout),
+		ConnectTimeout: duration(cfg.ConnectTimeout),
 		LbPolicy:       lbPolicy(c.LoadBalancer),
+		// Envoy's 1MiB when unset, as in Contour.
+		PerConnectionBufferLimitBytes: uint32OrNil(cfg.ClusterPerConnectionBufferLimitBytes),
 		// Panic mode off, as Contour has it: with Envoy's default of 50%,
 		// once fewer than half the endpoints pass their health checks
 		// Envoy would send traffic to all of them, the failing ones too.

@@ -696,7 +696,16 @@ func globalRateLimitFixture(kuard *dag.Cluster, secure *dag.Secret) *dag.DAG {
 // goldenListenerConfigs are the listener configurations of the golden
 // files that do not use testListenerConfig.
 var goldenListenerConfigs = map[string]ListenerConfig{
-	"global-extauth": {HTTPPort: 8080, HTTPSPort: 8443, GlobalAuthorization: globalAuthz},
+	// With the connection settings of Contour's configuration file: the
+	// Services' clusters get the cluster buffer limit, the extension
+	// cluster does not.
+	"global-extauth": {HTTPPort: 8080, HTTPSPort: 8443, GlobalAuthorization: globalAuthz,
+		ConnectTimeout: 250 * time.Millisecond,
+		Timeouts: Timeouts{
+			DelayedClose:                  Timeout{Mode: TimeoutDuration, Duration: 3 * time.Second},
+			ConnectionShutdownGracePeriod: Timeout{Mode: TimeoutDuration, Duration: 7 * time.Second},
+		},
+		PerConnectionBufferLimitBytes: 16384, ClusterPerConnectionBufferLimitBytes: 32768},
 	"global-rate-limit-service": {HTTPPort: 8080, HTTPSPort: 8443, RateLimit: RateLimitService{
 		ClusterName: "extension/projectcontour/ratelimit", Timeout: dag.Timeout{Duration: 100 * time.Millisecond},
 		Domain: "contour", FailOpen: true, EnableXRateLimitHeaders: true, EnableResourceExhaustedCode: true,

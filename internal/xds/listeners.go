@@ -22,7 +22,7 @@ func listeners(d *dag.DAG, cfg ListenerConfig) []*listener.Listener {
 		Name:                          HTTPListenerName,
 		Address:                       socketAddress(cfg.HTTPAddress, cfg.HTTPPort),
 		ListenerFilters:               listenerFilters(cfg),
-		PerConnectionBufferLimitBytes: bufferLimit(cfg),
+		PerConnectionBufferLimitBytes: uint32OrNil(cfg.PerConnectionBufferLimitBytes),
 		FilterChains: []*listener.FilterChain{{
 			Filters: []*listener.Filter{httpConnectionManager(HTTPListenerName, scopedRoutes{wildcardParents(d.HTTP)}, cfg, false, nil, extAuthzFilter(cfg.GlobalAuthorization)...)},
 		}},
@@ -48,7 +48,7 @@ func listeners(d *dag.DAG, cfg ListenerConfig) []*listener.Listener {
 			Name:       wellknown.TLSInspector,
 			ConfigType: &listener.ListenerFilter_TypedConfig{TypedConfig: toAny(&tlsinspector.TlsInspector{})},
 		}),
-		PerConnectionBufferLimitBytes: bufferLimit(cfg),
+		PerConnectionBufferLimitBytes: uint32OrNil(cfg.PerConnectionBufferLimitBytes),
 		FilterChains:                  chains,
 	})
 }

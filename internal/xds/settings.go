@@ -251,9 +251,10 @@ func listenerFilters(cfg ListenerConfig, others ...*listener.ListenerFilter) []*
 	return append(out, others...)
 }
 
-func bufferLimit(cfg ListenerConfig) *wrapperspb.UInt32Value {
-	if cfg.PerConnectionBufferLimitBytes == 0 {
+// uint32OrNil is v, or nil (Envoy's default) for 0.
+func uint32OrNil(v uint32) *wrapperspb.UInt32Value {
+	if v == 0 {
 		return nil
 	}
-	return wrapperspb.UInt32(cfg.PerConnectionBufferLimitBytes)
+	return wrapperspb.UInt32(v)
 }

@@ -1,6 +1,7 @@
 package xds
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -14,6 +15,8 @@ import (
 	"google.golang.org/protobuf/testing/protocmp"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/proxyctl/proxyctl/internal/dag"
 )
 
 // settingsFixture has both listeners: a plain virtual host and a TLS one.
@@ -122,6 +125,7 @@ func settingsListenerConfig() ListenerConfig {
 	cfg.MaxRequestsPerConnection = 100
 	cfg.HTTP2MaxConcurrentStreams = 50
 	cfg.PerConnectionBufferLimitBytes = 32768
+	cfg.ClusterPerConnectionBufferLimitBytes = 65536
 
 	return cfg
 }
@@ -185,6 +189,9 @@ func TestListenerSettings(t *testing.T) {
 	for _, c := range r.Clusters {
 		if c.ConnectTimeout.AsDuration() != 5*time.Second {
 			t.Errorf("cluster %s connect timeout %s", c.Name, c.ConnectTimeout.AsDuration())
+		}
+		if c.PerConnectionBufferLimitBytes.GetValue() != 65536 {
+			t.Errorf("cluster %s buffer limit %v", c.Name, c.PerConnectionBufferLimitBytes)
 		}
 	}
 
@@ -265,4 +272,63 @@ func TestParseTimeout(t *testing.T) {
 			t.Errorf("ParseTimeout(%q) accepted", s)
 		}
 	}
+}
+
+// TestClusterBufferLimit: cluster.per-connection-buffer-limit-bytes bounds
+// the connections to Services' endpoints (ExternalName ones too), and, as
+// in Contour, not those to ExtensionServices or JWT key set servers, which
+// keep Envoy's default; the connect timeout is on every cluster.
+func TestClusterBufferLimit(t *testing.T) {
+	cfg := testListenerConfig
+	cfg.ClusterPerConnectionBufferLimitBytes = 16384
+	cfg.ConnectTimeout = 250 * time.Millisecond
+	for _, name := range []string{"global-extauth", "jwt", "external-name"} {
+		d := fixtures()[name]
+		c := cfg
+		c.GlobalAuthorization = goldenListenerConfigs[name].GlobalAuthorization
+		r := Translate(d, c)
+		services := 0
+		for _, cl := range r.Clusters {
+			if cl.ConnectTimeout.AsDuration() != 250*time.Millisecond {
+				t.Errorf("%s: cluster %s connect timeout %s, want 250ms", name, cl.Name, cl.ConnectTimeout.AsDuration())
+			}
+			want := uint32(16384)
+			if strings.HasPrefix(cl.Name, "extension/") || isJWKS(d, cl.Name) {
+				want = 0
+			} else {
+				services++
+			}
+			if got := cl.PerConnectionBufferLimitBytes.GetValue(); got != want {
+				t.Errorf("%s: cluster %s buffer limit %d, want %d", name, cl.Name, got, want)
+			}
+		}
+		if services == 0 {
+			t.Errorf("%s: no cluster of a Service", name)
+		}
+		tr, err := NewTranslator(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := NewSnapshot(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := tr.Snapshot(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want.Types, got.Types); diff != "" {
+			t.Errorf("%s: Translator differs from Translate (-want +got):\n%s", name, diff)
+		}
+	}
+}
+
+// isJWKS reports whether name is the cluster of a JWT key set server of d.
+func isJWKS(d *dag.DAG, name string) bool {
+	for _, c := range d.Clusters {
+		if c != nil && c.Name == name {
+			return c.DNS != nil
+		}
+	}
+	return false
 }

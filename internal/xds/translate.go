@@ -86,6 +86,12 @@ type ListenerConfig struct {
 	// PerConnectionBufferLimitBytes is the soft limit of each client
 	// connection's read and write buffers; 0 is Envoy's 1MiB.
 	PerConnectionBufferLimitBytes uint32
+	// ClusterPerConnectionBufferLimitBytes is the same for each
+	// connection to a Service's endpoints (Contour's
+	// cluster.per-connection-buffer-limit-bytes); 0 is Envoy's 1MiB. As
+	// in Contour, the clusters of ExtensionServices and of JWT key set
+	// servers keep Envoy's default.
+	ClusterPerConnectionBufferLimitBytes uint32
 
 	// TLS is the downstream TLS of every HTTPS filter chain.
 	TLS TLSParameters
@@ -187,7 +193,7 @@ func Translate(d *dag.DAG, cfg ListenerConfig) Resources {
 		Listeners:    listeners(d, cfg),
 		Routes:       routeConfigurations(d),
 		ScopedRoutes: scopedRouteConfigurations(d),
-		Clusters:     clusters(d.Clusters, cfg.ConnectTimeout),
+		Clusters:     clusters(d.Clusters, cfg),
 		Endpoints:    endpoints(d.Clusters),
 		Secrets:      secrets(d.Secrets),
 	}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	cluster "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	endpoint "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
@@ -415,7 +414,7 @@ func (t *Translator) upstreams(d *dag.DAG, next *translated) (clusters, endpoint
 	clusters = make([]Resource, 0, len(cs))
 	endpoints = make([]Resource, 0, len(cs))
 	for _, c := range cs {
-		p, err := t.clusters.get(c, func() (clusterParts, error) { return clusterResources(c, t.cfg.ConnectTimeout) })
+		p, err := t.clusters.get(c, func() (clusterParts, error) { return clusterResources(c, t.cfg) })
 		if err != nil {
 			return nil, nil, err
 		}
@@ -500,12 +499,12 @@ func (t *Translator) secureParts(vh *dag.SecureVirtualHost) (secureParts, error)
 	return p, nil
 }
 
-func clusterResources(c *dag.Cluster, connectTimeout time.Duration) (clusterParts, error) {
+func clusterResources(c *dag.Cluster, cfg ListenerConfig) (clusterParts, error) {
 	if c.ResolvedByDNS() {
 		// Envoy resolves the address itself: no ClusterLoadAssignment.
-		return encodeClusterParts(envoyCluster(c, connectTimeout), nil)
+		return encodeClusterParts(envoyCluster(c, cfg), nil)
 	}
-	return encodeClusterParts(envoyCluster(c, connectTimeout), clusterLoadAssignment(c))
+	return encodeClusterParts(envoyCluster(c, cfg), clusterLoadAssignment(c))
 }
 
 // encodeClusterParts encodes a cluster, and its endpoints unless cla is

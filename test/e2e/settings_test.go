@@ -141,6 +141,23 @@ func TestSettingsDefaults(t *testing.T) {
 			t.Errorf("Server %q (%v), want envoy", r.header.Get("Server"), err)
 		}
 	})
+
+	// Contour's connect timeout, 2s: a backend that never completes the
+	// handshake is given up on no sooner.
+	t.Run("connect-timeout", func(t *testing.T) {
+		ns := kube.NewNamespace(t)
+		backendService(t, ns, "silent", s.net.IP(), int32(silentListener(t, s.net, 9400)))
+		apply(t, ns, `
+apiVersion: projectcontour.io/v1
+kind: HTTPProxy
+metadata: {name: silent}
+spec:
+  virtualhost: {fqdn: silent.example.com}
+  routes:
+  - services: [{name: silent, port: 80}]
+`)
+		s.expectConnectTimeout(t, ns, "silent.example.com", 1900*time.Millisecond)
+	})
 }
 
 // settingsConfig is a configuration file in Contour's keys that changes
@@ -157,6 +174,7 @@ compression:
 serverHeaderTransformation: pass_through
 timeouts:
   request-timeout: 2s
+  delayed-close-timeout: infinity
   connection-idle-timeout: 1s
 listener:
   max-requests-per-connection: 2
@@ -273,6 +291,22 @@ spec:
 		}
 		if n, err := br.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
 			t.Errorf("idle connection: read %d bytes, %v; want Envoy to close it (EOF)", n, err)
+		}
+	})
+
+	// delayed-close-timeout: infinity turns the delayed close off: Envoy
+	// closes a connection whose request it answered early without
+	// waiting for the client, which keeps its end open, and so without a
+	// delayed close timeout (TestTimeoutsConnectionClose shows a timeout
+	// set).
+	t.Run("delayed-close-timeout-infinity", func(t *testing.T) {
+		r := s.answerEarly(false)
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		t.Logf("Envoy closed %s after the response", r.wait)
+		if n, err := s.delayedCloseTimeouts(); err != nil || n != 0 {
+			t.Errorf("downstream_cx_delayed_close_timeout = %d, %v; want 0: no delayed close", n, err)
 		}
 	})
 
