@@ -13,37 +13,10 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 )
 
-// secretEntry is the validated Secret of one key (or why it cannot be
-// served), shared by every root that serves it, and kept while its
-// *corev1.Secret is: validating a key pair is costly.
-type secretEntry struct {
-	src  *corev1.Secret
-	sec  *Secret
-	err  error
-	refs int // memo entries whose virtual host serves the secret
-}
-
 // tlsSecret returns the serving certificate in Secret key: a
 // kubernetes.io/tls Secret whose tls.crt and tls.key form a key pair.
 func (b *rootBuild) tlsSecret(key types.NamespacedName) (*Secret, error) {
-	src := b.secret(key)
-	bl := b.bl
-	se := bl.secrets[key]
-	if se == nil || se.src != src {
-		// Every root serving the old one read the old pointer: none of
-		// them is reused, so none keeps the old *Secret.
-		sec, err := validateTLSSecret(src)
-		if sec != nil {
-			sec.Name = key.String()
-		}
-		if se == nil {
-			se = &secretEntry{}
-			bl.secrets[key] = se
-		}
-		se.src, se.sec, se.err = src, sec, err
-		bl.ch.secret(key)
-	}
-	return se.sec, se.err
+	return b.bl.sharedSecret(key, b.secret(key))
 }
 
 func validateTLSSecret(s *corev1.Secret) (*Secret, error) {
