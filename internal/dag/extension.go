@@ -1,6 +1,7 @@
 package dag
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -298,33 +299,21 @@ func (x *extBuild) upstreamValidation(v *contourv1.UpstreamValidation) (*Upstrea
 			"TLS upstream validation policy error: %s", fmt.Sprintf(format, args...))
 		return nil, false
 	}
-	ref := v.CACertificate
-	secretNS, name := ns, ref
-	if i := strings.IndexByte(ref, '/'); i >= 0 {
-		secretNS, name = ref[:i], ref[i+1:]
-	}
-	if secretNS == "" || name == "" || strings.Contains(name, "/") {
-		return policyErr("%q is not a valid secret name", ref)
-	}
-	sk := types.NamespacedName{Namespace: secretNS, Name: name}
-	if secretNS != ns && !x.delegated(sk, ns) {
+	sk, ca, err := x.caSecret(ns, v.CACertificate)
+	var refErr *secretRefError
+	switch {
+	case errors.As(err, &refErr):
+		return policyErr("%v", err)
+	case errors.Is(err, errNotDelegated):
 		x.errorf(contourv1.ConditionTypeTLSError, reasonCACertNotDelegated,
 			"service.UpstreamValidation.CACertificate Secret %q is not configured for certificate delegation", sk.String())
 		return nil, false
+	case err != nil:
+		return policyErr("invalid CA Secret %q: %v", v.CACertificate, err)
 	}
-	ca, err := validateCASecret(x.secret(sk))
+	names, err := subjectNames(v)
 	if err != nil {
-		return policyErr("invalid CA Secret %q: %v", ref, err)
-	}
-	if v.SubjectName == "" {
-		return policyErr("missing subject alternative name")
-	}
-	names := []string{v.SubjectName}
-	if len(v.SubjectNames) > 0 {
-		if v.SubjectNames[0] != v.SubjectName {
-			return policyErr("first entry of SubjectNames (%s) does not match SubjectName (%s)", v.SubjectNames[0], v.SubjectName)
-		}
-		names = slices.Clone(v.SubjectNames)
+		return policyErr("%v", err)
 	}
 	return &UpstreamValidation{CAName: sk.String(), CA: ca, SubjectNames: names}, true
 }

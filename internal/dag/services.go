@@ -215,15 +215,9 @@ func (b *rootBuild) upstreamValidation(ns string, s contourv1.Service, protocol 
 	case err != nil:
 		return nil, policyErr("invalid CA Secret %q: %v", v.CACertificate, err)
 	}
-	if v.SubjectName == "" {
-		return nil, policyErr("missing subject alternative name")
-	}
-	names := []string{v.SubjectName}
-	if len(v.SubjectNames) > 0 {
-		if v.SubjectNames[0] != v.SubjectName {
-			return nil, policyErr("first entry of SubjectNames (%s) does not match SubjectName (%s)", v.SubjectNames[0], v.SubjectName)
-		}
-		names = slices.Clone(v.SubjectNames)
+	names, err := subjectNames(v)
+	if err != nil {
+		return nil, policyErr("%v", err)
 	}
 	return &UpstreamValidation{CAName: sk.String(), CA: ca, SubjectNames: names}, nil
 }
