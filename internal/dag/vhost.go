@@ -124,11 +124,6 @@ func (b *rootBuild) buildVhost(key types.NamespacedName, fqdn string) {
 	}
 	b.walkProxy(w, key, "", nil, nil)
 	b.addExtra(w)
-	if len(w.closures) > 0 {
-		b.refuseClosedVhost(key, fqdn, w.closures)
-		b.https = nil // a tcpproxy beside the routes too: the whole host
-		return
-	}
 	if jwtOK && !b.checkJWTRoutes(key, fqdn, jwt) {
 		served = false
 	}
