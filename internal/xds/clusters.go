@@ -33,16 +33,6 @@ const (
 	httpProtocolOptionsKey = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
 )
 
-func clusters(cs []*dag.Cluster, connectTimeout time.Duration) []*cluster.Cluster {
-	out := make([]*cluster.Cluster, 0, len(cs))
-	for _, c := range cs {
-		if c != nil {
-			out = append(out, envoyCluster(c, connectTimeout))
-		}
-	}
-	return out
-}
-
 // envoyCluster is an EDS cluster whose endpoints come over ADS in the
 // ClusterLoadAssignment of the same name. Connecting to an endpoint gives
 // up after connectTimeout.

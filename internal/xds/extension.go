@@ -142,18 +142,6 @@ func extensionLoadAssignment(c *dag.ExtensionCluster) *endpoint.ClusterLoadAssig
 	return cla
 }
 
-func extensionClusters(cs []*dag.ExtensionCluster, connectTimeout time.Duration) ([]*cluster.Cluster, []*endpoint.ClusterLoadAssignment) {
-	var clusters []*cluster.Cluster
-	var cla []*endpoint.ClusterLoadAssignment
-	for _, c := range cs {
-		if c != nil {
-			clusters = append(clusters, extensionCluster(c, connectTimeout))
-			cla = append(cla, extensionLoadAssignment(c))
-		}
-	}
-	return clusters, cla
-}
-
 func extensionResources(c *dag.ExtensionCluster, connectTimeout time.Duration) (clusterParts, error) {
 	return encodeClusterParts(extensionCluster(c, connectTimeout), extensionLoadAssignment(c))
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/proxyctl/proxyctl/internal/bootstrap"
 	"github.com/proxyctl/proxyctl/internal/dag"
 	"github.com/proxyctl/proxyctl/internal/xds"
+	"github.com/proxyctl/proxyctl/internal/xds/xdstest"
 )
 
 // TestListenerSettingsValidate loads the listeners and clusters proxyctl
@@ -78,7 +79,10 @@ func TestListenerSettingsValidate(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			r := xds.Translate(d, cfg)
+			r, err := xdstest.Translate(d, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
 			b.StaticResources.Listeners = r.Listeners
 			b.StaticResources.Clusters = append(b.StaticResources.Clusters, r.Clusters...)
 			data, err := bootstrap.Marshal(b)
