@@ -68,23 +68,6 @@ func (s *Snapshot) Type(typeURL string) *TypeSnapshot {
 	return nil
 }
 
-// Version returns the version of typeURL, or "" for a type not served.
-func (s *Snapshot) Version(typeURL string) string {
-	if t := s.Type(typeURL); t != nil {
-		return t.Version
-	}
-	return ""
-}
-
-// Versions is every type's version, for logs and tests.
-func (s *Snapshot) Versions() map[string]string {
-	out := make(map[string]string, len(s.Types))
-	for _, t := range s.Types {
-		out[t.TypeURL] = t.Version
-	}
-	return out
-}
-
 // marshal is the one encoding of a resource: deterministic, so equal
 // messages give equal bytes on every replica.
 func marshal(m proto.Message) ([]byte, error) {

@@ -87,3 +87,12 @@ func decode[M any, PM interface {
 	}
 	return out, nil
 }
+
+// Version returns the version of typeURL in s, or "" for a type not
+// served.
+func Version(s *xds.Snapshot, typeURL string) string {
+	if t := s.Type(typeURL); t != nil {
+		return t.Version
+	}
+	return ""
+}
