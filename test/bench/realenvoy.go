@@ -14,11 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
-	"k8s.io/utils/ptr"
 
 	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
 	"github.com/proxyctl/proxyctl/test/envoy"
@@ -239,41 +236,13 @@ func (r *run) realEnvoy(ctx context.Context, track *tracker, listenerPort int) e
 // createReal creates the real proxy, its Service and an EndpointSlice on
 // the backend at ip:port, and returns the proxy's generation.
 func (r *run) createReal(ctx context.Context, ip string, port int) (int64, error) {
-	svc := &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Name: realName},
-		Spec: corev1.ServiceSpec{
-			ClusterIP: corev1.ClusterIPNone,
-			Ports:     []corev1.ServicePort{{Name: "http", Port: 80, Protocol: corev1.ProtocolTCP}},
-		},
-	}
-	if _, err := r.kube.CoreV1().Services(r.ns).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+	if _, err := r.kube.CoreV1().Services(r.ns).Create(ctx, headlessService(realName), metav1.CreateOptions{}); err != nil {
 		return 0, err
 	}
-	slice := &discoveryv1.EndpointSlice{
-		ObjectMeta: metav1.ObjectMeta{
-			Name:   realName + "-1",
-			Labels: map[string]string{discoveryv1.LabelServiceName: realName},
-		},
-		AddressType: discoveryv1.AddressTypeIPv4,
-		Endpoints: []discoveryv1.Endpoint{{
-			Addresses:  []string{ip},
-			Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)},
-		}},
-		Ports: []discoveryv1.EndpointPort{{Name: ptr.To("http"), Port: ptr.To(int32(port))}},
-	}
-	if _, err := r.kube.DiscoveryV1().EndpointSlices(r.ns).Create(ctx, slice, metav1.CreateOptions{}); err != nil {
+	if _, err := r.kube.DiscoveryV1().EndpointSlices(r.ns).Create(ctx, backendSlice(realName, ip, int32(port)), metav1.CreateOptions{}); err != nil {
 		return 0, err
 	}
-	p := &contourv1.HTTPProxy{
-		ObjectMeta: metav1.ObjectMeta{Name: realName},
-		Spec: contourv1.HTTPProxySpec{
-			VirtualHost: &contourv1.VirtualHost{Fqdn: realFQDN},
-			Routes: []contourv1.Route{{
-				Conditions: []contourv1.MatchCondition{{Prefix: "/"}},
-				Services:   []contourv1.Service{{Name: realName, Port: 80}},
-			}},
-		},
-	}
+	p := benchProxy(realName, realFQDN, realName)
 	created, err := r.proxies.ProjectcontourV1().HTTPProxies(r.ns).Create(ctx, p, metav1.CreateOptions{})
 	if err != nil {
 		return 0, err
