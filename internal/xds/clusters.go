@@ -40,24 +40,7 @@ func envoyCluster(c *dag.Cluster, connectTimeout time.Duration) *cluster.Cluster
 	if c.DNS != nil {
 		return dnsCluster(c, connectTimeout)
 	}
-	out := &cluster.Cluster{
-		Name: c.Name,
-		// Cluster names hold '/'; stats read better with '_'.
-		AltStatName:          strings.ReplaceAll(c.Name, "/", "_"),
-		ClusterDiscoveryType: &cluster.Cluster_Type{Type: cluster.Cluster_EDS},
-		EdsClusterConfig: &cluster.Cluster_EdsClusterConfig{
-			EdsConfig:   adsConfigSource(),
-			ServiceName: c.Name,
-		},
-		ConnectTimeout: duration(connectTimeout),
-		LbPolicy:       lbPolicy(c.LoadBalancer),
-		// Panic mode off, as Contour has it: with Envoy's default of 50%,
-		// once fewer than half the endpoints pass their health checks
-		// Envoy would send traffic to all of them, the failing ones too.
-		// Off, failing endpoints get nothing, and a route whose endpoints
-		// all fail answers 503.
-		CommonLbConfig: &cluster.Cluster_CommonLbConfig{HealthyPanicThreshold: &envoytype.Percent{Value: 0}},
-	}
+	out := edsCluster(c.Name, c.LoadBalancer, connectTimeout)
 	if c.ExternalName != "" {
 		externalNameDiscovery(out, c)
 	}
@@ -237,4 +220,27 @@ func orDefault[T comparable](v, def T) T {
 		return def
 	}
 	return v
+}
+
+// edsCluster is the part every EDS cluster shares: its endpoints in the
+// ClusterLoadAssignment of its name, over ADS.
+func edsCluster(name, lb string, connectTimeout time.Duration) *cluster.Cluster {
+	return &cluster.Cluster{
+		Name: name,
+		// Cluster names hold '/'; stats read better with '_'.
+		AltStatName:          strings.ReplaceAll(name, "/", "_"),
+		ClusterDiscoveryType: &cluster.Cluster_Type{Type: cluster.Cluster_EDS},
+		EdsClusterConfig: &cluster.Cluster_EdsClusterConfig{
+			EdsConfig:   adsConfigSource(),
+			ServiceName: name,
+		},
+		ConnectTimeout: duration(connectTimeout),
+		LbPolicy:       lbPolicy(lb),
+		// Panic mode off, as Contour has it: with Envoy's default of 50%,
+		// once fewer than half the endpoints pass their health checks
+		// Envoy would send traffic to all of them, the failing ones too.
+		// Off, failing endpoints get nothing, and a route whose endpoints
+		// all fail answers 503.
+		CommonLbConfig: &cluster.Cluster_CommonLbConfig{HealthyPanicThreshold: &envoytype.Percent{Value: 0}},
+	}
 }

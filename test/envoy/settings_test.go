@@ -7,6 +7,10 @@ import (
 	"testing"
 	"time"
 
+	cluster "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	listener "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+
 	"github.com/proxyctl/proxyctl/internal/bootstrap"
 	"github.com/proxyctl/proxyctl/internal/dag"
 	"github.com/proxyctl/proxyctl/internal/xds"
@@ -79,12 +83,20 @@ func TestListenerSettingsValidate(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			r, err := xdstest.Translate(d, cfg)
+			snap, err := xdstest.Translate(d, cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
-			b.StaticResources.Listeners = r.Listeners
-			b.StaticResources.Clusters = append(b.StaticResources.Clusters, r.Clusters...)
+			listeners, err := xdstest.Decode[listener.Listener](snap, resourcev3.ListenerType)
+			if err != nil {
+				t.Fatal(err)
+			}
+			clusters, err := xdstest.Decode[cluster.Cluster](snap, resourcev3.ClusterType)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b.StaticResources.Listeners = listeners
+			b.StaticResources.Clusters = append(b.StaticResources.Clusters, clusters...)
 			data, err := bootstrap.Marshal(b)
 			if err != nil {
 				t.Fatal(err)
