@@ -19,19 +19,9 @@ import (
 	"github.com/proxyctl/proxyctl/internal/dag"
 )
 
-// Cluster defaults.
-const (
-	// Active health check defaults, as in Contour.
-	defaultHealthCheckInterval = 5 * time.Second
-	defaultHealthCheckTimeout  = 2 * time.Second
-	defaultUnhealthyThreshold  = 3
-	defaultHealthyThreshold    = 2
-	defaultHealthCheckHost     = "proxyctl-envoy-healthcheck"
-
-	// httpProtocolOptionsKey is where Envoy looks for upstream HTTP options
-	// in typed_extension_protocol_options.
-	httpProtocolOptionsKey = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
-)
+// httpProtocolOptionsKey is where Envoy looks for upstream HTTP options in
+// typed_extension_protocol_options.
+const httpProtocolOptionsKey = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
 
 // envoyCluster is an EDS cluster whose endpoints come over ADS in the
 // ClusterLoadAssignment of the same name. Connecting to an endpoint gives
@@ -184,10 +174,10 @@ func lbPolicy(lb string) cluster.Cluster_LbPolicy {
 // healthCheck is an HTTP check, or a TCP connect check when Path is empty.
 func healthCheck(h *dag.HealthCheck, protocol string) *core.HealthCheck {
 	out := &core.HealthCheck{
-		Interval:           duration(orDefault(h.Interval, defaultHealthCheckInterval)),
-		Timeout:            duration(orDefault(h.Timeout, defaultHealthCheckTimeout)),
-		UnhealthyThreshold: wrapperspb.UInt32(orDefault(h.UnhealthyThreshold, defaultUnhealthyThreshold)),
-		HealthyThreshold:   wrapperspb.UInt32(orDefault(h.HealthyThreshold, defaultHealthyThreshold)),
+		Interval:           duration(orDefault(h.Interval, dag.DefaultHealthCheckInterval)),
+		Timeout:            duration(orDefault(h.Timeout, dag.DefaultHealthCheckTimeout)),
+		UnhealthyThreshold: wrapperspb.UInt32(orDefault(h.UnhealthyThreshold, dag.DefaultHealthCheckUnhealthyThreshold)),
+		HealthyThreshold:   wrapperspb.UInt32(orDefault(h.HealthyThreshold, dag.DefaultHealthCheckHealthyThreshold)),
 	}
 	if h.Path == "" {
 		out.HealthChecker = &core.HealthCheck_TcpHealthCheck_{TcpHealthCheck: &core.HealthCheck_TcpHealthCheck{}}
@@ -199,7 +189,7 @@ func healthCheck(h *dag.HealthCheck, protocol string) *core.HealthCheck {
 	}
 	if hc.Host == "" {
 		// Envoy would send the cluster name, which is no host name.
-		hc.Host = defaultHealthCheckHost
+		hc.Host = dag.DefaultHealthCheckHost
 	}
 	if protocol == dag.ProtocolH2 || protocol == dag.ProtocolH2C {
 		hc.CodecClientType = envoytype.CodecClientType_HTTP2
