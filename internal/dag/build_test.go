@@ -97,6 +97,26 @@ func delegation(ns, name, secret string, targets ...string) *contourv1.TLSCertif
 	}
 }
 
+// twoRoutes builds default/p, for p.example.com, with the routes "/" and
+// path to kuard:8080, after edit changed the second. It returns the DAG
+// and the virtual host's routes, most specific first.
+func twoRoutes(path string, edit func(r *contourv1.Route)) (*DAG, []*Route) {
+	p := root("default", "p", "p.example.com", route("/", svcRef("kuard", 8080)), route(path, svcRef("kuard", 8080)))
+	edit(&p.Spec.Routes[1])
+	d := Build(objects(p, service("default", "kuard", 8080)), Config{})
+	return d, d.HTTP[0].Routes
+}
+
+// wantSecondRouteRefused checks that default/p's only error is reason
+// ("Type/Reason") with message msg, and that it serves its route "/" only.
+func wantSecondRouteRefused(t *testing.T, d *DAG, reason, msg string) {
+	t.Helper()
+	key := nn("default", "p")
+	diff(t, []string{reason}, reasons(d, key))
+	diff(t, msg, d.Statuses[key].Errors[0].Message)
+	diff(t, []string{"prefix:/ -> default/kuard:8080"}, httpRoutes(d, "p.example.com"))
+}
+
 // objects files each object under its kind.
 func objects(objs ...any) *Objects {
 	o := NewObjects()
