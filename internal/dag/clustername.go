@@ -4,15 +4,17 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// A cluster's name is "namespace/service/port/digest": the digest is of
-// every setting that makes it differ from another cluster of the same
-// Service port, so that equal settings share one cluster and a change of
-// settings makes a new name.
+// A Service's cluster is named "namespace/service/port/digest": the digest
+// is of every setting that makes it differ from another cluster of the
+// same Service port, so that equal settings share one cluster and a
+// change of settings makes a new name. A server Envoy finds by DNS is
+// named likewise (dnsClusterName).
 
 // settingsHash is a short, stable digest of a cluster's settings.
 func settingsHash(c *Cluster) string {
@@ -127,4 +129,20 @@ func (h *settingsHashes) rotate() {
 	if len(h.cur) > 0 {
 		h.old, h.cur = h.cur, nil
 	}
+}
+
+// dnsClusterName is the name of the Cluster of upstream up:
+// "dnsname/<scheme>/<host>:<port>/" and a digest of the rest, so that
+// equal names are equal clusters.
+func dnsClusterName(up DNSUpstream) string {
+	scheme := "http"
+	if up.TLS {
+		scheme = "https"
+	}
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "family=%s;sni=%s;names=%q;ca=", up.DNSLookupFamily, up.Host, up.SubjectNames)
+	caSum := sha256.Sum256(up.CACertificate)
+	sb.WriteString(hex.EncodeToString(caSum[:]))
+	sum := sha256.Sum256([]byte(sb.String()))
+	return "dnsname/" + scheme + "/" + net.JoinHostPort(up.Host, strconv.Itoa(int(up.Port))) + "/" + hex.EncodeToString(sum[:5])
 }

@@ -248,6 +248,26 @@ func (bl *Builder) sharedCluster(c Cluster, sl []sliceRef) *Cluster {
 	return &made
 }
 
+// sharedDNSCluster returns the Cluster of upstream up (a server Envoy
+// finds by DNS), shared by name by every root that uses the same server
+// with the same settings.
+func (bl *Builder) sharedDNSCluster(up DNSUpstream) *Cluster {
+	name := dnsClusterName(up)
+	if ce := bl.clusters[name]; ce != nil && ce.c.DNS != nil {
+		return ce.c
+	}
+	c := &Cluster{Name: name, DNS: &up}
+	ce := bl.clusters[name]
+	if ce == nil {
+		ce = &clusterEntry{}
+		bl.clusters[name] = ce
+	}
+	ce.c, ce.slices = c, nil
+	// Listed so that the entry goes when no served virtual host uses it.
+	bl.ch.cluster(name)
+	return c
+}
+
 // secretEntry is the validated Secret of one key (or why it cannot be
 // served), shared by every root that serves it, and kept while its
 // *corev1.Secret is: validating a key pair is costly.
