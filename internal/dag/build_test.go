@@ -28,22 +28,11 @@ var (
 	nn            = fixtures.NN
 	service       = fixtures.Service
 	endpointSlice = fixtures.EndpointSlice
+	root          = fixtures.Root
+	child         = fixtures.Child
+	route         = fixtures.Route
+	svcRef        = fixtures.ServiceRef
 )
-
-// root is a root HTTPProxy for fqdn with routes.
-func root(ns, name, fqdn string, routes ...contourv1.Route) *contourv1.HTTPProxy {
-	p := child(ns, name, routes...)
-	p.Spec.VirtualHost = &contourv1.VirtualHost{Fqdn: fqdn}
-	return p
-}
-
-// child is an HTTPProxy without a virtualhost.
-func child(ns, name string, routes ...contourv1.Route) *contourv1.HTTPProxy {
-	return &contourv1.HTTPProxy{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Generation: 1},
-		Spec:       contourv1.HTTPProxySpec{Routes: routes},
-	}
-}
 
 // withIncludes adds includes to p.
 func withIncludes(p *contourv1.HTTPProxy, incs ...contourv1.Include) *contourv1.HTTPProxy {
@@ -63,19 +52,6 @@ func include(name, ns, prefix string) contourv1.Include {
 		inc.Conditions = []contourv1.MatchCondition{{Prefix: prefix}}
 	}
 	return inc
-}
-
-// route is a route with an optional prefix condition and services.
-func route(prefix string, svcs ...contourv1.Service) contourv1.Route {
-	r := contourv1.Route{Services: svcs}
-	if prefix != "" {
-		r.Conditions = []contourv1.MatchCondition{{Prefix: prefix}}
-	}
-	return r
-}
-
-func svcRef(name string, port int) contourv1.Service {
-	return contourv1.Service{Name: name, Port: port}
 }
 
 func weighted(name string, port int, weight int64) contourv1.Service {
@@ -119,6 +95,26 @@ func delegation(ns, name, secret string, targets ...string) *contourv1.TLSCertif
 			{SecretName: secret, TargetNamespaces: targets},
 		}},
 	}
+}
+
+// twoRoutes builds default/p, for p.example.com, with the routes "/" and
+// path to kuard:8080, after edit changed the second. It returns the DAG
+// and the virtual host's routes, most specific first.
+func twoRoutes(path string, edit func(r *contourv1.Route)) (*DAG, []*Route) {
+	p := root("default", "p", "p.example.com", route("/", svcRef("kuard", 8080)), route(path, svcRef("kuard", 8080)))
+	edit(&p.Spec.Routes[1])
+	d := Build(objects(p, service("default", "kuard", 8080)), Config{})
+	return d, d.HTTP[0].Routes
+}
+
+// wantSecondRouteRefused checks that default/p's only error is reason
+// ("Type/Reason") with message msg, and that it serves its route "/" only.
+func wantSecondRouteRefused(t *testing.T, d *DAG, reason, msg string) {
+	t.Helper()
+	key := nn("default", "p")
+	diff(t, []string{reason}, reasons(d, key))
+	diff(t, msg, d.Statuses[key].Errors[0].Message)
+	diff(t, []string{"prefix:/ -> default/kuard:8080"}, httpRoutes(d, "p.example.com"))
 }
 
 // objects files each object under its kind.

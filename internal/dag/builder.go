@@ -12,6 +12,14 @@ import (
 	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
 )
 
+// Build turns objs into the routing model and one status per HTTPProxy.
+// It only reads objs, never panics, and returns equal results for equal
+// inputs. A nil objs is treated as empty. It is NewBuilder(cfg).Build(objs):
+// a long-lived Builder gives the same answer for less work.
+func Build(objs *Objects, cfg Config) *DAG {
+	return NewBuilder(cfg).Build(objs)
+}
+
 // Builder builds DAGs, reusing from its previous Build the work for every
 // root whose inputs did not change.
 //
@@ -508,4 +516,12 @@ func (bl *Builder) extensionResults() ([]*ExtensionCluster, map[types.Namespaced
 	}
 	slices.SortFunc(clusters, func(a, b *ExtensionCluster) int { return strings.Compare(a.Name, b.Name) })
 	return clusters, statuses
+}
+
+// mark adds k to the set *m, making the set on first use.
+func mark[K comparable](m *map[K]struct{}, k K) {
+	if *m == nil {
+		*m = map[K]struct{}{}
+	}
+	(*m)[k] = struct{}{}
 }

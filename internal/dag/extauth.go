@@ -181,16 +181,7 @@ func (b *rootBuild) resolveAuthorization(key types.NamespacedName, a *contourv1.
 		timeout = c.ResponseTimeout
 	}
 	ea := &ExternalAuthorization{Cluster: c, FailOpen: a.FailOpen, ResponseTimeout: timeout}
-	if body := a.WithRequestBody; body != nil {
-		ea.WithRequestBody = &AuthorizationBody{
-			MaxRequestBytes:     body.MaxRequestBytes,
-			AllowPartialMessage: body.AllowPartialMessage,
-			PackAsBytes:         body.PackAsBytes,
-		}
-		if ea.WithRequestBody.MaxRequestBytes == 0 {
-			ea.WithRequestBody.MaxRequestBytes = defaultMaxRequestBytes
-		}
-	}
+	ea.WithRequestBody = authorizationBody(a.WithRequestBody)
 	return ea
 }
 
@@ -217,15 +208,23 @@ func GlobalAuthorization(a *contourv1.AuthorizationServer, ext *contourv1alpha1.
 		FailOpen:        a.FailOpen,
 		ResponseTimeout: own,
 	}
-	if body := a.WithRequestBody; body != nil {
-		ea.WithRequestBody = &AuthorizationBody{
-			MaxRequestBytes:     body.MaxRequestBytes,
-			AllowPartialMessage: body.AllowPartialMessage,
-			PackAsBytes:         body.PackAsBytes,
-		}
-		if ea.WithRequestBody.MaxRequestBytes == 0 {
-			ea.WithRequestBody.MaxRequestBytes = defaultMaxRequestBytes
-		}
-	}
+	ea.WithRequestBody = authorizationBody(a.WithRequestBody)
 	return ea, nil
+}
+
+// authorizationBody is withRequestBody with its default size, nil when
+// the request body is not sent.
+func authorizationBody(body *contourv1.AuthorizationServerBufferSettings) *AuthorizationBody {
+	if body == nil {
+		return nil
+	}
+	b := &AuthorizationBody{
+		MaxRequestBytes:     body.MaxRequestBytes,
+		AllowPartialMessage: body.AllowPartialMessage,
+		PackAsBytes:         body.PackAsBytes,
+	}
+	if b.MaxRequestBytes == 0 {
+		b.MaxRequestBytes = defaultMaxRequestBytes
+	}
+	return b
 }

@@ -1,6 +1,7 @@
 package dag
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -110,51 +111,12 @@ const (
 	reasonUnsupportedService    = "UnsupportedServiceType"
 )
 
-// extEntry is the memo of one ExtensionService: the object, what its
-// processing read, and what it produced. It is reused while the object
-// and every input read keep their pointers.
-type extEntry struct {
-	src     *contourv1alpha1.ExtensionService
-	deps    deps
-	cluster *ExtensionCluster // nil when invalid
-	status  *ExtensionStatus
-}
-
-// valid reports whether every input e read is as it was.
-func (e *extEntry) valid(bl *Builder) bool {
-	for _, d := range e.deps.services {
-		if bl.objs.Services[d.key] != d.s {
-			return false
-		}
-	}
-	for _, d := range e.deps.slices {
-		if !sameSlices(bl.slicesBySvc[d.svc], d.slices) {
-			return false
-		}
-	}
-	for _, d := range e.deps.secrets {
-		if bl.objs.Secrets[d.key] != d.s {
-			return false
-		}
-	}
-	for _, d := range e.deps.delegations {
-		if bl.isDelegated(d.q.secret, d.q.ns) != d.ok {
-			return false
-		}
-	}
-	return true
-}
-
 // extBuild is the processing of one ExtensionService; it reads inputs
-// through its methods, which record each read.
+// through reads, which records each read.
 type extBuild struct {
-	bl          *Builder
-	key         types.NamespacedName
-	services    depList[types.NamespacedName, serviceDep]
-	slices      depList[types.NamespacedName, slicesDep]
-	secrets     depList[types.NamespacedName, secretDep]
-	delegations depList[delegationQuery, delegationDep]
-	status      ExtensionStatus
+	reads
+	key    types.NamespacedName
+	status ExtensionStatus
 }
 
 func (x *extBuild) errorf(condType, reason, format string, args ...any) {
@@ -163,30 +125,6 @@ func (x *extBuild) errorf(condType, reason, format string, args ...any) {
 
 func (x *extBuild) warnf(condType, reason, format string, args ...any) {
 	x.status.Warnings = append(x.status.Warnings, Condition{Type: condType, Reason: reason, Message: fmt.Sprintf(format, args...)})
-}
-
-func (x *extBuild) service(key types.NamespacedName) *corev1.Service {
-	s := x.bl.objs.Services[key]
-	x.services.add(serviceDep{key: key, s: s})
-	return s
-}
-
-func (x *extBuild) secret(key types.NamespacedName) *corev1.Secret {
-	s := x.bl.objs.Secrets[key]
-	x.secrets.add(secretDep{key: key, s: s})
-	return s
-}
-
-func (x *extBuild) endpointSlices(svc types.NamespacedName) []sliceRef {
-	l := x.bl.slicesBySvc[svc]
-	x.slices.add(slicesDep{svc: svc, slices: l})
-	return l
-}
-
-func (x *extBuild) delegated(secret types.NamespacedName, ns string) bool {
-	ok := x.bl.isDelegated(secret, ns)
-	x.delegations.add(delegationDep{q: delegationQuery{secret: secret, ns: ns}, ok: ok})
-	return ok
 }
 
 // syncExtensions brings the ExtensionServices' clusters and statuses up to
@@ -221,37 +159,17 @@ func (bl *Builder) syncExtensions(ch *changes) {
 	}
 }
 
-// extensionCluster returns the cluster of ExtensionService key, nil when
-// it does not exist or is invalid, recording the read.
-func (b *rootBuild) extensionCluster(key types.NamespacedName) *ExtensionCluster {
-	var c *ExtensionCluster
-	if e := b.bl.extensions[key]; e != nil {
-		c = e.cluster
-	}
-	b.rec.extensions.add(extensionDep{key: key, c: c})
-	return c
-}
-
 // buildExtension validates ExtensionService key as Contour does and makes
 // its cluster. Any error leaves it without a cluster; warnings do not.
 func (bl *Builder) buildExtension(key types.NamespacedName, src *contourv1alpha1.ExtensionService) *extEntry {
-	x := &extBuild{bl: bl, key: key}
+	x := &extBuild{reads: reads{bl: bl}, key: key}
 	ext := src
 	if ext == nil {
 		ext = &contourv1alpha1.ExtensionService{}
 	}
 	x.status = ExtensionStatus{Extension: key, Generation: ext.Generation}
 	c := x.cluster(&ext.Spec)
-	e := &extEntry{
-		src: src,
-		deps: deps{
-			services:    x.services.deps,
-			slices:      x.slices.deps,
-			secrets:     x.secrets.deps,
-			delegations: x.delegations.deps,
-		},
-		status: &x.status,
-	}
+	e := &extEntry{src: src, deps: x.deps(), status: &x.status}
 	if c != nil && x.status.Valid() {
 		e.cluster = c
 	}
@@ -381,33 +299,21 @@ func (x *extBuild) upstreamValidation(v *contourv1.UpstreamValidation) (*Upstrea
 			"TLS upstream validation policy error: %s", fmt.Sprintf(format, args...))
 		return nil, false
 	}
-	ref := v.CACertificate
-	secretNS, name := ns, ref
-	if i := strings.IndexByte(ref, '/'); i >= 0 {
-		secretNS, name = ref[:i], ref[i+1:]
-	}
-	if secretNS == "" || name == "" || strings.Contains(name, "/") {
-		return policyErr("%q is not a valid secret name", ref)
-	}
-	sk := types.NamespacedName{Namespace: secretNS, Name: name}
-	if secretNS != ns && !x.delegated(sk, ns) {
+	sk, ca, err := x.caSecret(ns, v.CACertificate)
+	var refErr *secretRefError
+	switch {
+	case errors.As(err, &refErr):
+		return policyErr("%v", err)
+	case errors.Is(err, errNotDelegated):
 		x.errorf(contourv1.ConditionTypeTLSError, reasonCACertNotDelegated,
 			"service.UpstreamValidation.CACertificate Secret %q is not configured for certificate delegation", sk.String())
 		return nil, false
+	case err != nil:
+		return policyErr("invalid CA Secret %q: %v", v.CACertificate, err)
 	}
-	ca, err := validateCASecret(x.secret(sk))
+	names, err := subjectNames(v)
 	if err != nil {
-		return policyErr("invalid CA Secret %q: %v", ref, err)
-	}
-	if v.SubjectName == "" {
-		return policyErr("missing subject alternative name")
-	}
-	names := []string{v.SubjectName}
-	if len(v.SubjectNames) > 0 {
-		if v.SubjectNames[0] != v.SubjectName {
-			return policyErr("first entry of SubjectNames (%s) does not match SubjectName (%s)", v.SubjectNames[0], v.SubjectName)
-		}
-		names = slices.Clone(v.SubjectNames)
+		return policyErr("%v", err)
 	}
 	return &UpstreamValidation{CAName: sk.String(), CA: ca, SubjectNames: names}, true
 }

@@ -20,8 +20,6 @@ const (
 	// refusedVhost: the whole virtual host is not served (security
 	// stanzas, wherever they are written, and virtual host settings).
 	refusedVhost = "refused: virtual host"
-	// refusedRoute: the route that sets it is not served.
-	refusedRoute = "refused: route"
 	// refusedTCPProxy: the tcpproxy (and so its virtual host) is not served.
 	refusedTCPProxy = "refused: tcpproxy"
 )
@@ -398,10 +396,6 @@ func TestRefusedFieldsAreRefused(t *testing.T) {
 			case refusedVhost, refusedTCPProxy:
 				if vh != nil || len(httpRoutes(d, "p.example.com")) > 0 {
 					t.Fatalf("the virtual host is served: %+v", vh)
-				}
-			case refusedRoute:
-				if got := httpsRoutes(d, "p.example.com"); len(got) != 1 || !strings.Contains(got[0], "/other") {
-					t.Fatalf("want only the route /other served, got %v", got)
 				}
 			}
 		})

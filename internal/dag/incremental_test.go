@@ -72,7 +72,7 @@ func (bl *Builder) checkMemo(o *Objects, d *DAG) error {
 		if f := bl.buildable(key); f != e.fqdn {
 			return fmt.Errorf("entry of %s for %q, but the root owns %q", key, e.fqdn, f)
 		}
-		if !e.valid(bl, o) {
+		if !e.deps.unchanged(bl, o) {
 			return fmt.Errorf("entry of %s read an input that changed", key)
 		}
 		var err error

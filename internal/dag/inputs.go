@@ -287,6 +287,14 @@ func (bl *Builder) syncSlices(ch *changes) {
 	}
 }
 
+// sliceRef is one EndpointSlice and its key in Objects.
+type sliceRef struct {
+	key types.NamespacedName
+	s   *discoveryv1.EndpointSlice
+}
+
+func sameSlices(a, b []sliceRef) bool { return slices.Equal(a, b) }
+
 // ServiceOfSlice is the Service an EndpointSlice belongs to: its label's,
 // in the slice's namespace. A nil slice or one without the label belongs
 // to none. The controller asks it too, to know whether a slice matters.
@@ -345,12 +353,4 @@ func (bl *Builder) isDelegated(secret types.NamespacedName, ns string) bool {
 		}
 	}
 	return false
-}
-
-// mark adds k to the set *m, making the set on first use.
-func mark[K comparable](m *map[K]struct{}, k K) {
-	if *m == nil {
-		*m = map[K]struct{}{}
-	}
-	(*m)[k] = struct{}{}
 }

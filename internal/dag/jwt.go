@@ -2,14 +2,11 @@ package dag
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"crypto/x509"
-	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"slices"
 	"strconv"
@@ -378,36 +375,6 @@ func caBundle(s *corev1.Secret) ([]byte, error) {
 		return nil, errors.New("ca.crt holds no PEM certificate")
 	}
 	return data, nil
-}
-
-// sharedDNSCluster returns the Cluster of upstream up, shared by name by
-// every root that uses the same server with the same settings. The name
-// is "dnsname/<scheme>/<host>:<port>/" and a digest of the rest, so that
-// equal names are equal clusters.
-func (bl *Builder) sharedDNSCluster(up DNSUpstream) *Cluster {
-	scheme := "http"
-	if up.TLS {
-		scheme = "https"
-	}
-	var sb strings.Builder
-	fmt.Fprintf(&sb, "family=%s;sni=%s;names=%q;ca=", up.DNSLookupFamily, up.Host, up.SubjectNames)
-	caSum := sha256.Sum256(up.CACertificate)
-	sb.WriteString(hex.EncodeToString(caSum[:]))
-	sum := sha256.Sum256([]byte(sb.String()))
-	name := "dnsname/" + scheme + "/" + net.JoinHostPort(up.Host, strconv.Itoa(int(up.Port))) + "/" + hex.EncodeToString(sum[:5])
-	if ce := bl.clusters[name]; ce != nil && ce.c.DNS != nil {
-		return ce.c
-	}
-	c := &Cluster{Name: name, DNS: &up}
-	ce := bl.clusters[name]
-	if ce == nil {
-		ce = &clusterEntry{}
-		bl.clusters[name] = ce
-	}
-	ce.c, ce.slices = c, nil
-	// Listed so that the entry goes when no served virtual host uses it.
-	bl.ch.cluster(name)
-	return c
 }
 
 // jwtClusters appends the names of the key set servers' clusters of svh.

@@ -5,10 +5,9 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/types"
 
-	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
+	contourv1alpha1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1alpha1"
 )
 
 // rootEntry is the memo of one root virtual host: everything processing
@@ -59,115 +58,6 @@ func (e *rootEntry) touchOf(key types.NamespacedName) *touch {
 	return &e.touches[i]
 }
 
-// deps are the inputs a root's processing read, each recorded with what it
-// saw. Objects are immutable and replaced on change, so an input is
-// unchanged exactly when its key maps to the same pointer (or is still
-// absent); the memo holds the old pointers, so an address cannot be reused
-// by a different object while an entry refers to it.
-//
-// Every entry standing after a Build is valid for that Build's input, and
-// each Build drops every entry that read an input that changed since the
-// previous one: so the entries standing are exactly the valid ones,
-// without comparing each one's inputs on every Build.
-type deps struct {
-	proxies     []proxyDep
-	services    []serviceDep
-	slices      []slicesDep
-	secrets     []secretDep
-	delegations []delegationDep
-	extensions  []extensionDep
-}
-
-// extensionDep is the cluster of one ExtensionService as read: nil when
-// it did not exist or was invalid.
-type extensionDep struct {
-	key types.NamespacedName
-	c   *ExtensionCluster
-}
-
-type proxyDep struct {
-	key     types.NamespacedName
-	p       *contourv1.HTTPProxy
-	present bool // a nil value is present (an empty proxy), unlike a missing key
-}
-
-type serviceDep struct {
-	key types.NamespacedName
-	s   *corev1.Service // nil when absent: a nil value reads the same
-}
-
-// slicesDep is the EndpointSlices of one Service, as indexed by Build.
-type slicesDep struct {
-	svc    types.NamespacedName
-	slices []sliceRef
-}
-
-type secretDep struct {
-	key types.NamespacedName
-	s   *corev1.Secret
-}
-
-// delegationDep is one question asked of the TLSCertificateDelegations:
-// is secret delegated to namespace ns? Only the answer matters.
-type delegationDep struct {
-	q  delegationQuery
-	ok bool
-}
-
-type delegationQuery struct {
-	secret types.NamespacedName
-	ns     string
-}
-
-// sliceRef is one EndpointSlice and its key in Objects.
-type sliceRef struct {
-	key types.NamespacedName
-	s   *discoveryv1.EndpointSlice
-}
-
-func sameSlices(a, b []sliceRef) bool { return slices.Equal(a, b) }
-
-// depKind is the kind of input a dependency is on.
-type depKind uint8
-
-const (
-	depProxy      depKind = iota // an HTTPProxy, present or absent
-	depService                   // a Service
-	depSlices                    // the EndpointSlices of a Service
-	depSecret                    // a Secret
-	depDelegation                // the namespaces a Secret is delegated to
-	depExtension                 // the cluster of an ExtensionService
-)
-
-// depKey names one input. Build finds the keys whose input changed, and
-// through the entries' dependents, the entries that read them.
-type depKey struct {
-	kind depKind
-	key  types.NamespacedName
-}
-
-// each calls f with the key of every dependency.
-func (d *deps) each(f func(depKey)) {
-	for _, x := range d.proxies {
-		f(depKey{depProxy, x.key})
-	}
-	for _, x := range d.services {
-		f(depKey{depService, x.key})
-	}
-	for _, x := range d.slices {
-		f(depKey{depSlices, x.svc})
-	}
-	for _, x := range d.secrets {
-		f(depKey{depSecret, x.key})
-	}
-	for _, x := range d.delegations {
-		f(depKey{depDelegation, x.q.secret})
-	}
-	for _, x := range d.extensions {
-		f(depKey{depExtension, x.key})
-	}
-}
-
 // dependents are the entries that read one input. Most inputs are read by
 // one root, so the first entry is kept inline. Dropped entries are removed
 // lazily, once they are half the list, so dropping an entry does not
@@ -216,172 +106,15 @@ func (d *dependents) dropped() bool {
 	return d.first != nil
 }
 
-// proxySet is a set of proxy keys, sorted. Most sets have one key, kept
-// inline: most proxies are reached by one root, most fqdns claimed by one.
-// A set in a map is never empty.
-type proxySet struct {
-	one  types.NamespacedName
-	many []types.NamespacedName // every key, once there are two
-}
-
-func (s proxySet) with(k types.NamespacedName) proxySet {
-	if s.many == nil {
-		if s.one == k {
-			return s
-		}
-		a, b := s.one, k
-		if compareName(b, a) < 0 {
-			a, b = b, a
-		}
-		return proxySet{many: []types.NamespacedName{a, b}}
-	}
-	i, ok := slices.BinarySearchFunc(s.many, k, compareName)
-	if !ok {
-		s.many = slices.Insert(s.many, i, k)
-	}
-	return s
-}
-
-// without returns the set without k, and whether it is empty.
-func (s proxySet) without(k types.NamespacedName) (proxySet, bool) {
-	if s.many == nil {
-		return s, s.one == k
-	}
-	if i, ok := slices.BinarySearchFunc(s.many, k, compareName); ok {
-		s.many = slices.Delete(s.many, i, i+1)
-	}
-	if len(s.many) == 1 {
-		return proxySet{one: s.many[0]}, false
-	}
-	return s, len(s.many) == 0
-}
-
-func (s proxySet) len() int {
-	if s.many == nil {
-		return 1
-	}
-	return len(s.many)
-}
-
-func (s proxySet) each(f func(types.NamespacedName)) {
-	if s.many == nil {
-		f(s.one)
-		return
-	}
-	for _, k := range s.many {
-		f(k)
-	}
-}
-
-// valid reports whether every input e read is as it was, comparing
-// pointers. Build does not call it: it finds the stale entries from the
-// inputs that changed, and tests check that the two agree.
-func (e *rootEntry) valid(bl *Builder, o *Objects) bool {
-	for _, d := range e.deps.proxies {
-		p, ok := o.HTTPProxies[d.key]
-		if p != d.p || ok != d.present {
-			return false
-		}
-	}
-	for _, d := range e.deps.services {
-		if o.Services[d.key] != d.s {
-			return false
-		}
-	}
-	for _, d := range e.deps.slices {
-		if !sameSlices(bl.slicesBySvc[d.svc], d.slices) {
-			return false
-		}
-	}
-	for _, d := range e.deps.secrets {
-		if o.Secrets[d.key] != d.s {
-			return false
-		}
-	}
-	for _, d := range e.deps.delegations {
-		if bl.isDelegated(d.q.secret, d.q.ns) != d.ok {
-			return false
-		}
-	}
-	for _, d := range e.deps.extensions {
-		var c *ExtensionCluster
-		if x := bl.extensions[d.key]; x != nil {
-			c = x.cluster
-		}
-		if c != d.c {
-			return false
-		}
-	}
-	return true
-}
-
-// record collects, while one root is processed, what it reads and causes.
-type record struct {
-	proxies     depList[types.NamespacedName, proxyDep]
-	services    depList[types.NamespacedName, serviceDep]
-	slices      depList[types.NamespacedName, slicesDep]
-	secrets     depList[types.NamespacedName, secretDep]
-	delegations depList[delegationQuery, delegationDep]
-	extensions  depList[types.NamespacedName, extensionDep]
-
+// touchRecord collects, while one root is processed, what it records on
+// each proxy: errors, warnings, and whether the walk reached it.
+type touchRecord struct {
 	touches []*touch
 	index   map[types.NamespacedName]*touch // once touches is long
-
-}
-
-// smallList is how long a list is searched linearly before it gets a map:
-// most roots read a handful of objects, and a map each would cost more
-// than the scan.
-const smallList = 16
-
-// depList is a list of dependencies of one kind, each key once, in the
-// order first read. Inputs do not change during a Build, so a second read
-// of a key sees what the first did.
-type depList[K comparable, D keyed[K]] struct {
-	deps  []D
-	index map[K]struct{}
-}
-
-// keyed is a dependency, which knows the key of what it read.
-type keyed[K comparable] interface{ depOn() K }
-
-func (d proxyDep) depOn() types.NamespacedName     { return d.key }
-func (d serviceDep) depOn() types.NamespacedName   { return d.key }
-func (d slicesDep) depOn() types.NamespacedName    { return d.svc }
-func (d secretDep) depOn() types.NamespacedName    { return d.key }
-func (d delegationDep) depOn() delegationQuery     { return d.q }
-func (d extensionDep) depOn() types.NamespacedName { return d.key }
-
-func (l *depList[K, D]) add(d D) {
-	k := d.depOn()
-	if l.index != nil {
-		if _, ok := l.index[k]; ok {
-			return
-		}
-		l.index[k] = struct{}{}
-	} else {
-		for _, x := range l.deps {
-			if x.depOn() == k {
-				return
-			}
-		}
-		if len(l.deps) >= smallList {
-			l.index = make(map[K]struct{}, 2*len(l.deps))
-			for _, x := range l.deps {
-				l.index[x.depOn()] = struct{}{}
-			}
-			l.index[k] = struct{}{}
-		}
-	}
-	if l.deps == nil {
-		// Most roots read a few of each kind: grow once, not three times.
-		l.deps = make([]D, 0, 4)
-	}
-	l.deps = append(l.deps, d)
 }
 
 // touch returns the record of key, adding it on first use.
-func (r *record) touch(key types.NamespacedName) *touch {
+func (r *touchRecord) touch(key types.NamespacedName) *touch {
 	if r.index != nil {
 		if t := r.index[key]; t != nil {
 			return t
@@ -406,20 +139,13 @@ func (r *record) touch(key types.NamespacedName) *touch {
 	return t
 }
 
-// entry turns the record into the memo entry of root key for fqdn, with
-// the virtual hosts the root produced.
-func (r *record) entry(key types.NamespacedName, fqdn string, vh *VirtualHost, svh *SecureVirtualHost) *rootEntry {
+// newRootEntry makes the memo entry of root key for fqdn from what its
+// processing read and recorded, with the virtual hosts it produced.
+func newRootEntry(key types.NamespacedName, fqdn string, rd *reads, r *touchRecord, vh *VirtualHost, svh *SecureVirtualHost) *rootEntry {
 	e := &rootEntry{
-		key:  key,
-		fqdn: fqdn,
-		deps: deps{
-			proxies:     r.proxies.deps,
-			services:    r.services.deps,
-			slices:      r.slices.deps,
-			secrets:     r.secrets.deps,
-			delegations: r.delegations.deps,
-			extensions:  r.extensions.deps,
-		},
+		key:     key,
+		fqdn:    fqdn,
+		deps:    rd.deps(),
 		http:    vh,
 		https:   svh,
 		touches: make([]touch, len(r.touches)),
@@ -470,4 +196,105 @@ func (r *record) entry(key types.NamespacedName, fqdn string, vh *VirtualHost, s
 	slices.Sort(names)
 	e.clusters = slices.Compact(names)
 	return e
+}
+
+// extEntry is the memo of one ExtensionService: the object, what its
+// processing read, and what it produced. It is reused while the object
+// and every input read keep their pointers.
+type extEntry struct {
+	src     *contourv1alpha1.ExtensionService
+	deps    deps
+	cluster *ExtensionCluster // nil when invalid
+	status  *ExtensionStatus
+}
+
+// valid reports whether every input e read is as it was.
+func (e *extEntry) valid(bl *Builder) bool {
+	return e.deps.unchanged(bl, bl.objs)
+}
+
+// clusterEntry is the Cluster shared under one name by every root, with
+// the EndpointSlices its endpoints came from. The name says everything
+// else about the cluster (service, port, and a digest of the settings),
+// so the cluster stays current while its slices do. Every root that
+// uses it recorded the same slices: when they change, every such root is
+// processed again, and gets the new cluster.
+type clusterEntry struct {
+	c      *Cluster
+	slices []sliceRef
+	refs   int // memo entries whose virtual hosts use the cluster
+}
+
+// sharedCluster returns the Cluster named c.Name: the current one when it
+// was made from the slices sl, else a new one, made from c and the
+// endpoints of sl.
+func (bl *Builder) sharedCluster(c Cluster, sl []sliceRef) *Cluster {
+	ce := bl.clusters[c.Name]
+	if ce != nil && sameSlices(ce.slices, sl) {
+		return ce.c
+	}
+	made := c
+	if c.ExternalName == "" {
+		made.Endpoints = bl.serviceEndpoints(c.Service, c.PortName, c.HealthPortName, sl)
+	}
+	if ce == nil {
+		ce = &clusterEntry{}
+		bl.clusters[c.Name] = ce
+	}
+	ce.c, ce.slices = &made, sl
+	// Listed so that the DAG takes the new pointer, or the entry goes
+	// when no served virtual host uses it.
+	bl.ch.cluster(c.Name)
+	return &made
+}
+
+// sharedDNSCluster returns the Cluster of upstream up (a server Envoy
+// finds by DNS), shared by name by every root that uses the same server
+// with the same settings.
+func (bl *Builder) sharedDNSCluster(up DNSUpstream) *Cluster {
+	name := dnsClusterName(up)
+	if ce := bl.clusters[name]; ce != nil && ce.c.DNS != nil {
+		return ce.c
+	}
+	c := &Cluster{Name: name, DNS: &up}
+	ce := bl.clusters[name]
+	if ce == nil {
+		ce = &clusterEntry{}
+		bl.clusters[name] = ce
+	}
+	ce.c, ce.slices = c, nil
+	// Listed so that the entry goes when no served virtual host uses it.
+	bl.ch.cluster(name)
+	return c
+}
+
+// secretEntry is the validated Secret of one key (or why it cannot be
+// served), shared by every root that serves it, and kept while its
+// *corev1.Secret is: validating a key pair is costly.
+type secretEntry struct {
+	src  *corev1.Secret
+	sec  *Secret
+	err  error
+	refs int // memo entries whose virtual host serves the secret
+}
+
+// sharedSecret returns the serving certificate in src, the Secret key:
+// the current one when it was made from src, else a new one, validated.
+func (bl *Builder) sharedSecret(key types.NamespacedName, src *corev1.Secret) (*Secret, error) {
+	se := bl.secrets[key]
+	if se == nil || se.src != src {
+		// Every root serving the old one read the old pointer: none of
+		// them is reused, so none keeps the old *Secret.
+		sec, err := validateTLSSecret(src)
+		if sec != nil {
+			sec.Name = key.String()
+		}
+		if se == nil {
+			se = &secretEntry{}
+			bl.secrets[key] = se
+		}
+		se.src, se.sec, se.err = src, sec, err
+		bl.ch.secret(key)
+	}
+	return se.sec, se.err
 }

@@ -12,13 +12,15 @@ import (
 	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
 )
 
-// Defaults of an active health check, as Contour has them.
+// Defaults of an active health check, as Contour has them: Build fills
+// them in for the fields a policy leaves unset, and the translation of a
+// HealthCheck with zero fields applies the same.
 const (
-	defaultHCInterval           = 5 * time.Second
-	defaultHCTimeout            = 2 * time.Second
-	defaultHCUnhealthyThreshold = 3
-	defaultHCHealthyThreshold   = 2
-	defaultHCHost               = "contour-envoy-healthcheck"
+	DefaultHealthCheckHost               = "contour-envoy-healthcheck"
+	DefaultHealthCheckInterval           = 5 * time.Second
+	DefaultHealthCheckTimeout            = 2 * time.Second
+	DefaultHealthCheckUnhealthyThreshold = 3
+	DefaultHealthCheckHealthyThreshold   = 2
 )
 
 // Cookie set by the proxy for session affinity (the Cookie strategy).
@@ -149,7 +151,7 @@ func httpHealthCheck(hc *contourv1.HTTPHealthCheckPolicy) (*HealthCheck, *policy
 	h.Path = hc.Path
 	h.Host = hc.Host
 	if h.Host == "" {
-		h.Host = defaultHCHost
+		h.Host = DefaultHealthCheckHost
 	}
 	for _, r := range hc.ExpectedStatuses {
 		if r.Start < 100 || r.Start > 599 || r.End <= r.Start || r.End > 600 {
@@ -195,16 +197,16 @@ func healthCheckCommon(interval, timeout, unhealthy, healthy int64) (*HealthChec
 		HealthyThreshold:   uint32(healthy),
 	}
 	if h.Interval == 0 {
-		h.Interval = defaultHCInterval
+		h.Interval = DefaultHealthCheckInterval
 	}
 	if h.Timeout == 0 {
-		h.Timeout = defaultHCTimeout
+		h.Timeout = DefaultHealthCheckTimeout
 	}
 	if h.UnhealthyThreshold == 0 {
-		h.UnhealthyThreshold = defaultHCUnhealthyThreshold
+		h.UnhealthyThreshold = DefaultHealthCheckUnhealthyThreshold
 	}
 	if h.HealthyThreshold == 0 {
-		h.HealthyThreshold = defaultHCHealthyThreshold
+		h.HealthyThreshold = DefaultHealthCheckHealthyThreshold
 	}
 	return h, ""
 }

@@ -1,7 +1,6 @@
 package dag
 
 import (
-	"strings"
 	"testing"
 
 	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
@@ -79,7 +78,7 @@ func TestGlobalRateLimit(t *testing.T) {
 		},
 		"value match with a bad regex": {
 			in:     global(desc(match(true, "v", contourv1.HeaderMatchCondition{Name: "X-A", Regex: "(("}))),
-			errMsg: "descriptor 0 entry 0: requestHeaderValueMatch: header condition on \"X-A\": ",
+			errMsg: "descriptor 0 entry 0: requestHeaderValueMatch: header condition on \"X-A\": regex \"((\" is not a valid regular expression: error parsing regexp: missing closing ): `((`",
 		},
 	}
 	for name, tc := range tests {
@@ -91,7 +90,7 @@ func TestGlobalRateLimit(t *testing.T) {
 			diff(t, []string{"valid"}, reasons(d, nn("default", "other")))
 			if tc.errMsg != "" {
 				diff(t, []string{"VirtualHostError/RateLimitPolicyNotValid"}, reasons(d, nn("default", "p")))
-				diff(t, true, hasPrefix(d.Statuses[nn("default", "p")].Errors[0].Message, "Spec.VirtualHost.RateLimitPolicy is invalid: "+tc.errMsg))
+				diff(t, "Spec.VirtualHost.RateLimitPolicy is invalid: "+tc.errMsg, d.Statuses[nn("default", "p")].Errors[0].Message)
 				diff(t, []string(nil), httpRoutes(d, "p.example.com"))
 				return
 			}
@@ -99,14 +98,9 @@ func TestGlobalRateLimit(t *testing.T) {
 			diff(t, tc.want, vhostNamed(d, "p.example.com").GlobalRateLimit)
 		})
 		t.Run("route: "+name, func(t *testing.T) {
-			p := root("default", "p", "p.example.com", route("/", svcRef("kuard", 8080)), route("/limited", svcRef("kuard", 8080)))
-			p.Spec.Routes[1].RateLimitPolicy = tc.in
-			d := Build(objects(p, service("default", "kuard", 8080)), Config{})
-			routes := d.HTTP[0].Routes
+			d, routes := twoRoutes("/limited", func(r *contourv1.Route) { r.RateLimitPolicy = tc.in })
 			if tc.errMsg != "" {
-				diff(t, []string{"RouteError/RateLimitPolicyNotValid"}, reasons(d, nn("default", "p")))
-				diff(t, true, hasPrefix(d.Statuses[nn("default", "p")].Errors[0].Message, "routes[1]: route.rateLimitPolicy is invalid: "+tc.errMsg))
-				diff(t, []string{"prefix:/ -> default/kuard:8080"}, summarizeAll(routes))
+				wantSecondRouteRefused(t, d, "RouteError/RateLimitPolicyNotValid", "routes[1]: route.rateLimitPolicy is invalid: "+tc.errMsg)
 				return
 			}
 			diff(t, []string{"valid"}, reasons(d, nn("default", "p")))
@@ -148,8 +142,6 @@ func vhostNamed(d *DAG, fqdn string) *VirtualHost {
 	}
 	return nil
 }
-
-func hasPrefix(s, prefix string) bool { return strings.HasPrefix(s, prefix) }
 
 // Contour's rateLimitService.defaultGlobalRateLimitPolicy is the global
 // policy of every virtual host without one of its own, unless it opts

@@ -21,9 +21,6 @@ const maxIncludeVisits = 20000
 type proxyTemplate struct {
 	routes   []routeTemplate
 	includes []includeTemplate
-	// closures are the security refusals of its routes: any virtual host
-	// that reaches this proxy is not served.
-	closures []closure
 	// jwtInvalid marks a route's invalid jwtVerificationPolicy: any
 	// virtual host that reaches this proxy is not served.
 	jwtInvalid bool
@@ -65,8 +62,6 @@ type walk struct {
 	budget int
 	onPath map[types.NamespacedName]bool
 	path   []types.NamespacedName
-	// closures are the security refusals met: the host is not served.
-	closures []closure
 	// jwt resolves the routes' token requirements.
 	jwt *jwtScope
 	// auth is the virtual host's authorization the routes inherit.
@@ -88,12 +83,6 @@ func (b *rootBuild) template(key types.NamespacedName) *proxyTemplate {
 	t.routes = make([]routeTemplate, 0, len(p.Spec.Routes))
 	for i := range p.Spec.Routes {
 		r := &p.Spec.Routes[i]
-		if rs := routeRefusals(i, r); b.refuse(key, rs) {
-			if c, ok := rs.security(); ok {
-				t.closures = append(t.closures, closure{proxy: key, field: c.path})
-			}
-			continue
-		}
 		require, disabled, ok := b.jwtPolicy(key, i, r, t)
 		if !ok {
 			continue
@@ -359,7 +348,6 @@ func (b *rootBuild) walkProxy(w *walk, key types.NamespacedName, prefix string, 
 	}()
 
 	t := b.template(key)
-	w.closures = append(w.closures, t.closures...)
 	if t.jwtInvalid {
 		w.jwt.invalid = append(w.jwt.invalid, key)
 	}

@@ -7,43 +7,19 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
-)
 
-// secretEntry is the validated Secret of one key (or why it cannot be
-// served), shared by every root that serves it, and kept while its
-// *corev1.Secret is: validating a key pair is costly.
-type secretEntry struct {
-	src  *corev1.Secret
-	sec  *Secret
-	err  error
-	refs int // memo entries whose virtual host serves the secret
-}
+	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
+)
 
 // tlsSecret returns the serving certificate in Secret key: a
 // kubernetes.io/tls Secret whose tls.crt and tls.key form a key pair.
 func (b *rootBuild) tlsSecret(key types.NamespacedName) (*Secret, error) {
-	src := b.secret(key)
-	bl := b.bl
-	se := bl.secrets[key]
-	if se == nil || se.src != src {
-		// Every root serving the old one read the old pointer: none of
-		// them is reused, so none keeps the old *Secret.
-		sec, err := validateTLSSecret(src)
-		if sec != nil {
-			sec.Name = key.String()
-		}
-		if se == nil {
-			se = &secretEntry{}
-			bl.secrets[key] = se
-		}
-		se.src, se.sec, se.err = src, sec, err
-		bl.ch.secret(key)
-	}
-	return se.sec, se.err
+	return b.bl.sharedSecret(key, b.secret(key))
 }
 
 func validateTLSSecret(s *corev1.Secret) (*Secret, error) {
@@ -74,39 +50,45 @@ const (
 // TLSCertificateDelegation shares with the proxy's.
 var errNotDelegated = errors.New("certificate delegation not permitted")
 
-// refSecret resolves a Secret reference written in a proxy of namespace
-// ns: "name" in ns, or "namespace/name" when that namespace delegates it
-// to ns. The Secret is nil when it does not exist.
-func (b *rootBuild) refSecret(ns, ref string) (types.NamespacedName, *corev1.Secret, error) {
+// secretRefError is a Secret reference that cannot name a Secret.
+type secretRefError struct{ ref string }
+
+func (e *secretRefError) Error() string { return fmt.Sprintf("%q is not a valid secret name", e.ref) }
+
+// refSecret resolves a Secret reference written in an object of
+// namespace ns: "name" in ns, or "namespace/name" when that namespace
+// delegates it to ns. The Secret is nil when it does not exist; the error
+// is a *secretRefError.
+func (r *reads) refSecret(ns, ref string) (types.NamespacedName, *corev1.Secret, error) {
 	name := ref
 	if i := strings.IndexByte(ref, '/'); i >= 0 {
 		ns, name = ref[:i], ref[i+1:]
 	}
 	if ns == "" || name == "" || strings.Contains(name, "/") {
-		return types.NamespacedName{}, nil, fmt.Errorf("%q is not a valid secret name", ref)
+		return types.NamespacedName{}, nil, &secretRefError{ref: ref}
 	}
 	key := types.NamespacedName{Namespace: ns, Name: name}
-	return key, b.secret(key), nil
+	return key, r.secret(key), nil
 }
 
-// caSecret returns the CA bundle of the Secret ref names for a proxy of
-// namespace ns, or why it cannot be used: errNotDelegated, or an error
-// saying what is wrong with the reference or the Secret.
-func (b *rootBuild) caSecret(ns, ref string) (types.NamespacedName, []byte, error) {
-	return b.pemSecret(ns, ref, validateCASecret)
+// caSecret returns the CA bundle of the Secret ref names for an object of
+// namespace ns, or why it cannot be used: a *secretRefError,
+// errNotDelegated, or an error saying what is wrong with the Secret.
+func (r *reads) caSecret(ns, ref string) (types.NamespacedName, []byte, error) {
+	return r.pemSecret(ns, ref, validateCASecret)
 }
 
 // crlSecret is caSecret for a certificate revocation list.
-func (b *rootBuild) crlSecret(ns, ref string) (types.NamespacedName, []byte, error) {
-	return b.pemSecret(ns, ref, validateCRLSecret)
+func (r *reads) crlSecret(ns, ref string) (types.NamespacedName, []byte, error) {
+	return r.pemSecret(ns, ref, validateCRLSecret)
 }
 
-func (b *rootBuild) pemSecret(ns, ref string, validate func(*corev1.Secret) ([]byte, error)) (types.NamespacedName, []byte, error) {
-	key, s, err := b.refSecret(ns, ref)
+func (r *reads) pemSecret(ns, ref string, validate func(*corev1.Secret) ([]byte, error)) (types.NamespacedName, []byte, error) {
+	key, s, err := r.refSecret(ns, ref)
 	if err != nil {
 		return key, nil, err
 	}
-	if key.Namespace != ns && !b.delegated(key, ns) {
+	if key.Namespace != ns && !r.delegated(key, ns) {
 		return key, nil, errNotDelegated
 	}
 	data, err := validate(s)
@@ -193,4 +175,19 @@ func secretKey(s *corev1.Secret, key string) ([]byte, error) {
 		return nil, fmt.Errorf("empty %q key", key)
 	}
 	return s.Data[key], nil
+}
+
+// subjectNames returns the names an upstream's certificate may have,
+// subjectName first, or what is wrong with the validation's names.
+func subjectNames(v *contourv1.UpstreamValidation) ([]string, error) {
+	if v.SubjectName == "" {
+		return nil, errors.New("missing subject alternative name")
+	}
+	if len(v.SubjectNames) == 0 {
+		return []string{v.SubjectName}, nil
+	}
+	if v.SubjectNames[0] != v.SubjectName {
+		return nil, fmt.Errorf("first entry of SubjectNames (%s) does not match SubjectName (%s)", v.SubjectNames[0], v.SubjectName)
+	}
+	return slices.Clone(v.SubjectNames), nil
 }

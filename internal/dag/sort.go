@@ -3,6 +3,8 @@ package dag
 import (
 	"slices"
 	"strings"
+
+	"k8s.io/apimachinery/pkg/types"
 )
 
 func stableSort[T any](s []T, cmp func(a, b T) int) { slices.SortStableFunc(s, cmp) }
@@ -47,4 +49,19 @@ func compareRoutes(a, b routeEntry) int {
 
 func sortRoutes(entries []routeEntry) {
 	slices.SortFunc(entries, compareRoutes)
+}
+
+// compareName orders keys by namespace, then name.
+func compareName(a, b types.NamespacedName) int {
+	switch {
+	case a.Namespace < b.Namespace:
+		return -1
+	case a.Namespace > b.Namespace:
+		return 1
+	case a.Name < b.Name:
+		return -1
+	case a.Name > b.Name:
+		return 1
+	}
+	return 0
 }

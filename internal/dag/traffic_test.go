@@ -132,14 +132,9 @@ func TestLocalRateLimit(t *testing.T) {
 			diff(t, tc.want, d.HTTP[0].RateLimit)
 		})
 		t.Run("route: "+name, func(t *testing.T) {
-			p := root("default", "p", "p.example.com", route("/", svcRef("kuard", 8080)), route("/limited", svcRef("kuard", 8080)))
-			p.Spec.Routes[1].RateLimitPolicy = tc.in
-			d := Build(objects(p, service("default", "kuard", 8080)), Config{})
-			routes := d.HTTP[0].Routes
+			d, routes := twoRoutes("/limited", func(r *contourv1.Route) { r.RateLimitPolicy = tc.in })
 			if tc.errMsg != "" {
-				diff(t, []string{"RouteError/RateLimitPolicyNotValid"}, reasons(d, nn("default", "p")))
-				diff(t, "routes[1]: route.rateLimitPolicy is invalid: "+tc.errMsg, d.Statuses[nn("default", "p")].Errors[0].Message)
-				diff(t, []string{"prefix:/ -> default/kuard:8080"}, summarizeAll(routes))
+				wantSecondRouteRefused(t, d, "RouteError/RateLimitPolicyNotValid", "routes[1]: route.rateLimitPolicy is invalid: "+tc.errMsg)
 				return
 			}
 			diff(t, []string{"valid"}, reasons(d, nn("default", "p")))
@@ -255,27 +250,17 @@ func TestCookieRewritePolicies(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run("route: "+name, func(t *testing.T) {
-			p := root("default", "p", "p.example.com", route("/", svcRef("kuard", 8080)), route("/c", svcRef("kuard", 8080)))
-			p.Spec.Routes[1].CookieRewritePolicies = tc.in
-			d := Build(objects(p, service("default", "kuard", 8080)), Config{})
-			routes := d.HTTP[0].Routes
+			d, routes := twoRoutes("/c", func(r *contourv1.Route) { r.CookieRewritePolicies = tc.in })
 			if tc.errMsg != "" {
-				diff(t, []string{"RouteError/CookieRewritePoliciesInvalid"}, reasons(d, nn("default", "p")))
-				diff(t, "routes[1]: "+tc.errMsg+" on route cookie rewrite rules", d.Statuses[nn("default", "p")].Errors[0].Message)
-				diff(t, 1, len(routes))
+				wantSecondRouteRefused(t, d, "RouteError/CookieRewritePoliciesInvalid", "routes[1]: "+tc.errMsg+" on route cookie rewrite rules")
 				return
 			}
 			diff(t, tc.want, routes[0].CookieRewrites)
 		})
 		t.Run("service: "+name, func(t *testing.T) {
-			p := root("default", "p", "p.example.com", route("/", svcRef("kuard", 8080)), route("/c", svcRef("kuard", 8080)))
-			p.Spec.Routes[1].Services[0].CookieRewritePolicies = tc.in
-			d := Build(objects(p, service("default", "kuard", 8080)), Config{})
-			routes := d.HTTP[0].Routes
+			d, routes := twoRoutes("/c", func(r *contourv1.Route) { r.Services[0].CookieRewritePolicies = tc.in })
 			if tc.errMsg != "" {
-				diff(t, []string{"RouteError/CookieRewritePoliciesInvalid"}, reasons(d, nn("default", "p")))
-				diff(t, "routes[1]: services[0] (kuard): "+tc.errMsg+" on service cookie rewrite rules", d.Statuses[nn("default", "p")].Errors[0].Message)
-				diff(t, 1, len(routes))
+				wantSecondRouteRefused(t, d, "RouteError/CookieRewritePoliciesInvalid", "routes[1]: services[0] (kuard): "+tc.errMsg+" on service cookie rewrite rules")
 				return
 			}
 			diff(t, tc.want, routes[0].Clusters[0].CookieRewrites)

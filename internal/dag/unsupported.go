@@ -13,12 +13,16 @@ import (
 // user who wrote an authorization stanza must not get an open site
 // reported valid.
 //
-// A security stanza refuses the whole virtual host, wherever it is written
-// (the root, or a route of an included proxy): a 404 is better than an
-// open door, and refusing only the route would let its requests fall
-// through to a less specific route of the same host. Any other stanza
-// refuses the scope it is written in: the route, the tcpproxy, or the
-// virtual host for a virtual host setting.
+// A security stanza refuses the whole virtual host: a 404 is better than
+// an open door. Any other stanza refuses the scope it is written in: the
+// tcpproxy, or the virtual host for a virtual host setting.
+//
+// Every field of a route is served today, so no route stanza is checked.
+// A route field refused in the future must refuse its route; a security
+// one must close the whole virtual host of every root that reaches it,
+// wherever it is included (refusing only the route would let its
+// requests fall through to a less specific route of the same host), as an
+// invalid jwtVerificationPolicy does (see jwtPolicy).
 //
 // The list of fields, with what proxyctl does with each, is the test table
 // in fields_test.go; it proves these functions refuse every field it marks
@@ -27,7 +31,6 @@ import (
 // Scopes a refusal takes out of service.
 const (
 	scopeVirtualHost = "virtual host"
-	scopeRoute       = "route"
 	scopeTCPProxy    = "tcpproxy"
 )
 
@@ -58,16 +61,6 @@ func (rs *refusals) check(set bool, path, scope string, security bool) {
 	}
 }
 
-// security returns the first refusal that closes the virtual host.
-func (rs refusals) security() (refusal, bool) {
-	for _, r := range rs {
-		if r.security {
-			return r, true
-		}
-	}
-	return refusal{}, false
-}
-
 // virtualHostRefusals are the refused fields of a root's virtualhost.
 func virtualHostRefusals(vh *contourv1.VirtualHost) refusals {
 	var rs refusals
@@ -79,14 +72,6 @@ func virtualHostRefusals(vh *contourv1.VirtualHost) refusals {
 		rs.check(a.HTTPServerSettings != nil, p+".authorization.httpSettings", scopeVirtualHost, true)
 	}
 	return rs
-}
-
-// routeRefusals are the refused fields of spec.routes[idx]: none today,
-// every field of a route is served. A field added to the API and not
-// served yet is checked here (fields_test.go fails until it is listed);
-// a security one closes the virtual host of the route's root.
-func routeRefusals(idx int, r *contourv1.Route) refusals {
-	return nil
 }
 
 // tcpProxyRefusals are the refused fields of a tcpproxy's services. The
@@ -113,24 +98,4 @@ func (b *rootBuild) refuse(key types.NamespacedName, rs refusals) bool {
 		b.errorf(key, contourv1.ConditionTypeSpecError, contourv1.ReasonFeatureNotSupported, "%s", r.message())
 	}
 	return len(rs) > 0
-}
-
-// closure is a security refusal met while walking a virtual host's
-// include tree: the host is not served.
-type closure struct {
-	proxy types.NamespacedName
-	field string
-}
-
-// refuseClosedVhost records on root why its virtual host is not served
-// when a proxy it includes closed it. The includer's own error names the
-// field; the root's says why a valid-looking root serves nothing.
-func (b *rootBuild) refuseClosedVhost(root types.NamespacedName, fqdn string, closures []closure) {
-	for _, c := range closures {
-		if c.proxy == root {
-			continue
-		}
-		b.errorf(root, contourv1.ConditionTypeIncludeError, contourv1.ReasonFeatureNotSupported,
-			"virtual host %q is not served: included HTTPProxy %s sets %s, which is not supported yet", fqdn, c.proxy, c.field)
-	}
 }

@@ -6,11 +6,6 @@ import (
 	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
 )
 
-// No route-level security stanza is refused any more (routes[].authPolicy
-// is served): the closure of a virtual host by a refused stanza in an
-// included proxy has no field left to show it, and comes back with the
-// next one refused.
-
 // Fallbacks that Contour documents are warnings on a valid proxy.
 func TestLoadBalancerFallbacksWarn(t *testing.T) {
 	tests := map[string]struct {

@@ -10,6 +10,31 @@ import (
 	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
 )
 
+// rootBuild is the processing of one root virtual host. It reads the
+// inputs only through reads, which records each read, and records every
+// error and reached mark in rec, so that the root's memo entry is
+// complete: what it read decides when the entry can be reused, what it
+// recorded is what reusing it replays.
+type rootBuild struct {
+	reads
+	rec touchRecord
+
+	// templates are the proxies validated for this root. They are not
+	// shared with other roots: a root using another's template would not
+	// have made the reads, nor recorded the errors, itself.
+	templates map[types.NamespacedName]*proxyTemplate
+
+	http  *VirtualHost
+	https *SecureVirtualHost
+}
+
+// buildRoot processes root key, which owns fqdn, and returns its memo.
+func (bl *Builder) buildRoot(key types.NamespacedName, fqdn string) *rootEntry {
+	b := &rootBuild{reads: reads{bl: bl}}
+	b.buildVhost(key, fqdn)
+	return newRootEntry(key, fqdn, &b.reads, &b.rec, b.http, b.https)
+}
+
 // buildVhost builds the virtual host(s) of root key for fqdn. A root with
 // an invalid TLS stanza serves nothing at all (as in Contour); its
 // includes are still followed so its children get a status. A root with a
@@ -99,11 +124,6 @@ func (b *rootBuild) buildVhost(key types.NamespacedName, fqdn string) {
 	}
 	b.walkProxy(w, key, "", nil, nil)
 	b.addExtra(w)
-	if len(w.closures) > 0 {
-		b.refuseClosedVhost(key, fqdn, w.closures)
-		b.https = nil // a tcpproxy beside the routes too: the whole host
-		return
-	}
 	if jwtOK && !b.checkJWTRoutes(key, fqdn, jwt) {
 		served = false
 	}

@@ -19,29 +19,9 @@ import (
 	"github.com/proxyctl/proxyctl/internal/dag"
 )
 
-// Cluster defaults.
-const (
-	// Active health check defaults, as in Contour.
-	defaultHealthCheckInterval = 5 * time.Second
-	defaultHealthCheckTimeout  = 2 * time.Second
-	defaultUnhealthyThreshold  = 3
-	defaultHealthyThreshold    = 2
-	defaultHealthCheckHost     = "proxyctl-envoy-healthcheck"
-
-	// httpProtocolOptionsKey is where Envoy looks for upstream HTTP options
-	// in typed_extension_protocol_options.
-	httpProtocolOptionsKey = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
-)
-
-func clusters(cs []*dag.Cluster, cfg ListenerConfig) []*cluster.Cluster {
-	out := make([]*cluster.Cluster, 0, len(cs))
-	for _, c := range cs {
-		if c != nil {
-			out = append(out, envoyCluster(c, cfg))
-		}
-	}
-	return out
-}
+// httpProtocolOptionsKey is where Envoy looks for upstream HTTP options in
+// typed_extension_protocol_options.
+const httpProtocolOptionsKey = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
 
 // envoyCluster is an EDS cluster whose endpoints come over ADS in the
 // ClusterLoadAssignment of the same name. Connecting to an endpoint gives
@@ -52,26 +32,9 @@ func envoyCluster(c *dag.Cluster, cfg ListenerConfig) *cluster.Cluster {
 	if c.DNS != nil {
 		return dnsCluster(c, cfg.ConnectTimeout)
 	}
-	out := &cluster.Cluster{
-		Name: c.Name,
-		// Cluster names hold '/'; stats read better with '_'.
-		AltStatName:          strings.ReplaceAll(c.Name, "/", "_"),
-		ClusterDiscoveryType: &cluster.Cluster_Type{Type: cluster.Cluster_EDS},
-		EdsClusterConfig: &cluster.Cluster_EdsClusterConfig{
-			EdsConfig:   adsConfigSource(),
-			ServiceName: c.Name,
-		},
-		ConnectTimeout: duration(cfg.ConnectTimeout),
-		LbPolicy:       lbPolicy(c.LoadBalancer),
-		// Envoy's 1MiB when unset, as in Contour.
-		PerConnectionBufferLimitBytes: uint32OrNil(cfg.ClusterPerConnectionBufferLimitBytes),
-		// Panic mode off, as Contour has it: with Envoy's default of 50%,
-		// once fewer than half the endpoints pass their health checks
-		// Envoy would send traffic to all of them, the failing ones too.
-		// Off, failing endpoints get nothing, and a route whose endpoints
-		// all fail answers 503.
-		CommonLbConfig: &cluster.Cluster_CommonLbConfig{HealthyPanicThreshold: &envoytype.Percent{Value: 0}},
-	}
+	out := edsCluster(c.Name, c.LoadBalancer, cfg.ConnectTimeout)
+	// Envoy's 1MiB when unset, as in Contour.
+	out.PerConnectionBufferLimitBytes = uint32OrNil(cfg.ClusterPerConnectionBufferLimitBytes)
 	if c.ExternalName != "" {
 		externalNameDiscovery(out, c)
 	}
@@ -215,10 +178,10 @@ func lbPolicy(lb string) cluster.Cluster_LbPolicy {
 // healthCheck is an HTTP check, or a TCP connect check when Path is empty.
 func healthCheck(h *dag.HealthCheck, protocol string) *core.HealthCheck {
 	out := &core.HealthCheck{
-		Interval:           duration(orDefault(h.Interval, defaultHealthCheckInterval)),
-		Timeout:            duration(orDefault(h.Timeout, defaultHealthCheckTimeout)),
-		UnhealthyThreshold: wrapperspb.UInt32(orDefault(h.UnhealthyThreshold, defaultUnhealthyThreshold)),
-		HealthyThreshold:   wrapperspb.UInt32(orDefault(h.HealthyThreshold, defaultHealthyThreshold)),
+		Interval:           duration(orDefault(h.Interval, dag.DefaultHealthCheckInterval)),
+		Timeout:            duration(orDefault(h.Timeout, dag.DefaultHealthCheckTimeout)),
+		UnhealthyThreshold: wrapperspb.UInt32(orDefault(h.UnhealthyThreshold, dag.DefaultHealthCheckUnhealthyThreshold)),
+		HealthyThreshold:   wrapperspb.UInt32(orDefault(h.HealthyThreshold, dag.DefaultHealthCheckHealthyThreshold)),
 	}
 	if h.Path == "" {
 		out.HealthChecker = &core.HealthCheck_TcpHealthCheck_{TcpHealthCheck: &core.HealthCheck_TcpHealthCheck{}}
@@ -230,7 +193,7 @@ func healthCheck(h *dag.HealthCheck, protocol string) *core.HealthCheck {
 	}
 	if hc.Host == "" {
 		// Envoy would send the cluster name, which is no host name.
-		hc.Host = defaultHealthCheckHost
+		hc.Host = dag.DefaultHealthCheckHost
 	}
 	if protocol == dag.ProtocolH2 || protocol == dag.ProtocolH2C {
 		hc.CodecClientType = envoytype.CodecClientType_HTTP2
@@ -251,4 +214,27 @@ func orDefault[T comparable](v, def T) T {
 		return def
 	}
 	return v
+}
+
+// edsCluster is the part every EDS cluster shares: its endpoints in the
+// ClusterLoadAssignment of its name, over ADS.
+func edsCluster(name, lb string, connectTimeout time.Duration) *cluster.Cluster {
+	return &cluster.Cluster{
+		Name: name,
+		// Cluster names hold '/'; stats read better with '_'.
+		AltStatName:          strings.ReplaceAll(name, "/", "_"),
+		ClusterDiscoveryType: &cluster.Cluster_Type{Type: cluster.Cluster_EDS},
+		EdsClusterConfig: &cluster.Cluster_EdsClusterConfig{
+			EdsConfig:   adsConfigSource(),
+			ServiceName: name,
+		},
+		ConnectTimeout: duration(connectTimeout),
+		LbPolicy:       lbPolicy(lb),
+		// Panic mode off, as Contour has it: with Envoy's default of 50%,
+		// once fewer than half the endpoints pass their health checks
+		// Envoy would send traffic to all of them, the failing ones too.
+		// Off, failing endpoints get nothing, and a route whose endpoints
+		// all fail answers 503.
+		CommonLbConfig: &cluster.Cluster_CommonLbConfig{HealthyPanicThreshold: &envoytype.Percent{Value: 0}},
+	}
 }

@@ -60,8 +60,9 @@ func (r *refs) names(k int) []string {
 // not have: a route's cluster, an EDS cluster's ClusterLoadAssignment, a
 // listener's route configuration or secret. Envoy would otherwise wait for
 // the missing resource (listeners stuck warming, routes answering 503) or
-// reject the update. A Snapshot made by NewSnapshot carries no references
-// (NewSnapshot checks its input itself) and is always consistent here.
+// reject the update. A Snapshot made otherwise than by a Translator (the
+// tests' reference, NewSnapshot, checks its input itself) carries no
+// references and is always consistent here.
 func (s *Snapshot) Consistent() error {
 	for _, r := range s.refs {
 		for k := range refKinds {

@@ -6,21 +6,6 @@ import (
 	"github.com/proxyctl/proxyctl/internal/dag"
 )
 
-// endpoints returns one ClusterLoadAssignment per cluster, named as the
-// cluster (its EDS service_name), even when the cluster has no endpoints:
-// Envoy then knows the cluster is empty rather than waiting for it. A
-// cluster found by DNS (a JWKS server, an ExternalName Service) has its
-// address inline and none.
-func endpoints(cs []*dag.Cluster) []*endpoint.ClusterLoadAssignment {
-	out := make([]*endpoint.ClusterLoadAssignment, 0, len(cs))
-	for _, c := range cs {
-		if c != nil && !c.ResolvedByDNS() {
-			out = append(out, clusterLoadAssignment(c))
-		}
-	}
-	return out
-}
-
 func clusterLoadAssignment(c *dag.Cluster) *endpoint.ClusterLoadAssignment {
 	cla := &endpoint.ClusterLoadAssignment{ClusterName: c.Name}
 	if len(c.Endpoints) > 0 {

@@ -1,7 +1,6 @@
 package xds
 
 import (
-	"strings"
 	"time"
 
 	cluster "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
@@ -9,7 +8,6 @@ import (
 	endpoint "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	tls "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	upstreamhttp "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
-	envoytype "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/wellknown"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
@@ -22,18 +20,7 @@ import (
 // ClusterLoadAssignment of the same name, one locality per Service so that
 // the Services' weights apply.
 func extensionCluster(c *dag.ExtensionCluster, connectTimeout time.Duration) *cluster.Cluster {
-	out := &cluster.Cluster{
-		Name:                 c.Name,
-		AltStatName:          strings.ReplaceAll(c.Name, "/", "_"),
-		ClusterDiscoveryType: &cluster.Cluster_Type{Type: cluster.Cluster_EDS},
-		EdsClusterConfig: &cluster.Cluster_EdsClusterConfig{
-			EdsConfig:   adsConfigSource(),
-			ServiceName: c.Name,
-		},
-		ConnectTimeout: duration(connectTimeout),
-		LbPolicy:       lbPolicy(c.LoadBalancer),
-		CommonLbConfig: &cluster.Cluster_CommonLbConfig{HealthyPanicThreshold: &envoytype.Percent{Value: 0}},
-	}
+	out := edsCluster(c.Name, c.LoadBalancer, connectTimeout)
 	if extensionWeighted(c) {
 		out.CommonLbConfig.LocalityConfigSpecifier = &cluster.Cluster_CommonLbConfig_LocalityWeightedLbConfig_{
 			LocalityWeightedLbConfig: &cluster.Cluster_CommonLbConfig_LocalityWeightedLbConfig{},
@@ -140,18 +127,6 @@ func extensionLoadAssignment(c *dag.ExtensionCluster) *endpoint.ClusterLoadAssig
 		}
 	}
 	return cla
-}
-
-func extensionClusters(cs []*dag.ExtensionCluster, connectTimeout time.Duration) ([]*cluster.Cluster, []*endpoint.ClusterLoadAssignment) {
-	var clusters []*cluster.Cluster
-	var cla []*endpoint.ClusterLoadAssignment
-	for _, c := range cs {
-		if c != nil {
-			clusters = append(clusters, extensionCluster(c, connectTimeout))
-			cla = append(cla, extensionLoadAssignment(c))
-		}
-	}
-	return clusters, cla
 }
 
 func extensionResources(c *dag.ExtensionCluster, connectTimeout time.Duration) (clusterParts, error) {

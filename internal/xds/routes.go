@@ -14,44 +14,6 @@ import (
 	"github.com/proxyctl/proxyctl/internal/dag"
 )
 
-// routeConfigurations returns one "http/<key>" per HTTP scope (see
-// httpScopes) and one "https/<fqdn>" per secure virtual host that routes
-// HTTP.
-func routeConfigurations(d *dag.DAG) []*route.RouteConfiguration {
-	var out []*route.RouteConfiguration
-	for _, s := range httpScopes(d.HTTP) {
-		vhosts := make([]*route.VirtualHost, len(s.vhosts))
-		for i, vh := range s.vhosts {
-			vhosts[i] = virtualHost(vh)
-		}
-		out = append(out, routeConfiguration(httpRoutePrefix+s.key, vhosts))
-	}
-	var fallback []*route.VirtualHost
-	for _, vh := range d.HTTPS {
-		if servesHTTP(vh) {
-			out = append(out, routeConfiguration(httpsRoutePrefix+vh.Name, []*route.VirtualHost{virtualHost(&vh.VirtualHost)}))
-			if vh.FallbackCertificate != nil {
-				fallback = append(fallback, virtualHost(&vh.VirtualHost))
-			}
-		}
-	}
-	if len(fallback) > 0 {
-		out = append(out, routeConfiguration(FallbackRouteName, fallback))
-	}
-	return out
-}
-
-// scopedRouteConfigurations returns one scope per HTTP scope key, selecting
-// the route configuration "http/<key>" for requests whose scope header
-// (set by the listener's scope filter) is key.
-func scopedRouteConfigurations(d *dag.DAG) []*route.ScopedRouteConfiguration {
-	var out []*route.ScopedRouteConfiguration
-	for _, s := range httpScopes(d.HTTP) {
-		out = append(out, scopedRouteConfiguration(s.key))
-	}
-	return out
-}
-
 func scopedRouteConfiguration(key string) *route.ScopedRouteConfiguration {
 	return &route.ScopedRouteConfiguration{
 		Name:                   httpRoutePrefix + key,

@@ -7,18 +7,6 @@ import (
 	"github.com/proxyctl/proxyctl/internal/dag"
 )
 
-// secrets returns the serving certificates, sent over SDS under the DAG's
-// secret name ("namespace/name"), which is what filter chains refer to.
-func secrets(ss []*dag.Secret) []*tls.Secret {
-	out := make([]*tls.Secret, 0, len(ss))
-	for _, s := range ss {
-		if s != nil {
-			out = append(out, envoySecret(s))
-		}
-	}
-	return out
-}
-
 func envoySecret(s *dag.Secret) *tls.Secret {
 	return &tls.Secret{
 		Name: s.Name,

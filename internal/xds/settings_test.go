@@ -201,17 +201,7 @@ func TestListenerSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, err := NewSnapshot(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := tr.Snapshot(d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(want.Types, got.Types); diff != "" {
-		t.Errorf("Translator differs from Translate (-want +got):\n%s", diff)
-	}
+	checkTranslatorWith(t, tr, d, cfg)
 }
 
 func TestAccessLogOffAndJSONFields(t *testing.T) {

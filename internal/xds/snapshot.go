@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"hash"
 
-	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	cache "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"google.golang.org/protobuf/proto"
@@ -67,72 +66,6 @@ func (s *Snapshot) Type(typeURL string) *TypeSnapshot {
 		}
 	}
 	return nil
-}
-
-// Version returns the version of typeURL, or "" for a type not served.
-func (s *Snapshot) Version(typeURL string) string {
-	if t := s.Type(typeURL); t != nil {
-		return t.Version
-	}
-	return ""
-}
-
-// Versions is every type's version, for logs and tests.
-func (s *Snapshot) Versions() map[string]string {
-	out := make(map[string]string, len(s.Types))
-	for _, t := range s.Types {
-		out[t.TypeURL] = t.Version
-	}
-	return out
-}
-
-// NewSnapshot marshals r, which Translate has sorted, into a Snapshot. It
-// first checks r is consistent: every route configuration a listener names
-// and every ClusterLoadAssignment a cluster names is present, and nothing
-// else. It is the reference the Translator's incremental snapshots are
-// tested against.
-func NewSnapshot(r Resources) (*Snapshot, error) {
-	groups := []struct {
-		typ   types.ResponseType
-		url   string
-		items []types.Resource
-	}{
-		{types.Cluster, resourcev3.ClusterType, asResources(r.Clusters)},
-		{types.Endpoint, resourcev3.EndpointType, asResources(r.Endpoints)},
-		{types.Listener, resourcev3.ListenerType, asResources(r.Listeners)},
-		{types.ScopedRoute, resourcev3.ScopedRouteType, asResources(r.ScopedRoutes)},
-		{types.Route, resourcev3.RouteType, asResources(r.Routes)},
-		{types.Secret, resourcev3.SecretType, asResources(r.Secrets)},
-	}
-	check := &cache.Snapshot{}
-	for _, g := range groups {
-		check.Resources[g.typ] = cache.NewResources("", g.items)
-	}
-	if err := check.Consistent(); err != nil {
-		return nil, fmt.Errorf("xds: inconsistent snapshot: %w", err)
-	}
-
-	s := &Snapshot{}
-	for _, g := range groups {
-		items := make([]Resource, len(g.items))
-		for i, it := range g.items {
-			b, err := marshal(it)
-			if err != nil {
-				return nil, err
-			}
-			items[i] = NewResource(cache.GetResourceName(it), b)
-		}
-		s.Types = append(s.Types, NewTypeSnapshot(g.url, items))
-	}
-	return s, nil
-}
-
-func asResources[T types.Resource](s []T) []types.Resource {
-	out := make([]types.Resource, len(s))
-	for i, v := range s {
-		out[i] = v
-	}
-	return out
 }
 
 // marshal is the one encoding of a resource: deterministic, so equal

@@ -19,6 +19,26 @@ var typeURLs = []string{
 	resource.ListenerType, resource.RouteType, resource.ClusterType, resource.EndpointType, resource.SecretType,
 }
 
+// Version and Versions are test helpers: the server reads the types'
+// versions itself.
+
+// Version returns the version of typeURL, or "" for a type not served.
+func (s *Snapshot) Version(typeURL string) string {
+	if t := s.Type(typeURL); t != nil {
+		return t.Version
+	}
+	return ""
+}
+
+// Versions is every type's version, for logs and tests.
+func (s *Snapshot) Versions() map[string]string {
+	out := make(map[string]string, len(s.Types))
+	for _, t := range s.Types {
+		out[t.TypeURL] = t.Version
+	}
+	return out
+}
+
 func versions(t *testing.T, r Resources) map[string]string {
 	t.Helper()
 	s, err := NewSnapshot(r)

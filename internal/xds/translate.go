@@ -4,12 +4,7 @@ import (
 	"sort"
 	"time"
 
-	cluster "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
-	endpoint "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
-	listener "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
-	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
-	tls "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -17,7 +12,7 @@ import (
 	"github.com/proxyctl/proxyctl/internal/dag"
 )
 
-// Names of the resources Translate makes that do not come from the DAG.
+// Names of the resources the Translator makes that do not come from the DAG.
 const (
 	// HTTPListenerName is the plain-HTTP listener.
 	HTTPListenerName = "ingress_http"
@@ -34,7 +29,7 @@ const (
 	fallbackChainName = "fallback_certificate"
 )
 
-// Defaults applied by Translate when a ListenerConfig field is zero.
+// Defaults applied by the Translator when a ListenerConfig field is zero.
 const (
 	DefaultAddress   = "0.0.0.0"
 	DefaultHTTPPort  = 8080
@@ -166,47 +161,6 @@ func (c ListenerConfig) withDefaults() ListenerConfig {
 		c.ServerHeader = ServerHeaderOverwrite
 	}
 	return c
-}
-
-// Resources is the Envoy configuration derived from one DAG. Each slice is
-// sorted by resource name and holds no duplicates.
-type Resources struct {
-	Listeners []*listener.Listener
-	Routes    []*route.RouteConfiguration
-	// ScopedRoutes select the HTTP listener's route configuration by
-	// Host (see scopes.go).
-	ScopedRoutes []*route.ScopedRouteConfiguration
-	Clusters     []*cluster.Cluster
-	Endpoints    []*endpoint.ClusterLoadAssignment
-	Secrets      []*tls.Secret
-}
-
-// Translate converts d into Envoy resources. A nil DAG gives the empty
-// configuration: an HTTP listener without scopes, so every request is
-// answered 404.
-func Translate(d *dag.DAG, cfg ListenerConfig) Resources {
-	if d == nil {
-		d = &dag.DAG{}
-	}
-	cfg = cfg.withDefaults()
-	r := Resources{
-		Listeners:    listeners(d, cfg),
-		Routes:       routeConfigurations(d),
-		ScopedRoutes: scopedRouteConfigurations(d),
-		Clusters:     clusters(d.Clusters, cfg),
-		Endpoints:    endpoints(d.Clusters),
-		Secrets:      secrets(d.Secrets),
-	}
-	extClusters, extEndpoints := extensionClusters(d.ExtensionClusters, cfg.ConnectTimeout)
-	r.Clusters = append(r.Clusters, extClusters...)
-	r.Endpoints = append(r.Endpoints, extEndpoints...)
-	r.Listeners = sortByName(r.Listeners, (*listener.Listener).GetName)
-	r.Routes = sortByName(r.Routes, (*route.RouteConfiguration).GetName)
-	r.ScopedRoutes = sortByName(r.ScopedRoutes, (*route.ScopedRouteConfiguration).GetName)
-	r.Clusters = sortByName(r.Clusters, (*cluster.Cluster).GetName)
-	r.Endpoints = sortByName(r.Endpoints, (*endpoint.ClusterLoadAssignment).GetClusterName)
-	r.Secrets = sortByName(r.Secrets, (*tls.Secret).GetName)
-	return r
 }
 
 // sortByName sorts s stably by name and drops later entries with a name

@@ -18,7 +18,13 @@ import (
 // NewSnapshot(Translate(d)): same resources, bytes and versions.
 func checkTranslator(t *testing.T, tr *Translator, d *dag.DAG) *Snapshot {
 	t.Helper()
-	want, err := NewSnapshot(Translate(d, testListenerConfig))
+	return checkTranslatorWith(t, tr, d, testListenerConfig)
+}
+
+// checkTranslatorWith is checkTranslator for a Translator made for cfg.
+func checkTranslatorWith(t *testing.T, tr *Translator, d *dag.DAG, cfg ListenerConfig) *Snapshot {
+	t.Helper()
+	want, err := NewSnapshot(Translate(d, cfg))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,8 +22,8 @@ import (
 // server (state of the world and incremental). It implements cachev3.Cache.
 //
 // It answers like cachev3.NewSnapshotCache(true /*ads*/, ...) with one
-// snapshot for every node, but every resource is marshalled once, by
-// NewSnapshot or the Translator: SetSnapshot wraps the bytes of each type
+// snapshot for every node, but every resource is marshalled once, by the
+// Translator: SetSnapshot wraps the bytes of each type
 // that changed in Anys once, and every response of that type, on every
 // stream, carries that same slice.
 //

@@ -15,6 +15,7 @@ import (
 	logtest "github.com/sirupsen/logrus/hooks/test"
 
 	"github.com/proxyctl/proxyctl/internal/xds"
+	"github.com/proxyctl/proxyctl/internal/xds/xdstest"
 )
 
 // sotwClient is an Envoy on a state-of-the-world ADS stream.
@@ -285,7 +286,7 @@ func TestCacheResponsesShareAnys(t *testing.T) {
 // and when it waits.
 func TestCacheSotwRules(t *testing.T) {
 	s := snapshotOf(base())
-	v := s.Version(resource.EndpointType)
+	v := xdstest.Version(s, resource.EndpointType)
 	tests := map[string]struct {
 		url     string
 		version string
@@ -347,8 +348,8 @@ func TestCacheFullChannel(t *testing.T) {
 	setSnapshot(t, c, s)
 	select {
 	case r := <-ch:
-		if r.GetResponseVersion() != s.Version(resource.ClusterType) {
-			t.Errorf("answered with version %q, want %q", r.GetResponseVersion(), s.Version(resource.ClusterType))
+		if r.GetResponseVersion() != xdstest.Version(s, resource.ClusterType) {
+			t.Errorf("answered with version %q, want %q", r.GetResponseVersion(), xdstest.Version(s, resource.ClusterType))
 		}
 	default:
 		t.Error("the watch was not answered by the next snapshot")

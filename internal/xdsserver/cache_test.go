@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/proxyctl/proxyctl/internal/xds"
+	"github.com/proxyctl/proxyctl/internal/xds/xdstest"
 )
 
 // waitTimeout bounds every wait for the server; tests never sleep.
@@ -423,7 +424,7 @@ func TestCacheRefusesInvalidSnapshot(t *testing.T) {
 			if _, err := c.CreateWatch(&cachev3.Request{TypeUrl: resource.ClusterType}, stream.NewSotwSubscription(nil, true), ch); err != nil {
 				t.Fatal(err)
 			}
-			if got, want := (<-ch).GetResponseVersion(), good.Version(resource.ClusterType); got != want {
+			if got, want := (<-ch).GetResponseVersion(), xdstest.Version(good, resource.ClusterType); got != want {
 				t.Errorf("serving version %q, want the previous snapshot's %q", got, want)
 			}
 		})
@@ -451,7 +452,7 @@ func BenchmarkCacheAck(b *testing.B) {
 	}
 	names := slices.Sorted(maps.Keys(o))
 	s := snapshotOf(replaced(base(), resource.EndpointType, o))
-	v := s.Version(resource.EndpointType)
+	v := xdstest.Version(s, resource.EndpointType)
 
 	for _, wildcard := range []bool{true, false} {
 		var subscribe []string

@@ -18,10 +18,13 @@ var forbidden = map[string][]string{
 	// Translation knows nothing of serving, of the event loop or of status.
 	"internal/xds": {"internal/xdsserver", "internal/controller", "internal/status", "internal/leader", "internal/httpserver", "cmd/"},
 	// Serving, the event loop and status are siblings: none imports another.
-	"internal/xdsserver":  {"internal/controller", "internal/status", "internal/leader", "internal/httpserver", "cmd/"},
+	"internal/xdsserver":  {"internal/controller", "internal/status", "internal/leader", "internal/httpserver", "cmd/", "internal/xds/xdstest"},
 	"internal/controller": {"internal/xds", "internal/xdsserver", "internal/status", "internal/leader", "internal/httpserver", "cmd/"},
 	"internal/status":     {"internal/xds", "internal/xdsserver", "internal/controller", "internal/leader", "internal/httpserver", "cmd/"},
 	"internal/leader":     {"internal/", "cmd/"},
+	// Test helpers are for tests: the binary serves what the Translator
+	// makes, never a test's decoding of it.
+	"cmd/proxyctl": {"internal/xds/xdstest", "internal/dag/dagtest"},
 }
 
 func TestImportsRunOneWay(t *testing.T) {

@@ -2,15 +2,10 @@ package bench
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
-	"os"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,7 +16,6 @@ import (
 	"github.com/proxyctl/proxyctl/internal/xds"
 	"github.com/proxyctl/proxyctl/internal/xdsserver"
 	"github.com/proxyctl/proxyctl/test/cluster"
-	"github.com/proxyctl/proxyctl/test/envoy"
 )
 
 // The direct run (proxyctl-bench --direct) measures the xDS side alone: no
@@ -185,135 +179,35 @@ func RunDirect(ctx context.Context, cfg DirectConfig) (*DirectResult, error) {
 	// The real Envoy.
 	re := &res.RealEnvoy
 	re.Delta = cfg.Delta
-	dir, err := os.MkdirTemp("", "proxyctl-bench-envoy-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(dir)
 	_, port, _ := net.SplitHostPort(addr)
 	xdsPort, _ := strconv.Atoi(port)
-	t0 := time.Now()
-	e, err := envoy.New(envoy.Options{XDSAddress: "127.0.0.1", XDSPort: xdsPort, Delta: cfg.Delta, Dir: dir,
-		NodeID: "bench-real-envoy", LogLevel: "warn", StartTimeout: cfg.PhaseTimeout})
+	p, err := startProbe(re, "127.0.0.1", xdsPort, ports[0], cfg.PhaseTimeout, logf)
 	if err != nil {
-		return nil, fmt.Errorf("start envoy: %w", err)
-	}
-	defer e.Stop()
-	get, waitOK := envoyClient(ports[0])
-	pctx, pcancel = phase()
-	err = waitOK(pctx, "/")
-	pcancel()
-	if err != nil {
-		return nil, fmt.Errorf("%w\n%s", err, e.LogTail(20))
-	}
-	re.FullSeconds = time.Since(t0).Seconds()
-	logf("real Envoy (delta %v) routes through the full config %.2fs after its start", cfg.Delta, re.FullSeconds)
-
-	k := min(cfg.Changes, 10)
-	b0 = sent()
-	types0 := byType()
-	var applies []time.Duration
-	for c := range k {
-		path := fmt.Sprintf("/apply-%d", c)
-		t0 := time.Now()
-		srv.OnChange(w.realRoute(path))
-		pctx, pcancel := phase()
-		err := waitOK(pctx, path)
-		pcancel()
-		if err != nil {
-			return nil, err
-		}
-		applies = append(applies, time.Since(t0))
-	}
-	re.Apply = summarize(applies)
-	re.BytesPerChange = (sent() - b0) / float64(k) / float64(cfg.Envoys+1)
-	logf("real Envoy: %d changes applied p50 %s max %s; %s per stream per change; in all, by type:%s", k,
-		fmtDur(re.Apply.P50), fmtDur(re.Apply.Max), fmtBytes(re.BytesPerChange), since(types0))
-
-	var nsent, failed atomic.Int64
-	var firstFailure atomic.Value
-	tctx, stop := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	for range 2 {
-		wg.Go(func() {
-			for tctx.Err() == nil {
-				code, err := get(tctx, "/")
-				if tctx.Err() != nil {
-					return
-				}
-				nsent.Add(1)
-				if err != nil || code != http.StatusOK {
-					failed.Add(1)
-					firstFailure.CompareAndSwap(nil, fmt.Sprintf("%d %v", code, err))
-				}
-			}
-		})
-	}
-	cpu0, err := processCPU(e.Pid())
-	if err != nil {
-		stop()
-		wg.Wait()
 		return nil, err
 	}
-	t0 = time.Now()
-	for c := range cfg.BurstChanges {
+	defer p.stop()
+	if err := p.full(ctx); err != nil {
+		return nil, err
+	}
+	addRoute := func(_ context.Context, path string) error {
+		srv.OnChange(w.realRoute(path))
+		return nil
+	}
+	types0 := byType()
+	sentBytes := func() (float64, error) { return sent(), nil }
+	if err := p.applies(ctx, min(cfg.Changes, 10), addRoute, sentBytes, cfg.Envoys+1); err != nil {
+		return nil, err
+	}
+	logf("sent during the changes to the real Envoy, by type:%s", since(types0))
+	err = p.burst(ctx, cfg.BurstChanges, func(c int) error {
 		// As fast as the API server would let changes in: one per DAG.
 		srv.OnChange(w.change(c%cfg.Proxies, fmt.Sprintf("/burst-%d-%d", c, time.Now().UnixNano())))
-	}
-	srv.OnChange(w.realRoute("/burst-done"))
-	pctx, pcancel = phase()
-	err = waitOK(pctx, "/burst-done")
-	pcancel()
-	re.BurstSeconds = time.Since(t0).Seconds()
-	cpu1, cerr := processCPU(e.Pid())
-	stop()
-	wg.Wait()
-	if err := errors.Join(err, cerr); err != nil {
+		return nil
+	}, addRoute)
+	if err != nil {
 		return nil, err
 	}
-	re.BurstChanges = cfg.BurstChanges
-	re.BurstRequests, re.BurstFailures = nsent.Load(), failed.Load()
-	if f, ok := firstFailure.Load().(string); ok {
-		re.FirstFailure = f
-	}
-	re.CPUPerChangeMS = (cpu1 - cpu0) * 1000 / float64(cfg.BurstChanges+1)
-	logf("real Envoy burst: %d changes in %.2fs, %d requests, %d not 200; Envoy CPU %.1f ms per change",
-		cfg.BurstChanges, re.BurstSeconds, re.BurstRequests, re.BurstFailures, re.CPUPerChangeMS)
 	return res, nil
-}
-
-// envoyClient returns functions that GET a path of the real proxy through
-// Envoy's HTTP listener on port.
-func envoyClient(port int) (get func(context.Context, string) (int, error), waitOK func(context.Context, string) error) {
-	client := &http.Client{Timeout: 5 * time.Second}
-	url := fmt.Sprintf("http://127.0.0.1:%d", port)
-	get = func(ctx context.Context, path string) (int, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+path, nil)
-		if err != nil {
-			return 0, err
-		}
-		req.Host = realFQDN
-		resp, err := client.Do(req)
-		if err != nil {
-			return 0, err
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		return resp.StatusCode, nil
-	}
-	waitOK = func(ctx context.Context, path string) error {
-		for {
-			if code, err := get(ctx, path); err == nil && code == http.StatusOK {
-				return nil
-			}
-			select {
-			case <-ctx.Done():
-				return fmt.Errorf("envoy never answered 200 for %s: %w", path, context.Cause(ctx))
-			case <-time.After(5 * time.Millisecond):
-			}
-		}
-	}
-	return get, waitOK
 }
 
 // world is the DAG of the direct run: proxy i is fqdn(i) routing "/" (or

@@ -10,10 +10,10 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/utils/ptr"
 
 	"github.com/proxyctl/proxyctl/apis/generated/clientset/versioned"
 	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
+	"github.com/proxyctl/proxyctl/internal/fixtures"
 )
 
 // backendPort is the port of every Service and EndpointSlice; nothing listens
@@ -30,46 +30,40 @@ func endpointAddress(i int) string {
 	return fmt.Sprintf("10.%d.%d.%d", 1+i/62500, (i/250)%250, i%250+1)
 }
 
-// service is headless: proxyctl reads only a Service's ports, and the API
-// server allocates cluster IPs one at a time (about 450 ms per create with
-// 32 concurrent creates on 2 cores, 15 times an EndpointSlice's), which
-// would make the create phase measure the IP allocator.
-func service(i int) *corev1.Service {
-	return &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Name: serviceName(i)},
-		Spec: corev1.ServiceSpec{
-			ClusterIP: corev1.ClusterIPNone,
-			Ports:     []corev1.ServicePort{{Name: "http", Port: 80, Protocol: corev1.ProtocolTCP}},
-		},
-	}
-}
+// service is Service i, endpointSlice its one EndpointSlice on backend i,
+// httpProxy the proxy routing fqdn(i) to it.
+func service(i int) *corev1.Service { return headlessService(serviceName(i)) }
 
 func endpointSlice(i int) *discoveryv1.EndpointSlice {
-	return &discoveryv1.EndpointSlice{
-		ObjectMeta: metav1.ObjectMeta{
-			Name:   serviceName(i) + "-1",
-			Labels: map[string]string{discoveryv1.LabelServiceName: serviceName(i)},
-		},
-		AddressType: discoveryv1.AddressTypeIPv4,
-		Endpoints: []discoveryv1.Endpoint{{
-			Addresses:  []string{endpointAddress(i)},
-			Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)},
-		}},
-		Ports: []discoveryv1.EndpointPort{{Name: ptr.To("http"), Port: ptr.To(int32(backendPort))}},
-	}
+	return backendSlice(serviceName(i), endpointAddress(i), backendPort)
 }
 
-func httpProxy(i int) *contourv1.HTTPProxy {
-	return &contourv1.HTTPProxy{
-		ObjectMeta: metav1.ObjectMeta{Name: proxyName(i)},
-		Spec: contourv1.HTTPProxySpec{
-			VirtualHost: &contourv1.VirtualHost{Fqdn: fqdn(i)},
-			Routes: []contourv1.Route{{
-				Conditions: []contourv1.MatchCondition{{Prefix: "/"}},
-				Services:   []contourv1.Service{{Name: serviceName(i), Port: 80}},
-			}},
-		},
-	}
+func httpProxy(i int) *contourv1.HTTPProxy { return benchProxy(proxyName(i), fqdn(i), serviceName(i)) }
+
+// headlessService is a Service of port 80, named "http". It is headless:
+// proxyctl reads only a Service's ports, and the API server allocates
+// cluster IPs one at a time (about 450 ms per create with 32 concurrent
+// creates on 2 cores, 15 times an EndpointSlice's), which would make the
+// create phase measure the IP allocator.
+func headlessService(name string) *corev1.Service {
+	s := fixtures.Service("", name, 80)
+	s.Spec.ClusterIP = corev1.ClusterIPNone
+	s.Spec.Ports[0].Name = "http"
+	return s
+}
+
+// backendSlice is the EndpointSlice of Service svc: one ready endpoint,
+// ip:port, for its port "http".
+func backendSlice(svc, ip string, port int32) *discoveryv1.EndpointSlice {
+	return fixtures.EndpointSlice("", svc+"-1", svc, "http", port, ip)
+}
+
+// benchProxy is the root proxy name routing fqdn to port 80 of Service svc.
+func benchProxy(name, fqdn, svc string) *contourv1.HTTPProxy {
+	p := fixtures.Root("", name, fqdn, fixtures.Route("/", fixtures.ServiceRef(svc, 80)))
+	// The API server sets the generation.
+	p.Generation = 0
+	return p
 }
 
 // createAll creates, for i in [0,n), Service i, its EndpointSlice and

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -14,11 +15,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
-	"k8s.io/utils/ptr"
 
 	contourv1 "github.com/proxyctl/proxyctl/apis/projectcontour/v1"
 	"github.com/proxyctl/proxyctl/test/envoy"
@@ -84,100 +82,179 @@ func (r *run) realEnvoy(ctx context.Context, track *tracker, listenerPort int) e
 		return fmt.Errorf("proxy %s never valid: %w", realName, err)
 	}
 
-	dir, err := os.MkdirTemp("", "proxyctl-bench-envoy-")
-	if err != nil {
-		return err
-	}
-	r.defer_(func() { _ = os.RemoveAll(dir) })
 	host, port, err := net.SplitHostPort(r.replicas[0].XDSAddr)
 	if err != nil {
 		return err
 	}
 	xdsPort, _ := strconv.Atoi(port)
-	began := time.Now()
-	e, err := envoy.New(envoy.Options{
-		XDSAddress: host, XDSPort: xdsPort, Delta: r.cfg.Delta, Dir: dir, NodeID: "bench-real-envoy",
-		LogLevel: "warn", StartTimeout: r.cfg.PhaseTimeout,
-	})
+	p, err := startProbe(res, host, xdsPort, listenerPort, r.cfg.PhaseTimeout, r.logf)
 	if err != nil {
-		return fmt.Errorf("start envoy: %w", err)
+		return err
 	}
 	r.defer_(func() {
 		if r.failed {
-			r.logf("envoy log:\n%s", e.LogTail(30))
+			r.logf("envoy log:\n%s", p.e.LogTail(30))
 		}
-		_ = e.Stop()
+		p.stop()
 	})
-	client := &http.Client{Timeout: 5 * time.Second}
+	if err := p.full(ctx); err != nil {
+		return err
+	}
+	// Single changes: a new route on the real proxy each time.
+	sent := func() (float64, error) { return r.sentBytes(ctx) }
+	if err := p.applies(ctx, min(r.cfg.Changes, 10), r.addRealRoute, sent, r.cfg.Envoys+1); err != nil {
+		return err
+	}
+	// The burst: BurstChanges other proxies change one after another.
+	client := r.proxies.ProjectcontourV1().HTTPProxies(r.ns)
+	return p.burst(ctx, r.cfg.BurstChanges, func(c int) error {
+		i := c % r.cfg.Proxies
+		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			hp, err := client.Get(ctx, proxyName(i), metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			hp.Spec.Routes[0].Conditions = []contourv1.MatchCondition{{Prefix: fmt.Sprintf("/burst-%d-%d", c, time.Now().UnixNano())}}
+			_, err = client.Update(ctx, hp, metav1.UpdateOptions{})
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("burst change %d: %w", c, err)
+		}
+		return nil
+	}, r.addRealRoute)
+}
+
+// probe measures one real Envoy the same way in both runs; only how a
+// change reaches proxyctl differs (through the API server, or handed to
+// the xDS server as a DAG).
+type probe struct {
+	res     *RealEnvoy
+	e       *envoy.Envoy
+	dir     string
+	began   time.Time
+	timeout time.Duration
+	logf    func(format string, args ...any)
+	// get sends GET path to the real proxy through Envoy's HTTP listener.
+	get    func(ctx context.Context, path string) (int, error)
+	client *http.Client
+}
+
+// startProbe starts bin/envoy against the xDS server at xdsHost:xdsPort;
+// the configuration it gets opens its HTTP listener on listenerPort.
+func startProbe(res *RealEnvoy, xdsHost string, xdsPort, listenerPort int, timeout time.Duration, logf func(string, ...any)) (*probe, error) {
+	dir, err := os.MkdirTemp("", "proxyctl-bench-envoy-")
+	if err != nil {
+		return nil, err
+	}
+	p := &probe{res: res, dir: dir, began: time.Now(), timeout: timeout, logf: logf,
+		client: &http.Client{Timeout: 5 * time.Second}}
+	p.e, err = envoy.New(envoy.Options{
+		XDSAddress: xdsHost, XDSPort: xdsPort, Delta: res.Delta, Dir: dir, NodeID: "bench-real-envoy",
+		LogLevel: "warn", StartTimeout: timeout,
+	})
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, fmt.Errorf("start envoy: %w", err)
+	}
 	url := fmt.Sprintf("http://127.0.0.1:%d", listenerPort)
-	get := func(ctx context.Context, path string) (int, error) {
+	p.get = func(ctx context.Context, path string) (int, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+path, nil)
 		if err != nil {
 			return 0, err
 		}
 		req.Host = realFQDN
-		resp, err := client.Do(req)
+		resp, err := p.client.Do(req)
 		if err != nil {
 			return 0, err
 		}
+		_, _ = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 		return resp.StatusCode, nil
 	}
-	waitOK := func(ctx context.Context, path string) error {
-		for {
-			if code, err := get(ctx, path); err == nil && code == http.StatusOK {
-				return nil
-			}
-			select {
-			case <-ctx.Done():
-				return fmt.Errorf("envoy never answered 200 for %s: %w", path, context.Cause(ctx))
-			case <-time.After(5 * time.Millisecond):
-			}
+	return p, nil
+}
+
+func (p *probe) stop() {
+	_ = p.e.Stop()
+	_ = os.RemoveAll(p.dir)
+}
+
+// waitOK waits, at most a phase, until path answers 200 through Envoy.
+func (p *probe) waitOK(ctx context.Context, path string) error {
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	for {
+		if code, err := p.get(ctx, path); err == nil && code == http.StatusOK {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("envoy never answered 200 for %s: %w", path, context.Cause(ctx))
+		case <-time.After(5 * time.Millisecond):
 		}
 	}
-	if err := waitOK(r.phase(ctx), "/"); err != nil {
-		return err
-	}
-	res.FullSeconds = time.Since(began).Seconds()
-	r.logf("real Envoy (delta %v) routes through the full config %.2fs after its start", r.cfg.Delta, res.FullSeconds)
+}
 
-	// Single changes: a new route on the real proxy each time.
-	before, err := r.sentBytes(ctx)
+// full waits until Envoy routes to the real proxy with every cluster
+// loaded.
+func (p *probe) full(ctx context.Context) error {
+	if err := p.waitOK(ctx, "/"); err != nil {
+		return fmt.Errorf("%w\n%s", err, p.e.LogTail(20))
+	}
+	p.res.FullSeconds = time.Since(p.began).Seconds()
+	p.logf("real Envoy (delta %v) routes through the full config %.2fs after its start", p.res.Delta, p.res.FullSeconds)
+	return nil
+}
+
+// applies adds k routes to the real proxy, one at a time, each once the
+// one before answers through Envoy. sent is the bytes the servers sent so
+// far, over streams streams.
+func (p *probe) applies(ctx context.Context, k int, addRoute func(context.Context, string) error, sent func() (float64, error), streams int) error {
+	before, err := sent()
 	if err != nil {
 		return err
 	}
-	k := min(r.cfg.Changes, 10)
 	var applies []time.Duration
 	for c := range k {
 		path := fmt.Sprintf("/apply-%d", c)
 		t0 := time.Now()
-		if err := r.addRealRoute(ctx, path); err != nil {
+		if err := addRoute(ctx, path); err != nil {
 			return err
 		}
-		if err := waitOK(r.phase(ctx), path); err != nil {
+		if err := p.waitOK(ctx, path); err != nil {
 			return err
 		}
 		applies = append(applies, time.Since(t0))
 	}
-	after, err := r.sentBytes(ctx)
+	after, err := sent()
 	if err != nil {
 		return err
 	}
-	res.Apply = summarize(applies)
-	res.BytesPerChange = (after - before) / float64(k) / float64(r.cfg.Envoys+1)
-	r.logf("real Envoy: %d changes applied p50 %s max %s; %.0f bytes per stream per change", k,
-		fmtDur(res.Apply.P50), fmtDur(res.Apply.Max), res.BytesPerChange)
+	p.res.Apply = summarize(applies)
+	p.res.BytesPerChange = (after - before) / float64(k) / float64(streams)
+	p.logf("real Envoy: %d changes applied p50 %s max %s; %s per stream per change", k,
+		fmtDur(p.res.Apply.P50), fmtDur(p.res.Apply.Max), fmtBytes(p.res.BytesPerChange))
+	return nil
+}
 
-	// The burst: requests through Envoy all along, while BurstChanges
-	// other proxies change one after another, then the real proxy.
+// burst sends requests through Envoy from two goroutines all along while
+// n changes are made one after another (change(c), other proxies), then a
+// route on the real proxy; it measures until that route answers, Envoy's
+// CPU time meanwhile, and the requests that did not answer 200.
+func (p *probe) burst(ctx context.Context, n int, change func(c int) error, addRoute func(context.Context, string) error) error {
 	var sent, failed atomic.Int64
 	var firstFailure atomic.Value
 	trafficCtx, stopTraffic := context.WithCancel(ctx)
 	var wg sync.WaitGroup
+	defer func() {
+		stopTraffic()
+		wg.Wait()
+	}()
 	for range 2 {
 		wg.Go(func() {
 			for trafficCtx.Err() == nil {
-				code, err := get(trafficCtx, "/")
+				code, err := p.get(trafficCtx, "/")
 				if trafficCtx.Err() != nil {
 					return
 				}
@@ -189,49 +266,35 @@ func (r *run) realEnvoy(ctx context.Context, track *tracker, listenerPort int) e
 			}
 		})
 	}
-	cpu0, err := processCPU(e.Pid())
+	cpu0, err := processCPU(p.e.Pid())
 	if err != nil {
-		stopTraffic()
 		return err
 	}
 	t0 := time.Now()
-	n := r.cfg.BurstChanges
-	client2 := r.proxies.ProjectcontourV1().HTTPProxies(r.ns)
 	for c := range n {
-		i := c % r.cfg.Proxies
-		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-			p, err := client2.Get(ctx, proxyName(i), metav1.GetOptions{})
-			if err != nil {
-				return err
-			}
-			p.Spec.Routes[0].Conditions = []contourv1.MatchCondition{{Prefix: fmt.Sprintf("/burst-%d-%d", c, time.Now().UnixNano())}}
-			_, err = client2.Update(ctx, p, metav1.UpdateOptions{})
+		if err := change(c); err != nil {
 			return err
-		})
-		if err != nil {
-			stopTraffic()
-			wg.Wait()
-			return fmt.Errorf("burst change %d: %w", c, err)
 		}
 	}
-	err = r.addRealRoute(ctx, "/burst-done")
+	err = addRoute(ctx, "/burst-done")
 	if err == nil {
-		err = waitOK(r.phase(ctx), "/burst-done")
+		err = p.waitOK(ctx, "/burst-done")
 	}
-	res.BurstSeconds = time.Since(t0).Seconds()
-	cpu1, cerr := processCPU(e.Pid())
+	p.res.BurstSeconds = time.Since(t0).Seconds()
+	cpu1, cerr := processCPU(p.e.Pid())
 	stopTraffic()
 	wg.Wait()
 	if err = errors.Join(err, cerr); err != nil {
 		return err
 	}
+	res := p.res
 	res.BurstChanges = n
 	res.BurstRequests, res.BurstFailures = sent.Load(), failed.Load()
 	if f, ok := firstFailure.Load().(string); ok {
 		res.FirstFailure = f
 	}
 	res.CPUPerChangeMS = (cpu1 - cpu0) * 1000 / float64(n+1)
-	r.logf("real Envoy burst: %d changes in %.2fs, %d requests, %d not 200; Envoy CPU %.1f ms per change",
+	p.logf("real Envoy burst: %d changes in %.2fs, %d requests, %d not 200; Envoy CPU %.1f ms per change",
 		n, res.BurstSeconds, res.BurstRequests, res.BurstFailures, res.CPUPerChangeMS)
 	return nil
 }
@@ -239,41 +302,13 @@ func (r *run) realEnvoy(ctx context.Context, track *tracker, listenerPort int) e
 // createReal creates the real proxy, its Service and an EndpointSlice on
 // the backend at ip:port, and returns the proxy's generation.
 func (r *run) createReal(ctx context.Context, ip string, port int) (int64, error) {
-	svc := &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Name: realName},
-		Spec: corev1.ServiceSpec{
-			ClusterIP: corev1.ClusterIPNone,
-			Ports:     []corev1.ServicePort{{Name: "http", Port: 80, Protocol: corev1.ProtocolTCP}},
-		},
-	}
-	if _, err := r.kube.CoreV1().Services(r.ns).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+	if _, err := r.kube.CoreV1().Services(r.ns).Create(ctx, headlessService(realName), metav1.CreateOptions{}); err != nil {
 		return 0, err
 	}
-	slice := &discoveryv1.EndpointSlice{
-		ObjectMeta: metav1.ObjectMeta{
-			Name:   realName + "-1",
-			Labels: map[string]string{discoveryv1.LabelServiceName: realName},
-		},
-		AddressType: discoveryv1.AddressTypeIPv4,
-		Endpoints: []discoveryv1.Endpoint{{
-			Addresses:  []string{ip},
-			Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)},
-		}},
-		Ports: []discoveryv1.EndpointPort{{Name: ptr.To("http"), Port: ptr.To(int32(port))}},
-	}
-	if _, err := r.kube.DiscoveryV1().EndpointSlices(r.ns).Create(ctx, slice, metav1.CreateOptions{}); err != nil {
+	if _, err := r.kube.DiscoveryV1().EndpointSlices(r.ns).Create(ctx, backendSlice(realName, ip, int32(port)), metav1.CreateOptions{}); err != nil {
 		return 0, err
 	}
-	p := &contourv1.HTTPProxy{
-		ObjectMeta: metav1.ObjectMeta{Name: realName},
-		Spec: contourv1.HTTPProxySpec{
-			VirtualHost: &contourv1.VirtualHost{Fqdn: realFQDN},
-			Routes: []contourv1.Route{{
-				Conditions: []contourv1.MatchCondition{{Prefix: "/"}},
-				Services:   []contourv1.Service{{Name: realName, Port: 80}},
-			}},
-		},
-	}
+	p := benchProxy(realName, realFQDN, realName)
 	created, err := r.proxies.ProjectcontourV1().HTTPProxies(r.ns).Create(ctx, p, metav1.CreateOptions{})
 	if err != nil {
 		return 0, err

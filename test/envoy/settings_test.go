@@ -7,9 +7,14 @@ import (
 	"testing"
 	"time"
 
+	cluster "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	listener "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+
 	"github.com/proxyctl/proxyctl/internal/bootstrap"
 	"github.com/proxyctl/proxyctl/internal/dag"
 	"github.com/proxyctl/proxyctl/internal/xds"
+	"github.com/proxyctl/proxyctl/internal/xds/xdstest"
 )
 
 // TestListenerSettingsValidate loads the listeners and clusters proxyctl
@@ -78,9 +83,20 @@ func TestListenerSettingsValidate(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			r := xds.Translate(d, cfg)
-			b.StaticResources.Listeners = r.Listeners
-			b.StaticResources.Clusters = append(b.StaticResources.Clusters, r.Clusters...)
+			snap, err := xdstest.Translate(d, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			listeners, err := xdstest.Decode[listener.Listener](snap, resourcev3.ListenerType)
+			if err != nil {
+				t.Fatal(err)
+			}
+			clusters, err := xdstest.Decode[cluster.Cluster](snap, resourcev3.ClusterType)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b.StaticResources.Listeners = listeners
+			b.StaticResources.Clusters = append(b.StaticResources.Clusters, clusters...)
 			data, err := bootstrap.Marshal(b)
 			if err != nil {
 				t.Fatal(err)

@@ -64,6 +64,13 @@ type sequencer struct {
 	history map[string]map[types.NamespacedName][]any // kind -> key -> versions
 }
 
+// addAll calls add with every object of m, as kind.
+func addAll[V any](add func(kind string, key types.NamespacedName, v any), kind string, m map[types.NamespacedName]V) {
+	for k, v := range m {
+		add(kind, k, v)
+	}
+}
+
 func (s *sequencer) remember(o *dag.Objects) {
 	add := func(kind string, key types.NamespacedName, v any) {
 		m := s.history[kind]
@@ -80,24 +87,12 @@ func (s *sequencer) remember(o *dag.Objects) {
 			m[key] = append(m[key], v)
 		}
 	}
-	for k, v := range o.HTTPProxies {
-		add("proxy", k, v)
-	}
-	for k, v := range o.Services {
-		add("service", k, v)
-	}
-	for k, v := range o.EndpointSlices {
-		add("slice", k, v)
-	}
-	for k, v := range o.Secrets {
-		add("secret", k, v)
-	}
-	for k, v := range o.Delegations {
-		add("delegation", k, v)
-	}
-	for k, v := range o.ExtensionServices {
-		add("extension", k, v)
-	}
+	addAll(add, "proxy", o.HTTPProxies)
+	addAll(add, "service", o.Services)
+	addAll(add, "slice", o.EndpointSlices)
+	addAll(add, "secret", o.Secrets)
+	addAll(add, "delegation", o.Delegations)
+	addAll(add, "extension", o.ExtensionServices)
 }
 
 func (s *sequencer) next(prev *dag.Objects, part []byte) *dag.Objects {
