@@ -85,6 +85,12 @@ func (s *serveContext) listenerConfig() xds.ListenerConfig {
 		HTTPSAddress: v.address, HTTPSPort: uint32(v.httpsPort),
 		NumTrustedHops:      v.numTrustedHops,
 		DisableMergeSlashes: v.disableMergeSlashes,
+
+		// What clients may send: the file's only, as in Contour.
+		StripTrailingHostDot:      p.Network.StripTrailingHostDot,
+		HTTPVersions:              p.HTTPVersions(),
+		DisableAllowChunkedLength: p.DisableAllowChunkedLength,
+
 		AccessLog: xds.AccessLog{
 			Format:       v.accessLogFormat,
 			FormatString: p.AccessLogFormatString,

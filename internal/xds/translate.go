@@ -99,6 +99,20 @@ type ListenerConfig struct {
 	// chain check every request with it (a route turns it off with
 	// authPolicy.disabled); a TLS virtual host has the DAG's own filter.
 	GlobalAuthorization *dag.ExternalAuthorization
+
+	// StripTrailingHostDot removes a final dot from the Host of requests
+	// ("app.example.com." is app.example.com) before routing, as Contour's
+	// network.strip-trailing-host-dot; off, such a Host matches no
+	// virtual host (404).
+	StripTrailingHostDot bool
+	// HTTPVersions are the HTTP versions clients may speak, HTTPVersion1
+	// and HTTPVersion2, as Contour's default-http-versions; empty is both.
+	HTTPVersions []string
+	// DisableAllowChunkedLength refuses (400) an HTTP/1 request with both
+	// Content-Length and Transfer-Encoding: chunked, as Contour's
+	// disableAllowChunkedLength; by default, as in Contour, Envoy drops
+	// the Content-Length and serves it.
+	DisableAllowChunkedLength bool
 }
 
 // TLSParameters are the cluster-wide settings of downstream TLS, as
