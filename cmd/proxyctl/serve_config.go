@@ -86,10 +86,13 @@ func (s *serveContext) listenerConfig() xds.ListenerConfig {
 		NumTrustedHops:      v.numTrustedHops,
 		DisableMergeSlashes: v.disableMergeSlashes,
 
-		// What clients may send: the file's only, as in Contour.
+		// What clients may send, and the listeners' sockets: the file's
+		// only, as in Contour.
 		StripTrailingHostDot:      p.Network.StripTrailingHostDot,
 		HTTPVersions:              p.HTTPVersions(),
 		DisableAllowChunkedLength: p.DisableAllowChunkedLength,
+		ConnectionBalancer:        p.Listener.ConnectionBalancer,
+		TOS:                       l.SocketOptions.TOS,
 
 		AccessLog: xds.AccessLog{
 			Format:       v.accessLogFormat,

@@ -168,6 +168,18 @@ func TestParseErrors(t *testing.T) {
 			yaml: "disableAllowChunkedLength: 1\n",
 			want: `c.yaml:1: disableAllowChunkedLength: must be true or false, not "1"`,
 		},
+		"bad value: connection balancer": {
+			yaml: "listener:\n  connection-balancer: round-robin\n",
+			want: `c.yaml:2: listener.connection-balancer: "round-robin" is not "exact", the only balancer (or empty, none)`,
+		},
+		"bad value: tos": {
+			yaml: "listener:\n  socket-options:\n    tos: 256\n",
+			want: `c.yaml:3: listener.socket-options.tos: 256 is not from 0 to 255`,
+		},
+		"refused: traffic class": {
+			yaml: "listener:\n  socket-options:\n    tos: 32\n    traffic-class: 64\n",
+			want: `c.yaml:4: listener.socket-options.traffic-class: not served by proxyctl yet; remove it, or give it Contour's default, to start`,
+		},
 		"syntax error": {
 			yaml: "timeouts:\n  request-timeout: 1s\n bad: [\n",
 			want: `c.yaml:2: did not find expected key`,

@@ -24,12 +24,18 @@ cluster:
     perHostMaxConnections: 5
 network:
   strip-trailing-host-dot: true
+listener:
+  connection-balancer: exact
+  socket-options: {tos: 32, traffic-class: 0}
 `))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !p.DisableAllowChunkedLength || !p.Network.StripTrailingHostDot {
 		t.Errorf("booleans not read: %+v %+v", p.DisableAllowChunkedLength, p.Network)
+	}
+	if l := p.Listener; l.ConnectionBalancer != "exact" || l.SocketOptions.TOS != 32 || l.SocketOptions.TrafficClass != 0 {
+		t.Errorf("listener %+v", l)
 	}
 	if got := p.HTTPVersions(); !slices.Equal(got, []string{xds.HTTPVersion1}) {
 		t.Errorf("HTTP versions %q, want [http/1.1] once", got)

@@ -64,6 +64,12 @@ func (p *Parameters) validate() error {
 			return nil
 		},
 		p.validateListener,
+		func() error {
+			if b := p.Listener.ConnectionBalancer; b != "" && b != xds.ConnectionBalancerExact {
+				return p.errorf("listener.connection-balancer", "%q is not \"exact\", the only balancer (or empty, none)", b)
+			}
+			return nil
+		},
 		p.validateTLS,
 		p.validatePolicy,
 		func() error {

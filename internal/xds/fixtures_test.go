@@ -660,7 +660,8 @@ func fixtures() map[string]*dag.DAG {
 
 		// The configuration file's keys served for issue 12 (with
 		// goldenListenerConfigs' HTTP/1.1 only, trailing host dot
-		// stripped, chunked length refused): a Service's cluster with
+		// stripped, chunked length refused, exact connection balancer
+		// and TOS on the listeners): a Service's cluster with
 		// an upstream request limit and every threshold, one h2c cluster
 		// with the limit and some thresholds, and a TLS host whose ALPN
 		// offers http/1.1 only.
@@ -719,7 +720,7 @@ var goldenListenerConfigs = map[string]ListenerConfig{
 		Domain: "contour", FailOpen: true, EnableXRateLimitHeaders: true, EnableResourceExhaustedCode: true,
 	}},
 	"config-keys": {HTTPPort: 8080, HTTPSPort: 8443, HTTPVersions: []string{HTTPVersion1},
-		StripTrailingHostDot: true, DisableAllowChunkedLength: true},
+		StripTrailingHostDot: true, DisableAllowChunkedLength: true, ConnectionBalancer: ConnectionBalancerExact, TOS: 32},
 }
 
 // globalAuthz is the global authorization server of the global-extauth

@@ -16,8 +16,16 @@ import (
 )
 
 // listeners returns ingress_http, and ingress_https when d has secure
-// virtual hosts that can be served.
+// virtual hosts that can be served, with the listener settings of cfg.
 func listeners(d *dag.DAG, cfg ListenerConfig) []*listener.Listener {
+	out := envoyListeners(d, cfg)
+	for _, l := range out {
+		applyListenerSettings(l, cfg)
+	}
+	return out
+}
+
+func envoyListeners(d *dag.DAG, cfg ListenerConfig) []*listener.Listener {
 	out := []*listener.Listener{{
 		Name:                          HTTPListenerName,
 		Address:                       socketAddress(cfg.HTTPAddress, cfg.HTTPPort),

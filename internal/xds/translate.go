@@ -113,6 +113,13 @@ type ListenerConfig struct {
 	// disableAllowChunkedLength; by default, as in Contour, Envoy drops
 	// the Content-Length and serves it.
 	DisableAllowChunkedLength bool
+	// ConnectionBalancer is "" (the kernel spreads connections among
+	// Envoy's workers) or ConnectionBalancerExact (Envoy gives each to
+	// the worker with the fewest), Contour's listener.connection-balancer.
+	ConnectionBalancer string
+	// TOS, when not 0, is the IPv4 TOS byte of the packets of the
+	// listeners' connections (Contour's listener.socket-options.tos).
+	TOS int32
 }
 
 // TLSParameters are the cluster-wide settings of downstream TLS, as

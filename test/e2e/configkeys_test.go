@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os/exec"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -468,4 +470,103 @@ func TestConfigKeysHTTP2Only(t *testing.T) {
 	if resp, err := tryRawGet(c, br, "tls.example.com", "/"); err == nil {
 		t.Errorf("HTTP/1.1 request on the HTTP listener answered %d; want it refused", resp.StatusCode)
 	}
+}
+
+// workerConnections are the client connections open on each Envoy worker
+// of the HTTP listener, from Envoy's per-worker listener stats.
+func (s *stack) workerConnections(t *testing.T) map[string]int64 {
+	t.Helper()
+	stats, err := s.envoy.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefix := "listener." + strings.ReplaceAll(s.httpAddr, ":", "_") + ".worker_"
+	out := map[string]int64{}
+	for name, v := range stats {
+		if rest, ok := strings.CutPrefix(name, prefix); ok {
+			if worker, ok := strings.CutSuffix(rest, ".downstream_cx_active"); ok {
+				out[worker] = v
+			}
+		}
+	}
+	return out
+}
+
+// acceptedTOS is the TOS byte of Envoy's side of the client connection
+// whose client port is clientPort, as the kernel reports it (ss --tos):
+// what Envoy's packets to that client carry.
+func acceptedTOS(t *testing.T, serverAddr string, clientPort int) string {
+	t.Helper()
+	_, port, _ := net.SplitHostPort(serverAddr)
+	out, err := exec.Command("ss", "-tnH", "--tos", "state", "established",
+		fmt.Sprintf("( sport = :%s and dport = :%d )", port, clientPort)).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ss: %v: %s", err, out)
+	}
+	for _, f := range strings.Fields(string(out)) {
+		if v, ok := strings.CutPrefix(f, "tos:"); ok {
+			return v
+		}
+	}
+	return "none (" + strings.TrimSpace(string(out)) + ")"
+}
+
+// TestConfigKeysListenerSockets: listener.connection-balancer exact
+// spreads client connections evenly over Envoy's two workers, and
+// listener.socket-options.tos marks the packets of accepted connections,
+// as Contour sets the listeners.
+func TestConfigKeysListenerSockets(t *testing.T) {
+	s := newStackConfig(t, `
+listener:
+  connection-balancer: exact
+  socket-options:
+    tos: 32
+`, nil)
+	s.addBackend(t, "echo", netns.EchoHandler("echo"))
+	ns := kube.NewNamespace(t)
+	s.service(t, ns, "echo", "echo")
+	apply(t, ns, simpleProxy("keys", "keys.example.com", "echo"))
+	eventually(t, "route", s.expect(t, "keys.example.com", "/", 200, "echo"))
+
+	// No connection of the route check stays open: each worker starts
+	// with none.
+	loopback.Transport.(*http.Transport).CloseIdleConnections()
+	eventually(t, "no client connection open", func() error {
+		if c := s.workerConnections(t); c["0"]+c["1"] != 0 {
+			return fmt.Errorf("open connections per worker %v", c)
+		}
+		return nil
+	})
+
+	// Connections opened one after the other and held open, each having
+	// completed a request so that Envoy has accepted and counted it. The
+	// exact balancer gives each to the worker with fewer: after every
+	// one, the workers' counts differ by at most one. Left to the kernel,
+	// 16 connections keep that balance at every step with a chance of
+	// about 1 in 256.
+	const n = 16
+	var ports []int
+	// Closed at the end of the test, not of the subtest.
+	outer := t
+	t.Run("connection-balancer-exact", func(t *testing.T) {
+		for i := 1; i <= n; i++ {
+			c, br := rawConn(outer, s.httpAddr, "")
+			if resp := rawGet(t, c, br, "keys.example.com", "/held-open"); resp.StatusCode != 200 {
+				t.Fatalf("connection %d: %d", i, resp.StatusCode)
+			}
+			ports = append(ports, c.LocalAddr().(*net.TCPAddr).Port)
+			w := s.workerConnections(t)
+			if len(w) != 2 || w["0"]+w["1"] != int64(i) || w["0"]-w["1"] > 1 || w["1"]-w["0"] > 1 {
+				t.Fatalf("after %d connections, open per worker %v; want them spread evenly over 2 workers", i, w)
+			}
+		}
+	})
+
+	t.Run("socket-options-tos", func(t *testing.T) {
+		for _, p := range ports {
+			if got := acceptedTOS(t, s.httpAddr, p); got != "0x20" {
+				t.Errorf("TOS of Envoy's connection to client port %d: %s, want 0x20", p, got)
+			}
+		}
+	})
 }
