@@ -23,7 +23,8 @@ import (
 // cluster.circuit-breakers, network.strip-trailing-host-dot,
 // default-http-versions and disableAllowChunkedLength.
 
-// configKeysProxies route keys.example.com to the echo backend, and
+// configKeysProxies route keys.example.com and *.wild.example.com to the
+// echo backend, and
 // slow.example.com and slow-annotated.example.com to the held backend
 // through two Services: "slow" has no annotation, "slow-annotated" its
 // own projectcontour.io/max-requests.
@@ -33,6 +34,14 @@ kind: HTTPProxy
 metadata: {name: keys}
 spec:
   virtualhost: {fqdn: keys.example.com}
+  routes:
+  - services: [{name: echo, port: 80}]
+---
+apiVersion: projectcontour.io/v1
+kind: HTTPProxy
+metadata: {name: wild}
+spec:
+  virtualhost: {fqdn: "*.wild.example.com"}
   routes:
   - services: [{name: echo, port: 80}]
 ---
@@ -327,6 +336,11 @@ disableAllowChunkedLength: true
 		if r.status == 200 && r.echo(t).Host != "keys.example.com" {
 			t.Errorf("upstream Host %q, want keys.example.com", r.echo(t).Host)
 		}
+		// With a port, and under a wildcard host, whose scope key the
+		// scope filter computes from the Host Envoy has stripped.
+		for _, host := range []string{"keys.example.com.:80", "a.wild.example.com."} {
+			eventually(t, "Host "+host, s.expect(t, host, "/dot", 200, "echo"))
+		}
 	})
 
 	t.Run("http-1.1-only", func(t *testing.T) {
@@ -402,10 +416,14 @@ disableAllowChunkedLength: false
 	})
 
 	t.Run("trailing-host-dot-kept", func(t *testing.T) {
-		r, err := s.get("keys.example.com.", "/dot", nil)
-		if err != nil || r.status != http.StatusNotFound {
-			t.Errorf("Host keys.example.com.: %v %d %q, want 404", err, r.status, r.body)
+		for _, host := range []string{"keys.example.com.", "a.wild.example.com."} {
+			r, err := s.get(host, "/dot", nil)
+			if err != nil || r.status != http.StatusNotFound {
+				t.Errorf("Host %s: %v %d %q, want 404", host, err, r.status, r.body)
+			}
 		}
+		// The same names without the dot are served.
+		eventually(t, "wildcard route", s.expect(t, "a.wild.example.com", "/", 200, "echo"))
 	})
 
 	t.Run("http-versions-both", func(t *testing.T) {
