@@ -303,6 +303,9 @@ func (s *serveContext) validate() error {
 	s.global.dnsLookupFamily = s.settings.Cluster.DNSLookupFamily
 	s.global.upstreamMaxRequestsPerConnection = deref(s.settings.Cluster.MaxRequestsPerConnection)
 	s.global.circuitBreakers = s.settings.UpstreamCircuitBreakers()
+	if err := s.checkTrafficClass(); err != nil {
+		return err
+	}
 	if err := s.global.validate(); err != nil {
 		return err
 	}

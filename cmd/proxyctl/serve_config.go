@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -93,6 +94,7 @@ func (s *serveContext) listenerConfig() xds.ListenerConfig {
 		DisableAllowChunkedLength: p.DisableAllowChunkedLength,
 		ConnectionBalancer:        p.Listener.ConnectionBalancer,
 		TOS:                       l.SocketOptions.TOS,
+		TrafficClass:              l.SocketOptions.TrafficClass,
 
 		AccessLog: xds.AccessLog{
 			Format:       v.accessLogFormat,
@@ -121,4 +123,17 @@ func deref(v *uint32) uint32 {
 		return 0
 	}
 	return *v
+}
+
+// checkTrafficClass refuses listener.socket-options.traffic-class unless
+// the listeners' address is IPv6: Envoy refuses IPV6_TCLASS on an IPv4
+// socket, and with it the listener and every route.
+func (s *serveContext) checkTrafficClass() error {
+	if s.settings == nil || s.settings.Listener.SocketOptions.TrafficClass == 0 {
+		return nil
+	}
+	if ip := net.ParseIP(s.envoy.address); ip == nil || ip.To4() != nil {
+		return usagef("--config-path: %s: listener.socket-options.traffic-class needs an IPv6 --envoy-address (such as ::), not %q: Envoy refuses it on IPv4 listeners", s.configPath, s.envoy.address)
+	}
+	return nil
 }

@@ -48,3 +48,20 @@ listener:
 		t.Errorf("defaults: DAG %+v, listeners %+v", cfg, l)
 	}
 }
+
+// TestServeTrafficClassNeedsIPv6: Envoy refuses an IPv6 traffic class on
+// an IPv4 listener, so it is refused at start-up unless --envoy-address
+// is IPv6.
+func TestServeTrafficClassNeedsIPv6(t *testing.T) {
+	path := writeConfig(t, "listener:\n  socket-options: {traffic-class: 64}\n")
+	if _, err := parseServe(t, "--insecure", "--config-path", path); err == nil {
+		t.Errorf("traffic-class with the default address 0.0.0.0 accepted")
+	}
+	s, err := parseServe(t, "--insecure", "--config-path", path, "--envoy-address", "::")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := s.listenerConfig(); l.TrafficClass != 64 {
+		t.Errorf("traffic class %d, want 64", l.TrafficClass)
+	}
+}

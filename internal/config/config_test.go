@@ -176,9 +176,9 @@ func TestParseErrors(t *testing.T) {
 			yaml: "listener:\n  socket-options:\n    tos: 256\n",
 			want: `c.yaml:3: listener.socket-options.tos: 256 is not from 0 to 255`,
 		},
-		"refused: traffic class": {
-			yaml: "listener:\n  socket-options:\n    tos: 32\n    traffic-class: 64\n",
-			want: `c.yaml:4: listener.socket-options.traffic-class: not served by proxyctl yet; remove it, or give it Contour's default, to start`,
+		"bad value: traffic class": {
+			yaml: "listener:\n  socket-options:\n    tos: 32\n    traffic-class: -1\n",
+			want: `c.yaml:4: listener.socket-options.traffic-class: -1 is not from 0 to 255`,
 		},
 		"syntax error": {
 			yaml: "timeouts:\n  request-timeout: 1s\n bad: [\n",

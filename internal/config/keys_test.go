@@ -26,7 +26,7 @@ network:
   strip-trailing-host-dot: true
 listener:
   connection-balancer: exact
-  socket-options: {tos: 32, traffic-class: 0}
+  socket-options: {tos: 32, traffic-class: 64}
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -34,7 +34,7 @@ listener:
 	if !p.DisableAllowChunkedLength || !p.Network.StripTrailingHostDot {
 		t.Errorf("booleans not read: %+v %+v", p.DisableAllowChunkedLength, p.Network)
 	}
-	if l := p.Listener; l.ConnectionBalancer != "exact" || l.SocketOptions.TOS != 32 || l.SocketOptions.TrafficClass != 0 {
+	if l := p.Listener; l.ConnectionBalancer != "exact" || l.SocketOptions.TOS != 32 || l.SocketOptions.TrafficClass != 64 {
 		t.Errorf("listener %+v", l)
 	}
 	if got := p.HTTPVersions(); !slices.Equal(got, []string{xds.HTTPVersion1}) {

@@ -27,9 +27,6 @@ var refused = []refusal{
 	{key: "cluster.per-connection-buffer-limit-bytes"},
 	{key: "cluster.upstream-tls"},
 	{key: "network.admin-port", allow: "9001"},
-	// Envoy refuses an IPv6 option on the IPv4 listeners, and with them
-	// every route: served once proxyctl can tell the address family.
-	{key: "listener.socket-options.traffic-class"},
 	{key: "listener.max-requests-per-io-cycle"},
 	{key: "listener.max-connections-per-listener"},
 	{key: "listener.max-connections-to-accept-per-socket-event"},

@@ -660,8 +660,8 @@ func fixtures() map[string]*dag.DAG {
 
 		// The configuration file's keys served for issue 12 (with
 		// goldenListenerConfigs' HTTP/1.1 only, trailing host dot
-		// stripped, chunked length refused, exact connection balancer
-		// and TOS on the listeners): a Service's cluster with
+		// stripped, chunked length refused, exact connection balancer,
+		// TOS and traffic class on IPv6 listeners): a Service's cluster with
 		// an upstream request limit and every threshold, one h2c cluster
 		// with the limit and some thresholds, and a TLS host whose ALPN
 		// offers http/1.1 only.
@@ -719,8 +719,8 @@ var goldenListenerConfigs = map[string]ListenerConfig{
 		ClusterName: "extension/projectcontour/ratelimit", Timeout: dag.Timeout{Duration: 100 * time.Millisecond},
 		Domain: "contour", FailOpen: true, EnableXRateLimitHeaders: true, EnableResourceExhaustedCode: true,
 	}},
-	"config-keys": {HTTPPort: 8080, HTTPSPort: 8443, HTTPVersions: []string{HTTPVersion1},
-		StripTrailingHostDot: true, DisableAllowChunkedLength: true, ConnectionBalancer: ConnectionBalancerExact, TOS: 32},
+	"config-keys": {HTTPAddress: "::", HTTPPort: 8080, HTTPSAddress: "::", HTTPSPort: 8443, HTTPVersions: []string{HTTPVersion1},
+		StripTrailingHostDot: true, DisableAllowChunkedLength: true, ConnectionBalancer: ConnectionBalancerExact, TOS: 32, TrafficClass: 64},
 }
 
 // globalAuthz is the global authorization server of the global-extauth

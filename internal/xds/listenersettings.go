@@ -13,8 +13,10 @@ const ConnectionBalancerExact = "exact"
 // Linux's socket option numbers, which Envoy takes as they are: the
 // values of the platform Envoy runs on, not of the one proxyctl runs on.
 const (
-	ipprotoIP = 0
-	ipTOS     = 1
+	ipprotoIP   = 0
+	ipTOS       = 1
+	ipprotoIPv6 = 41
+	ipv6TClass  = 67
 )
 
 // applyListenerSettings sets cfg's settings of the listener sockets on l,
@@ -35,6 +37,15 @@ func applyListenerSettings(l *listener.Listener, cfg ListenerConfig) {
 			Level:       ipprotoIP,
 			Name:        ipTOS,
 			Value:       &core.SocketOption_IntValue{IntValue: int64(cfg.TOS)},
+			State:       core.SocketOption_STATE_LISTENING,
+		})
+	}
+	if cfg.TrafficClass != 0 {
+		l.SocketOptions = append(l.SocketOptions, &core.SocketOption{
+			Description: "IPv6 traffic class",
+			Level:       ipprotoIPv6,
+			Name:        ipv6TClass,
+			Value:       &core.SocketOption_IntValue{IntValue: int64(cfg.TrafficClass)},
 			State:       core.SocketOption_STATE_LISTENING,
 		})
 	}

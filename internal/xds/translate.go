@@ -117,9 +117,11 @@ type ListenerConfig struct {
 	// Envoy's workers) or ConnectionBalancerExact (Envoy gives each to
 	// the worker with the fewest), Contour's listener.connection-balancer.
 	ConnectionBalancer string
-	// TOS, when not 0, is the IPv4 TOS byte of the packets of the
-	// listeners' connections (Contour's listener.socket-options.tos).
-	TOS int32
+	// TOS and TrafficClass, when not 0, are the IPv4 TOS byte and the
+	// IPv6 traffic class of the packets of the listeners' connections
+	// (Contour's listener.socket-options). Envoy refuses a listener on
+	// an IPv4 address with a traffic class: the caller checks.
+	TOS, TrafficClass int32
 }
 
 // TLSParameters are the cluster-wide settings of downstream TLS, as

@@ -7,7 +7,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -15,7 +19,10 @@ import (
 
 	"golang.org/x/net/http2"
 
+	"github.com/proxyctl/proxyctl/test/cluster"
+	"github.com/proxyctl/proxyctl/test/envoy"
 	"github.com/proxyctl/proxyctl/test/netns"
+	"github.com/proxyctl/proxyctl/test/replica"
 )
 
 // The configuration file's keys served for issue 12's follow-up, each
@@ -586,5 +593,48 @@ listener:
 				t.Errorf("TOS of Envoy's connection to client port %d: %s, want 0x20", p, got)
 			}
 		}
+	})
+}
+
+// TestConfigKeysTrafficClass: listener.socket-options.traffic-class with
+// an IPv6 --envoy-address (with an IPv4 one proxyctl refuses to start:
+// Envoy would refuse the listeners). The test sends no traffic to an IPv6
+// address: the kernel reports the TOS and traffic class of Envoy's
+// listening sockets, which their connections inherit (as
+// TestConfigKeysListenerSockets shows for the TOS over IPv4).
+func TestConfigKeysTrafficClass(t *testing.T) {
+	ports, err := cluster.FreePorts(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "proxyctl.yaml")
+	if err := os.WriteFile(path, []byte("listener:\n  socket-options: {tos: 32, traffic-class: 64}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bin := replica.Binary(t)
+	r := replica.Start(t, replica.Options{
+		Binary: bin, Kubeconfig: kube.Kubeconfig, Identity: "replica-0",
+		LeaseNamespace: kube.NewNamespace(t), LogDir: t.TempDir(),
+		Args: []string{"--envoy-address", "::1", "--envoy-http-port", strconv.Itoa(ports[0]),
+			"--envoy-https-port", strconv.Itoa(ports[1]), "--config-path", path},
+	})
+	host, port, _ := net.SplitHostPort(r.XDSAddr)
+	xdsPort, _ := strconv.Atoi(port)
+	e := envoy.Start(t, envoy.Options{XDSAddress: host, XDSPort: xdsPort, Proxyctl: bin})
+	if err := e.WaitReady(60 * time.Second); err != nil {
+		t.Fatalf("envoy never became ready: %v", err)
+	}
+	eventually(t, "HTTP listener on [::1] with TOS and traffic class", func() error {
+		out, err := exec.Command("ss", "-tlnH", "--tos", fmt.Sprintf("( sport = :%d )", ports[0])).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("ss: %v: %s", err, out)
+		}
+		fields := strings.Fields(string(out))
+		for _, want := range []string{fmt.Sprintf("[::1]:%d", ports[0]), "tos:0x20", "tclass:0x40"} {
+			if !slices.Contains(fields, want) {
+				return fmt.Errorf("listening socket %q has no %s", strings.TrimSpace(string(out)), want)
+			}
+		}
+		return nil
 	})
 }
