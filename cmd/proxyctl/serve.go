@@ -112,6 +112,10 @@ type globalFlags struct {
 	// requestHeaders and responseHeaders are Contour's
 	// policy.request-headers and policy.response-headers.
 	requestHeaders, responseHeaders dag.GlobalHeaders
+	// upstreamMaxRequestsPerConnection and circuitBreakers are Contour's
+	// cluster.max-requests-per-connection and cluster.circuit-breakers.
+	upstreamMaxRequestsPerConnection uint32
+	circuitBreakers                  dag.CircuitBreakers
 }
 
 type envoyServiceFlags struct {
@@ -297,6 +301,11 @@ func (s *serveContext) validate() error {
 	// has no flag for): the file's only.
 	s.global.requestHeaders, s.global.responseHeaders = s.settings.GlobalHeaders()
 	s.global.dnsLookupFamily = s.settings.Cluster.DNSLookupFamily
+	s.global.upstreamMaxRequestsPerConnection = deref(s.settings.Cluster.MaxRequestsPerConnection)
+	s.global.circuitBreakers = s.settings.UpstreamCircuitBreakers()
+	if err := s.checkTrafficClass(); err != nil {
+		return err
+	}
 	if err := s.global.validate(); err != nil {
 		return err
 	}
@@ -336,6 +345,8 @@ func (st *globalFlags) dagConfig(cfg dag.Config) dag.Config {
 	cfg.DisablePermitInsecure = st.disablePermitInsecure
 	cfg.DNSLookupFamily = st.dnsLookupFamily
 	cfg.RequestHeaders, cfg.ResponseHeaders = st.requestHeaders, st.responseHeaders
+	cfg.UpstreamMaxRequestsPerConnection = st.upstreamMaxRequestsPerConnection
+	cfg.CircuitBreakers = st.circuitBreakers
 	return cfg
 }
 

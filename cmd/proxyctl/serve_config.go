@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -85,6 +86,16 @@ func (s *serveContext) listenerConfig() xds.ListenerConfig {
 		HTTPSAddress: v.address, HTTPSPort: uint32(v.httpsPort),
 		NumTrustedHops:      v.numTrustedHops,
 		DisableMergeSlashes: v.disableMergeSlashes,
+
+		// What clients may send, and the listeners' sockets: the file's
+		// only, as in Contour.
+		StripTrailingHostDot:      p.Network.StripTrailingHostDot,
+		HTTPVersions:              p.HTTPVersions(),
+		DisableAllowChunkedLength: p.DisableAllowChunkedLength,
+		ConnectionBalancer:        p.Listener.ConnectionBalancer,
+		TOS:                       l.SocketOptions.TOS,
+		TrafficClass:              l.SocketOptions.TrafficClass,
+
 		AccessLog: xds.AccessLog{
 			Format:       v.accessLogFormat,
 			FormatString: p.AccessLogFormatString,
@@ -113,4 +124,17 @@ func deref(v *uint32) uint32 {
 		return 0
 	}
 	return *v
+}
+
+// checkTrafficClass refuses listener.socket-options.traffic-class unless
+// the listeners' address is IPv6: Envoy refuses IPV6_TCLASS on an IPv4
+// socket, and with it the listener and every route.
+func (s *serveContext) checkTrafficClass() error {
+	if s.settings == nil || s.settings.Listener.SocketOptions.TrafficClass == 0 {
+		return nil
+	}
+	if ip := net.ParseIP(s.envoy.address); ip == nil || ip.To4() != nil {
+		return usagef("--config-path: %s: listener.socket-options.traffic-class needs an IPv6 --envoy-address (such as ::), not %q: Envoy refuses it on IPv4 listeners", s.configPath, s.envoy.address)
+	}
+	return nil
 }

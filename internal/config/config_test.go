@@ -160,6 +160,46 @@ func TestParseErrors(t *testing.T) {
 			yaml: "cluster:\n  dns-lookup-family: v5\n",
 			want: `c.yaml:2: cluster.dns-lookup-family: "v5" is not one of "auto", "v4", "v6", "all"`,
 		},
+		"bad value: zero upstream max requests": {
+			yaml: "cluster:\n  max-requests-per-connection: 0\n",
+			want: `c.yaml:2: cluster.max-requests-per-connection: must be at least 1`,
+		},
+		"wrong type: negative circuit breaker": {
+			yaml: "cluster:\n  circuit-breakers:\n    maxConnections: 10\n    maxRequests: -1\n",
+			want: `c.yaml:4: cluster.circuit-breakers.maxRequests: must be a whole number from 0 to 4294967295, not "-1"`,
+		},
+		"unknown key in the circuit breakers": {
+			yaml: "cluster:\n  circuit-breakers:\n    max-requests: 1\n",
+			want: `c.yaml:3: cluster.circuit-breakers.max-requests: unknown key (did you mean "maxRequests"?)`,
+		},
+		"wrong type: strip trailing host dot": {
+			yaml: "network:\n  strip-trailing-host-dot: sometimes\n",
+			want: `c.yaml:2: network.strip-trailing-host-dot: must be true or false, not "sometimes"`,
+		},
+		"bad value: http version": {
+			yaml: "default-http-versions:\n  - HTTP/2\n  - HTTP/3\n",
+			want: `c.yaml:1: default-http-versions: entry 2, "HTTP/3", is not HTTP/1.1 or HTTP/2`,
+		},
+		"wrong type: http versions": {
+			yaml: "default-http-versions: HTTP/2\n",
+			want: `c.yaml:1: default-http-versions: must be a list of strings, not "HTTP/2"`,
+		},
+		"wrong type: disableAllowChunkedLength": {
+			yaml: "disableAllowChunkedLength: 1\n",
+			want: `c.yaml:1: disableAllowChunkedLength: must be true or false, not "1"`,
+		},
+		"bad value: connection balancer": {
+			yaml: "listener:\n  connection-balancer: round-robin\n",
+			want: `c.yaml:2: listener.connection-balancer: "round-robin" is not "exact", the only balancer (or empty, none)`,
+		},
+		"bad value: tos": {
+			yaml: "listener:\n  socket-options:\n    tos: 256\n",
+			want: `c.yaml:3: listener.socket-options.tos: 256 is not from 0 to 255`,
+		},
+		"bad value: traffic class": {
+			yaml: "listener:\n  socket-options:\n    tos: 32\n    traffic-class: -1\n",
+			want: `c.yaml:4: listener.socket-options.traffic-class: -1 is not from 0 to 255`,
+		},
 		"syntax error": {
 			yaml: "timeouts:\n  request-timeout: 1s\n bad: [\n",
 			want: `c.yaml:2: did not find expected key`,

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -63,6 +64,12 @@ func (p *Parameters) validate() error {
 			return nil
 		},
 		p.validateListener,
+		func() error {
+			if b := p.Listener.ConnectionBalancer; b != "" && b != xds.ConnectionBalancerExact {
+				return p.errorf("listener.connection-balancer", "%q is not \"exact\", the only balancer (or empty, none)", b)
+			}
+			return nil
+		},
 		p.validateTLS,
 		p.validatePolicy,
 		func() error {
@@ -259,4 +266,33 @@ func (p *Parameters) validatePolicy() error {
 func (p *Parameters) GlobalHeaders() (request, response dag.GlobalHeaders) {
 	conv := func(h HeadersPolicy) dag.GlobalHeaders { return dag.GlobalHeaders{Set: h.Set, Remove: h.Remove} }
 	return conv(p.Policy.RequestHeaders), conv(p.Policy.ResponseHeaders)
+}
+
+// HTTPVersions are default-http-versions as the listeners take them
+// (xds.HTTPVersion1, xds.HTTPVersion2), each once; empty is both, as in
+// Contour. Parse checked the entries, which Contour reads in any case.
+func (p *Parameters) HTTPVersions() []string {
+	var out []string
+	for _, v := range p.DefaultHTTPVersions {
+		if v = strings.ToLower(v); !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// UpstreamCircuitBreakers are cluster.circuit-breakers, the default
+// thresholds of every cluster, for the DAG.
+func (p *Parameters) UpstreamCircuitBreakers() dag.CircuitBreakers {
+	cb := p.Cluster.CircuitBreakers
+	if cb == nil {
+		return dag.CircuitBreakers{}
+	}
+	return dag.CircuitBreakers{
+		MaxConnections:        cb.MaxConnections,
+		MaxPendingRequests:    cb.MaxPendingRequests,
+		MaxRequests:           cb.MaxRequests,
+		MaxRetries:            cb.MaxRetries,
+		PerHostMaxConnections: cb.PerHostMaxConnections,
+	}
 }

@@ -52,6 +52,12 @@ func settingsHash(c *Cluster) string {
 	if c.SNI != "" {
 		fmt.Fprintf(&sb, ";sni=%q", c.SNI)
 	}
+	if c.MaxRequestsPerConnection != 0 {
+		fmt.Fprintf(&sb, ";maxreqs=%d", c.MaxRequestsPerConnection)
+	}
+	if cb := c.CircuitBreakers; cb.IsSet() {
+		fmt.Fprintf(&sb, ";cb=%d,%d,%d,%d,%d", cb.MaxConnections, cb.MaxPendingRequests, cb.MaxRequests, cb.MaxRetries, cb.PerHostMaxConnections)
+	}
 	sum := sha256.Sum256([]byte(sb.String()))
 	return hex.EncodeToString(sum[:5])
 }
@@ -86,12 +92,15 @@ type settingsKey struct {
 	externalName string
 	dnsFamily    string
 	sni          string
+	maxRequests  uint32
+	breakers     CircuitBreakers
 }
 
 func (h *settingsHashes) get(c *Cluster) string {
 	k := settingsKey{portName: c.PortName, protocol: c.Protocol, lb: c.LoadBalancer,
 		healthPortName: c.HealthPortName, healthPort: c.HealthPort, idle: c.IdleTimeout,
-		externalName: c.ExternalName, dnsFamily: c.DNSLookupFamily, sni: c.SNI}
+		externalName: c.ExternalName, dnsFamily: c.DNSLookupFamily, sni: c.SNI,
+		maxRequests: c.MaxRequestsPerConnection, breakers: c.CircuitBreakers}
 	if hc := c.HealthCheck; hc != nil {
 		k.hasHC, k.path, k.host = true, hc.Path, hc.Host
 		k.interval, k.timeout = hc.Interval, hc.Timeout

@@ -193,6 +193,11 @@ func (x *extBuild) cluster(spec *contourv1alpha1.ExtensionServiceSpec) *Extensio
 				"ignoring field %q; idle timeouts are not supported for ExtensionClusters", ".Spec.TimeoutPolicy.Idle")
 		}
 	}
+	// The global defaults, unless the ExtensionService has a policy of
+	// its own, which replaces them whole (as in Contour).
+	if cb := x.bl.cfg.CircuitBreakers; cb.IsSet() {
+		c.CircuitBreakers = &cb
+	}
 	if cb := spec.CircuitBreakerPolicy; cb != nil {
 		c.CircuitBreakers = &CircuitBreakers{
 			MaxConnections:        cb.MaxConnections,

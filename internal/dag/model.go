@@ -528,6 +528,13 @@ type Cluster struct {
 	// Contour, the service's Host rewrite, else the route's, else the
 	// ExternalName; never an IP address (RFC 6066).
 	SNI string
+	// MaxRequestsPerConnection, when not 0, closes each upstream
+	// connection after that many requests.
+	MaxRequestsPerConnection uint32
+	// CircuitBreakers are the cluster's thresholds, each 0 for Envoy's
+	// default: the Service's projectcontour.io/max-* annotations, else
+	// Config.CircuitBreakers, as in Contour.
+	CircuitBreakers CircuitBreakers
 }
 
 // ResolvedByDNS reports whether Envoy finds c's addresses itself, by DNS,

@@ -83,6 +83,17 @@ type Config struct {
 	// (its own, the virtual host's, a route's) turns it off. Its
 	// extensionRef names the namespace. It is not modified.
 	GlobalExternalAuthorization *contourv1.AuthorizationServer
+	// UpstreamMaxRequestsPerConnection, when not 0, closes each upstream
+	// connection of a Service's cluster after that many requests
+	// (Contour's cluster.max-requests-per-connection). ExtensionServices
+	// and JWT key set servers keep Envoy's default, as in Contour.
+	UpstreamMaxRequestsPerConnection uint32
+	// CircuitBreakers are the default thresholds of every cluster
+	// (Contour's cluster.circuit-breakers): a Service's
+	// projectcontour.io/max-* annotation wins for its own threshold, an
+	// ExtensionService's circuitBreakerPolicy replaces them all. Zero
+	// keeps Envoy's defaults.
+	CircuitBreakers CircuitBreakers
 }
 
 // GlobalHeaders is a cluster-wide header policy. Validate it with

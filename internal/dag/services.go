@@ -130,6 +130,10 @@ func (b *rootBuild) cluster(ns string, s contourv1.Service, set clusterSettings)
 		SlowStart:    set.slow,
 		Validation:   uv,
 		ExternalName: external,
+		// The cluster-wide settings of the configuration file, as Contour
+		// applies them to every Service's cluster.
+		MaxRequestsPerConnection: b.bl.cfg.UpstreamMaxRequestsPerConnection,
+		CircuitBreakers:          serviceCircuitBreakers(svc, b.bl.cfg.CircuitBreakers),
 	}
 	if external != "" && b.bl.cfg.DNSLookupFamily != "auto" {
 		c.DNSLookupFamily = b.bl.cfg.DNSLookupFamily

@@ -62,6 +62,7 @@ func envoyCluster(c *dag.Cluster, cfg ListenerConfig) *cluster.Cluster {
 		}
 	}
 	withSlowStart(out, c.SlowStart)
+	out.CircuitBreakers = circuitBreakers(c.CircuitBreakers)
 	if c.HealthCheck != nil {
 		out.HealthChecks = []*core.HealthCheck{healthCheck(c.HealthCheck, c.Protocol)}
 		// An endpoint removed from EDS goes at once, even while its
@@ -121,12 +122,12 @@ func dnsDiscovery(family string) (cluster.Cluster_DiscoveryType, cluster.Cluster
 }
 
 // protocolOptions are the upstream HTTP options: HTTP/2 for h2 and h2c,
-// and the idle timeout of upstream connections
-// (timeoutPolicy.idleConnection), with HTTP/1.1 stated explicitly then as
+// the idle timeout of upstream connections (timeoutPolicy.idleConnection)
+// and the requests each may carry (cluster.max-requests-per-connection), with HTTP/1.1 stated explicitly then as
 // Envoy requires a protocol with them. nil keeps Envoy's defaults.
 func protocolOptions(c *dag.Cluster) map[string]*anypb.Any {
 	h2 := c.Protocol == dag.ProtocolH2 || c.Protocol == dag.ProtocolH2C
-	if !h2 && !c.IdleTimeout.IsSet() {
+	if !h2 && !c.IdleTimeout.IsSet() && c.MaxRequestsPerConnection == 0 {
 		return nil
 	}
 	opts := &upstreamhttp.HttpProtocolOptions{}
@@ -141,6 +142,12 @@ func protocolOptions(c *dag.Cluster) map[string]*anypb.Any {
 	opts.UpstreamProtocolOptions = &upstreamhttp.HttpProtocolOptions_ExplicitHttpConfig_{ExplicitHttpConfig: explicit}
 	if c.IdleTimeout.IsSet() {
 		opts.CommonHttpProtocolOptions = &core.HttpProtocolOptions{IdleTimeout: timeout(c.IdleTimeout)}
+	}
+	if n := c.MaxRequestsPerConnection; n > 0 {
+		if opts.CommonHttpProtocolOptions == nil {
+			opts.CommonHttpProtocolOptions = &core.HttpProtocolOptions{}
+		}
+		opts.CommonHttpProtocolOptions.MaxRequestsPerConnection = wrapperspb.UInt32(n)
 	}
 	return map[string]*anypb.Any{httpProtocolOptionsKey: toAny(opts)}
 }
@@ -236,5 +243,36 @@ func edsCluster(name, lb string, connectTimeout time.Duration) *cluster.Cluster 
 		// Off, failing endpoints get nothing, and a route whose endpoints
 		// all fail answers 503.
 		CommonLbConfig: &cluster.Cluster_CommonLbConfig{HealthyPanicThreshold: &envoytype.Percent{Value: 0}},
+	}
+}
+
+// circuitBreakers are the thresholds of a Service's cluster as Contour
+// sets them: those given at the default priority, with the remaining
+// budget tracked (the stats remaining_cx, remaining_rq, ...), and the
+// per-host connection limit; nil, Envoy's defaults, when none is given.
+func circuitBreakers(cb dag.CircuitBreakers) *cluster.CircuitBreakers {
+	if !cb.IsSet() {
+		return nil
+	}
+	orNil := func(v uint32) *wrapperspb.UInt32Value {
+		if v == 0 {
+			return nil
+		}
+		return wrapperspb.UInt32(v)
+	}
+	return &cluster.CircuitBreakers{
+		Thresholds: []*cluster.CircuitBreakers_Thresholds{{
+			Priority:           core.RoutingPriority_DEFAULT,
+			MaxConnections:     orNil(cb.MaxConnections),
+			MaxPendingRequests: orNil(cb.MaxPendingRequests),
+			MaxRequests:        orNil(cb.MaxRequests),
+			MaxRetries:         orNil(cb.MaxRetries),
+			TrackRemaining:     true,
+		}},
+		PerHostThresholds: []*cluster.CircuitBreakers_Thresholds{{
+			Priority:       core.RoutingPriority_DEFAULT,
+			MaxConnections: orNil(cb.PerHostMaxConnections),
+			TrackRemaining: true,
+		}},
 	}
 }

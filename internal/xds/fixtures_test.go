@@ -657,6 +657,24 @@ func fixtures() map[string]*dag.DAG {
 			prefix("/random", to(upstream("default", "random", 80, lb(dag.LBRandom)))),
 			prefix("/", to(upstream("default", "rr", 80, lb(dag.LBRoundRobin)))),
 		))),
+
+		// The configuration file's keys served for issue 12 (with
+		// goldenListenerConfigs' HTTP/1.1 only, trailing host dot
+		// stripped, chunked length refused, exact connection balancer,
+		// TOS and traffic class on IPv6 listeners): a Service's cluster with
+		// an upstream request limit and every threshold, one h2c cluster
+		// with the limit and some thresholds, and a TLS host whose ALPN
+		// offers http/1.1 only.
+		"config-keys": build(hosts(vhost("example.com",
+			prefix("/grpc", to(upstream("default", "grpc", 9000, protocol(dag.ProtocolH2C), func(c *dag.Cluster) {
+				c.MaxRequestsPerConnection = 3
+				c.CircuitBreakers = dag.CircuitBreakers{MaxRequests: 7, PerHostMaxConnections: 2}
+			}))),
+			prefix("/", to(upstream("default", "limited", 80, func(c *dag.Cluster) {
+				c.MaxRequestsPerConnection = 3
+				c.CircuitBreakers = dag.CircuitBreakers{MaxConnections: 10, MaxPendingRequests: 20, MaxRequests: 30, MaxRetries: 4, PerHostMaxConnections: 5}
+			}))),
+		)), tlsHost("secure.example.com", secure, prefix("/", to(kuard)))),
 	}
 }
 
@@ -710,6 +728,8 @@ var goldenListenerConfigs = map[string]ListenerConfig{
 		ClusterName: "extension/projectcontour/ratelimit", Timeout: dag.Timeout{Duration: 100 * time.Millisecond},
 		Domain: "contour", FailOpen: true, EnableXRateLimitHeaders: true, EnableResourceExhaustedCode: true,
 	}},
+	"config-keys": {HTTPAddress: "::", HTTPPort: 8080, HTTPSAddress: "::", HTTPSPort: 8443, HTTPVersions: []string{HTTPVersion1},
+		StripTrailingHostDot: true, DisableAllowChunkedLength: true, ConnectionBalancer: ConnectionBalancerExact, TOS: 32, TrafficClass: 64},
 }
 
 // globalAuthz is the global authorization server of the global-extauth

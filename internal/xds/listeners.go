@@ -16,8 +16,16 @@ import (
 )
 
 // listeners returns ingress_http, and ingress_https when d has secure
-// virtual hosts that can be served.
+// virtual hosts that can be served, with the listener settings of cfg.
 func listeners(d *dag.DAG, cfg ListenerConfig) []*listener.Listener {
+	out := envoyListeners(d, cfg)
+	for _, l := range out {
+		applyListenerSettings(l, cfg)
+	}
+	return out
+}
+
+func envoyListeners(d *dag.DAG, cfg ListenerConfig) []*listener.Listener {
 	out := []*listener.Listener{{
 		Name:                          HTTPListenerName,
 		Address:                       socketAddress(cfg.HTTPAddress, cfg.HTTPPort),
@@ -68,7 +76,7 @@ func secureFilterChain(vh *dag.SecureVirtualHost, cfg ListenerConfig) *listener.
 	if !vh.Passthrough {
 		var alpn []string
 		if vh.TCPProxy == nil {
-			alpn = []string{"h2", "http/1.1"}
+			alpn = alpnProtocols(cfg)
 		}
 		ctx := downstreamTLSContext(vh.Secret.Name, cfg.TLS.tlsParams(vh.MinTLSVersion, vh.MaxTLSVersion), alpn)
 		if cv := vh.ClientValidation; cv != nil {
@@ -117,7 +125,7 @@ func fallbackFilterChain(secretName string, cfg ListenerConfig) *listener.Filter
 		TransportSocket: &core.TransportSocket{
 			Name: wellknown.TransportSocketTLS,
 			ConfigType: &core.TransportSocket_TypedConfig{TypedConfig: toAny(
-				downstreamTLSContext(secretName, cfg.TLS.tlsParams("", ""), []string{"h2", "http/1.1"}),
+				downstreamTLSContext(secretName, cfg.TLS.tlsParams("", ""), alpnProtocols(cfg)),
 			)},
 		},
 		// The virtual hosts it routes are checked by the global
@@ -186,6 +194,7 @@ func httpConnectionManager(statPrefix string, routes routeSource, cfg ListenerCo
 		logPath = cfg.AccessLog.HTTPSPath
 	}
 	applySettings(m, cfg, logPath)
+	applyProtocolSettings(m, cfg)
 	routes.set(m)
 	if forward != nil {
 		m.ForwardClientCertDetails = hcm.HttpConnectionManager_SANITIZE_SET

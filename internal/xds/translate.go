@@ -100,6 +100,29 @@ type ListenerConfig struct {
 	// chain check every request with it (a route turns it off with
 	// authPolicy.disabled); a TLS virtual host has the DAG's own filter.
 	GlobalAuthorization *dag.ExternalAuthorization
+
+	// StripTrailingHostDot removes a final dot from the Host of requests
+	// ("app.example.com." is app.example.com) before routing, as Contour's
+	// network.strip-trailing-host-dot; off, such a Host matches no
+	// virtual host (404).
+	StripTrailingHostDot bool
+	// HTTPVersions are the HTTP versions clients may speak, HTTPVersion1
+	// and HTTPVersion2, as Contour's default-http-versions; empty is both.
+	HTTPVersions []string
+	// DisableAllowChunkedLength refuses (400) an HTTP/1 request with both
+	// Content-Length and Transfer-Encoding: chunked, as Contour's
+	// disableAllowChunkedLength; by default, as in Contour, Envoy drops
+	// the Content-Length and serves it.
+	DisableAllowChunkedLength bool
+	// ConnectionBalancer is "" (the kernel spreads connections among
+	// Envoy's workers) or ConnectionBalancerExact (Envoy gives each to
+	// the worker with the fewest), Contour's listener.connection-balancer.
+	ConnectionBalancer string
+	// TOS and TrafficClass, when not 0, are the IPv4 TOS byte and the
+	// IPv6 traffic class of the packets of the listeners' connections
+	// (Contour's listener.socket-options). Envoy refuses a listener on
+	// an IPv4 address with a traffic class: the caller checks.
+	TOS, TrafficClass int32
 }
 
 // TLSParameters are the cluster-wide settings of downstream TLS, as

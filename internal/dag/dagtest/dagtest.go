@@ -55,6 +55,11 @@ func Objects(data []byte) (*dag.Objects, dag.Config) {
 		}
 		cfg.ResponseHeaders = dag.GlobalHeaders{Set: map[string]string{"x-served-by": "proxyctl"}, Remove: []string{"server"}}
 	}
+	// The upstream request limit and circuit breaker defaults, or none.
+	if (len(data)/10)%2 == 1 {
+		cfg.UpstreamMaxRequestsPerConnection = 3
+		cfg.CircuitBreakers = dag.CircuitBreakers{MaxConnections: 10, MaxRequests: 20, PerHostMaxConnections: 2}
+	}
 	// A default global rate limit policy for the virtual hosts without
 	// one of their own, or an invalid one, or none.
 	switch len(data) % 5 {

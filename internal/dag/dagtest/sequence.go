@@ -449,7 +449,7 @@ func changeService(r *byteReader, o *dag.Objects) {
 		o.Services[k] = fixtures.Service(k.Namespace, k.Name, pick[int32](r, 8080, 5432))
 	case 4:
 		s := fixtures.Service(k.Namespace, k.Name, 80)
-		s.Annotations = map[string]string{"projectcontour.io/upstream-protocol.h2c": "80"}
+		s.Annotations = map[string]string{"projectcontour.io/upstream-protocol.h2c": "80", "projectcontour.io/max-connections": "50"}
 		o.Services[k] = s
 	case 5:
 		if s := o.Services[k]; s != nil {
