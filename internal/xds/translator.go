@@ -118,6 +118,18 @@ type translated struct {
 	fallback      []*dag.SecureVirtualHost
 	fallbackRoute *Resource
 	fallbackName  string
+
+	// in are the DAG's lists as the DAG gave them, for the next Snapshot
+	// to find by pointer what changed (see incremental.go); sorted says
+	// its HTTP virtual hosts, clusters and secrets came strictly sorted by
+	// name, without nil. oneEach says every HTTP virtual host had a scope
+	// of its own, wild are the wildcard parents, digests each type's
+	// version digest.
+	in      dag.DAG
+	sorted  bool
+	oneEach bool
+	wild    map[string]bool
+	digests map[string]digest
 }
 
 // NewTranslator returns a Translator for Envoy listeners at cfg.
@@ -150,7 +162,16 @@ func (t *Translator) Snapshot(d *dag.DAG) (*Snapshot, error) {
 	if d == nil {
 		d = &dag.DAG{}
 	}
-	var next translated
+	if snap, ok, err := t.incremental(d); err != nil || ok {
+		return snap, err
+	}
+	next := translated{
+		in: dag.DAG{HTTP: d.HTTP, HTTPS: d.HTTPS, Clusters: d.Clusters, Secrets: d.Secrets, ExtensionClusters: d.ExtensionClusters},
+		sorted: strictlySorted(d.HTTP, func(vh *dag.VirtualHost) string { return vh.Name }) &&
+			strictlySorted(d.Clusters, func(c *dag.Cluster) string { return c.Name }) &&
+			strictlySorted(d.Secrets, func(s *dag.Secret) string { return s.Name }),
+		digests: map[string]digest{},
+	}
 	httpListener, httpRoutes, scopes, err := t.httpRoutes(d, &next)
 	if err != nil {
 		return nil, err
@@ -174,14 +195,13 @@ func (t *Translator) Snapshot(d *dag.DAG) (*Snapshot, error) {
 		return nil, err
 	}
 
-	prev := t.prev.snap
 	next.snap = &Snapshot{Types: []TypeSnapshot{
-		reuseType(prev, resourcev3.ClusterType, clusters),
-		reuseType(prev, resourcev3.EndpointType, endpoints),
-		reuseType(prev, resourcev3.ListenerType, listeners),
-		reuseType(prev, resourcev3.ScopedRouteType, scopes),
-		reuseType(prev, resourcev3.RouteType, routes),
-		reuseType(prev, resourcev3.SecretType, secrets),
+		t.reuseType(&next, resourcev3.ClusterType, clusters),
+		t.reuseType(&next, resourcev3.EndpointType, endpoints),
+		t.reuseType(&next, resourcev3.ListenerType, listeners),
+		t.reuseType(&next, resourcev3.ScopedRouteType, scopes),
+		t.reuseType(&next, resourcev3.RouteType, routes),
+		t.reuseType(&next, resourcev3.SecretType, secrets),
 	}, refs: next.refs}
 	t.prev = next
 	t.vhosts.sweep()
@@ -200,6 +220,7 @@ func (t *Translator) Snapshot(d *dag.DAG) (*Snapshot, error) {
 func (t *Translator) httpRoutes(d *dag.DAG, next *translated) (lis Resource, routes, scopes []Resource, err error) {
 	vhs := sortByName(nonNil(d.HTTP), func(vh *dag.VirtualHost) string { return vh.Name })
 	wild := wildcardParents(vhs)
+	next.wild = wild
 	if lis, err = t.httpListenerFor(wild); err != nil {
 		return Resource{}, nil, nil, err
 	}
@@ -211,6 +232,7 @@ func (t *Translator) httpRoutes(d *dag.DAG, next *translated) (lis Resource, rou
 		keys[i] = scopeKey(vh.Name, wild)
 		oneEach = oneEach && (i == 0 || keys[i] > keys[i-1])
 	}
+	next.oneEach = oneEach
 	if oneEach {
 		routes, scopes = make([]Resource, 0, len(vhs)), make([]Resource, 0, len(vhs))
 		for i, vh := range vhs {
@@ -540,14 +562,18 @@ func encode(m proto.Message) (Resource, error) {
 
 // reuseType returns the previous snapshot's TypeSnapshot when items are
 // the same resources, so its version is not computed again and the
-// serving cache sees an unchanged type.
-func reuseType(prev *Snapshot, typeURL string, items []Resource) TypeSnapshot {
-	if prev != nil {
+// serving cache sees an unchanged type. It records the type's digest in
+// next.
+func (t *Translator) reuseType(next *translated, typeURL string, items []Resource) TypeSnapshot {
+	if prev := t.prev.snap; prev != nil {
 		if old := prev.Type(typeURL); old != nil && sameResources(old.Resources, items) {
+			next.digests[typeURL] = t.prev.digests[typeURL]
 			return *old
 		}
 	}
-	return NewTypeSnapshot(typeURL, items)
+	ts, dg := newTypeSnapshot(typeURL, items)
+	next.digests[typeURL] = dg
+	return ts
 }
 
 func sameResources(a, b []Resource) bool {
@@ -645,6 +671,19 @@ func (m *memo[K, V]) get(k K, mk func() (V, error)) (V, error) {
 	m.m[k] = &memoSlot[V]{v: v, used: m.gen}
 	return v, nil
 }
+
+// peek returns k's value without marking it used.
+func (m *memo[K, V]) peek(k K) (V, bool) {
+	s, ok := m.m[k]
+	if !ok {
+		var zero V
+		return zero, false
+	}
+	return s.v, true
+}
+
+// forget drops k's value: an incremental translation replaced its key.
+func (m *memo[K, V]) forget(k K) { delete(m.m, k) }
 
 func (m *memo[K, V]) sweep() {
 	for k, s := range m.m {
