@@ -103,7 +103,28 @@ type typeData struct {
 	// newSotwResponse). Both guarded by Cache.mu.
 	prev  *typeData
 	diffs map[string][]*anypb.Any
+
+	// covers remembers, for the shared name lists of requests (see
+	// nameLists), whether they name every resource of d: most requests
+	// of a type bring the same list, and checking it is O(resources).
+	coversMu sync.Mutex
+	covers   []coverage
 }
+
+// coverage is whether the request name list names covers a typeData,
+// and if not one name it lacks.
+type coverage struct {
+	names   []string
+	covered bool
+	missing string
+}
+
+// maxCovers bounds typeData.covers; minCoverNames is the length from which
+// a list is remembered.
+const (
+	maxCovers     = 8
+	minCoverNames = 256
+)
 
 // historyDepth is how many versions back a stream may be and still be sent
 // only what changed: a stream that has not acknowledged one response when
@@ -381,7 +402,7 @@ func (c *Cache) CreateWatch(req *cachev3.Request, sub cachev3.Subscription, ch c
 	var d *typeData
 	if !sub.IsWildcard() {
 		d = c.data(url)
-		w.cover(d)
+		w.coverShared(d)
 	}
 
 	c.mu.Lock()
@@ -401,6 +422,40 @@ func (c *Cache) CreateWatch(req *cachev3.Request, sub cachev3.Subscription, ch c
 		delete(ts.sotw, w)
 		c.forget(ts)
 	}, nil
+}
+
+// coverShared is cover, looked up in d's covers when the request's names
+// are a shared list (nameLists) that made the subscription's names: then
+// only the first request bringing that list costs O(resources).
+func (w *sotwWatch) coverShared(d *typeData) {
+	names := w.req.GetResourceNames()
+	if d == nil || w.sub.IsWildcard() || len(names) < minCoverNames || len(w.sub.SubscribedResources()) != len(names) {
+		w.cover(d)
+		return
+	}
+	same := func(c coverage) bool { return len(c.names) == len(names) && &c.names[0] == &names[0] }
+	d.coversMu.Lock()
+	i := slices.IndexFunc(d.covers, same)
+	var c coverage
+	if i >= 0 {
+		c = d.covers[i]
+	}
+	d.coversMu.Unlock()
+	if i >= 0 {
+		w.covered, w.missing = c.covered, c.missing
+		return
+	}
+	w.cover(d)
+	d.coversMu.Lock()
+	defer d.coversMu.Unlock()
+	if !slices.ContainsFunc(d.covers, same) {
+		// The list is kept alive with its result, so its address cannot
+		// come back as another list's.
+		d.covers = append(d.covers, coverage{names: names, covered: w.covered, missing: w.missing})
+		if len(d.covers) > maxCovers {
+			d.covers = d.covers[1:]
+		}
+	}
 }
 
 // cover computes covered and missing against d from scratch: O(resources).
