@@ -565,15 +565,41 @@ func encode(m proto.Message) (Resource, error) {
 // serving cache sees an unchanged type. It records the type's digest in
 // next.
 func (t *Translator) reuseType(next *translated, typeURL string, items []Resource) TypeSnapshot {
+	var old *TypeSnapshot
 	if prev := t.prev.snap; prev != nil {
-		if old := prev.Type(typeURL); old != nil && sameResources(old.Resources, items) {
-			next.digests[typeURL] = t.prev.digests[typeURL]
-			return *old
+		old = prev.Type(typeURL)
+	}
+	if old == nil {
+		ts, dg := newTypeSnapshot(typeURL, items)
+		next.digests[typeURL] = dg
+		return ts
+	}
+	if sameResources(old.Resources, items) {
+		next.digests[typeURL] = t.prev.digests[typeURL]
+		return *old
+	}
+	// The digest of the type before, less the terms of the resources gone
+	// or changed, plus those of the new ones: hashing only what changed.
+	dg := t.prev.digests[typeURL]
+	i, j := 0, 0
+	for i < len(old.Resources) || j < len(items) {
+		switch {
+		case j == len(items) || i < len(old.Resources) && old.Resources[i].Name < items[j].Name:
+			dg.sub(old.Resources[i])
+			i++
+		case i == len(old.Resources) || items[j].Name < old.Resources[i].Name:
+			dg.add(items[j])
+			j++
+		default:
+			if old.Resources[i].Version != items[j].Version {
+				dg.sub(old.Resources[i])
+				dg.add(items[j])
+			}
+			i, j = i+1, j+1
 		}
 	}
-	ts, dg := newTypeSnapshot(typeURL, items)
 	next.digests[typeURL] = dg
-	return ts
+	return TypeSnapshot{TypeURL: typeURL, Version: dg.version(len(items)), Resources: items}
 }
 
 func sameResources(a, b []Resource) bool {
