@@ -408,7 +408,11 @@ func (s *serveContext) run() error {
 	}
 	ctrl.AddObserver(statusWriter)
 	ctrl.AddObserver(extStatusWriter)
-	ctrl.AddObserver(xdsServer)
+	// xDS translates on a goroutine of its own (latest DAG first), so the
+	// event loop and the status writes never wait for a translation.
+	xdsHandoff := xdsServer.Handoff()
+	group.Add("xds translation", xdsHandoff.Run)
+	ctrl.AddObserver(xdsHandoff)
 	// The debug listener dumps the latest DAG.
 	dagDump := &httpserver.DAGDump{}
 	ctrl.AddObserver(dagDump)
