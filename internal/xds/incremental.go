@@ -9,25 +9,25 @@ import (
 	"github.com/proxyctl/proxyctl/internal/dag"
 )
 
-// The common change, one proxy or one EndpointSlice edited, gives a DAG
-// whose lists have the same names at the same places as the DAG before,
-// and a few new pointers among them (dag.Builder shares the rest). For
-// such a DAG the Translator makes only the changed parts and patches the
-// previous snapshot's types in place of the changed resources (found by
-// binary search), updating the types' versions by digest: the cost is
-// one pointer comparison per DAG entry, then O(changed) encodings and
-// O(log n) per changed resource, instead of memo lookups, name
-// comparisons, sorting and hashing of every resource. Any other change
-// (a host or cluster added or removed, a secure virtual host or an
-// ExtensionService changed, wildcard scopes) takes the full path of
-// Snapshot. Either way the snapshot is exactly NewSnapshot(Translate(d)).
+// The common change, one proxy or one EndpointSlice added, edited or
+// removed, gives a DAG whose lists are the lists before with a few
+// entries new, changed or gone (dag.Builder shares the rest, pointer for
+// pointer). For such a DAG the Translator makes only the new parts and
+// edits the previous snapshot's types by name, updating their versions by
+// digest: the cost is one pointer comparison per DAG entry and one copy of
+// each changed type's resource list, plus O(changed) encodings, instead of
+// memo lookups, name comparisons, sorting and hashing of every resource.
+// What this cannot patch takes the full path of Snapshot: a secure
+// virtual host or an ExtensionService changed, a wildcard host added or
+// removed, hosts sharing a scope, names not in lower case, lists not
+// sorted. Either way the snapshot is exactly NewSnapshot(Translate(d)).
 
 // maxIncremental bounds the changed entries a patch takes: beyond it the
 // full path, which visits everything once, costs about the same.
 const maxIncremental = 64
 
 // incremental returns d's snapshot patched from the previous one, and
-// false when d is not an in-place change of the previous DAG.
+// false when d is not a change it can patch.
 func (t *Translator) incremental(d *dag.DAG) (*Snapshot, bool, error) {
 	prev := &t.prev
 	if prev.snap == nil || !prev.sorted || !prev.oneEach {
@@ -36,65 +36,94 @@ func (t *Translator) incremental(d *dag.DAG) (*Snapshot, bool, error) {
 	if !samePointers(prev.in.HTTPS, d.HTTPS) || !samePointers(prev.in.ExtensionClusters, d.ExtensionClusters) {
 		return nil, false, nil
 	}
-	vhosts, ok := changedInPlace(prev.in.HTTP, d.HTTP, func(vh *dag.VirtualHost) string { return vh.Name })
+	vhosts, ok := diffSorted(prev.in.HTTP, d.HTTP, func(vh *dag.VirtualHost) string { return vh.Name })
 	if !ok {
 		return nil, false, nil
 	}
-	clusters, ok := changedInPlace(prev.in.Clusters, d.Clusters, func(c *dag.Cluster) string { return c.Name })
+	clusters, ok := diffSorted(prev.in.Clusters, d.Clusters, func(c *dag.Cluster) string { return c.Name })
 	if !ok {
 		return nil, false, nil
 	}
-	secrets, ok := changedInPlace(prev.in.Secrets, d.Secrets, func(s *dag.Secret) string { return s.Name })
+	secrets, ok := diffSorted(prev.in.Secrets, d.Secrets, func(s *dag.Secret) string { return s.Name })
 	if !ok || len(vhosts)+len(clusters)+len(secrets) > maxIncremental {
 		return nil, false, nil
 	}
 
-	// Make the changed parts; the memos keep them (and the full path's
-	// sweep would drop them if the patch fails below).
-	p := patch{byType: map[string][]Resource{}}
-	for _, i := range vhosts {
-		old, vh := prev.in.HTTP[i], d.HTTP[i]
-		was, ok := t.vhosts.peek(old)
-		if !ok {
-			return nil, false, nil
+	// Make the new parts; the memos keep them (and the full path's sweep
+	// drops them if the patch gives up below).
+	p := patch{edits: map[string]map[string]*Resource{}}
+	for _, c := range vhosts {
+		var was vhostPart
+		if c.old != nil {
+			if strings.HasPrefix(c.old.Name, "*.") {
+				return nil, false, nil // the wildcard parents change
+			}
+			if was, ok = t.vhosts.peek(c.old); !ok {
+				return nil, false, nil
+			}
+			p.remove(resourcev3.RouteType, was.route.Name)
+			p.remove(resourcev3.ScopedRouteType, was.scope.Name)
+			p.forget = append(p.forget, func() { t.vhosts.forget(c.old) })
 		}
-		part, err := t.vhostFor(vh, scopeKey(vh.Name, prev.wild))
-		if err != nil {
-			return nil, false, err
+		var part vhostPart
+		if c.new != nil {
+			key := scopeKey(c.new.Name, prev.wild)
+			// A new name must be its own scope key, not a wildcard's nor
+			// under one, and keep the keys in name order (all lower case).
+			if c.old == nil && (key != c.new.Name || strings.HasPrefix(key, "*.") || !prev.lower) {
+				return nil, false, nil
+			}
+			var err error
+			if part, err = t.vhostFor(c.new, key); err != nil {
+				return nil, false, err
+			}
+			p.put(resourcev3.RouteType, part.route)
+			p.put(resourcev3.ScopedRouteType, part.scope)
 		}
-		p.add(resourcev3.RouteType, part.route)
 		p.swap(was.refs, part.refs)
 		p.swap(was.scopeRefs, part.scopeRefs)
-		p.forget = append(p.forget, func() { t.vhosts.forget(old) })
 	}
-	for _, i := range clusters {
-		old, c := prev.in.Clusters[i], d.Clusters[i]
-		was, ok := t.clusters.peek(old)
-		if !ok {
-			return nil, false, nil
+	for _, c := range clusters {
+		var was, part clusterParts
+		if c.old != nil {
+			if was, ok = t.clusters.peek(c.old); !ok {
+				return nil, false, nil
+			}
+			p.remove(resourcev3.ClusterType, was.cluster.Name)
+			if was.endpoints.Name != "" {
+				p.remove(resourcev3.EndpointType, was.endpoints.Name)
+			}
+			p.forget = append(p.forget, func() { t.clusters.forget(c.old) })
 		}
-		part, err := t.clusters.get(c, func() (clusterParts, error) { return clusterResources(c, t.cfg.ConnectTimeout) })
-		if err != nil {
-			return nil, false, err
-		}
-		if (was.endpoints.Name == "") != (part.endpoints.Name == "") {
-			return nil, false, nil // endpoints come or go: names change
-		}
-		p.add(resourcev3.ClusterType, part.cluster)
-		if part.endpoints.Name != "" {
-			p.add(resourcev3.EndpointType, part.endpoints)
+		if c.new != nil {
+			var err error
+			part, err = t.clusters.get(c.new, func() (clusterParts, error) { return clusterResources(c.new, t.cfg.ConnectTimeout) })
+			if err != nil {
+				return nil, false, err
+			}
+			p.put(resourcev3.ClusterType, part.cluster)
+			if part.endpoints.Name != "" {
+				p.put(resourcev3.EndpointType, part.endpoints)
+			}
 		}
 		p.swap(was.refs, part.refs)
-		p.forget = append(p.forget, func() { t.clusters.forget(old) })
 	}
-	for _, i := range secrets {
-		old, s := prev.in.Secrets[i], d.Secrets[i]
-		r, err := t.secrets.get(s, func() (Resource, error) { return encode(envoySecret(s)) })
-		if err != nil {
-			return nil, false, err
+	for _, c := range secrets {
+		if c.old != nil {
+			was, ok := t.secrets.peek(c.old)
+			if !ok {
+				return nil, false, nil
+			}
+			p.remove(resourcev3.SecretType, was.Name)
+			p.forget = append(p.forget, func() { t.secrets.forget(c.old) })
 		}
-		p.add(resourcev3.SecretType, r)
-		p.forget = append(p.forget, func() { t.secrets.forget(old) })
+		if c.new != nil {
+			r, err := t.secrets.get(c.new, func() (Resource, error) { return encode(envoySecret(c.new)) })
+			if err != nil {
+				return nil, false, err
+			}
+			p.put(resourcev3.SecretType, r)
+		}
 	}
 
 	next := *prev
@@ -103,9 +132,9 @@ func (t *Translator) incremental(d *dag.DAG) (*Snapshot, bool, error) {
 	snap := &Snapshot{Types: make([]TypeSnapshot, len(prev.snap.Types))}
 	for i, ts := range prev.snap.Types {
 		dg := prev.digests[ts.TypeURL]
-		if repl := p.byType[ts.TypeURL]; len(repl) > 0 {
-			if ts, ok = patchType(ts, &dg, repl); !ok {
-				return nil, false, nil // a name the type lacks: not in place after all
+		if edits := p.edits[ts.TypeURL]; len(edits) > 0 {
+			if ts, ok = editType(ts, &dg, edits); !ok {
+				return nil, false, nil // removing a name the type lacks
 			}
 		}
 		snap.Types[i], next.digests[ts.TypeURL] = ts, dg
@@ -116,14 +145,15 @@ func (t *Translator) incremental(d *dag.DAG) (*Snapshot, bool, error) {
 		f()
 	}
 	t.prev = next
+	t.patched++
 	return snap, true, nil
 }
 
-// patch is what an incremental snapshot replaces.
+// patch is what an incremental snapshot changes.
 type patch struct {
-	// byType are the new resources of each type, replacing those of the
-	// same names.
-	byType map[string][]Resource
+	// edits are, per type and name, the new resource, or nil for one
+	// removed.
+	edits map[string]map[string]*Resource
 	// drop and keep are the references of the parts replaced and of
 	// those replacing them.
 	drop, keep []*refs
@@ -132,7 +162,25 @@ type patch struct {
 	forget []func()
 }
 
-func (p *patch) add(typeURL string, r Resource) { p.byType[typeURL] = append(p.byType[typeURL], r) }
+func (p *patch) typ(typeURL string) map[string]*Resource {
+	m := p.edits[typeURL]
+	if m == nil {
+		m = map[string]*Resource{}
+		p.edits[typeURL] = m
+	}
+	return m
+}
+
+// remove removes the resource name, unless put puts one of that name
+// (in any order).
+func (p *patch) remove(typeURL, name string) {
+	m := p.typ(typeURL)
+	if _, ok := m[name]; !ok {
+		m[name] = nil
+	}
+}
+
+func (p *patch) put(typeURL string, r Resource) { p.typ(typeURL)[r.Name] = &r }
 
 func (p *patch) swap(old, new *refs) {
 	if old != nil {
@@ -167,50 +215,104 @@ func (p *patch) refs(prev []*refs) []*refs {
 	return append(out, keep...)
 }
 
-// patchType returns ts with each resource of repl in place of the one of
-// the same name, and dg updated; ts itself when nothing differs, so an
-// unchanged type keeps its very resources; false when ts lacks a name.
-func patchType(ts TypeSnapshot, dg *digest, repl []Resource) (TypeSnapshot, bool) {
-	var out []Resource
-	for _, r := range repl {
-		i, found := slices.BinarySearchFunc(ts.Resources, r.Name, func(x Resource, name string) int { return strings.Compare(x.Name, name) })
-		if !found {
-			return ts, false
-		}
-		old := ts.Resources[i]
-		if old.Version == r.Version {
-			continue
-		}
-		if out == nil {
-			out = slices.Clone(ts.Resources)
-		}
-		dg.sub(old)
-		dg.add(r)
-		out[i] = r
+// editType returns ts with edits made (a resource put in place of the
+// one of its name, or added in name order; a nil one removed) and dg
+// updated; ts itself when nothing differs, so an unchanged type keeps its
+// very resources; false when a name to remove is not in ts.
+func editType(ts TypeSnapshot, dg *digest, edits map[string]*Resource) (TypeSnapshot, bool) {
+	names := make([]string, 0, len(edits))
+	for name := range edits {
+		names = append(names, name)
 	}
-	if out == nil {
+	slices.Sort(names)
+	old := ts.Resources
+	out := make([]Resource, 0, len(old)+len(names))
+	changed := false
+	pos := 0
+	for _, name := range names {
+		i, found := slices.BinarySearchFunc(old[pos:], name, func(x Resource, name string) int { return strings.Compare(x.Name, name) })
+		i += pos
+		out = append(out, old[pos:i]...)
+		r := edits[name]
+		switch {
+		case found && r == nil:
+			dg.sub(old[i])
+			changed = true
+		case found && old[i].Version == r.Version:
+			out = append(out, old[i])
+		case found:
+			dg.sub(old[i])
+			dg.add(*r)
+			out = append(out, *r)
+			changed = true
+		case r == nil:
+			return ts, false
+		default:
+			dg.add(*r)
+			out = append(out, *r)
+			changed = true
+		}
+		pos = i
+		if found {
+			pos++
+		}
+	}
+	if !changed {
 		return ts, true
 	}
+	out = append(out, old[pos:]...)
 	return TypeSnapshot{TypeURL: ts.TypeURL, Version: dg.version(len(out)), Resources: out}, true
 }
 
-// changedInPlace returns the indexes at which next holds another pointer
-// than prev, and false unless next has prev's length and, at each of
-// those indexes, an entry of the same name: then next is as sorted as
-// prev.
-func changedInPlace[T any](prev, next []*T, name func(*T) string) ([]int, bool) {
-	if len(prev) != len(next) {
-		return nil, false
-	}
-	var out []int
-	for i, v := range next {
-		if v == prev[i] {
+// change is one entry of a DAG list that is new (old nil), gone (new nil)
+// or replaced.
+type change[T any] struct{ old, new *T }
+
+// diffSorted returns what differs between prev, strictly sorted by name,
+// and next, walking both in order and comparing pointers, and names only
+// where the pointers differ; false if next is not strictly sorted or
+// differs in more than maxIncremental entries.
+func diffSorted[T any](prev, next []*T, name func(*T) string) ([]change[T], bool) {
+	var out []change[T]
+	i, j := 0, 0
+	matched := false // whether next[j-1] was prev's own entry
+	for i < len(prev) || j < len(next) {
+		if i < len(prev) && j < len(next) && prev[i] == next[j] {
+			// Two entries of prev in a row are in order; an entry after a
+			// new one must be checked.
+			if j > 0 && !matched && name(next[j-1]) >= name(next[j]) {
+				return nil, false
+			}
+			i, j, matched = i+1, j+1, true
 			continue
 		}
-		if v == nil || prev[i] == nil || name(v) != name(prev[i]) || len(out) == maxIncremental {
+		if len(out) == maxIncremental || j < len(next) && next[j] == nil {
 			return nil, false
 		}
-		out = append(out, i)
+		var cmp int
+		switch {
+		case j == len(next):
+			cmp = 1 // prev[i] is gone
+		case i == len(prev):
+			cmp = -1 // next[j] is new
+		default:
+			cmp = strings.Compare(name(next[j]), name(prev[i]))
+		}
+		if cmp > 0 {
+			out = append(out, change[T]{old: prev[i]})
+			i++
+			continue
+		}
+		if j > 0 && name(next[j-1]) >= name(next[j]) {
+			return nil, false
+		}
+		if cmp == 0 {
+			out = append(out, change[T]{old: prev[i], new: next[j]})
+			i++
+		} else {
+			out = append(out, change[T]{new: next[j]})
+		}
+		j, matched = j+1, false
 	}
 	return out, true
 }

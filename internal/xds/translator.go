@@ -60,6 +60,8 @@ type Translator struct {
 	fallbackChain []byte
 
 	prev translated
+	// patched counts the snapshots made by patching (incremental.go).
+	patched int
 }
 
 // vhostPart is one encoded HTTP virtual host, the clusters it routes to,
@@ -123,11 +125,12 @@ type translated struct {
 	// to find by pointer what changed (see incremental.go); sorted says
 	// its HTTP virtual hosts, clusters and secrets came strictly sorted by
 	// name, without nil. oneEach says every HTTP virtual host had a scope
-	// of its own, wild are the wildcard parents, digests each type's
-	// version digest.
+	// of its own, lower that their names are in lower case, wild are the
+	// wildcard parents, digests each type's version digest.
 	in      dag.DAG
 	sorted  bool
 	oneEach bool
+	lower   bool
 	wild    map[string]bool
 	digests map[string]digest
 }
@@ -233,6 +236,7 @@ func (t *Translator) httpRoutes(d *dag.DAG, next *translated) (lis Resource, rou
 		oneEach = oneEach && (i == 0 || keys[i] > keys[i-1])
 	}
 	next.oneEach = oneEach
+	next.lower = !slices.ContainsFunc(vhs, func(vh *dag.VirtualHost) bool { return strings.ToLower(vh.Name) != vh.Name })
 	if oneEach {
 		routes, scopes = make([]Resource, 0, len(vhs)), make([]Resource, 0, len(vhs))
 		for i, vh := range vhs {
