@@ -226,6 +226,17 @@ func editType(ts TypeSnapshot, dg *digest, edits map[string]*Resource) (TypeSnap
 	}
 	slices.Sort(names)
 	old := ts.Resources
+	find := func(name string) (int, bool) {
+		return slices.BinarySearchFunc(old, name, func(x Resource, name string) int { return strings.Compare(x.Name, name) })
+	}
+	// Most edits of an unchanged type put back the same resource (a
+	// host's scope when its routes change): then nothing is copied.
+	if !slices.ContainsFunc(names, func(name string) bool {
+		i, found := find(name)
+		return !found || edits[name] == nil || old[i].Version != edits[name].Version
+	}) {
+		return ts, true
+	}
 	out := make([]Resource, 0, len(old)+len(names))
 	changed := false
 	pos := 0

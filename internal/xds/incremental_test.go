@@ -14,7 +14,7 @@ import (
 func sortedDAG(n int) *dag.DAG {
 	var http []*dag.VirtualHost
 	for i := range n {
-		http = append(http, vhost(fmt.Sprintf("app%03d.example.com", i), prefix("/", to(upstream("ns", fmt.Sprintf("app%03d", i), 80)))))
+		http = append(http, vhost(fmt.Sprintf("app%05d.example.com", i), prefix("/", to(upstream("ns", fmt.Sprintf("app%05d", i), 80)))))
 	}
 	d := build(http)
 	slices.SortFunc(d.Clusters, func(a, b *dag.Cluster) int { return strings.Compare(a.Name, b.Name) })
@@ -35,7 +35,7 @@ func TestTranslatorPatches(t *testing.T) {
 		edit(&n)
 		return &n
 	}
-	added := vhost("app005a.example.com", prefix("/", to(upstream("ns", "app005a", 80))))
+	added := vhost("app00005a.example.com", prefix("/", to(upstream("ns", "app00005a", 80))))
 	steps := []struct {
 		name    string
 		edit    func(d *dag.DAG)
@@ -72,6 +72,35 @@ func TestTranslatorPatches(t *testing.T) {
 			checkTranslator(t, tr, d)
 			if patched := tr.patched > before; patched != s.patched {
 				t.Errorf("patched = %v, want %v", patched, s.patched)
+			}
+		})
+	}
+}
+
+// BenchmarkTranslatorAdd: one host and its cluster added to, then removed
+// from, a DAG of n, as during a create storm.
+func BenchmarkTranslatorAdd(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		b.Run(fmt.Sprintf("vhosts=%d", n), func(b *testing.B) {
+			d := sortedDAG(n)
+			without := *d
+			without.HTTP = slices.Delete(slices.Clone(d.HTTP), n/2, n/2+1)
+			without.Clusters = slices.Delete(slices.Clone(d.Clusters), n/2, n/2+1)
+			tr := newTestTranslator(b)
+			if _, err := tr.Snapshot(d); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				next := d
+				if i%2 == 0 {
+					next = &without
+				}
+				i++
+				if _, err := tr.Snapshot(next); err != nil {
+					b.Fatal(err)
+				}
 			}
 		})
 	}
