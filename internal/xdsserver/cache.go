@@ -99,9 +99,6 @@ type typeData struct {
 	// streams need it.
 	versionsOnce sync.Once
 	versionMap   map[string]string
-	// The encodings, without nonce, of the responses carrying every
-	// resource: see encodings.
-	sotwBody, deltaBody func() ([]byte, error)
 	// prev is the data this one replaced, and so on back for at most
 	// historyDepth versions; diffs caches, by older version, the Anys of the
 	// resources that are new or changed since it: what a named
@@ -271,8 +268,6 @@ func newTypeData(t *xds.TypeSnapshot, old *typeData) (*typeData, error) {
 		dr.Name, dr.Version, dr.Resource = r.Name, r.Version, a
 		d.deltas[i] = dr
 	}
-	d.sotwBody = encodeOnce(&discoveryv3.DiscoveryResponse{VersionInfo: d.version, TypeUrl: d.url, Resources: d.anys})
-	d.deltaBody = encodeOnce(&discoveryv3.DeltaDiscoveryResponse{SystemVersionInfo: d.version, TypeUrl: d.url, Resources: d.deltas})
 	return d, nil
 }
 
