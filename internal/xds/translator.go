@@ -280,13 +280,19 @@ func (t *Translator) httpRoutes(d *dag.DAG, next *translated) (lis Resource, rou
 
 // vhostFor returns vh's memoized part, made for the scope key key: the
 // same virtual host under another key (a wildcard parent came or went) is
-// made again, and not memoized, for the rare translations that need it.
+// made again and memoized in its place, so the memo always holds the part
+// the last snapshot used (incremental.go removes a changed host's
+// resources by the names of that part).
 func (t *Translator) vhostFor(vh *dag.VirtualHost, key string) (vhostPart, error) {
 	p, err := t.vhosts.get(vh, func() (vhostPart, error) { return t.vhostPart(vh, key) })
 	if err != nil || p.key == key {
 		return p, err
 	}
-	return t.vhostPart(vh, key)
+	if p, err = t.vhostPart(vh, key); err != nil {
+		return p, err
+	}
+	t.vhosts.put(vh, p)
+	return p, nil
 }
 
 // vhostPart encodes vh, and its route configuration and scope as the only
@@ -710,6 +716,14 @@ func (m *memo[K, V]) peek(k K) (V, bool) {
 		return zero, false
 	}
 	return s.v, true
+}
+
+// put replaces k's value, marking it used.
+func (m *memo[K, V]) put(k K, v V) {
+	if m.m == nil {
+		m.m = map[K]*memoSlot[V]{}
+	}
+	m.m[k] = &memoSlot[V]{v: v, used: m.gen}
 }
 
 // forget drops k's value: an incremental translation replaced its key.
