@@ -55,7 +55,7 @@ func (t *Translator) incremental(d *dag.DAG) (*Snapshot, bool, error) {
 	for _, c := range vhosts {
 		var was vhostPart
 		if c.old != nil {
-			if strings.HasPrefix(c.old.Name, "*.") {
+			if c.new == nil && strings.HasPrefix(c.old.Name, "*.") {
 				return nil, false, nil // the wildcard parents change
 			}
 			if was, ok = t.vhosts.peek(c.old); !ok {

@@ -61,9 +61,18 @@ func TestTranslatorPatches(t *testing.T) {
 			d.HTTP = d.HTTP[1 : len(d.HTTP)-1]
 		}, true},
 		{"a wildcard host added", func(d *dag.DAG) {
-			d.HTTP = append(slices.Clone(d.HTTP), vhost("*.example.com", prefix("/", to(d.Clusters[0]))))
+			d.HTTP = append(slices.Clone(d.HTTP), vhost("*.other.com", prefix("/", to(d.Clusters[0]))))
 			slices.SortFunc(d.HTTP, func(a, b *dag.VirtualHost) int { return strings.Compare(a.Name, b.Name) })
 		}, false},
+		{"the wildcard host's route changed", func(d *dag.DAG) {
+			d.HTTP[0] = vhost("*.other.com", prefix("/w", to(d.Clusters[0])))
+		}, true},
+		{"the wildcard host removed", func(d *dag.DAG) {
+			d.HTTP = d.HTTP[1:]
+		}, false},
+		{"back to plain hosts only, edited", func(d *dag.DAG) {
+			d.HTTP[0] = vhost(d.HTTP[0].Name, prefix("/again", to(d.Clusters[0])))
+		}, true},
 	}
 	for _, s := range steps {
 		t.Run(s.name, func(t *testing.T) {
