@@ -414,12 +414,16 @@ func (s *serveContext) run() error {
 	if err != nil {
 		return err
 	}
+	// xDS translates on a goroutine of its own (latest DAG first), so the
+	// event loop and the status writes never wait for a translation.
+	xdsHandoff := xdsServer.Handoff()
+	group.Add("xds translation", xdsHandoff.Run)
 	// The debug listener dumps the latest DAG.
 	dagDump := &httpserver.DAGDump{}
-	// The status writer sees each DAG first: it only queues work for its
-	// own goroutines, so the leader's writes start while xDS translates.
+	// The status writers see each DAG first; like the xDS handoff, they
+	// only queue work for their own goroutines.
 	ctrl, err := newController(s, infs, reg, log,
-		[]controller.Observer{statusWriter, extStatusWriter, xdsServer, dagDump},
+		[]controller.Observer{statusWriter, extStatusWriter, xdsHandoff, dagDump},
 		[]controller.ProxyObserver{statusWriter})
 	if err != nil {
 		return err

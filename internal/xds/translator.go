@@ -59,6 +59,8 @@ type Translator struct {
 	fallbackChain []byte
 
 	prev translated
+	// patched counts the snapshots made by patching (incremental.go).
+	patched int
 }
 
 // vhostPart is one encoded HTTP virtual host, the clusters it routes to,
@@ -117,6 +119,19 @@ type translated struct {
 	fallback      []*dag.SecureVirtualHost
 	fallbackRoute *Resource
 	fallbackName  string
+
+	// in are the DAG's lists as the DAG gave them, for the next Snapshot
+	// to find by pointer what changed (see incremental.go); sorted says
+	// its HTTP virtual hosts, clusters and secrets came strictly sorted by
+	// name, without nil. oneEach says every HTTP virtual host had a scope
+	// of its own, lower that their names are in lower case, wild are the
+	// wildcard parents, digests each type's version digest.
+	in      dag.DAG
+	sorted  bool
+	oneEach bool
+	lower   bool
+	wild    map[string]bool
+	digests map[string]digest
 }
 
 // NewTranslator returns a Translator for Envoy listeners at cfg.
@@ -149,7 +164,16 @@ func (t *Translator) Snapshot(d *dag.DAG) (*Snapshot, error) {
 	if d == nil {
 		d = &dag.DAG{}
 	}
-	var next translated
+	if snap, ok, err := t.incremental(d); err != nil || ok {
+		return snap, err
+	}
+	next := translated{
+		in: dag.DAG{HTTP: d.HTTP, HTTPS: d.HTTPS, Clusters: d.Clusters, Secrets: d.Secrets, ExtensionClusters: d.ExtensionClusters},
+		sorted: strictlySorted(d.HTTP, func(vh *dag.VirtualHost) string { return vh.Name }) &&
+			strictlySorted(d.Clusters, func(c *dag.Cluster) string { return c.Name }) &&
+			strictlySorted(d.Secrets, func(s *dag.Secret) string { return s.Name }),
+		digests: map[string]digest{},
+	}
 	httpListener, httpRoutes, scopes, err := t.httpRoutes(d, &next)
 	if err != nil {
 		return nil, err
@@ -173,14 +197,13 @@ func (t *Translator) Snapshot(d *dag.DAG) (*Snapshot, error) {
 		return nil, err
 	}
 
-	prev := t.prev.snap
 	next.snap = &Snapshot{Types: []TypeSnapshot{
-		reuseType(prev, resourcev3.ClusterType, clusters),
-		reuseType(prev, resourcev3.EndpointType, endpoints),
-		reuseType(prev, resourcev3.ListenerType, listeners),
-		reuseType(prev, resourcev3.ScopedRouteType, scopes),
-		reuseType(prev, resourcev3.RouteType, routes),
-		reuseType(prev, resourcev3.SecretType, secrets),
+		t.reuseType(&next, resourcev3.ClusterType, clusters),
+		t.reuseType(&next, resourcev3.EndpointType, endpoints),
+		t.reuseType(&next, resourcev3.ListenerType, listeners),
+		t.reuseType(&next, resourcev3.ScopedRouteType, scopes),
+		t.reuseType(&next, resourcev3.RouteType, routes),
+		t.reuseType(&next, resourcev3.SecretType, secrets),
 	}, refs: next.refs}
 	t.prev = next
 	t.vhosts.sweep()
@@ -199,6 +222,7 @@ func (t *Translator) Snapshot(d *dag.DAG) (*Snapshot, error) {
 func (t *Translator) httpRoutes(d *dag.DAG, next *translated) (lis Resource, routes, scopes []Resource, err error) {
 	vhs := sortByName(nonNil(d.HTTP), func(vh *dag.VirtualHost) string { return vh.Name })
 	wild := wildcardParents(vhs)
+	next.wild = wild
 	if lis, err = t.httpListenerFor(wild); err != nil {
 		return Resource{}, nil, nil, err
 	}
@@ -210,6 +234,8 @@ func (t *Translator) httpRoutes(d *dag.DAG, next *translated) (lis Resource, rou
 		keys[i] = scopeKey(vh.Name, wild)
 		oneEach = oneEach && (i == 0 || keys[i] > keys[i-1])
 	}
+	next.oneEach = oneEach
+	next.lower = !slices.ContainsFunc(vhs, func(vh *dag.VirtualHost) bool { return strings.ToLower(vh.Name) != vh.Name })
 	if oneEach {
 		routes, scopes = make([]Resource, 0, len(vhs)), make([]Resource, 0, len(vhs))
 		for i, vh := range vhs {
@@ -253,13 +279,19 @@ func (t *Translator) httpRoutes(d *dag.DAG, next *translated) (lis Resource, rou
 
 // vhostFor returns vh's memoized part, made for the scope key key: the
 // same virtual host under another key (a wildcard parent came or went) is
-// made again, and not memoized, for the rare translations that need it.
+// made again and memoized in its place, so the memo always holds the part
+// the last snapshot used (incremental.go removes a changed host's
+// resources by the names of that part).
 func (t *Translator) vhostFor(vh *dag.VirtualHost, key string) (vhostPart, error) {
 	p, err := t.vhosts.get(vh, func() (vhostPart, error) { return t.vhostPart(vh, key) })
 	if err != nil || p.key == key {
 		return p, err
 	}
-	return t.vhostPart(vh, key)
+	if p, err = t.vhostPart(vh, key); err != nil {
+		return p, err
+	}
+	t.vhosts.put(vh, p)
+	return p, nil
 }
 
 // vhostPart encodes vh, and its route configuration and scope as the only
@@ -539,14 +571,44 @@ func encode(m proto.Message) (Resource, error) {
 
 // reuseType returns the previous snapshot's TypeSnapshot when items are
 // the same resources, so its version is not computed again and the
-// serving cache sees an unchanged type.
-func reuseType(prev *Snapshot, typeURL string, items []Resource) TypeSnapshot {
-	if prev != nil {
-		if old := prev.Type(typeURL); old != nil && sameResources(old.Resources, items) {
-			return *old
+// serving cache sees an unchanged type. It records the type's digest in
+// next.
+func (t *Translator) reuseType(next *translated, typeURL string, items []Resource) TypeSnapshot {
+	var old *TypeSnapshot
+	if prev := t.prev.snap; prev != nil {
+		old = prev.Type(typeURL)
+	}
+	if old == nil {
+		ts, dg := newTypeSnapshot(typeURL, items)
+		next.digests[typeURL] = dg
+		return ts
+	}
+	if sameResources(old.Resources, items) {
+		next.digests[typeURL] = t.prev.digests[typeURL]
+		return *old
+	}
+	// The digest of the type before, less the terms of the resources gone
+	// or changed, plus those of the new ones: hashing only what changed.
+	dg := t.prev.digests[typeURL]
+	i, j := 0, 0
+	for i < len(old.Resources) || j < len(items) {
+		switch {
+		case j == len(items) || i < len(old.Resources) && old.Resources[i].Name < items[j].Name:
+			dg.sub(old.Resources[i])
+			i++
+		case i == len(old.Resources) || items[j].Name < old.Resources[i].Name:
+			dg.add(items[j])
+			j++
+		default:
+			if old.Resources[i].Version != items[j].Version {
+				dg.sub(old.Resources[i])
+				dg.add(items[j])
+			}
+			i, j = i+1, j+1
 		}
 	}
-	return NewTypeSnapshot(typeURL, items)
+	next.digests[typeURL] = dg
+	return TypeSnapshot{TypeURL: typeURL, Version: dg.version(len(items)), Resources: items}
 }
 
 func sameResources(a, b []Resource) bool {
@@ -644,6 +706,27 @@ func (m *memo[K, V]) get(k K, mk func() (V, error)) (V, error) {
 	m.m[k] = &memoSlot[V]{v: v, used: m.gen}
 	return v, nil
 }
+
+// peek returns k's value without marking it used.
+func (m *memo[K, V]) peek(k K) (V, bool) {
+	s, ok := m.m[k]
+	if !ok {
+		var zero V
+		return zero, false
+	}
+	return s.v, true
+}
+
+// put replaces k's value, marking it used.
+func (m *memo[K, V]) put(k K, v V) {
+	if m.m == nil {
+		m.m = map[K]*memoSlot[V]{}
+	}
+	m.m[k] = &memoSlot[V]{v: v, used: m.gen}
+}
+
+// forget drops k's value: an incremental translation replaced its key.
+func (m *memo[K, V]) forget(k K) { delete(m.m, k) }
 
 func (m *memo[K, V]) sweep() {
 	for k, s := range m.m {

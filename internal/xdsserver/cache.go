@@ -37,14 +37,16 @@ import (
 // snapshot that changes its type answers it.
 //
 // Costs, with n resources in a type: SetSnapshot builds each changed type
-// in O(n) and checks each parked state-of-the-world watch of it in O(1)
-// (see rebase); it leaves the other types and their watches alone. A delta
-// answer is O(n), because go-control-plane writes into the version map a
-// delta response hands it, so each needs its own copy. A state-of-the-world
-// ACK is O(1) for a wildcard subscription and O(n) map lookups, outside the
-// mutex, for a named one (the ADS check, which must read the names the
-// request brings); a delta ACK compares O(n) versions outside the mutex.
-// None of them allocates per resource.
+// in one O(n) merge with the type before, allocating only for the
+// resources that changed, and checks each parked state-of-the-world watch
+// of it in O(1) (see rebase); it leaves the other types and their watches
+// alone. A delta answer is O(n), because go-control-plane writes into the
+// version map a delta response hands it, so each needs its own copy. A
+// state-of-the-world ACK is O(1) for a wildcard subscription; for a named
+// one the ADS check must read the names the request brings, O(n) map
+// lookups outside the mutex, done once per distinct list the server's
+// codec shares (see nameLists); a delta ACK compares O(n) versions outside
+// the mutex. None of them allocates per resource.
 //
 // Fetch (REST, unary xDS) is not supported: Envoys use ADS.
 type Cache struct {
@@ -92,10 +94,11 @@ type typeData struct {
 	resources []xds.Resource          // sorted by name
 	anys      []*anypb.Any            // every resource, for SotW responses
 	deltas    []*discoveryv3.Resource // the same Anys, named and versioned, for delta responses
-	versions  map[string]string       // name -> xds.Resource.Version; cloned into delta version maps
-	// The encodings, without nonce, of the responses carrying every
-	// resource: see encodings.
-	sotwBody, deltaBody func() ([]byte, error)
+	// versionMap is name -> xds.Resource.Version, cloned into delta
+	// version maps: made on first use (versions), as only incremental
+	// streams need it.
+	versionsOnce sync.Once
+	versionMap   map[string]string
 	// prev is the data this one replaced, and so on back for at most
 	// historyDepth versions; diffs caches, by older version, the Anys of the
 	// resources that are new or changed since it: what a named
@@ -103,7 +106,28 @@ type typeData struct {
 	// newSotwResponse). Both guarded by Cache.mu.
 	prev  *typeData
 	diffs map[string][]*anypb.Any
+
+	// covers remembers, for the shared name lists of requests (see
+	// nameLists), whether they name every resource of d: most requests
+	// of a type bring the same list, and checking it is O(resources).
+	coversMu sync.Mutex
+	covers   []coverage
 }
+
+// coverage is whether the request name list names covers a typeData,
+// and if not one name it lacks.
+type coverage struct {
+	names   []string
+	covered bool
+	missing string
+}
+
+// maxCovers bounds typeData.covers; minCoverNames is the length from which
+// a list is remembered.
+const (
+	maxCovers     = 8
+	minCoverNames = 256
+)
 
 // historyDepth is how many versions back a stream may be and still be sent
 // only what changed: a stream that has not acknowledged one response when
@@ -144,11 +168,11 @@ func (d *typeData) changedSince(version string) ([]*anypb.Any, bool) {
 		return nil, false
 	}
 	changed := []*anypb.Any{}
-	for i, r := range d.resources {
-		if v, ok := old.versions[r.Name]; !ok || v != r.Version {
+	alongside(old.resources, d.resources, func(i, j int) {
+		if j < 0 || old.resources[j].Version != d.resources[i].Version {
 			changed = append(changed, d.anys[i])
 		}
-	}
+	})
 	if d.diffs == nil {
 		d.diffs = map[string][]*anypb.Any{}
 	}
@@ -156,7 +180,45 @@ func (d *typeData) changedSince(version string) ([]*anypb.Any, bool) {
 	return changed, true
 }
 
-func newTypeData(t *xds.TypeSnapshot) (*typeData, error) {
+// alongside calls f(i, j) for each resource of d, i its index there and j
+// the index of the same name in old, or -1. Both are sorted by name: one
+// merge, whose names are mostly the very strings of old (the Translator
+// shares unchanged resources), so comparing them is cheap.
+func alongside(old, d []xds.Resource, f func(i, j int)) {
+	j := 0
+	for i, r := range d {
+		for j < len(old) && old[j].Name < r.Name {
+			j++
+		}
+		if j < len(old) && old[j].Name == r.Name {
+			f(i, j)
+		} else {
+			f(i, -1)
+		}
+	}
+}
+
+// versions returns d's map of resource versions by name.
+func (d *typeData) versions() map[string]string {
+	d.versionsOnce.Do(func() {
+		d.versionMap = make(map[string]string, len(d.resources))
+		for _, r := range d.resources {
+			d.versionMap[r.Name] = r.Version
+		}
+	})
+	return d.versionMap
+}
+
+// has reports whether d has a resource called name.
+func (d *typeData) has(name string) bool {
+	_, ok := slices.BinarySearchFunc(d.resources, name, func(r xds.Resource, name string) int { return strings.Compare(r.Name, name) })
+	return ok
+}
+
+// newTypeData prepares t for every stream. The Anys of resources that old
+// (the type's data before, or nil) has with the same bytes are old's: a
+// change of one resource of 10,000 makes one Any, not 10,000, and no map.
+func newTypeData(t *xds.TypeSnapshot, old *typeData) (*typeData, error) {
 	if t.TypeURL == "" {
 		return nil, errors.New("xds: snapshot has a type without a type URL")
 	}
@@ -172,11 +234,20 @@ func newTypeData(t *xds.TypeSnapshot) (*typeData, error) {
 		resources: t.Resources,
 		anys:      make([]*anypb.Any, n),
 		deltas:    make([]*discoveryv3.Resource, n),
-		versions:  make(map[string]string, n),
 	}
-	// One allocation for all the Anys and one for all the delta Resources.
-	anys := make([]anypb.Any, n)
-	deltas := make([]discoveryv3.Resource, n)
+	var anys []anypb.Any
+	var deltas []discoveryv3.Resource
+	if old == nil {
+		// One allocation for all the Anys and one for all the delta
+		// Resources.
+		anys, deltas = make([]anypb.Any, n), make([]discoveryv3.Resource, n)
+	} else {
+		alongside(old.resources, t.Resources, func(i, j int) {
+			if j >= 0 && sameBytes(old.resources[j], t.Resources[i]) {
+				d.anys[i], d.deltas[i] = old.anys[j], old.deltas[j]
+			}
+		})
+	}
 	for i, r := range t.Resources {
 		if i > 0 && t.Resources[i-1].Name >= r.Name {
 			return nil, fmt.Errorf("xds: %s resources not sorted by name or duplicated at %q", t.TypeURL, r.Name)
@@ -185,20 +256,29 @@ func newTypeData(t *xds.TypeSnapshot) (*typeData, error) {
 			// Delta compares versions; "" would match a resource never sent.
 			return nil, fmt.Errorf("xds: %s %q has no version", t.TypeURL, r.Name)
 		}
-		a := &anys[i]
+		if d.anys[i] != nil {
+			continue // old's
+		}
+		a, dr := &anypb.Any{}, &discoveryv3.Resource{}
+		if anys != nil {
+			a, dr = &anys[i], &deltas[i]
+		}
 		a.TypeUrl, a.Value = t.TypeURL, r.Value
 		d.anys[i] = a
-		dr := &deltas[i]
 		dr.Name, dr.Version, dr.Resource = r.Name, r.Version, a
 		d.deltas[i] = dr
-		d.versions[r.Name] = r.Version
 	}
-	d.sotwBody = encodeOnce(&discoveryv3.DiscoveryResponse{VersionInfo: d.version, TypeUrl: d.url, Resources: d.anys})
-	d.deltaBody = encodeOnce(&discoveryv3.DeltaDiscoveryResponse{SystemVersionInfo: d.version, TypeUrl: d.url, Resources: d.deltas})
 	return d, nil
 }
 
-// delta returns the delta resource called name; name is in d.versions.
+// sameBytes reports whether a and b are one resource: same name, version
+// and encoding (the very bytes, which an Any shares).
+func sameBytes(a, b xds.Resource) bool {
+	return a.Name == b.Name && a.Version == b.Version && len(a.Value) == len(b.Value) &&
+		(len(a.Value) == 0 || &a.Value[0] == &b.Value[0])
+}
+
+// delta returns the delta resource called name; name is in d.versions().
 func (d *typeData) delta(name string) *discoveryv3.Resource {
 	i, _ := slices.BinarySearchFunc(d.resources, name, func(r xds.Resource, name string) int { return strings.Compare(r.Name, name) })
 	return d.deltas[i]
@@ -230,7 +310,7 @@ func (c *Cache) SetSnapshot(s *xds.Snapshot) error {
 			next[t.TypeURL] = d
 			continue
 		}
-		d, err := newTypeData(t)
+		d, err := newTypeData(t, c.served[t.TypeURL])
 		if err != nil {
 			return err
 		}
@@ -306,7 +386,7 @@ func addedNames(old, d *typeData) []string {
 	for _, r := range d.resources {
 		if old == nil {
 			out = append(out, r.Name)
-		} else if _, ok := old.versions[r.Name]; !ok {
+		} else if !old.has(r.Name) {
 			out = append(out, r.Name)
 		}
 	}
@@ -381,7 +461,7 @@ func (c *Cache) CreateWatch(req *cachev3.Request, sub cachev3.Subscription, ch c
 	var d *typeData
 	if !sub.IsWildcard() {
 		d = c.data(url)
-		w.cover(d)
+		w.coverShared(d)
 	}
 
 	c.mu.Lock()
@@ -401,6 +481,40 @@ func (c *Cache) CreateWatch(req *cachev3.Request, sub cachev3.Subscription, ch c
 		delete(ts.sotw, w)
 		c.forget(ts)
 	}, nil
+}
+
+// coverShared is cover, looked up in d's covers when the request's names
+// are a shared list (nameLists) that made the subscription's names: then
+// only the first request bringing that list costs O(resources).
+func (w *sotwWatch) coverShared(d *typeData) {
+	names := w.req.GetResourceNames()
+	if d == nil || w.sub.IsWildcard() || len(names) < minCoverNames || len(w.sub.SubscribedResources()) != len(names) {
+		w.cover(d)
+		return
+	}
+	same := func(c coverage) bool { return len(c.names) == len(names) && &c.names[0] == &names[0] }
+	d.coversMu.Lock()
+	i := slices.IndexFunc(d.covers, same)
+	var c coverage
+	if i >= 0 {
+		c = d.covers[i]
+	}
+	d.coversMu.Unlock()
+	if i >= 0 {
+		w.covered, w.missing = c.covered, c.missing
+		return
+	}
+	w.cover(d)
+	d.coversMu.Lock()
+	defer d.coversMu.Unlock()
+	if !slices.ContainsFunc(d.covers, same) {
+		// The list is kept alive with its result, so its address cannot
+		// come back as another list's.
+		d.covers = append(d.covers, coverage{names: names, covered: w.covered, missing: w.missing})
+		if len(d.covers) > maxCovers {
+			d.covers = d.covers[1:]
+		}
+	}
 }
 
 // cover computes covered and missing against d from scratch: O(resources).
@@ -437,7 +551,7 @@ func (w *sotwWatch) rebase(d *typeData, added []string) {
 		return
 	}
 	if d != nil {
-		if _, ok := d.versions[w.missing]; ok {
+		if d.has(w.missing) {
 			return
 		}
 	}
@@ -601,6 +715,7 @@ func newDeltaResponse(req *cachev3.DeltaRequest, sub cachev3.Subscription, d *ty
 		return nil // nothing served: wait, even for a first wildcard request
 	}
 	returned := sub.ReturnedResources()
+	versions := d.versions()
 	var resources []*discoveryv3.Resource
 	var removed []string
 	var next map[string]string
@@ -627,7 +742,7 @@ func newDeltaResponse(req *cachev3.DeltaRequest, sub cachev3.Subscription, d *ty
 		// larger than d has nothing else.
 		if stale > 0 || len(returned) > len(d.resources) {
 			for name := range returned {
-				if _, ok := d.versions[name]; !ok {
+				if _, ok := versions[name]; !ok {
 					removed = append(removed, name)
 				}
 			}
@@ -635,12 +750,12 @@ func newDeltaResponse(req *cachev3.DeltaRequest, sub cachev3.Subscription, d *ty
 		if len(resources) == 0 && len(removed) == 0 && req.GetResponseNonce() != "" {
 			return nil
 		}
-		next = maps.Clone(d.versions)
+		next = maps.Clone(versions)
 	} else {
 		subscribed := sub.SubscribedResources()
 		present := 0
 		for name := range subscribed {
-			v, ok := d.versions[name]
+			v, ok := versions[name]
 			if !ok {
 				if _, sent := returned[name]; sent {
 					removed = append(removed, name)
@@ -658,11 +773,11 @@ func newDeltaResponse(req *cachev3.DeltaRequest, sub cachev3.Subscription, d *ty
 		// Map iteration order is random; responses should not be.
 		slices.SortFunc(resources, func(a, b *discoveryv3.Resource) int { return strings.Compare(a.Name, b.Name) })
 		if present == len(d.resources) {
-			next = maps.Clone(d.versions)
+			next = maps.Clone(versions)
 		} else {
 			next = make(map[string]string, present)
 			for name := range subscribed {
-				if v, ok := d.versions[name]; ok {
+				if v, ok := versions[name]; ok {
 					next[name] = v
 				}
 			}

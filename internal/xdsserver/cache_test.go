@@ -505,3 +505,36 @@ func BenchmarkCacheAck(b *testing.B) {
 		})
 	}
 }
+
+// TestCacheReusesUnchangedAnys: a snapshot sharing all but one resource of
+// a type with the one before (as the Translator's are) makes one new Any
+// for that type; the others are the previous data's.
+func TestCacheReusesUnchangedAnys(t *testing.T) {
+	c := NewCache(nil)
+	s1 := snapshotOf(base())
+	setSnapshot(t, c, s1)
+	before := c.data(resource.EndpointType)
+
+	s2 := &xds.Snapshot{Types: slices.Clone(s1.Types)}
+	for i := range s2.Types {
+		if ts := &s2.Types[i]; ts.TypeURL == resource.EndpointType {
+			rs := slices.Clone(ts.Resources)
+			rs[1] = xds.NewResource(rs[1].Name, []byte("endpoints 2, changed"))
+			*ts = xds.NewTypeSnapshot(ts.TypeURL, rs)
+		}
+	}
+	setSnapshot(t, c, s2)
+	after := c.data(resource.EndpointType)
+	if after == before {
+		t.Fatal("the changed type kept its data")
+	}
+	if after.anys[0] != before.anys[0] || after.deltas[0] != before.deltas[0] {
+		t.Errorf("the unchanged resource got a new Any")
+	}
+	if after.anys[1] == before.anys[1] || string(after.anys[1].GetValue()) != "endpoints 2, changed" {
+		t.Errorf("the changed resource kept its old Any")
+	}
+	if got := after.versions()["c2"]; got != after.resources[1].Version {
+		t.Errorf("version of c2 = %q, want %q", got, after.resources[1].Version)
+	}
+}

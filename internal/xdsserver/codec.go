@@ -20,9 +20,14 @@ import (
 //
 // It counts the bytes of every response it encodes, by type, in sent (when
 // set): what one change costs on the wire.
+//
+// A state-of-the-world request's resource names are shared with the
+// earlier requests that named the same ones, when names is set (see
+// nameLists).
 type wireCodec struct {
-	enc  *encodings
-	sent *prometheus.CounterVec
+	enc   *encodings
+	sent  *prometheus.CounterVec
+	names *nameLists
 }
 
 func (wireCodec) Name() string { return "proto" }
@@ -62,10 +67,22 @@ func (c wireCodec) marshal(v any) (mem.BufferSlice, error) {
 	return mem.BufferSlice{mem.SliceBuffer(b)}, nil
 }
 
-func (wireCodec) Unmarshal(data mem.BufferSlice, v any) error {
+func (c wireCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	m, ok := v.(proto.Message)
 	if !ok {
 		return fmt.Errorf("xds: cannot unmarshal into %T: not a protobuf message", v)
 	}
-	return proto.Unmarshal(data.Materialize(), m)
+	// One buffer is read in place: Unmarshal copies what it keeps.
+	var b []byte
+	if len(data) == 1 {
+		b = data[0].ReadOnlyData()
+	} else {
+		b = data.Materialize()
+	}
+	if req, ok := v.(*discoveryv3.DiscoveryRequest); ok && c.names != nil {
+		if done, err := c.names.unmarshalRequest(b, req); done {
+			return err
+		}
+	}
+	return proto.Unmarshal(b, m)
 }

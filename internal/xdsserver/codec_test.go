@@ -65,7 +65,7 @@ func TestWireCodecSharesEncodings(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			body, _ := d.sotwBody()
+			body, _ := c.enc.lookup(d.url, func(x *typeData) bool { return x == d }).sotw()
 			if len(data) != 2 || &data[0].ReadOnlyData()[0] != &body[0] {
 				t.Errorf("a SotW response of the cache was not sent as the shared encoding")
 			}
@@ -80,7 +80,7 @@ func TestWireCodecSharesEncodings(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			body, _ = d.deltaBody()
+			body, _ = c.enc.lookup(d.url, func(x *typeData) bool { return x == d }).delta()
 			if len(data) != 2 || &data[0].ReadOnlyData()[0] != &body[0] {
 				t.Errorf("a full delta response of the cache was not sent as the shared encoding")
 			}

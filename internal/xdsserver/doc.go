@@ -24,5 +24,7 @@
 //
 // Until the first DAG arrives the cache holds Envoys' requests open
 // without answering, so a restarting replica never hands an Envoy an
-// empty configuration.
+// empty configuration. The controller hands DAGs over through Handoff,
+// which translates on a goroutine of its own so the event loop never
+// waits for xDS.
 package xdsserver

@@ -22,29 +22,45 @@ import (
 // merely equal elements: the cache's responses share their type's slices,
 // so a response whose slice is one registered here, with nothing else set
 // but version, type and nonce, is one of them.
+//
+// The encodings live here, not in the typeData, so that the versions the
+// cache keeps as history (see typeData.prev) do not keep theirs: at 10,000
+// proxies each full encoding is megabytes.
 type encodings struct {
 	mu sync.RWMutex
 	// byType keeps the current and the previous version of each type:
 	// responses of the previous one may still be on their way out.
-	byType map[string][2]*typeData
+	byType map[string][2]*encoded
 }
 
-func newEncodings() *encodings { return &encodings{byType: map[string][2]*typeData{}} }
+// encoded is one version of a type and its encodings, without nonce, of
+// the responses carrying every resource, made on first use.
+type encoded struct {
+	d           *typeData
+	sotw, delta func() ([]byte, error)
+}
+
+func newEncodings() *encodings { return &encodings{byType: map[string][2]*encoded{}} }
 
 // add registers d, the new version of its type.
 func (e *encodings) add(d *typeData) {
+	enc := &encoded{
+		d:     d,
+		sotw:  encodeOnce(&discoveryv3.DiscoveryResponse{VersionInfo: d.version, TypeUrl: d.url, Resources: d.anys}),
+		delta: encodeOnce(&discoveryv3.DeltaDiscoveryResponse{SystemVersionInfo: d.version, TypeUrl: d.url, Resources: d.deltas}),
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	cur := e.byType[d.url]
-	e.byType[d.url] = [2]*typeData{d, cur[0]}
+	e.byType[d.url] = [2]*encoded{enc, cur[0]}
 }
 
-func (e *encodings) lookup(url string, match func(*typeData) bool) *typeData {
+func (e *encodings) lookup(url string, match func(*typeData) bool) *encoded {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	for _, d := range e.byType[url] {
-		if d != nil && match(d) {
-			return d
+	for _, enc := range e.byType[url] {
+		if enc != nil && match(enc.d) {
+			return enc
 		}
 	}
 	return nil
@@ -56,13 +72,13 @@ func (e *encodings) sotw(r *discoveryv3.DiscoveryResponse) ([]byte, bool) {
 	if len(r.Resources) == 0 || r.Canary || r.ControlPlane != nil || len(r.ProtoReflect().GetUnknown()) > 0 {
 		return nil, false
 	}
-	d := e.lookup(r.TypeUrl, func(d *typeData) bool {
+	enc := e.lookup(r.TypeUrl, func(d *typeData) bool {
 		return len(d.anys) == len(r.Resources) && &d.anys[0] == &r.Resources[0] && d.version == r.VersionInfo
 	})
-	if d == nil {
+	if enc == nil {
 		return nil, false
 	}
-	b, err := d.sotwBody()
+	b, err := enc.sotw()
 	return b, err == nil
 }
 
@@ -73,13 +89,13 @@ func (e *encodings) delta(r *discoveryv3.DeltaDiscoveryResponse) ([]byte, bool) 
 		r.ControlPlane != nil || len(r.ProtoReflect().GetUnknown()) > 0 {
 		return nil, false
 	}
-	d := e.lookup(r.TypeUrl, func(d *typeData) bool {
+	enc := e.lookup(r.TypeUrl, func(d *typeData) bool {
 		return len(d.deltas) == len(r.Resources) && &d.deltas[0] == &r.Resources[0] && d.version == r.SystemVersionInfo
 	})
-	if d == nil {
+	if enc == nil {
 		return nil, false
 	}
-	b, err := d.deltaBody()
+	b, err := enc.delta()
 	return b, err == nil
 }
 

@@ -114,7 +114,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		grpc.MaxConcurrentStreams(1 << 20),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
-		grpc.ForceServerCodecV2(wireCodec{enc: s.cache.enc, sent: s.metrics.sentBytes}),
+		grpc.ForceServerCodecV2(wireCodec{enc: s.cache.enc, sent: s.metrics.sentBytes, names: &nameLists{}}),
 	}
 	if s.cfg.TLS != nil {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(s.cfg.TLS)))

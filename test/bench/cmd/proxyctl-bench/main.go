@@ -33,6 +33,7 @@ func run() error {
 		qps     float64
 		cpuprof string
 		direct  bool
+		summary int
 	)
 	flag.IntVar(&cfg.Replicas, "replicas", 3, "proxyctl replicas (R), with leader election")
 	flag.IntVar(&cfg.Envoys, "envoys", 50, "simulated Envoys (C) spread over the replicas; as many fresh ones connect at the end")
@@ -57,6 +58,7 @@ func run() error {
 	flag.StringVar(&results, "results", "", "JSON-lines file runs are appended to (default <repo>/.bench/results.jsonl)")
 	flag.BoolVar(&compare, "compare", false, "print the previous run of the same size next to this one")
 	flag.BoolVar(&noSave, "no-save", false, "do not append this run to the results file")
+	flag.IntVar(&summary, "summarize", 0, "run nothing: print min / median / max of the last `n` runs of this size (--proxies, --envoys, --replicas; with --direct, --delta) from the results file")
 	flag.StringVar(&cpuprof, "cpuprofile", "", "write the harness's own CPU profile (simulated Envoys included) to this file")
 	flag.Parse()
 	if flag.NArg() > 0 {
@@ -72,6 +74,14 @@ func run() error {
 	cfg.RepoRoot = root
 	if results == "" {
 		results = filepath.Join(root, ".bench", "results.jsonl")
+	}
+	directResults := strings.TrimSuffix(results, ".jsonl") + "-direct.jsonl"
+	if summary > 0 {
+		path := results
+		if direct {
+			path = directResults
+		}
+		return bench.Summarize(os.Stdout, path, cfg, direct, summary)
 	}
 	var prev *bench.Result
 	if compare {
@@ -109,7 +119,7 @@ func run() error {
 		if noSave {
 			return nil
 		}
-		return bench.AppendJSON(strings.TrimSuffix(results, ".jsonl")+"-direct.jsonl", res)
+		return bench.AppendJSON(directResults, res)
 	}
 	res, err := bench.Run(ctx, cfg)
 	if err != nil {
