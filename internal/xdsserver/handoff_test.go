@@ -8,6 +8,7 @@ import (
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 
 	"github.com/proxyctl/proxyctl/internal/testutil"
+	"github.com/proxyctl/proxyctl/internal/xds/xdstest"
 )
 
 // TestHandoffServesTheLatestDAG: DAGs handed over while Run is busy or not
@@ -21,7 +22,7 @@ func TestHandoffServesTheLatestDAG(t *testing.T) {
 	first, last := sortedDAG(3), sortedDAG(5)
 	h.OnChange(first) // before Run: kept
 	h.OnChange(last)  // replaces it
-	want := snapshot(t, last).Version(resource.RouteType)
+	want := xdstest.Version(snapshot(t, last), resource.RouteType)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
