@@ -95,22 +95,7 @@ func BenchmarkTranslatorAdd(b *testing.B) {
 			without := *d
 			without.HTTP = slices.Delete(slices.Clone(d.HTTP), n/2, n/2+1)
 			without.Clusters = slices.Delete(slices.Clone(d.Clusters), n/2, n/2+1)
-			tr := newTestTranslator(b)
-			if _, err := tr.Snapshot(d); err != nil {
-				b.Fatal(err)
-			}
-			b.ReportAllocs()
-			i := 0
-			for b.Loop() {
-				next := d
-				if i%2 == 0 {
-					next = &without
-				}
-				i++
-				if _, err := tr.Snapshot(next); err != nil {
-					b.Fatal(err)
-				}
-			}
+			benchmarkAlternating(b, d, &without)
 		})
 	}
 }

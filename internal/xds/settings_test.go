@@ -299,17 +299,7 @@ func TestClusterBufferLimit(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want, err := NewSnapshot(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := tr.Snapshot(d)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if diff := cmp.Diff(want.Types, got.Types); diff != "" {
-			t.Errorf("%s: Translator differs from Translate (-want +got):\n%s", name, diff)
-		}
+		checkTranslatorWith(t, tr, d, c)
 	}
 }
 

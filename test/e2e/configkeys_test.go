@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -285,10 +286,7 @@ disableAllowChunkedLength: true
 	// and does see two (Envoy reuses connections up to the limit).
 	t.Run("max-requests-per-connection", func(t *testing.T) {
 		perConn := s.upstreamConnections(t, "keys.example.com", 6)
-		most := 0
-		for _, n := range perConn {
-			most = max(most, n)
-		}
+		most := slices.Max(slices.Collect(maps.Values(perConn)))
 		if most != 2 || len(perConn) < 3 {
 			t.Errorf("requests per upstream connection %v; want at most 2 on each, 2 on some", perConn)
 		}
@@ -301,14 +299,7 @@ disableAllowChunkedLength: true
 	t.Run("circuit-breakers", func(t *testing.T) {
 		for _, host := range []string{"slow.example.com", "slow-annotated.example.com"} {
 			eventually(t, "route of "+host, func() error {
-				r, err := s.get(host, "/probe", http.Header{"X-Pass": {"1"}})
-				if err != nil {
-					return err
-				}
-				if r.status != 200 {
-					return fmt.Errorf("%s: %d %q", host, r.status, r.body)
-				}
-				return nil
+				return s.wantStatuses(host, "/probe", http.Header{"X-Pass": {"1"}}, 200)
 			})
 		}
 		first := s.getAsync("slow.example.com", "/held")
@@ -390,10 +381,7 @@ disableAllowChunkedLength: false
 
 	t.Run("max-requests-per-connection", func(t *testing.T) {
 		perConn := s.upstreamConnections(t, "keys.example.com", 6)
-		most := 0
-		for _, n := range perConn {
-			most = max(most, n)
-		}
+		most := slices.Max(slices.Collect(maps.Values(perConn)))
 		if most <= 2 {
 			t.Errorf("requests per upstream connection %v; want Envoy to reuse one beyond 2", perConn)
 		}
@@ -401,14 +389,7 @@ disableAllowChunkedLength: false
 
 	t.Run("circuit-breakers", func(t *testing.T) {
 		eventually(t, "slow route", func() error {
-			r, err := s.get("slow.example.com", "/probe", http.Header{"X-Pass": {"1"}})
-			if err != nil {
-				return err
-			}
-			if r.status != 200 {
-				return fmt.Errorf("%d %q", r.status, r.body)
-			}
-			return nil
+			return s.wantStatuses("slow.example.com", "/probe", http.Header{"X-Pass": {"1"}}, 200)
 		})
 		first := s.getAsync("slow.example.com", "/held-1")
 		held.waitArrived(t)

@@ -120,7 +120,12 @@ func (r response) echo(t *testing.T) netns.Echo {
 }
 
 func (s *stack) do(req *http.Request) (response, error) {
-	resp, err := loopback.Do(req)
+	return send(loopback, req)
+}
+
+// send sends req with client and reads the whole answer.
+func send(client *http.Client, req *http.Request) (response, error) {
+	resp, err := client.Do(req)
 	if err != nil {
 		return response{}, err
 	}

@@ -459,13 +459,7 @@ func (s *stack) getSlow(host, path string, deadline time.Duration) (response, er
 		return response{}, err
 	}
 	req.Host = host
-	resp, err := client.Do(req)
-	if err != nil {
-		return response{}, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	return response{status: resp.StatusCode, header: resp.Header, body: body}, err
+	return send(client, req)
 }
 
 // clusterBufferLimits reads per_connection_buffer_limit_bytes of Envoy's

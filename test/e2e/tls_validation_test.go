@@ -4,7 +4,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -431,13 +430,7 @@ spec:
 			return response{}, err
 		}
 		req.Host = host
-		resp, err := client.Do(req)
-		if err != nil {
-			return response{}, err
-		}
-		defer resp.Body.Close()
-		body, err := io.ReadAll(resp.Body)
-		return response{status: resp.StatusCode, header: resp.Header, body: body}, err
+		return send(client, req)
 	}
 	expect := func(sni, host, certName string, status int, backendName string) func() error {
 		return func() error {
