@@ -210,6 +210,21 @@ func (s *stack) h2cSettings(t *testing.T) error {
 	return nil
 }
 
+// expectProtocol checks that a TLS client offering h2 and http/1.1 to host
+// gets ALPN alpn and an answer in proto.
+func (s *stack) expectProtocol(ca *testCA, host, alpn, proto string) func() error {
+	return func() error {
+		gotALPN, gotProto, err := s.getTLSProto(ca, host)
+		if err != nil {
+			return err
+		}
+		if gotALPN != alpn || gotProto != proto {
+			return fmt.Errorf("ALPN %q, response %s; want %s, %s", gotALPN, gotProto, alpn, proto)
+		}
+		return nil
+	}
+}
+
 // getTLSProto sends GET https://host/ with a client that offers h2 and
 // http/1.1, and returns the ALPN protocol negotiated and the protocol of
 // the response.
@@ -343,16 +358,7 @@ disableAllowChunkedLength: true
 
 	t.Run("http-1.1-only", func(t *testing.T) {
 		s.tlsHost(t, ca, "tls.example.com", "")
-		eventually(t, "TLS route", func() error {
-			alpn, proto, err := s.getTLSProto(ca, "tls.example.com")
-			if err != nil {
-				return err
-			}
-			if alpn != "http/1.1" || proto != "HTTP/1.1" {
-				return fmt.Errorf("ALPN %q, response %s; want http/1.1 only", alpn, proto)
-			}
-			return nil
-		})
+		eventually(t, "TLS route", s.expectProtocol(ca, "tls.example.com", "http/1.1", "HTTP/1.1"))
 		if err := s.h2cSettings(t); err == nil {
 			t.Errorf("HTTP/2 with prior knowledge answered on the HTTP listener; want HTTP/1.1 only")
 		}
@@ -416,16 +422,7 @@ disableAllowChunkedLength: false
 
 	t.Run("http-versions-both", func(t *testing.T) {
 		s.tlsHost(t, ca, "tls.example.com", "")
-		eventually(t, "TLS route", func() error {
-			alpn, proto, err := s.getTLSProto(ca, "tls.example.com")
-			if err != nil {
-				return err
-			}
-			if alpn != "h2" || proto != "HTTP/2.0" {
-				return fmt.Errorf("ALPN %q, response %s; want h2", alpn, proto)
-			}
-			return nil
-		})
+		eventually(t, "TLS route", s.expectProtocol(ca, "tls.example.com", "h2", "HTTP/2.0"))
 		if err := s.h2cSettings(t); err != nil {
 			t.Errorf("HTTP/2 with prior knowledge on the HTTP listener: %v", err)
 		}
