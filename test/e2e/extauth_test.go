@@ -1,11 +1,9 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -396,31 +394,7 @@ spec:
 // sendTLS sends a request to https://host/path through Envoy's HTTPS
 // listener: a POST of body when it is not empty, else a GET.
 func (s *stack) sendTLS(host, path string, cfg *tls.Config, header http.Header, body string) (response, error) {
-	cfg = cfg.Clone()
-	cfg.ServerName = host
-	client := &http.Client{
-		Transport: &http.Transport{Proxy: nil, TLSClientConfig: cfg, DisableKeepAlives: true},
-		Timeout:   5 * time.Second,
-	}
-	method, rd := http.MethodGet, io.Reader(nil)
-	if body != "" {
-		method, rd = http.MethodPost, bytes.NewReader([]byte(body))
-	}
-	req, err := http.NewRequest(method, "https://"+s.httpsAddr+path, rd)
-	if err != nil {
-		return response{}, err
-	}
-	req.Host = host
-	for k, v := range header {
-		req.Header[k] = v
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return response{}, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return response{status: resp.StatusCode, header: resp.Header, body: b}, err
+	return s.sendTLSAs(host, host, path, cfg, header, body)
 }
 
 // TestGlobalExtAuth: Contour's globalExtAuth in the --config-path file,

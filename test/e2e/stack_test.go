@@ -157,13 +157,22 @@ func (s *stack) getTLS(host, path string, roots *tls.Config) (response, error) {
 // the TLS server name sni (which may differ from host), trusting cfg, on
 // a connection of its own.
 func (s *stack) getTLSAs(sni, host, path string, cfg *tls.Config, header http.Header) (response, error) {
+	return s.sendTLSAs(sni, host, path, cfg, header, "")
+}
+
+// sendTLSAs is getTLSAs that POSTs body when it is not empty.
+func (s *stack) sendTLSAs(sni, host, path string, cfg *tls.Config, header http.Header, body string) (response, error) {
 	cfg = cfg.Clone()
 	cfg.ServerName = sni
 	client := &http.Client{
 		Transport: &http.Transport{Proxy: nil, TLSClientConfig: cfg, DisableKeepAlives: true},
 		Timeout:   5 * time.Second,
 	}
-	req, err := http.NewRequest(http.MethodGet, "https://"+s.httpsAddr+path, nil)
+	method, rd := http.MethodGet, io.Reader(nil)
+	if body != "" {
+		method, rd = http.MethodPost, strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, "https://"+s.httpsAddr+path, rd)
 	if err != nil {
 		return response{}, err
 	}
@@ -171,13 +180,7 @@ func (s *stack) getTLSAs(sni, host, path string, cfg *tls.Config, header http.He
 	for k, v := range header {
 		req.Header[k] = v
 	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return response{}, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	return response{status: resp.StatusCode, header: resp.Header, body: body}, err
+	return send(client, req)
 }
 
 // eventually retries check until it returns nil or the deadline passes:
